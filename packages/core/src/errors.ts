@@ -1,0 +1,40 @@
+/**
+ * Error catalog. Every error tern raises on purpose is a `TernError` with a stable `code`
+ * (`TERN_ERR_*`), listed with its meaning in docs/errors.md (a test keeps the two in sync). The class
+ * is branded with `Symbol.for` so `isTernError` works even when two copies of core are installed.
+ */
+
+export const ERROR_CODES = {
+  TERN_ERR_CONFIG_PARSE: 'The pipeline file is not valid YAML.',
+  TERN_ERR_CONFIG_ENV: 'A `${VAR}` reference names an unset environment variable and has no default.',
+  TERN_ERR_CONFIG_SCHEMA: 'An option is unknown, misspelt, missing or of the wrong type.',
+  TERN_ERR_CONFIG_TYPE: 'A component names a `type` that no installed plugin provides.',
+  TERN_ERR_CONFIG_INPUT: 'A transform or sink lists an input that does not exist.',
+  TERN_ERR_CONFIG_CYCLE: 'The components form a cycle.',
+  TERN_ERR_CONFIG_DUPLICATE: 'Two pipeline files define the same component id.',
+  TERN_ERR_CONFIG_INVALID: 'A component rejected its options (a rule across several options).',
+  TERN_ERR_SECRET_FILE: 'A secret file (`*_file` option) cannot be read.',
+  TERN_ERR_BUILD: 'A component could not be built from valid options (for example an unreadable CA file).',
+  TERN_ERR_SINK_AUTH: 'A sink was refused for its credentials (401/403); it pauses and keeps the data.',
+  TERN_ERR_SINK_UNSUPPORTED: 'A sink reached a server that it does not support (product or version).',
+  TERN_ERR_SHUTDOWN_TIMEOUT: 'Shutdown did not drain within its deadline; undelivered events are re-read on restart.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const BRAND = Symbol.for('tern.error');
+
+export class TernError extends Error {
+  readonly code: ErrorCode;
+  readonly [BRAND] = true;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'TernError';
+  }
+}
+
+export function isTernError(e: unknown): e is TernError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+}

@@ -1,0 +1,143 @@
+/**
+ * The event that flows through a pipeline.
+ *
+ * An event keeps the bytes it was read as (`raw`, one line without its newline) next to the parsed
+ * value (`data`). Sinks that write JSON ask `toJson()`: an event nobody changed is written as its
+ * original line, so a forwarder that only moves events never pays for `JSON.stringify`. A stage that
+ * changes an event must go through `mutate()` or `replace()`, which mark it modified; writing into
+ * `data` directly is a bug that would make sinks send the stale original.
+ *
+ * Events are plain class instances with no per-event closures or promises: the hot path allocates
+ * one object per line.
+ */
+
+/** What produced a group of events: shared by every event from the same file or stream. */
+export interface EventOrigin {
+  /** Component id of the source. */
+  readonly sourceId: string;
+  /** File path for the file source, `-` for stdin. */
+  readonly path: string;
+  /** Node or host name (`NODE_NAME` in Kubernetes, else the hostname). */
+  readonly host: string;
+  /** Fields derived from the origin (for example from the file path), copied into nothing until asked. */
+  readonly fields?: Readonly<Record<string, string>>;
+  /** Stable identity of the file (fingerprint), for deterministic ids. */
+  readonly fileId?: string;
+}
+
+export type EventData = Record<string, unknown>;
+
+/** How `raw` is framed: a JSON object, or a plain text line. */
+export type RawFormat = 'json' | 'text';
+
+export class LogEvent {
+  /** The original line, without its line terminator. */
+  raw: string | undefined;
+  /** `json` when `raw` is the JSON text of `data` (and nobody changed `data` since). */
+  rawFormat: RawFormat;
+  /** Byte offset of the line start in its origin (file sources), or -1. */
+  offset: number;
+  origin: EventOrigin;
+  private value: EventData | undefined;
+  private dirty: boolean;
+
+  constructor(origin: EventOrigin, raw: string | undefined, rawFormat: RawFormat, data: EventData | undefined, offset = -1) {
+    this.origin = origin;
+    this.raw = raw;
+    this.rawFormat = rawFormat;
+    this.value = data;
+    this.offset = offset;
+    this.dirty = false;
+  }
+
+  /** Builds an event from a value (no original line). */
+  static fromData(origin: EventOrigin, data: EventData): LogEvent {
+    const ev = new LogEvent(origin, undefined, 'json', data);
+    ev.dirty = true;
+    return ev;
+  }
+
+  /**
+   * The event's fields, read-only by contract. Text lines read as `{ message: line }`; a JSON line
+   * that was not parsed yet is parsed now (and throws `SyntaxError` if it is not JSON).
+   */
+  get data(): EventData {
+    let v = this.value;
+    if (v === undefined) {
+      if (this.rawFormat === 'json' && this.raw !== undefined) {
+        const parsed: unknown = JSON.parse(this.raw);
+        v = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as EventData) : { message: parsed };
+      } else {
+        v = { message: this.raw ?? '' };
+      }
+      this.value = v;
+    }
+    return v;
+  }
+
+  /** True when no stage changed the event since it was read. */
+  get modified(): boolean {
+    return this.dirty;
+  }
+
+  /** The fields, for a stage that is about to change them in place. */
+  mutate(): EventData {
+    const v = this.data;
+    this.dirty = true;
+    return v;
+  }
+
+  /** Replaces all fields (a mapping stage building a new document). */
+  replace(data: EventData): void {
+    this.value = data;
+    this.dirty = true;
+  }
+
+  /** JSON text of the event: the original line when it is JSON and unchanged. */
+  toJson(): string {
+    if (!this.dirty && this.rawFormat === 'json' && this.raw !== undefined) return this.raw;
+    return JSON.stringify(this.data);
+  }
+
+  /** Approximate size in bytes, for memory budgets (the raw line, or a serialised estimate). */
+  get size(): number {
+    return this.raw !== undefined ? this.raw.length : 256;
+  }
+
+  /** A copy that can be changed without affecting this event (used when one output feeds a mutating stage and others). */
+  clone(): LogEvent {
+    const ev = new LogEvent(this.origin, this.raw, this.rawFormat, undefined, this.offset);
+    if (this.dirty || this.rawFormat !== 'json' || this.raw === undefined) {
+      ev.value = this.value === undefined ? undefined : structuredClone(this.value);
+      ev.dirty = this.dirty;
+    }
+    return ev;
+  }
+}
+
+/** Reads a dotted path (`process.binary`) from event data; keys containing dots can be quoted with brackets elsewhere. */
+export function getPath(data: unknown, path: string | readonly string[]): unknown {
+  const parts = typeof path === 'string' ? path.split('.') : path;
+  let cur: unknown = data;
+  for (const p of parts) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Writes a dotted path, creating objects on the way. */
+export function setPath(data: EventData, path: string | readonly string[], value: unknown): void {
+  const parts = typeof path === 'string' ? path.split('.') : path;
+  let cur: Record<string, unknown> = data;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const p = parts[i] as string;
+    const next = cur[p];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+      const o: Record<string, unknown> = {};
+      cur[p] = o;
+      cur = o;
+    } else cur = next as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1] as string] = value;
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Runs every package's tests with Node's test runner, straight from the TypeScript sources
+// (Node >= 22.18 strips types; `--conditions=tern-src` makes workspace packages resolve to src/).
+// usage: node scripts/test.mjs [path-filter ...]
+import { spawnSync } from 'node:child_process';
+import { globSync } from 'node:fs';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  console.error(`tern needs Node >= 22.18 (this is ${process.versions.node}); see README "Install".`);
+  process.exit(1);
+}
+const filters = process.argv.slice(2);
+let files = globSync('packages/*/test/**/*.test.ts').sort();
+if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+const r = spawnSync(process.execPath, ['--conditions=tern-src', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
