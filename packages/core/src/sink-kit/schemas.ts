@@ -1,0 +1,271 @@
+/**
+ * JSON Schemas of the option blocks every network sink shares (`batch`, `request`, `tls`, `auth`,
+ * `compression`, `healthcheck`, `proxy`), for sinks to embed in their own schema so that the same
+ * key means the same thing, with the same bounds, in every sink. Sinks whose protocol suggests
+ * other defaults (LogScale: 1,000 events / 1 MB; Elasticsearch: 5 MB) build the block with
+ * `batchSchema({...})` / `requestSchema({...})`; the kit reads the same defaults back through
+ * `resolveDelivery`, so the documented default is the applied one.
+ */
+import type { JsonSchema } from '../plugin/types.ts';
+
+export interface BatchDefaults {
+  readonly max_events: number;
+  readonly max_bytes: number;
+  readonly timeout_ms: number;
+}
+
+export interface RequestDefaults {
+  readonly concurrency: number;
+  readonly timeout_ms: number;
+  readonly retry_initial_ms: number;
+  readonly retry_max_ms: number;
+  readonly retry_max_duration_ms: number;
+}
+
+export const DEFAULT_BATCH: BatchDefaults = Object.freeze({ max_events: 1000, max_bytes: 1_000_000, timeout_ms: 1000 });
+
+export const DEFAULT_REQUEST: RequestDefaults = Object.freeze({
+  concurrency: 4,
+  timeout_ms: 30_000,
+  retry_initial_ms: 500,
+  retry_max_ms: 30_000,
+  retry_max_duration_ms: 0,
+});
+
+/** The `batch` block, with the given defaults. */
+export function batchSchema(defaults: Partial<BatchDefaults> = {}): JsonSchema {
+  const d = { ...DEFAULT_BATCH, ...defaults };
+  return {
+    type: 'object',
+    description: 'When a batch is sent: whichever limit is reached first.',
+    additionalProperties: false,
+    default: {},
+    examples: [{ max_events: 500, timeout_ms: 2000 }],
+    properties: {
+      max_events: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 100_000,
+        default: d.max_events,
+        description: 'Send the batch once it holds this many events.',
+        examples: [500, 5000],
+      },
+      max_bytes: {
+        type: 'integer',
+        minimum: 1024,
+        maximum: 100_000_000,
+        default: d.max_bytes,
+        description: 'Send the batch once its encoded body (before compression) reaches this many bytes; a larger request is split before sending.',
+        examples: [1_000_000, 5_000_000],
+      },
+      timeout_ms: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 600_000,
+        default: d.timeout_ms,
+        description: 'Send a non-empty batch this many milliseconds after its first event arrived.',
+        examples: [1000, 5000],
+      },
+    },
+  };
+}
+
+/** The `request` block, with the given defaults. */
+export function requestSchema(defaults: Partial<RequestDefaults> = {}): JsonSchema {
+  const d = { ...DEFAULT_REQUEST, ...defaults };
+  return {
+    type: 'object',
+    description: 'How requests are sent and retried.',
+    additionalProperties: false,
+    default: {},
+    examples: [{ concurrency: 8, retry_max_ms: 60_000 }],
+    properties: {
+      concurrency: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 256,
+        default: d.concurrency,
+        description: 'Requests in flight at once (a request waiting to be retried keeps its slot).',
+        examples: [2, 8],
+      },
+      timeout_ms: {
+        type: 'integer',
+        minimum: 100,
+        maximum: 600_000,
+        default: d.timeout_ms,
+        description: 'Abort a request that has not been answered after this many milliseconds, and retry it.',
+        examples: [10_000, 60_000],
+      },
+      retry_initial_ms: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 600_000,
+        default: d.retry_initial_ms,
+        description: 'Backoff of the first retry; it doubles with each retry (full jitter: a random delay up to that value).',
+        examples: [250, 1000],
+      },
+      retry_max_ms: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 3_600_000,
+        default: d.retry_max_ms,
+        description: 'Cap of the backoff. Also the interval between probes while the sink is paused on refused credentials.',
+        examples: [10_000, 60_000],
+      },
+      retry_max_duration_ms: {
+        type: 'integer',
+        minimum: 0,
+        default: d.retry_max_duration_ms,
+        description: 'Reject (count and drop) events still failing transiently after this many milliseconds; 0 retries forever (events stay buffered and sources wait).',
+        examples: [0, 3_600_000],
+      },
+      headers: {
+        type: 'object',
+        default: {},
+        description: 'Extra HTTP headers sent with every request.',
+        examples: [{ 'X-Cluster': 'prod-eu1' }],
+        additionalProperties: { type: 'string' },
+      },
+    },
+  };
+}
+
+export const BATCH_SCHEMA: JsonSchema = batchSchema();
+export const REQUEST_SCHEMA: JsonSchema = requestSchema();
+
+export const TLS_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'TLS settings for https endpoints.',
+  additionalProperties: false,
+  default: {},
+  examples: [{ ca_file: '/etc/tern/ca.crt', server_name: 'es.internal' }],
+  properties: {
+    ca_file: {
+      type: 'string',
+      default: '',
+      description: 'PEM file of CA certificates to trust instead of the system ones (relative to the pipeline file).',
+      examples: ['/etc/ssl/certs/internal-ca.pem'],
+    },
+    crt_file: {
+      type: 'string',
+      default: '',
+      description: 'PEM client certificate for mutual TLS (needs key_file).',
+      examples: ['/etc/tern/client.crt'],
+    },
+    key_file: {
+      type: 'string',
+      default: '',
+      description: 'PEM private key of crt_file.',
+      examples: ['/etc/tern/client.key'],
+    },
+    server_name: {
+      type: 'string',
+      default: '',
+      description: 'Server name for SNI and certificate verification, when it differs from the endpoint host.',
+      examples: ['es.internal.example'],
+    },
+    verify: {
+      type: 'boolean',
+      default: true,
+      description: 'Verify the server certificate. Turning this off is for tests only.',
+      examples: [true],
+    },
+  },
+};
+
+const secretPair = (key: string, what: string, example: string): Record<string, JsonSchema> => ({
+  [key]: { type: 'string', default: '', description: `${what}. Prefer ${key}_file or \${ENV} interpolation over a literal.`, examples: [example] },
+  [`${key}_file`]: {
+    type: 'string',
+    default: '',
+    description: `File holding the ${what.toLowerCase()} (a mounted Kubernetes Secret); a trailing newline is ignored.`,
+    examples: [`/var/run/secrets/tern/${key}`],
+  },
+});
+
+const strategy = (name: string, description: string): JsonSchema => ({ const: name, description, default: name, examples: [name] });
+
+export const AUTH_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'Credentials, by strategy: basic (user + password), bearer (token) or api_key.',
+  default: { strategy: 'basic', user: 'elastic', password_file: '/var/run/secrets/tern/password' },
+  examples: [
+    { strategy: 'basic', user: 'tern', password: '${ES_PASSWORD}' },
+    { strategy: 'api_key', api_key_file: '/var/run/secrets/tern/api_key' },
+  ],
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['strategy', 'user'],
+      properties: {
+        strategy: strategy('basic', 'HTTP Basic authentication.'),
+        user: { type: 'string', minLength: 1, default: 'elastic', description: 'User name.', examples: ['tern'] },
+        ...secretPair('password', 'Password', '${ES_PASSWORD}'),
+      },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['strategy'],
+      properties: {
+        strategy: strategy('bearer', '`Authorization: Bearer <token>`.'),
+        ...secretPair('token', 'Token', '${INGEST_TOKEN}'),
+      },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['strategy'],
+      properties: {
+        strategy: strategy('api_key', 'API key (`Authorization: ApiKey <key>` for Elasticsearch; sinks document their header).'),
+        ...secretPair('api_key', 'API key', '${API_KEY}'),
+      },
+    },
+  ],
+};
+
+export const COMPRESSION_SCHEMA: JsonSchema = {
+  type: 'string',
+  enum: ['gzip', 'none'],
+  default: 'gzip',
+  description: 'Request body compression (gzip runs on the libuv thread pool, off the event loop).',
+  examples: ['gzip', 'none'],
+};
+
+export const HEALTHCHECK_SCHEMA: JsonSchema = {
+  type: 'boolean',
+  default: true,
+  description: 'Check the destination at start; events are buffered (not sent) until it answers as expected. The check never blocks start-up.',
+  examples: [true, false],
+};
+
+export const PROXY_SCHEMA: JsonSchema = {
+  type: 'string',
+  default: '',
+  description: 'HTTP(S) proxy URL for all requests of this sink (CONNECT for https endpoints).',
+  examples: ['http://proxy.internal:3128'],
+};
+
+/** Cross-field checks of an `auth` block (exactly one of a secret and its `_file`). Pure. */
+export function validateAuth(auth: unknown, path = 'auth'): string[] {
+  if (auth === undefined || auth === null || typeof auth !== 'object') return [];
+  const a = auth as Record<string, unknown>;
+  const key = a.strategy === 'basic' ? 'password' : a.strategy === 'bearer' ? 'token' : a.strategy === 'api_key' ? 'api_key' : undefined;
+  if (key === undefined) return [];
+  const lit = typeof a[key] === 'string' && a[key] !== '';
+  const file = typeof a[`${key}_file`] === 'string' && a[`${key}_file`] !== '';
+  if (lit && file) return [`${path}: set ${key} or ${key}_file, not both`];
+  if (!lit && !file) return [`${path}: strategy ${String(a.strategy)} needs ${key} or ${key}_file`];
+  return [];
+}
+
+/** Cross-field checks of a `tls` block. Pure. */
+export function validateTls(tls: unknown, path = 'tls'): string[] {
+  if (tls === undefined || tls === null || typeof tls !== 'object') return [];
+  const t = tls as Record<string, unknown>;
+  const crt = typeof t.crt_file === 'string' && t.crt_file !== '';
+  const key = typeof t.key_file === 'string' && t.key_file !== '';
+  if (crt !== key) return [`${path}: crt_file and key_file go together`];
+  return [];
+}

@@ -1,0 +1,145 @@
+/**
+ * The contract between a network sink's protocol code and the delivery kit.
+ *
+ * A sink author implements `SinkProtocol`: turn events into one request (`encode`, pure), send it
+ * once (`send`), and say what the answer means (`SendResult`). Everything else (batching,
+ * partitioning, compression, concurrency, timeouts, retries, splitting, pausing on bad credentials,
+ * acknowledgements, counters, shutdown) is the kit's job, so every sink behaves the same way under
+ * failure. The option types keep the YAML keys (snake_case) so no mapping layer can drift.
+ */
+import type { LogEvent } from '../event/event.ts';
+
+/** An encoded request: the body (before compression) plus whatever the sink needs to send it. */
+export interface EncodedRequest {
+  /** Request body before compression. Its UTF-8 length is what `batch.max_bytes` limits. */
+  readonly body: string | Buffer;
+}
+
+/** The body as it goes on the wire. */
+export interface Payload {
+  /** Compressed when `encoding` is `gzip`, else the encoded body itself. */
+  readonly body: string | Buffer;
+  /** `gzip`: the sink must send `Content-Encoding: gzip`. */
+  readonly encoding: 'gzip' | 'identity';
+  /** Bytes of the uncompressed body. */
+  readonly rawBytes: number;
+  /** Bytes on the wire. */
+  readonly wireBytes: number;
+}
+
+/** An event the server refused for good, by its position in the request. */
+export interface ItemRejection {
+  readonly index: number;
+  readonly reason: string;
+}
+
+/**
+ * What one request's answer means.
+ *
+ * - `ok`: every event is stored. `duplicates` counts those the server already had (ES 409 on
+ *   `create` with a deterministic id): they are delivered, and also counted as `events_duplicate`.
+ * - `retry`: nothing (reliably) stored; send the same events again after backoff, or after
+ *   `afterMs` (Retry-After) when it is longer.
+ * - `retry_items`: the request was answered item by item. `indices` (positions in the request) are
+ *   resent alone in a new, smaller request; `rejected` are refused for good; every other event is
+ *   stored.
+ * - `permanent`: the server will never take this request (bad request, other 4xx): its events are
+ *   rejected, counted and their acks released as `rejected`.
+ * - `too_large`: split in halves and resend; a single event that is too large is rejected.
+ * - `auth`: the credentials were refused (401/403). The kit pauses the sink, logs
+ *   `TERN_ERR_SINK_AUTH` once, and keeps retrying slowly with the data kept.
+ */
+export type SendResult =
+  | { readonly kind: 'ok'; readonly duplicates?: number }
+  | { readonly kind: 'retry'; readonly reason: string; readonly afterMs?: number }
+  | {
+      readonly kind: 'retry_items';
+      readonly indices: readonly number[];
+      readonly reason: string;
+      readonly afterMs?: number;
+      readonly rejected?: readonly ItemRejection[];
+      readonly duplicates?: number;
+    }
+  | { readonly kind: 'permanent'; readonly reason: string }
+  | { readonly kind: 'too_large'; readonly reason?: string }
+  | { readonly kind: 'auth'; readonly status: number; readonly reason: string };
+
+/** Protocol code of one sink. `R` is the sink's encoded request. */
+export interface SinkProtocol<R extends EncodedRequest = EncodedRequest> {
+  /** Encodes events for one request. Pure: no I/O, no shared state changes (the kit may re-encode subsets). */
+  encode(events: readonly LogEvent[], partition: string): R;
+  /**
+   * Sends one request and classifies the answer. A thrown error counts as a transient failure
+   * (connection reset, timeout), except a `TernError` with code `TERN_ERR_SINK_UNSUPPORTED` or
+   * `TERN_ERR_SINK_AUTH`, which pauses the sink like an `auth` result.
+   */
+  send(request: R, payload: Payload, signal: AbortSignal): Promise<SendResult>;
+  /** Partition key (index, stream) of an event: the kit keeps one batch per key. Omit for one batch. */
+  partition?(ev: LogEvent): string;
+  /** Estimated encoded bytes of one event, for `max_bytes` before encoding (default: raw length + 1). */
+  estimate?(ev: LogEvent): number;
+  /**
+   * Checks that the destination is reachable and is what we expect. Resolves when healthy; throws
+   * otherwise (a `TernError` with `TERN_ERR_SINK_UNSUPPORTED` or `TERN_ERR_SINK_AUTH` is logged as
+   * an error once and retried slowly; anything else is retried with backoff).
+   */
+  healthcheck?(signal: AbortSignal): Promise<void>;
+  /** Releases connections after the kit stopped. */
+  close?(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- shared options (YAML keys)
+
+export interface BatchOptions {
+  /** Flush a batch when it holds this many events. */
+  readonly max_events?: number;
+  /** Flush a batch when its encoded size (before compression) reaches this many bytes. */
+  readonly max_bytes?: number;
+  /** Flush a non-empty batch this long after its first event arrived. */
+  readonly timeout_ms?: number;
+}
+
+export interface RequestOptions {
+  /** Requests in flight at once. */
+  readonly concurrency?: number;
+  /** Abort a request (and retry it) after this long. */
+  readonly timeout_ms?: number;
+  /** Backoff base of the first retry. */
+  readonly retry_initial_ms?: number;
+  /** Backoff cap; also the probe interval while paused on bad credentials. */
+  readonly retry_max_ms?: number;
+  /** Give up on transient failures after this long and reject the events; 0 retries forever. */
+  readonly retry_max_duration_ms?: number;
+  /** Extra HTTP headers sent with every request. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface TlsOptions {
+  readonly ca_file?: string;
+  readonly crt_file?: string;
+  readonly key_file?: string;
+  readonly server_name?: string;
+  readonly verify?: boolean;
+}
+
+export type AuthOptions =
+  | { readonly strategy: 'basic'; readonly user: string; readonly password?: string; readonly password_file?: string }
+  | { readonly strategy: 'bearer'; readonly token?: string; readonly token_file?: string }
+  | { readonly strategy: 'api_key'; readonly api_key?: string; readonly api_key_file?: string };
+
+export type Compression = 'gzip' | 'none';
+
+/** Delivery options of one sink, as read from YAML (everything optional; the kit fills defaults). */
+export interface DeliveryOptions {
+  readonly batch?: BatchOptions;
+  readonly request?: RequestOptions;
+  readonly compression?: Compression;
+  readonly healthcheck?: boolean;
+}
+
+/** Time source, injectable so tests can drive batching and backoff without sleeping. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
