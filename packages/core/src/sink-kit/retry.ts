@@ -44,6 +44,8 @@ export function parseRetryAfter(value: string | readonly string[] | null | undef
   // Fractional seconds are not in the RFC, but some proxies send them; reading them is harmless.
   if (/^\d+\.\d+$/.test(s)) return Math.round(Number(s) * 1000);
   // Date.parse reads IMF-fixdate and the obsolete RFC 850 / asctime forms the RFC asks us to accept.
+  // An HTTP-date starts with the day name; anything else (`-5`, `soon`) is unreadable.
+  if (!/^[A-Za-z]{3}/.test(s)) return undefined;
   const t = Date.parse(s);
   if (Number.isNaN(t)) return undefined;
   return Math.max(0, t - now);

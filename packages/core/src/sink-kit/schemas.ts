@@ -178,51 +178,38 @@ const secretPair = (key: string, what: string, example: string): Record<string, 
   [`${key}_file`]: {
     type: 'string',
     default: '',
-    description: `File holding the ${what.toLowerCase()} (a mounted Kubernetes Secret); a trailing newline is ignored.`,
+    description: `File holding the ${what.replace(/ \(.*\)$/, '').toLowerCase()} (a mounted Kubernetes Secret); a trailing newline is ignored.`,
     examples: [`/var/run/secrets/tern/${key}`],
   },
 });
 
-const strategy = (name: string, description: string): JsonSchema => ({ const: name, description, default: name, examples: [name] });
-
+/**
+ * `auth`: a tagged union keyed by `strategy`, written as one closed object rather than `oneOf`
+ * branches: ajv ignores defaults inside `oneOf` and its `oneOf` errors are unreadable; which keys
+ * belong to which strategy is checked by `validateAuth`, with messages that name the option.
+ * The block has no default: absent means no credentials.
+ */
 export const AUTH_SCHEMA: JsonSchema = {
   type: 'object',
-  description: 'Credentials, by strategy: basic (user + password), bearer (token) or api_key.',
-  default: { strategy: 'basic', user: 'elastic', password_file: '/var/run/secrets/tern/password' },
+  description: 'Credentials, by strategy: basic (user + password), bearer (token) or api_key. Omit for none.',
+  additionalProperties: false,
+  required: ['strategy'],
   examples: [
     { strategy: 'basic', user: 'tern', password: '${ES_PASSWORD}' },
     { strategy: 'api_key', api_key_file: '/var/run/secrets/tern/api_key' },
   ],
-  oneOf: [
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['strategy', 'user'],
-      properties: {
-        strategy: strategy('basic', 'HTTP Basic authentication.'),
-        user: { type: 'string', minLength: 1, default: 'elastic', description: 'User name.', examples: ['tern'] },
-        ...secretPair('password', 'Password', '${ES_PASSWORD}'),
-      },
+  properties: {
+    strategy: {
+      type: 'string',
+      enum: ['basic', 'bearer', 'api_key'],
+      description: 'basic: HTTP Basic with user + password. bearer: `Authorization: Bearer <token>`. api_key: the API key header of the sink (Elasticsearch: `Authorization: ApiKey <key>`).',
+      examples: ['basic', 'api_key'],
     },
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['strategy'],
-      properties: {
-        strategy: strategy('bearer', '`Authorization: Bearer <token>`.'),
-        ...secretPair('token', 'Token', '${INGEST_TOKEN}'),
-      },
-    },
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['strategy'],
-      properties: {
-        strategy: strategy('api_key', 'API key (`Authorization: ApiKey <key>` for Elasticsearch; sinks document their header).'),
-        ...secretPair('api_key', 'API key', '${API_KEY}'),
-      },
-    },
-  ],
+    user: { type: 'string', default: '', description: 'User name (strategy basic).', examples: ['tern'] },
+    ...secretPair('password', 'Password (strategy basic)', '${ES_PASSWORD}'),
+    ...secretPair('token', 'Token (strategy bearer)', '${INGEST_TOKEN}'),
+    ...secretPair('api_key', 'API key (strategy api_key)', '${API_KEY}'),
+  },
 };
 
 export const COMPRESSION_SCHEMA: JsonSchema = {
@@ -251,13 +238,19 @@ export const PROXY_SCHEMA: JsonSchema = {
 export function validateAuth(auth: unknown, path = 'auth'): string[] {
   if (auth === undefined || auth === null || typeof auth !== 'object') return [];
   const a = auth as Record<string, unknown>;
-  const key = a.strategy === 'basic' ? 'password' : a.strategy === 'bearer' ? 'token' : a.strategy === 'api_key' ? 'api_key' : undefined;
-  if (key === undefined) return [];
-  const lit = typeof a[key] === 'string' && a[key] !== '';
-  const file = typeof a[`${key}_file`] === 'string' && a[`${key}_file`] !== '';
-  if (lit && file) return [`${path}: set ${key} or ${key}_file, not both`];
-  if (!lit && !file) return [`${path}: strategy ${String(a.strategy)} needs ${key} or ${key}_file`];
-  return [];
+  const own: Record<string, string[]> = { basic: ['user', 'password'], bearer: ['token'], api_key: ['api_key'] };
+  const keys = own[String(a.strategy)];
+  if (keys === undefined) return [];
+  const set = (k: string): boolean => typeof a[k] === 'string' && a[k] !== '';
+  const out: string[] = [];
+  for (const k of ['user', 'password', 'token', 'api_key']) {
+    if (!keys.includes(k) && (set(k) || set(`${k}_file`))) out.push(`${path}: ${set(k) ? k : `${k}_file`} does not apply to strategy ${String(a.strategy)}`);
+  }
+  if (a.strategy === 'basic' && !set('user')) out.push(`${path}: strategy basic needs user`);
+  const key = keys[keys.length - 1] as string;
+  if (set(key) && set(`${key}_file`)) out.push(`${path}: set ${key} or ${key}_file, not both`);
+  else if (!set(key) && !set(`${key}_file`)) out.push(`${path}: strategy ${String(a.strategy)} needs ${key} or ${key}_file`);
+  return out;
 }
 
 /** Cross-field checks of a `tls` block. Pure. */

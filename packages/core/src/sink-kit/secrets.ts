@@ -38,6 +38,7 @@ export function resolveAuth(auth: AuthOptions | undefined, baseDir?: string, pat
   };
   switch (auth.strategy) {
     case 'basic':
+      if (!auth.user) throw new TernError('TERN_ERR_BUILD', `${path}: strategy basic needs user`);
       return { strategy: 'basic', user: auth.user, password: need(readSecret(auth.password, auth.password_file, `${path}.password`, baseDir), 'password') };
     case 'bearer':
       return { strategy: 'bearer', token: need(readSecret(auth.token, auth.token_file, `${path}.token`, baseDir), 'token') };

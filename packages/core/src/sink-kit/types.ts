@@ -122,10 +122,17 @@ export interface TlsOptions {
   readonly verify?: boolean;
 }
 
-export type AuthOptions =
-  | { readonly strategy: 'basic'; readonly user: string; readonly password?: string; readonly password_file?: string }
-  | { readonly strategy: 'bearer'; readonly token?: string; readonly token_file?: string }
-  | { readonly strategy: 'api_key'; readonly api_key?: string; readonly api_key_file?: string };
+/** The `auth` block (one closed object in the schema; `validateAuth` checks which keys go with which strategy). */
+export interface AuthOptions {
+  readonly strategy: 'basic' | 'bearer' | 'api_key';
+  readonly user?: string;
+  readonly password?: string;
+  readonly password_file?: string;
+  readonly token?: string;
+  readonly token_file?: string;
+  readonly api_key?: string;
+  readonly api_key_file?: string;
+}
 
 export type Compression = 'gzip' | 'none';
 
