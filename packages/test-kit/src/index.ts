@@ -1,1 +1,16 @@
-export {};
+/**
+ * Public API of @tern/test-kit: protocol-faithful emulated servers (Elasticsearch, LogScale,
+ * Parseable, generic webhook and Slack) that sink tests, benchmarks and examples talk to over real
+ * HTTP instead of real servers. Behaviour follows /work/shared/protocols/README.md; see README.md.
+ */
+export type { BodyLimits, CommonOptions, Emulator, FaultAction, FaultRule, RecordedRequest, RequestLogEntry } from './server.ts';
+export { startElasticsearch } from './elasticsearch.ts';
+export type {
+  ElasticsearchEmulator,
+  ElasticsearchOptions,
+  ElasticsearchStats,
+  ItemFaultRule,
+  MappingConflictRule,
+  MappingType,
+  StoredDocument,
+} from './elasticsearch.ts';

@@ -1,0 +1,652 @@
+/**
+ * The `_bulk` engine of the Elasticsearch emulator: NDJSON parsing with Elasticsearch's own
+ * request-level errors, per-item processing in request order, and the in-memory document store.
+ *
+ * Two modes. `full` parses every action and source line and applies the rules of protocols §2.5-2.7
+ * exactly (data streams accept only `create` and need `@timestamp`, `create` on an existing `_id`
+ * is a 409, ids are generated when absent, mapping-conflict and per-item fault rules). `count`
+ * is for benchmarks: it never parses a source line, only scans the first bytes of each action
+ * line (the technique of shared/bench/fake-es.mjs), keeps per-target counts and still answers one
+ * correctly shaped item per action, with the data-stream op_type rule and item faults applied.
+ */
+import { randomBytes } from 'node:crypto';
+
+export type MappingType = 'long' | 'integer' | 'short' | 'byte' | 'double' | 'float' | 'keyword' | 'text' | 'boolean' | 'date' | 'ip' | 'object';
+
+export interface MappingConflictRule {
+  /** Dotted field path; matches nested objects (`a.b` in `{"a":{"b":…}}`) or a literal dotted key. */
+  field: string;
+  type: MappingType;
+  /** Limit the rule to one target (name or pattern); default: every target. */
+  index?: string | RegExp;
+}
+
+export interface ItemFaultRule {
+  /** 0-based item positions within one bulk request; default: every position. */
+  positions?: number[];
+  /** Only items whose target (data stream or index name, before backing-index resolution) matches. */
+  index?: string | RegExp;
+  status: number;
+  error?: { type: string; reason: string };
+  /** Number of bulk requests this rule applies to (a request with at least one affected item uses one); default 1; Infinity allowed. */
+  times?: number;
+}
+
+export interface ElasticsearchStats {
+  bulkRequests: number;
+  /** `create` items answered 409 because the `_id` existed. */
+  conflicts: number;
+  itemsByStatus: Record<number, number>;
+}
+
+export interface StoredDocument {
+  _id: string;
+  _source: Record<string, unknown>;
+}
+
+interface StoredInternal {
+  _id: string;
+  _source: Record<string, unknown>;
+  version: number;
+  seqNo: number;
+}
+
+interface Target {
+  name: string;
+  dataStream: boolean;
+  /** What items report as `_index`: the backing index for a data stream, else the name. */
+  writeIndex: string;
+  uuid: string;
+  docs: Map<string, StoredInternal>;
+  seqNo: number;
+  count: number;
+}
+
+/** A request-level failure: the whole bulk is refused with this status and error envelope. */
+export interface BulkRequestError {
+  status: number;
+  type: string;
+  reason: string;
+}
+
+type Op = 'index' | 'create' | 'update' | 'delete';
+const OPS: ReadonlySet<string> = new Set(['index', 'create', 'update', 'delete']);
+const META_FIELDS: ReadonlySet<string> = new Set([
+  '_index', '_id', 'routing', 'pipeline', 'require_alias', 'require_data_stream', 'dynamic_templates',
+  'if_seq_no', 'if_primary_term', 'version', 'version_type', 'retry_on_conflict', '_source', 'list_executed_pipelines',
+]);
+const SHARDS = { total: 2, successful: 1, failed: 0 };
+
+interface ParsedAction {
+  op: Op;
+  meta: Record<string, unknown>;
+  source: string | undefined;
+  /** 1-based line number of the action line (for error texts). */
+  line: number;
+}
+
+export interface BulkStoreOptions {
+  mode: 'full' | 'count';
+  dataStreamPatterns: string[];
+  /** Major version: 8+ names parse failures `document_parsing_exception`, 7 `mapper_parsing_exception`. */
+  major: number;
+}
+
+export class BulkStore {
+  readonly stats: ElasticsearchStats = { bulkRequests: 0, conflicts: 0, itemsByStatus: {} };
+  #targets = new Map<string, Target>();
+  #dsPatterns: RegExp[];
+  #itemFaults: Array<{ rule: ItemFaultRule; remaining: number }> = [];
+  #mappingRules: MappingConflictRule[] = [];
+  #mode: 'full' | 'count';
+  #parseType: string;
+  #idCounter = 0;
+
+  constructor(opts: BulkStoreOptions) {
+    this.#mode = opts.mode;
+    this.#dsPatterns = opts.dataStreamPatterns.map(globToRegExp);
+    this.#parseType = opts.major >= 8 ? 'document_parsing_exception' : 'mapper_parsing_exception';
+  }
+
+  get mode(): 'full' | 'count' {
+    return this.#mode;
+  }
+
+  addDataStreamPatterns(patterns: string[]): void {
+    for (const p of patterns) this.#dsPatterns.push(globToRegExp(p));
+  }
+
+  itemFault(rule: ItemFaultRule): void {
+    this.#itemFaults.push({ rule, remaining: rule.times ?? 1 });
+  }
+
+  mappingConflict(rule: MappingConflictRule): void {
+    this.#mappingRules.push(rule);
+  }
+
+  clearRules(): void {
+    this.#itemFaults = [];
+    this.#mappingRules = [];
+  }
+
+  targets(): string[] {
+    return [...this.#targets.keys()];
+  }
+
+  /** Resolve a name, or a data stream's backing index name, to its target. */
+  target(name: string): Target | undefined {
+    const t = this.#targets.get(name);
+    if (t !== undefined) return t;
+    for (const x of this.#targets.values()) if (x.writeIndex === name) return x;
+    return undefined;
+  }
+
+  docs(name: string): StoredDocument[] {
+    const t = this.target(name);
+    if (t === undefined) return [];
+    return [...t.docs.values()].map((d) => ({ _id: d._id, _source: d._source }));
+  }
+
+  count(name?: string): number {
+    if (name !== undefined) return this.target(name)?.count ?? 0;
+    let n = 0;
+    for (const t of this.#targets.values()) n += t.count;
+    return n;
+  }
+
+  isDataStream(name: string): boolean {
+    const t = this.#targets.get(name);
+    if (t !== undefined) return t.dataStream;
+    return this.#dsPatterns.some((r) => r.test(name));
+  }
+
+  #getOrCreate(name: string): Target {
+    let t = this.#targets.get(name);
+    if (t === undefined) {
+      const dataStream = this.isDataStream(name);
+      t = {
+        name,
+        dataStream,
+        writeIndex: dataStream ? `.ds-${name}-${utcDate()}-000001` : name,
+        uuid: randomBytes(16).toString('base64url').slice(0, 22),
+        docs: new Map(),
+        seqNo: 0,
+        count: 0,
+      };
+      this.#targets.set(name, t);
+    }
+    return t;
+  }
+
+  #countStatus(status: number): void {
+    this.stats.itemsByStatus[status] = (this.stats.itemsByStatus[status] ?? 0) + 1;
+  }
+
+  /**
+   * Run one bulk request. Returns the response JSON text, or a request-level error.
+   * `defaultIndex` is the `{target}` of `/{target}/_bulk`.
+   */
+  bulk(body: Buffer, defaultIndex: string | undefined): { json: string; items: number; errors: boolean } | BulkRequestError {
+    const started = performance.now();
+    if (body.length > 0 && body[body.length - 1] !== 0x0a) {
+      return { status: 400, type: 'illegal_argument_exception', reason: 'The bulk request must be terminated by a newline [\\n]' };
+    }
+    const result = this.#mode === 'count' ? this.#bulkCount(body, defaultIndex) : this.#bulkFull(body, defaultIndex);
+    if ('status' in result) return result;
+    this.stats.bulkRequests++;
+    const took = Math.max(1, Math.round(performance.now() - started));
+    return { json: `{"took":${took},"errors":${result.errors},"items":[${result.items.join(',')}]}`, items: result.items.length, errors: result.errors };
+  }
+
+  // ---------------------------------------------------------------- full mode
+
+  #parse(body: Buffer, defaultIndex: string | undefined): ParsedAction[] | BulkRequestError {
+    const text = body.toString('utf8');
+    const actions: ParsedAction[] = [];
+    let pos = 0;
+    let line = 0;
+    const nextLine = (): string | undefined => {
+      if (pos >= text.length) return undefined;
+      let nl = text.indexOf('\n', pos);
+      if (nl === -1) nl = text.length;
+      let s = text.slice(pos, nl);
+      if (s.endsWith('\r')) s = s.slice(0, -1);
+      pos = nl + 1;
+      line++;
+      return s;
+    };
+    const malformed = (reason: string): BulkRequestError => ({ status: 400, type: 'illegal_argument_exception', reason });
+    for (;;) {
+      const actionLine = nextLine();
+      if (actionLine === undefined) break;
+      // Elasticsearch skips empty lines between actions.
+      if (actionLine.trim() === '') continue;
+      const n = line;
+      let v: unknown;
+      try {
+        v = JSON.parse(actionLine);
+      } catch (err) {
+        return { status: 400, type: 'x_content_parse_exception', reason: `[${n}:1] Malformed action/metadata line [${n}]: ${(err as Error).message}` };
+      }
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return malformed(`Malformed action/metadata line [${n}], expected START_OBJECT but found [${tokenName(v)}]`);
+      const keys = Object.keys(v);
+      if (keys.length === 0) return malformed(`Malformed action/metadata line [${n}], expected FIELD_NAME but found [END_OBJECT]`);
+      const op = keys[0] as string;
+      if (!OPS.has(op)) return malformed(`Malformed action/metadata line [${n}], expected field [create], [delete], [index] or [update] but found [${op}]`);
+      const meta = (v as Record<string, unknown>)[op];
+      if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return malformed(`Malformed action/metadata line [${n}], expected START_OBJECT but found [${tokenName(meta)}]`);
+      if (keys.length > 1) return malformed(`Malformed action/metadata line [${n}], expected END_OBJECT but found [FIELD_NAME]`);
+      for (const [k, mv] of Object.entries(meta)) {
+        if (!META_FIELDS.has(k)) return malformed(`Action/metadata line [${n}] contains an unknown parameter [${k}]`);
+        if (k !== 'dynamic_templates' && k !== '_source' && typeof mv === 'object' && mv !== null) {
+          return malformed(`Malformed action/metadata line [${n}], expected a simple value for field [${k}] but found [${tokenName(mv)}]`);
+        }
+      }
+      let source: string | undefined;
+      if (op !== 'delete') source = nextLine();
+      actions.push({ op: op as Op, meta: meta as Record<string, unknown>, source, line: n });
+    }
+    // Request validation, as ActionRequestValidationException: every problem numbered, one 400.
+    const problems: string[] = [];
+    if (actions.length === 0) problems.push('no requests added');
+    for (const a of actions) {
+      const index = a.meta['_index'] ?? defaultIndex;
+      if (index === undefined || index === '') problems.push('index is missing');
+      const id = a.meta['_id'];
+      if ((a.op === 'update' || a.op === 'delete') && (id === undefined || id === null)) problems.push('id is missing');
+      if (id !== undefined && id !== null && Buffer.byteLength(String(id)) > 512) {
+        problems.push(`id [${String(id)}] is too long, must be no longer than 512 bytes but was: ${Buffer.byteLength(String(id))}`);
+      }
+      if ((a.op === 'index' || a.op === 'create' || a.op === 'update') && (a.source === undefined || a.source.trim() === '')) problems.push('source is missing');
+    }
+    if (problems.length > 0) {
+      return { status: 400, type: 'action_request_validation_exception', reason: `Validation Failed: ${problems.map((p, i) => `${i + 1}: ${p};`).join('')}` };
+    }
+    return actions;
+  }
+
+  #bulkFull(body: Buffer, defaultIndex: string | undefined): { items: string[]; errors: boolean } | BulkRequestError {
+    const parsed = this.#parse(body, defaultIndex);
+    if (!Array.isArray(parsed)) return parsed;
+    const faults = this.#requestItemFaults();
+    const items: string[] = [];
+    let errors = false;
+    parsed.forEach((a, position) => {
+      const name = String(a.meta['_index'] ?? defaultIndex);
+      const item = this.#processItem(a, name, position, faults);
+      const status = item['status'] as number;
+      if (status >= 300) errors = true;
+      this.#countStatus(status);
+      items.push(JSON.stringify({ [a.op]: item }));
+    });
+    this.#consumeItemFaults(faults);
+    return { items, errors };
+  }
+
+  #processItem(a: ParsedAction, name: string, position: number, faults: ActiveFaults): Record<string, unknown> {
+    const rawId = a.meta['_id'];
+    const givenId = rawId === undefined || rawId === null ? undefined : String(rawId);
+    const fail = (index: string, status: number, error: Record<string, unknown>, id: string | null | undefined = givenId): Record<string, unknown> => ({
+      _index: index,
+      _id: id ?? null,
+      status,
+      error,
+    });
+
+    const badName = invalidIndexName(name);
+    if (badName !== undefined) {
+      return fail(name, 400, { type: 'invalid_index_name_exception', reason: `Invalid index name [${name}], ${badName}`, index_uuid: '_na_', index: name });
+    }
+    const injected = this.#matchItemFault(faults, position, name);
+    if (injected !== undefined) {
+      const t = this.#targets.get(name);
+      const index = t?.writeIndex ?? name;
+      return fail(index, injected.status, { ...(injected.error ?? defaultItemError(injected.status, name, givenId)), ...(injected.status === 429 ? {} : { index_uuid: t?.uuid ?? '_na_', shard: '0', index }) });
+    }
+    const dataStream = this.isDataStream(name);
+    if (dataStream && a.op !== 'create') {
+      return fail(name, 400, { type: 'illegal_argument_exception', reason: 'only write ops with an op_type of create are allowed in data streams' });
+    }
+    const t = this.#getOrCreate(name);
+    const idx = t.writeIndex;
+    const withIndex = (error: Record<string, unknown>): Record<string, unknown> => ({ ...error, index_uuid: t.uuid, shard: '0', index: idx });
+
+    if (a.op === 'delete') {
+      const id = givenId as string;
+      const existing = t.docs.get(id);
+      if (existing === undefined) return { _index: idx, _id: id, _version: 1, result: 'not_found', _shards: SHARDS, _seq_no: t.seqNo++, _primary_term: 1, status: 404 };
+      t.docs.delete(id);
+      t.count--;
+      return { _index: idx, _id: id, _version: existing.version + 1, result: 'deleted', _shards: SHARDS, _seq_no: t.seqNo++, _primary_term: 1, status: 200 };
+    }
+
+    const src = a.source as string;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(src);
+    } catch (err) {
+      return fail(idx, 400, withIndex({ type: this.#parseType, reason: `[1:${src.length}] failed to parse`, caused_by: { type: 'x_content_parse_exception', reason: (err as Error).message } }));
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      return fail(idx, 400, withIndex({ type: this.#parseType, reason: '[1:1] failed to parse: Malformed content, must start with an object' }));
+    }
+    const d = doc as Record<string, unknown>;
+
+    if (a.op === 'update') {
+      const id = givenId as string;
+      const existing = t.docs.get(id);
+      const partial = d['doc'];
+      const upsert = d['upsert'];
+      const docAsUpsert = d['doc_as_upsert'] === true;
+      if (existing === undefined) {
+        const fresh = upsert ?? (docAsUpsert ? partial : undefined);
+        if (typeof fresh !== 'object' || fresh === null) {
+          return fail(idx, 404, withIndex({ type: 'document_missing_exception', reason: `[${id}]: document missing` }), id);
+        }
+        const problem = this.#checkSource(t, fresh as Record<string, unknown>, id, src);
+        if (problem !== undefined) return fail(idx, 400, withIndex(problem), id);
+        t.docs.set(id, { _id: id, _source: fresh as Record<string, unknown>, version: 1, seqNo: t.seqNo });
+        t.count++;
+        return { _index: idx, _id: id, _version: 1, result: 'created', _shards: SHARDS, _seq_no: t.seqNo++, _primary_term: 1, status: 201 };
+      }
+      if (typeof partial !== 'object' || partial === null) {
+        return fail(idx, 400, withIndex({ type: 'action_request_validation_exception', reason: 'Validation Failed: 1: script or doc is missing;' }), id);
+      }
+      const merged = deepMerge(existing._source, partial as Record<string, unknown>);
+      if (JSON.stringify(merged) === JSON.stringify(existing._source)) {
+        return { _index: idx, _id: id, _version: existing.version, result: 'noop', _shards: { total: 0, successful: 0, failed: 0 }, _seq_no: existing.seqNo, _primary_term: 1, status: 200 };
+      }
+      const problem = this.#checkSource(t, merged, id, src);
+      if (problem !== undefined) return fail(idx, 400, withIndex(problem), id);
+      existing._source = merged;
+      existing.version++;
+      existing.seqNo = t.seqNo;
+      return { _index: idx, _id: id, _version: existing.version, result: 'updated', _shards: SHARDS, _seq_no: t.seqNo++, _primary_term: 1, status: 200 };
+    }
+
+    // index / create
+    const id = givenId ?? generateId();
+    if (t.dataStream) {
+      const ts = d['@timestamp'];
+      if (ts === undefined) {
+        return fail(idx, 400, withIndex({
+          type: this.#parseType,
+          reason: `[1:${src.length}] failed to parse: data stream timestamp field [@timestamp] is missing`,
+          caused_by: { type: 'illegal_argument_exception', reason: 'data stream timestamp field [@timestamp] is missing' },
+        }), givenId);
+      }
+    }
+    const existing = t.docs.get(id);
+    const ifSeqNo = a.meta['if_seq_no'];
+    if (ifSeqNo !== undefined && (existing === undefined || existing.seqNo !== Number(ifSeqNo))) {
+      const current = existing === undefined ? 'document does not exist' : `current document has seqNo [${existing.seqNo}] and primary term [1]`;
+      this.stats.conflicts++;
+      return fail(idx, 409, withIndex({ type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, required seqNo [${String(ifSeqNo)}], primary term [${String(a.meta['if_primary_term'] ?? 1)}]. ${current}` }), id);
+    }
+    if (a.op === 'create' && existing !== undefined) {
+      this.stats.conflicts++;
+      return fail(idx, 409, withIndex({ type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists (current version [${existing.version}])` }), id);
+    }
+    const problem = this.#checkSource(t, d, id, src);
+    if (problem !== undefined) return fail(idx, 400, withIndex(problem), givenId);
+    const seqNo = t.seqNo++;
+    if (existing !== undefined) {
+      existing._source = d;
+      existing.version++;
+      existing.seqNo = seqNo;
+      return { _index: idx, _id: id, _version: existing.version, result: 'updated', _shards: SHARDS, _seq_no: seqNo, _primary_term: 1, status: 200 };
+    }
+    t.docs.set(id, { _id: id, _source: d, version: 1, seqNo });
+    t.count++;
+    return { _index: idx, _id: id, _version: 1, result: 'created', _shards: SHARDS, _seq_no: seqNo, _primary_term: 1, status: 201 };
+  }
+
+  /** Mapping checks: the data-stream @timestamp must be a date, and the configured conflict rules. */
+  #checkSource(t: Target, d: Record<string, unknown>, id: string, src: string): Record<string, unknown> | undefined {
+    const col = src.length;
+    if (t.dataStream && d['@timestamp'] !== undefined && !fitsType(d['@timestamp'], 'date')) {
+      return this.#fieldError('@timestamp', 'date', d['@timestamp'], id, col);
+    }
+    for (const rule of this.#mappingRules) {
+      if (rule.index !== undefined && !matches(rule.index, t.name)) continue;
+      const v = getPath(d, rule.field);
+      if (v === undefined || v === null) continue;
+      if (!fitsType(v, rule.type)) return this.#fieldError(rule.field, rule.type, v, id, col);
+    }
+    return undefined;
+  }
+
+  #fieldError(field: string, type: MappingType, value: unknown, id: string, col: number): Record<string, unknown> {
+    if (type === 'object') {
+      return { type: this.#parseType, reason: `[1:${col}] object mapping for [${field}] tried to parse field [${field}] as object, but found a concrete value` };
+    }
+    const preview = typeof value === 'object' ? javaPreview(value) : String(value);
+    const causedBy = typeof value === 'string' && (type === 'long' || type === 'integer' || type === 'short' || type === 'byte' || type === 'double' || type === 'float')
+      ? { type: 'illegal_argument_exception', reason: `For input string: "${value}"` }
+      : { type: 'illegal_state_exception', reason: `Can't get text on a ${typeof value === 'object' ? 'START_OBJECT' : 'VALUE_STRING'} at 1:${col}` };
+    return {
+      type: this.#parseType,
+      reason: `[1:${col}] failed to parse field [${field}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview}'`,
+      caused_by: causedBy,
+    };
+  }
+
+  // ---------------------------------------------------------------- item faults
+
+  #requestItemFaults(): ActiveFaults {
+    return { rules: this.#itemFaults.filter((f) => f.remaining > 0), used: new Set() };
+  }
+
+  #matchItemFault(faults: ActiveFaults, position: number, name: string): ItemFaultRule | undefined {
+    for (const f of faults.rules) {
+      const r = f.rule;
+      if (r.positions !== undefined && !r.positions.includes(position)) continue;
+      if (r.index !== undefined && !matches(r.index, name)) continue;
+      faults.used.add(f);
+      return r;
+    }
+    return undefined;
+  }
+
+  #consumeItemFaults(faults: ActiveFaults): void {
+    for (const f of faults.used) f.remaining--;
+    this.#itemFaults = this.#itemFaults.filter((f) => f.remaining > 0);
+  }
+
+  // ---------------------------------------------------------------- count mode
+
+  #bulkCount(body: Buffer, defaultIndex: string | undefined): { items: string[]; errors: boolean } | BulkRequestError {
+    const len = body.length;
+    const faults = this.#requestItemFaults();
+    const items: string[] = [];
+    let errors = false;
+    let pos = 0;
+    let expectSource = false;
+    let line = 0;
+    while (pos < len) {
+      let nl = body.indexOf(10, pos);
+      if (nl === -1) nl = len;
+      line++;
+      const empty = nl === pos || (nl - pos === 1 && body[pos] === 13);
+      if (expectSource) {
+        expectSource = false;
+      } else if (!empty) {
+        // Action lines are short; only their head is looked at, source lines are never decoded.
+        const head = body.toString('latin1', pos, Math.min(nl, pos + 512));
+        const m = ACTION_RE.exec(head);
+        if (m === null) return { status: 400, type: 'illegal_argument_exception', reason: `Malformed action/metadata line [${line}], expected field [create], [delete], [index] or [update] but found [${head.slice(0, 40)}]` };
+        const op = m[1] as Op;
+        const mi = INDEX_RE.exec(head);
+        const name = mi ? (mi[1] as string) : defaultIndex;
+        if (name === undefined) return { status: 400, type: 'action_request_validation_exception', reason: 'Validation Failed: 1: index is missing;' };
+        const mid = ID_RE.exec(head);
+        const idJson = mid ? `"${mid[1] as string}"` : op === 'delete' || op === 'update' ? null : `"c${(this.#idCounter++).toString(36)}"`;
+        if (idJson === null) return { status: 400, type: 'action_request_validation_exception', reason: 'Validation Failed: 1: id is missing;' };
+        items.push(this.#countItem(op, name, idJson, items.length, faults));
+        if (op !== 'delete') expectSource = true;
+      }
+      pos = nl + 1;
+    }
+    if (expectSource) return { status: 400, type: 'action_request_validation_exception', reason: 'Validation Failed: 1: source is missing;' };
+    if (items.length === 0) return { status: 400, type: 'action_request_validation_exception', reason: 'Validation Failed: 1: no requests added;' };
+    for (const it of items) if (!it.endsWith(',"status":201}}') && !it.endsWith(',"status":200}}')) errors = true;
+    this.#consumeItemFaults(faults);
+    return { items, errors };
+  }
+
+  #countItem(op: Op, name: string, idJson: string, position: number, faults: ActiveFaults): string {
+    const injected = faults.rules.length > 0 ? this.#matchItemFault(faults, position, name) : undefined;
+    if (injected !== undefined) {
+      this.#countStatus(injected.status);
+      const error = injected.error ?? defaultItemError(injected.status, name, undefined);
+      return `{"${op}":${JSON.stringify({ _index: this.#targets.get(name)?.writeIndex ?? name, _id: JSON.parse(idJson) as string, status: injected.status, error })}}`;
+    }
+    const dataStream = this.isDataStream(name);
+    if (dataStream && op !== 'create') {
+      this.#countStatus(400);
+      return `{"${op}":{"_index":"${name}","_id":${idJson},"status":400,"error":{"type":"illegal_argument_exception","reason":"only write ops with an op_type of create are allowed in data streams"}}}`;
+    }
+    const t = this.#getOrCreate(name);
+    if (op === 'delete') {
+      this.#countStatus(200);
+      t.count = Math.max(0, t.count - 1);
+      return `{"delete":{"_index":"${t.writeIndex}","_id":${idJson},"_version":2,"result":"deleted","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":${t.seqNo++},"_primary_term":1,"status":200}}`;
+    }
+    const status = op === 'update' ? 200 : 201;
+    this.#countStatus(status);
+    if (op !== 'update') t.count++;
+    return `{"${op}":{"_index":"${t.writeIndex}","_id":${idJson},"_version":1,"result":"${op === 'update' ? 'updated' : 'created'}","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":${t.seqNo++},"_primary_term":1,"status":${status}}}`;
+  }
+}
+
+interface ActiveFaults {
+  rules: Array<{ rule: ItemFaultRule; remaining: number }>;
+  used: Set<{ rule: ItemFaultRule; remaining: number }>;
+}
+
+const ACTION_RE = /^\s*\{\s*"(index|create|update|delete)"\s*:/;
+const INDEX_RE = /"_index"\s*:\s*"([^"\\]*)"/;
+const ID_RE = /"_id"\s*:\s*"((?:[^"\\]|\\.)*)"/;
+
+function defaultItemError(status: number, index: string, id: string | undefined): { type: string; reason: string } {
+  switch (status) {
+    case 429:
+      return { type: 'es_rejected_execution_exception', reason: `rejected execution of primary operation [shard_detail=[${index}][0][P], shard_write_bytes=1024] on EsThreadPoolExecutor[name = tern-emulator/write, queue capacity = 10000, task execution EWMA = 1ms]` };
+    case 409:
+      return { type: 'version_conflict_engine_exception', reason: `[${id ?? 'unknown'}]: version conflict, document already exists (current version [1])` };
+    case 404:
+      return { type: 'index_not_found_exception', reason: `no such index [${index}]` };
+    case 403:
+      return { type: 'security_exception', reason: `action [indices:data/write/bulk[s]] is unauthorized for user [tern] with effective roles [] on indices [${index}]` };
+    case 503:
+      return { type: 'unavailable_shards_exception', reason: `[${index}][0] primary shard is not active Timeout: [1m], request: [BulkShardRequest [[${index}][0]] containing [1] requests]` };
+    case 400:
+      return { type: 'illegal_argument_exception', reason: 'emulated item failure' };
+    default:
+      return { type: status >= 500 ? 'exception' : 'status_exception', reason: `emulated item failure with status ${status}` };
+  }
+}
+
+function tokenName(v: unknown): string {
+  if (v === null) return 'VALUE_NULL';
+  if (Array.isArray(v)) return 'START_ARRAY';
+  switch (typeof v) {
+    case 'object':
+      return 'START_OBJECT';
+    case 'string':
+      return 'VALUE_STRING';
+    case 'number':
+      return 'VALUE_NUMBER';
+    case 'boolean':
+      return 'VALUE_BOOLEAN';
+    default:
+      return 'null';
+  }
+}
+
+/** Why Elasticsearch would refuse this index name, or undefined when it is valid. */
+export function invalidIndexName(name: string): string | undefined {
+  if (name !== name.toLowerCase()) return 'must be lowercase';
+  if (/[\\/*?"<>| ,#:]/.test(name)) return 'must not contain the following characters [ , ", *, \\, <, |, ,, >, /, ?, #, :]';
+  if (/^[-_+]/.test(name)) return "must not start with '_', '-', or '+'";
+  if (name === '.' || name === '..') return "must not be '.' or '..'";
+  if (Buffer.byteLength(name) > 255) return 'index name is too long';
+  return undefined;
+}
+
+export function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+function matches(p: string | RegExp, s: string): boolean {
+  return typeof p === 'string' ? p === s : p.test(s);
+}
+
+function utcDate(): string {
+  const d = new Date();
+  return `${d.getUTCFullYear()}.${String(d.getUTCMonth() + 1).padStart(2, '0')}.${String(d.getUTCDate()).padStart(2, '0')}`;
+}
+
+function generateId(): string {
+  // Elasticsearch's auto ids are 20 URL-safe base64 characters.
+  return randomBytes(15).toString('base64url');
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  if (path in obj) return obj[path];
+  const dot = path.indexOf('.');
+  // Try every split point so `a.b.c` finds `{"a.b":{"c":…}}` as Elasticsearch's dotted names do.
+  for (let i = dot; i !== -1; i = path.indexOf('.', i + 1)) {
+    const head = obj[path.slice(0, i)];
+    if (typeof head === 'object' && head !== null && !Array.isArray(head)) {
+      const v = getPath(head as Record<string, unknown>, path.slice(i + 1));
+      if (v !== undefined) return v;
+    }
+  }
+  return undefined;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function fitsType(v: unknown, type: MappingType): boolean {
+  if (Array.isArray(v)) return v.every((x) => x === null || fitsType(x, type));
+  switch (type) {
+    case 'long':
+    case 'integer':
+    case 'short':
+    case 'byte':
+    case 'double':
+    case 'float':
+      // Elasticsearch coerces numeric strings by default.
+      return typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)));
+    case 'keyword':
+    case 'text':
+      return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+    case 'boolean':
+      return typeof v === 'boolean' || v === 'true' || v === 'false' || v === '';
+    case 'date':
+      return (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && (ISO_DATE.test(v) || /^\d+$/.test(v)));
+    case 'ip':
+      return typeof v === 'string' && (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) || (v.includes(':') && /^[0-9a-fA-F:.]+$/.test(v)));
+    case 'object':
+      return typeof v === 'object' && v !== null;
+  }
+}
+
+/** Java's Map.toString, which is how Elasticsearch previews an object value in errors. */
+function javaPreview(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(javaPreview).join(', ')}]`;
+  if (typeof v === 'object' && v !== null) return `{${Object.entries(v).map(([k, x]) => `${k}=${javaPreview(x)}`).join(', ')}}`;
+  return String(v);
+}
+
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const b = out[k];
+    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof b === 'object' && b !== null && !Array.isArray(b)
+      ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+      : v;
+  }
+  return out;
+}
