@@ -23,7 +23,6 @@ import {
   batchSchema,
   classifyHttpStatus,
   parseRetryAfter,
-  readSecret,
   resolveAuth,
   resolveDelivery,
   tlsConnectOptions,
@@ -76,10 +75,10 @@ describe('option schemas', () => {
     const check = (s: Record<string, unknown>, path: string): void => {
       if (s.type === 'object' && s.properties) {
         assert.equal(s.additionalProperties, false, `${path}: additionalProperties`);
-        const required = (s.required as string[] | undefined) ?? [];
         for (const [k, v] of Object.entries(s.properties as Record<string, Record<string, unknown>>)) {
-          // A required key has no default by nature; everything else documents its default.
-          for (const f of ['description', 'examples', ...(required.includes(k) ? [] : ['default'])]) assert.ok(f in v, `${path}.${k}: ${f}`);
+          // Secrets, files and names have no default (absent means unset); every other option documents its default.
+          const needsDefault = (v.type !== 'string' || 'enum' in v) && !((s.required as string[] | undefined) ?? []).includes(k);
+          for (const f of ['description', 'examples', ...(needsDefault ? ['default'] : [])]) assert.ok(f in v, `${path}.${k}: ${f}`);
           check(v, `${path}.${k}`);
         }
       }
@@ -129,16 +128,15 @@ describe('secrets', () => {
   writeFileSync(join(dir, 'key'), 'a2V5\r\n');
 
   it('reads *_file relative to the pipeline directory and trims the trailing newline', () => {
-    assert.equal(readSecret(undefined, 'pw', 'auth.password', dir), 's3cret');
-    assert.equal(readSecret('literal', 'pw', 'auth.password', dir), 'literal');
-    assert.equal(readSecret(undefined, join(dir, 'key'), 'auth.api_key'), 'a2V5');
-    assert.equal(readSecret(undefined, undefined, 'x'), undefined);
+    assert.deepEqual(resolveAuth({ strategy: 'basic', user: 'u', password_file: 'pw' }, dir), { strategy: 'basic', user: 'u', password: 's3cret' });
+    assert.deepEqual(resolveAuth({ strategy: 'api_key', api_key_file: join(dir, 'key') }), { strategy: 'api_key', apiKey: 'a2V5' });
+    assert.equal(resolveAuth(undefined), undefined);
   });
 
   it('names the option when the file is missing', () => {
     assert.throws(
-      () => readSecret(undefined, 'nope', 'auth.password', dir),
-      (e: unknown) => isTernError(e) && e.code === 'TERN_ERR_SECRET_FILE' && e.message.startsWith('auth.password_file'),
+      () => resolveAuth({ strategy: 'bearer', token_file: 'nope' }, dir),
+      (e: unknown) => isTernError(e) && e.code === 'TERN_ERR_SECRET_FILE' && e.message.startsWith('auth.token_file'),
     );
   });
 

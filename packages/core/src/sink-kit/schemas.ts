@@ -142,25 +142,25 @@ export const TLS_SCHEMA: JsonSchema = {
   properties: {
     ca_file: {
       type: 'string',
-      default: '',
+      minLength: 1,
       description: 'PEM file of CA certificates to trust instead of the system ones (relative to the pipeline file).',
       examples: ['/etc/ssl/certs/internal-ca.pem'],
     },
     crt_file: {
       type: 'string',
-      default: '',
+      minLength: 1,
       description: 'PEM client certificate for mutual TLS (needs key_file).',
       examples: ['/etc/tern/client.crt'],
     },
     key_file: {
       type: 'string',
-      default: '',
+      minLength: 1,
       description: 'PEM private key of crt_file.',
       examples: ['/etc/tern/client.key'],
     },
     server_name: {
       type: 'string',
-      default: '',
+      minLength: 1,
       description: 'Server name for SNI and certificate verification, when it differs from the endpoint host.',
       examples: ['es.internal.example'],
     },
@@ -174,10 +174,10 @@ export const TLS_SCHEMA: JsonSchema = {
 };
 
 const secretPair = (key: string, what: string, example: string): Record<string, JsonSchema> => ({
-  [key]: { type: 'string', default: '', description: `${what}. Prefer ${key}_file or \${ENV} interpolation over a literal.`, examples: [example] },
+  [key]: { type: 'string', minLength: 1, description: `${what}. Prefer ${key}_file or \${ENV} interpolation over a literal.`, examples: [example] },
   [`${key}_file`]: {
     type: 'string',
-    default: '',
+    minLength: 1,
     description: `File holding the ${what.replace(/ \(.*\)$/, '').toLowerCase()} (a mounted Kubernetes Secret); a trailing newline is ignored.`,
     examples: [`/var/run/secrets/tern/${key}`],
   },
@@ -187,7 +187,8 @@ const secretPair = (key: string, what: string, example: string): Record<string, 
  * `auth`: a tagged union keyed by `strategy`, written as one closed object rather than `oneOf`
  * branches: ajv ignores defaults inside `oneOf` and its `oneOf` errors are unreadable; which keys
  * belong to which strategy is checked by `validateAuth`, with messages that name the option.
- * The block has no default: absent means no credentials.
+ * Secrets and the block itself have no default: absent means not set (an empty-string default
+ * filled in by ajv `useDefaults` would read as "set").
  */
 export const AUTH_SCHEMA: JsonSchema = {
   type: 'object',
@@ -205,7 +206,7 @@ export const AUTH_SCHEMA: JsonSchema = {
       description: 'basic: HTTP Basic with user + password. bearer: `Authorization: Bearer <token>`. api_key: the API key header of the sink (Elasticsearch: `Authorization: ApiKey <key>`).',
       examples: ['basic', 'api_key'],
     },
-    user: { type: 'string', default: '', description: 'User name (strategy basic).', examples: ['tern'] },
+    user: { type: 'string', minLength: 1, description: 'User name (strategy basic).', examples: ['tern'] },
     ...secretPair('password', 'Password (strategy basic)', '${ES_PASSWORD}'),
     ...secretPair('token', 'Token (strategy bearer)', '${INGEST_TOKEN}'),
     ...secretPair('api_key', 'API key (strategy api_key)', '${API_KEY}'),

@@ -11,8 +11,9 @@ import type { AuthOptions } from './types.ts';
 /**
  * Returns `value`, or the content of `file` without its trailing newline (editors and
  * `kubectl create secret --from-file` leave one). Relative paths resolve against `baseDir`.
+ * Empty strings count as unset. (Kept private: `config/secret.ts` exports the engine's `readSecret`.)
  */
-export function readSecret(value: string | undefined, file: string | undefined, option: string, baseDir = process.cwd()): string | undefined {
+function readSecret(value: string | undefined, file: string | undefined, option: string, baseDir = process.cwd()): string | undefined {
   if (value !== undefined && value !== '') return value;
   if (file === undefined || file === '') return undefined;
   const path = isAbsolute(file) ? file : resolve(baseDir, file);

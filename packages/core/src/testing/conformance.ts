@@ -1,0 +1,225 @@
+/**
+ * The sink conformance suite: the same delivery scenarios for every network sink, run against the
+ * sink's emulator through the engine's contract only (`start`, `accept` with acknowledgement
+ * groups, `stop`), as the OpenTelemetry Collector's contract harness does for exporters.
+ *
+ * A sink's test file calls `runSinkConformance({ name, setup })`; `setup` starts a fresh emulator
+ * and returns a harness that builds the sink against it (with the delivery options the scenario
+ * needs merged into the sink's config), counts what the emulator stored, and injects faults on the
+ * ingest path. Scenarios: all succeed; random transient failures (5xx, 429, connection resets);
+ * permanent failures; Retry-After honoured; stop flushes the partial batch.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DeliveryStatus } from '../event/ack.ts';
+import type { ComponentContext, Sink } from '../plugin/types.ts';
+import type { DeliveryOptions } from '../sink-kit/types.ts';
+import { makeEvents, testContext, trackedBatch, type TestContext, type TrackedBatch } from './helpers.ts';
+
+/** A fault on the sink's ingest requests, for `count` consecutive requests. */
+export type ConformanceFault =
+  | { readonly kind: 'status'; readonly status: number; readonly count: number; readonly retryAfterSeconds?: number }
+  /** Destroy the socket before the server processed the request, or after it committed (a replay must not duplicate on idempotent sinks). */
+  | { readonly kind: 'reset'; readonly when: 'before' | 'after'; readonly count: number };
+
+export interface ConformanceHarness {
+  /** Builds the sink under test against the emulator, with these delivery options merged into its config. */
+  build(delivery: DeliveryOptions, ctx: ComponentContext): Sink | Promise<Sink>;
+  /** Distinct events the emulator stored (duplicates from replays count again on non-idempotent sinks). */
+  stored(): number | Promise<number>;
+  /** Queues a fault on the ingest path (not on healthcheck paths). */
+  fault(fault: ConformanceFault): void;
+  /** Arrival times (ms since epoch) of ingest requests, in order. */
+  ingestTimes(): number[];
+  close(): Promise<void>;
+}
+
+export interface ConformanceOptions {
+  /** Sink type, for the suite name. */
+  readonly name: string;
+  readonly setup: () => Promise<ConformanceHarness>;
+  /** A whole-request status the sink treats as permanent (default 400). */
+  readonly permanentStatus?: number;
+  /** Whole-request statuses the sink retries (default 500, 502, 503, 429). */
+  readonly transientStatuses?: readonly number[];
+  /** True when a replay of a committed request stores nothing twice (Elasticsearch `create` + ids). */
+  readonly idempotent?: boolean;
+  /** Per-scenario time limit in ms (default 20 s). */
+  readonly timeoutMs?: number;
+}
+
+/** Delivery options that keep the scenarios fast: short backoff, small batches, no healthcheck. */
+const FAST: DeliveryOptions = {
+  batch: { max_events: 100, max_bytes: 1_000_000, timeout_ms: 50 },
+  request: { concurrency: 2, timeout_ms: 5000, retry_initial_ms: 5, retry_max_ms: 50 },
+  healthcheck: false,
+};
+
+function merge(over: DeliveryOptions): DeliveryOptions {
+  return {
+    ...FAST,
+    ...over,
+    batch: { ...FAST.batch, ...over.batch },
+    request: { ...FAST.request, ...over.request },
+  };
+}
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Deterministic pseudo-random sequence (mulberry32), so a failing run can be replayed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Run {
+  readonly harness: ConformanceHarness;
+  readonly sink: Sink;
+  readonly ctx: TestContext;
+}
+
+/** Registers the conformance scenarios (node:test `describe`/`it`) for one sink. */
+export function runSinkConformance(opts: ConformanceOptions): void {
+  const timeout = opts.timeoutMs ?? 20_000;
+  const permanent = opts.permanentStatus ?? 400;
+  const transient = opts.transientStatuses ?? [500, 502, 503, 429];
+
+  async function start(delivery: DeliveryOptions = {}): Promise<Run> {
+    const harness = await opts.setup();
+    const ctx = testContext(`${opts.name}_conformance`, opts.name);
+    const sink = await harness.build(merge(delivery), ctx);
+    await sink.start?.();
+    return { harness, sink, ctx };
+  }
+
+  async function finish(run: Run): Promise<void> {
+    await run.sink.stop(AbortSignal.timeout(5000));
+    await run.harness.close();
+  }
+
+  function feed(sink: Sink, sizes: readonly number[]): TrackedBatch[] {
+    let seq = 0;
+    return sizes.map((n) => {
+      const b = trackedBatch(makeEvents(n, seq));
+      seq += n;
+      sink.accept(b);
+      return b;
+    });
+  }
+
+  async function statuses(batches: readonly TrackedBatch[]): Promise<DeliveryStatus[]> {
+    return within(Promise.all(batches.map((b) => b.done)), timeout, 'acknowledgements');
+  }
+
+  describe(`conformance: ${opts.name}`, { timeout: timeout * 2 }, () => {
+    it('all succeed: every event stored once, every ack released once as delivered', async () => {
+      const run = await start();
+      try {
+        // 250-event batches over 100-event requests: each batch spans several requests.
+        const batches = feed(run.sink, [250, 250, 250, 7]);
+        assert.deepEqual(await statuses(batches), ['delivered', 'delivered', 'delivered', 'delivered']);
+        for (const b of batches) assert.equal(b.completions(), 1);
+        assert.equal(await run.harness.stored(), 757);
+        const c = run.ctx.telemetry.snapshot();
+        assert.equal(c.events_in, 757);
+        assert.equal(c.events_delivered, 757);
+        assert.equal(c.events_rejected ?? 0, 0);
+        assert.ok((c.requests ?? 0) >= 8);
+        assert.ok((c.bytes_sent ?? 0) > 0);
+      } finally {
+        await finish(run);
+      }
+    });
+
+    it('random transient failures (5xx, 429, resets): everything is eventually delivered', async () => {
+      const run = await start();
+      try {
+        const rnd = prng(7);
+        let faults = 0;
+        for (let i = 0; i < 8; i++) {
+          const r = rnd();
+          const count = 1 + Math.floor(rnd() * 2);
+          faults += count;
+          if (r < 0.2) run.harness.fault({ kind: 'reset', when: 'before', count });
+          else if (r < 0.3 && opts.idempotent) run.harness.fault({ kind: 'reset', when: 'after', count });
+          else run.harness.fault({ kind: 'status', status: transient[Math.floor(rnd() * transient.length)] as number, count });
+        }
+        const batches = feed(run.sink, [300, 300, 300]);
+        assert.deepEqual(await statuses(batches), ['delivered', 'delivered', 'delivered']);
+        const stored = await run.harness.stored();
+        if (opts.idempotent) assert.equal(stored, 900);
+        else assert.ok(stored >= 900, `stored ${stored}`);
+        const c = run.ctx.telemetry.snapshot();
+        assert.equal(c.events_delivered, 900);
+        assert.ok((c.retries ?? 0) >= faults, `retries ${c.retries} < faults ${faults}`);
+      } finally {
+        await finish(run);
+      }
+    });
+
+    it('permanent failures: no retry, counted as rejected, acks released as rejected', async () => {
+      const run = await start({ batch: { max_events: 50 } });
+      try {
+        run.harness.fault({ kind: 'status', status: permanent, count: 1_000_000 });
+        const batches = feed(run.sink, [50, 50]);
+        assert.deepEqual(await statuses(batches), ['rejected', 'rejected']);
+        const c = run.ctx.telemetry.snapshot();
+        assert.equal(c.events_rejected, 100);
+        assert.equal(c.events_delivered ?? 0, 0);
+        assert.equal(c.retries ?? 0, 0);
+        assert.equal(run.harness.ingestTimes().length, 2, 'one request per batch, none retried');
+        assert.equal(await run.harness.stored(), 0);
+      } finally {
+        await finish(run);
+      }
+    });
+
+    it('Retry-After is honoured: the retry comes no sooner than the header says', async () => {
+      const run = await start({ batch: { max_events: 10 }, request: { concurrency: 1 } });
+      try {
+        run.harness.fault({ kind: 'status', status: 429, count: 1, retryAfterSeconds: 1 });
+        const batches = feed(run.sink, [10]);
+        assert.deepEqual(await statuses(batches), ['delivered']);
+        const times = run.harness.ingestTimes();
+        assert.equal(times.length, 2);
+        const gap = (times[1] as number) - (times[0] as number);
+        // The server's clock stamps arrival; allow for its millisecond rounding only.
+        assert.ok(gap >= 999, `retried after ${gap} ms, Retry-After said 1000`);
+        assert.equal(await run.harness.stored(), 10);
+      } finally {
+        await finish(run);
+      }
+    });
+
+    it('stop() flushes the partial batch and waits for it', async () => {
+      const run = await start({ batch: { max_events: 10_000, timeout_ms: 600_000 } });
+      try {
+        const batches = feed(run.sink, [7, 5]);
+        assert.equal(run.harness.ingestTimes().length, 0, 'nothing sent before stop');
+        await within(run.sink.stop(AbortSignal.timeout(10_000)), timeout, 'stop');
+        assert.equal(batches[0]?.status(), 'delivered');
+        assert.equal(batches[1]?.status(), 'delivered');
+        assert.equal(await run.harness.stored(), 12);
+        await run.sink.stop(AbortSignal.timeout(1000)); // idempotent
+      } finally {
+        await finish(run);
+      }
+    });
+  });
+}
