@@ -45,8 +45,9 @@ export interface SourceContext extends ComponentContext {
    * Hands a batch to the pipeline. Resolves once the batch is dispatched; waits first while the
    * pipeline's in-flight budget is spent (this is the backpressure: a slow sink slows the source).
    * `onAck` runs once every sink that received any of the events has delivered or rejected them.
+   * `bytes` is the batch's size in input bytes when the source knows it (else it is estimated).
    */
-  emit(events: LogEvent[], onAck?: AckCallback): Promise<void>;
+  emit(events: LogEvent[], onAck?: AckCallback, bytes?: number): Promise<void>;
 }
 
 export interface Source {

@@ -1,0 +1,66 @@
+/**
+ * Line decoding shared by sources: `text` keeps the line as it is; `json` parses it once, at the
+ * source, so a malformed line is caught where its file and byte offset are known (and skipped,
+ * counted, reported) instead of failing a batch later. The original line stays on the event, so
+ * sinks that forward it unchanged write those bytes and never re-serialise.
+ */
+import { LogEvent, type EventOrigin } from '../event/event.ts';
+
+export type Decoding = 'json' | 'text';
+
+export const decodingSchema = {
+  type: 'string',
+  enum: ['json', 'text'],
+  default: 'json',
+  description: '`json`: each line is one JSON object (malformed lines are reported with file and byte offset, counted and skipped); `text`: each line is kept as `message`, unparsed (fastest; what to use for verbatim forwarding).',
+  examples: ['json'],
+} as const;
+
+export class DecodeError extends Error {
+  readonly offset: number;
+  constructor(message: string, offset: number) {
+    super(message);
+    this.offset = offset;
+  }
+}
+
+/** Decodes one line; returns a `DecodeError` (not thrown: the hot path avoids exceptions as control flow where it can). */
+export function decodeLine(origin: EventOrigin, text: string, offset: number, decoding: Decoding): LogEvent | DecodeError {
+  if (decoding === 'text') return new LogEvent(origin, text, 'text', undefined, offset);
+  const first = text.charCodeAt(0);
+  if (first !== 123 /* { */) {
+    const t = text.trimStart();
+    if (t.charCodeAt(0) !== 123) return new DecodeError(text.length === 0 ? 'empty line' : 'not a JSON object', offset);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return new DecodeError('not a JSON object', offset);
+    return new LogEvent(origin, text, 'json', value as Record<string, unknown>, offset);
+  } catch (e) {
+    return new DecodeError((e as Error).message, offset);
+  }
+}
+
+/**
+ * Logs at most one warning per interval per component for bad input, with the first example in
+ * full and a count of the rest, so a file of garbage does not flood the logs.
+ */
+export class RateLimitedWarn {
+  private last = 0;
+  private suppressed = 0;
+  private readonly intervalMs: number;
+  constructor(intervalMs = 5000) {
+    this.intervalMs = intervalMs;
+  }
+  /** Returns the number of suppressed warnings to report with this one, or -1 to stay silent. */
+  take(now = Date.now()): number {
+    if (now - this.last >= this.intervalMs) {
+      const s = this.suppressed;
+      this.suppressed = 0;
+      this.last = now;
+      return s;
+    }
+    this.suppressed++;
+    return -1;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The in-flight budget: the one bound on memory for a whole pipeline.
+ *
+ * A source takes budget for a batch before dispatching it, and gets it back when the batch's
+ * `AckGroup` completes (every sink delivered or rejected it). When the budget is spent, `acquire`
+ * makes the source wait, which is the backpressure: a sink ten times slower than its input holds at
+ * most `max_events` / `max_bytes` of events and its sources read at its pace. Waiters are served in
+ * FIFO order so one busy source cannot starve another. A batch larger than the whole budget is let
+ * through when nothing else is in flight, so a too-small budget slows things down but never
+ * deadlocks.
+ */
+
+interface Waiter {
+  events: number;
+  bytes: number;
+  resolve: () => void;
+}
+
+export class InFlightBudget {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  events = 0;
+  bytes = 0;
+  private readonly waiters: Waiter[] = [];
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(maxEvents: number, maxBytes: number) {
+    this.maxEvents = maxEvents;
+    this.maxBytes = maxBytes;
+  }
+
+  private fits(events: number, bytes: number): boolean {
+    if (this.events === 0 && this.bytes === 0) return true;
+    return this.events + events <= this.maxEvents && this.bytes + bytes <= this.maxBytes;
+  }
+
+  /** Takes budget; returns undefined when granted at once (no promise on the fast path). */
+  acquire(events: number, bytes: number): Promise<void> | undefined {
+    if (this.waiters.length === 0 && this.fits(events, bytes)) {
+      this.events += events;
+      this.bytes += bytes;
+      return undefined;
+    }
+    return new Promise((resolve) => this.waiters.push({ events, bytes, resolve }));
+  }
+
+  release(events: number, bytes: number): void {
+    this.events -= events;
+    this.bytes -= bytes;
+    while (this.waiters.length > 0) {
+      const w = this.waiters[0] as Waiter;
+      if (!this.fits(w.events, w.bytes)) break;
+      this.waiters.shift();
+      this.events += w.events;
+      this.bytes += w.bytes;
+      w.resolve();
+    }
+    if (this.events === 0 && this.idleWaiters.length) {
+      const ws = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  /** Resolves when nothing is in flight. */
+  idle(): Promise<void> {
+    if (this.events === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The component graph: which outputs exist, who reads what, and the static checks on it (inputs
+ * that do not exist, cycles, components nobody reads). Pure: used by config validation and by the
+ * engine to wire components.
+ */
+import type { ErrorCode } from '../errors.ts';
+import type { ComponentConfig } from '../config/load.ts';
+import { suggest } from '../config/suggest.ts';
+
+export interface GraphIssue {
+  severity: 'error' | 'warning';
+  code: ErrorCode;
+  component: string;
+  /** Index into the component's `inputs` when the issue is about one input. */
+  input?: number;
+  message: string;
+}
+
+/** Output names a component offers: `id` for its main output, `id.name` for named outputs. */
+export function outputsOf(c: ComponentConfig): string[] {
+  if (c.kind === 'sink') return [];
+  if (c.kind === 'transform' && c.definition.kind === 'transform' && c.definition.outputs) {
+    return c.definition.outputs(c.options as never).map((o) => `${c.id}.${o}`);
+  }
+  return [c.id];
+}
+
+/** Splits an input reference into component id and output name (undefined for the main output). */
+export function parseInput(ref: string, byId: ReadonlyMap<string, ComponentConfig>): { id: string; output?: string } {
+  if (byId.has(ref)) return { id: ref };
+  const dot = ref.lastIndexOf('.');
+  if (dot > 0) return { id: ref.slice(0, dot), output: ref.slice(dot + 1) };
+  return { id: ref };
+}
+
+export function checkGraph(components: readonly ComponentConfig[]): GraphIssue[] {
+  const issues: GraphIssue[] = [];
+  const byId = new Map(components.map((c) => [c.id, c]));
+  const outputs = new Set<string>();
+  for (const c of components) for (const o of outputsOf(c)) outputs.add(o);
+  const readers = new Map<string, number>();
+
+  for (const c of components) {
+    c.inputs.forEach((ref, i) => {
+      if (!outputs.has(ref)) {
+        const target = byId.get(ref);
+        let message: string;
+        if (target?.kind === 'sink') message = `input "${ref}" is a sink; sinks have no output`;
+        else if (target) message = `input "${ref}" has named outputs; read one of ${outputsOf(target).map((o) => `"${o}"`).join(', ')}`;
+        else {
+          const s = suggest(ref, outputs);
+          message = `input "${ref}" does not exist${s ? ` (did you mean "${s}"?)` : ''}`;
+        }
+        issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_INPUT', component: c.id, input: i, message });
+        return;
+      }
+      const { id } = parseInput(ref, byId);
+      readers.set(id, (readers.get(id) ?? 0) + 1);
+    });
+  }
+
+  // Cycles: depth-first search over "reads from" edges.
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (id: string): void => {
+    state.set(id, 1);
+    stack.push(id);
+    const c = byId.get(id);
+    for (const ref of c?.inputs ?? []) {
+      const dep = parseInput(ref, byId).id;
+      if (!byId.has(dep)) continue;
+      const s = state.get(dep);
+      if (s === 1) {
+        const cycle = [...stack.slice(stack.indexOf(dep)), dep];
+        issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_CYCLE', component: id, message: `components form a cycle: ${cycle.join(' -> ')}` });
+      } else if (s === undefined) visit(dep);
+    }
+    stack.pop();
+    state.set(id, 2);
+  };
+  for (const c of components) if (!state.has(c.id)) visit(c.id);
+
+  for (const c of components) {
+    if (c.kind !== 'sink' && !readers.has(c.id)) {
+      issues.push({ severity: 'warning', code: 'TERN_ERR_CONFIG_INPUT', component: c.id, message: `${c.kind} "${c.id}" is not read by any transform or sink; its events go nowhere` });
+    }
+  }
+  return issues;
+}
+
+/** Components ordered so that every component comes after its inputs (the graph is acyclic). */
+export function topologicalOrder(components: readonly ComponentConfig[]): ComponentConfig[] {
+  const byId = new Map(components.map((c) => [c.id, c]));
+  const done = new Set<string>();
+  const out: ComponentConfig[] = [];
+  const visit = (c: ComponentConfig): void => {
+    if (done.has(c.id)) return;
+    done.add(c.id);
+    for (const ref of c.inputs) {
+      const dep = byId.get(parseInput(ref, byId).id);
+      if (dep) visit(dep);
+    }
+    out.push(c);
+  };
+  for (const c of components) visit(c);
+  return out;
+}
