@@ -14,3 +14,5 @@ export type {
   MappingType,
   StoredDocument,
 } from './elasticsearch.ts';
+export { startLogScale } from './logscale.ts';
+export type { LogScaleEmulator, LogScaleEvent, LogScaleOptions, LogScaleStats } from './logscale.ts';
