@@ -17,3 +17,4 @@ export * from './topology/budget.ts';
 export * from './topology/pipeline.ts';
 export * from './io/lines.ts';
 export * from './io/decode.ts';
+export * from './sink-kit/index.ts';
