@@ -70,7 +70,8 @@ interface Loaded {
 }
 
 const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
-const topValidator = ajv.compile(topLevelSchema());
+// The top level is validated without filling defaults, so merging files can tell what each one sets.
+const topValidator = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true }).compile(topLevelSchema());
 const componentValidators = new WeakMap<ComponentDefinition, ValidateFunction>();
 
 function validatorFor(def: ComponentDefinition): ValidateFunction {
@@ -160,7 +161,8 @@ function parseFile(file: string, env: Readonly<Record<string, string | undefined
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  for (const err of doc.errors) {
+  // The first syntax error is the useful one; the rest are usually its echo.
+  for (const err of doc.errors.slice(0, 1)) {
     const pos = lc.linePos(err.pos[0]);
     issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_PARSE', file, line: pos.line, col: pos.col, message: err.message.split('\n')[0] ?? err.message });
   }

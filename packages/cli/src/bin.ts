@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+/** Entry point of the `tern` binary. */
+import { main } from './main.ts';
+
+main().catch((e: unknown) => {
+  process.stderr.write(`tern: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

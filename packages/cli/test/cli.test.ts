@@ -1,0 +1,65 @@
+/** The `tern` command: validate, version, help, and stdin → file end to end. */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { lines, tern, tmp, write } from './helpers.ts';
+
+describe('tern validate', () => {
+  it('prints a one-line summary and exits 0 for a valid file', async () => {
+    const dir = tmp();
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n  con: { type: console, inputs: [in] }\n');
+    const r = tern(['validate', '-c', p]);
+    assert.equal(await r.exit, 0);
+    assert.equal(r.stdout(), `ok: 1 source, 0 transforms, 2 sinks, 2 edges (${p})\n`);
+  });
+
+  it('exits 1 and lists every error with file:line:col', async () => {
+    const dir = tmp();
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdn }\nsinks:\n  out: { type: file, inputs: [in], pth: out.ndjson }\n');
+    const r = tern(['validate', '-c', p]);
+    assert.equal(await r.exit, 1);
+    assert.equal(
+      r.stderr(),
+      `${p}:2:15: error: in: unknown source type "stdn" (did you mean "stdin"?); known: file, stdin\n` +
+        `${p}:4:8: error: out: missing required option "path"\n` +
+        `${p}:4:36: error: out: unknown option "pth" (did you mean "path"?)\n`,
+    );
+  });
+
+  it('prints the version and help', async () => {
+    const v = tern(['--version']);
+    assert.equal(await v.exit, 0);
+    assert.match(v.stdout(), /^\d+\.\d+\.\d+\n$/);
+    const h = tern(['run', '--help']);
+    assert.equal(await h.exit, 0);
+    assert.match(h.stdout(), /--once/);
+  });
+});
+
+describe('stdin → file', () => {
+  it('delivers every line of a 100,000-line input exactly once and in order, then exits 0', async () => {
+    const dir = tmp();
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin, decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n');
+    let input = '';
+    for (let i = 0; i < 100_000; i++) input += `{"seq":${i},"msg":"event ${i}"}\n`;
+    const r = tern(['run', '-c', p], { input });
+    assert.equal(await r.exit, 0, r.stderr());
+    const got = lines(join(dir, 'out.ndjson'));
+    assert.equal(got.length, 100_000);
+    for (let i = 0; i < got.length; i++) if (got[i] !== `{"seq":${i},"msg":"event ${i}"}`) assert.fail(`line ${i}: ${got[i]}`);
+  });
+
+  it('reports malformed lines with their byte offset, counts them, and delivers their neighbours', async () => {
+    const dir = tmp();
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n');
+    const r = tern(['run', '-c', p, '--log-format', 'json'], { input: '{"a":1}\nnot json\n{"a":2}\n{"a":\n{"a":3}\n' });
+    assert.equal(await r.exit, 0);
+    assert.deepEqual(lines(join(dir, 'out.ndjson')), ['{"a":1}', '{"a":2}', '{"a":3}']);
+    const warn = r.stderr().split('\n').find((l) => l.includes('malformed line'));
+    assert.ok(warn, r.stderr());
+    const w = JSON.parse(warn) as { path: string; offset: number; component: string };
+    assert.equal(w.offset, 8);
+    assert.equal(w.component, 'in');
+    assert.match(r.stderr(), /"decode_errors":2/);
+  });
+});

@@ -1,0 +1,131 @@
+/** Pipeline files with mistakes: every kind of error names file, line, column and component. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, formatIssue, interpolate, loadPipeline, pipelineSchema } from '../src/index.ts';
+import { testRegistry, tmp, writeYaml } from './helpers.ts';
+
+function errorsOf(text: string, env: Record<string, string> = {}): string[] {
+  const dir = tmp();
+  const file = writeYaml(dir, 'pipeline.yaml', text);
+  try {
+    loadPipeline([file], testRegistry(), { env });
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e.issues.map((i) => formatIssue(i).replace(file, 'pipeline.yaml'));
+  }
+  return [];
+}
+
+describe('pipeline file validation', () => {
+  it('accepts a valid file, applies defaults and resolves data_dir next to the file', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory }\nsinks:\n  out: { type: memory, inputs: [a] }\n');
+    const cfg = loadPipeline([file], testRegistry(), { env: {} });
+    assert.equal(cfg.dataDir, `${dir}/.tern`);
+    assert.deepEqual(cfg.components.find((c) => c.id === 'a')?.options, { count: 10, batch: 3 });
+    assert.equal(cfg.warnings.length, 0);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const errs = errorsOf('sources:\n  a: { type: memory\nsinks: {}\n');
+    assert.match(errs[0] ?? '', /^pipeline\.yaml:\d+:\d+: error: /);
+  });
+
+  it('names an unknown type and suggests the close one', () => {
+    assert.deepEqual(errorsOf('sources:\n  a: { type: memroy }\n'), ['pipeline.yaml:2:14: error: a: unknown source type "memroy" (did you mean "memory"?); known: memory']);
+  });
+
+  it('names a misspelt option at its key and suggests the right one', () => {
+    assert.deepEqual(errorsOf('sources:\n  a:\n    type: memory\n    cuont: 3\n'), ['pipeline.yaml:4:5: error: a: unknown option "cuont" (did you mean "count"?)']);
+  });
+
+  it('reports wrong value types at the value', () => {
+    assert.deepEqual(errorsOf('sources:\n  a:\n    type: memory\n    count: many\n'), ['pipeline.yaml:4:12: error: a: count: must be integer']);
+  });
+
+  it('reports a missing required option', () => {
+    assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  t: { type: tag, inputs: [a] }\nsinks:\n  o: { type: memory, inputs: [t] }\n'), ['pipeline.yaml:4:6: error: t: missing required option "value"']);
+  });
+
+  it('reports an input that does not exist, with a suggestion, at the input', () => {
+    assert.deepEqual(errorsOf('sources:\n  tetragon: { type: memory }\nsinks:\n  o: { type: memory, inputs: [tetragn] }\n'), [
+      'pipeline.yaml:4:31: error: o: input "tetragn" does not exist (did you mean "tetragon"?)',
+      'pipeline.yaml:2:13: warning: tetragon: source "tetragon" is not read by any transform or sink; its events go nowhere',
+    ]);
+  });
+
+  it('reports a cycle', () => {
+    const errs = errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  x: { type: tag, value: v, inputs: [a, y] }\n  y: { type: tag, value: v, inputs: [x] }\nsinks:\n  o: { type: memory, inputs: [y] }\n');
+    assert.equal(errs.length, 1);
+    assert.match(errs[0] ?? '', /^pipeline\.yaml:[45]:6: error: [xy]: components form a cycle: (x -> y -> x|y -> x -> y)$/);
+  });
+
+  it('warns about a component nobody reads, without failing', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory }\n  lonely: { type: memory }\nsinks:\n  o: { type: memory, inputs: [a] }\n');
+    const cfg = loadPipeline([file], testRegistry(), { env: {} });
+    assert.deepEqual(cfg.warnings.map((w) => `${w.line}:${w.component}:${w.severity}`), ['3:lonely:warning']);
+  });
+
+  it('asks for a named output of a router and accepts route.output', () => {
+    assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  r: { type: split, inputs: [a] }\nsinks:\n  o: { type: memory, inputs: [r] }\n').filter((e) => e.includes('error')), [
+      'pipeline.yaml:6:31: error: o: input "r" has named outputs; read one of "r.even", "r.odd"',
+    ]);
+    assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  r: { type: split, inputs: [a] }\nsinks:\n  o: { type: memory, inputs: [r.even, r.odd] }\n'), []);
+  });
+
+  it('runs a component\'s own validate and points at the option it names', () => {
+    assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  t:\n    type: tag\n    inputs: [a]\n    value: bad\nsinks:\n  o: { type: memory, inputs: [t] }\n'), [
+      'pipeline.yaml:7:12: error: t: value: must not be "bad"',
+    ]);
+  });
+
+  it('rejects a duplicate id across files, and unknown top-level keys', () => {
+    const dir = tmp();
+    const f1 = writeYaml(dir, 'a.yaml', 'sources:\n  a: { type: memory }\nsinks:\n  o: { type: memory, inputs: [a] }\n');
+    const f2 = writeYaml(dir, 'b.yaml', 'sources:\n  a: { type: memory }\nsink: {}\n');
+    assert.throws(() => loadPipeline([f1, f2], testRegistry(), { env: {} }), (e: unknown) => {
+      const msgs = (e as ConfigError).issues.map(formatIssue);
+      assert.ok(msgs.some((m) => m.includes('b.yaml:3:1: error: unknown option "sink" (did you mean "sinks"?)')), msgs.join('\n'));
+      return true;
+    });
+    const f3 = writeYaml(dir, 'c.yaml', 'sources:\n  a: { type: memory }\n');
+    assert.throws(() => loadPipeline([f1, f3], testRegistry(), { env: {} }), /c\.yaml:2:6: error: a: component id "a" is already defined/);
+  });
+
+  it('merges several files into one graph', () => {
+    const dir = tmp();
+    const f1 = writeYaml(dir, 'a.yaml', 'data_dir: /tmp/x\nsources:\n  a: { type: memory }\n');
+    const f2 = writeYaml(dir, 'b.yaml', 'sinks:\n  o: { type: memory, inputs: [a] }\n');
+    const cfg = loadPipeline([f1, f2], testRegistry(), { env: {} });
+    assert.deepEqual(cfg.components.map((c) => c.id), ['a', 'o']);
+    assert.equal(cfg.dataDir, '/tmp/x');
+  });
+});
+
+describe('environment interpolation', () => {
+  it('replaces ${VAR} and ${VAR:-default}, and keeps $${ literal', () => {
+    assert.deepEqual(interpolate('http://${HOST}:${PORT:-9200}/$${x}', { HOST: 'es' }), { value: 'http://es:9200/${x}', missing: [] });
+    assert.deepEqual(interpolate('${A:-d}', { A: '' }), { value: 'd', missing: [] });
+    assert.deepEqual(interpolate('${A}', {}), { value: '', missing: ['A'] });
+  });
+
+  it('types a plain scalar after substitution and reports an unset variable at its line', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a:\n    type: memory\n    count: ${N}\n    batch: "${B:-4}"\nsinks:\n  o: { type: memory, inputs: [a], label: "x: ${L}" }\n');
+    // A quoted reference stays a string, as YAML says: the integer option then refuses it.
+    assert.throws(() => loadPipeline([file], testRegistry(), { env: { N: '7', L: 'y' } }), /p\.yaml:5:12: error: a: batch: must be integer/);
+    const ok = writeYaml(dir, 'ok.yaml', 'sources:\n  a:\n    type: memory\n    count: ${N}\n    batch: ${B:-4}\nsinks:\n  o: { type: memory, inputs: [a], label: "x: ${L}" }\n');
+    const cfg = loadPipeline([ok], testRegistry(), { env: { N: '7', L: 'y # not a comment' } });
+    assert.deepEqual(cfg.components[0]?.options, { count: 7, batch: 4 });
+    assert.equal(cfg.components[1]?.options.label, 'x: y # not a comment');
+    assert.throws(() => loadPipeline([file], testRegistry(), { env: {} }), /p\.yaml:4:12: error: environment variable N is not set/);
+  });
+});
+
+describe('merged schema', () => {
+  it('covers every registered type with its options', () => {
+    const s = JSON.stringify(pipelineSchema(testRegistry()));
+    for (const t of ['memory', 'tag', 'split', '"delay_ms"', '"data_dir"']) assert.ok(s.includes(t), t);
+  });
+});

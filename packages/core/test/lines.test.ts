@@ -1,0 +1,35 @@
+/** Line splitting across chunk boundaries, CRLF, long lines and offsets. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { LineSplitter } from '../src/index.ts';
+
+function split(chunks: string[], max = 100) {
+  const lines: Array<[string, number, number]> = [];
+  const over: Array<[number, number]> = [];
+  const s = new LineSplitter({ line: (t, o, e) => lines.push([t, o, e]), oversize: (o, l) => over.push([o, l]) }, max);
+  for (const c of chunks) s.push(Buffer.from(c));
+  return { lines, over, s };
+}
+
+describe('LineSplitter', () => {
+  it('splits lines across chunks with byte offsets', () => {
+    const { lines, s } = split(['ab', 'c\nde\r\n', 'f']);
+    assert.deepEqual(lines, [['abc', 0, 4], ['de', 4, 8]]);
+    assert.equal(s.committedOffset, 8);
+    assert.equal(s.pendingBytes, 1);
+    s.flush();
+    assert.deepEqual(lines[2], ['f', 8, 9]);
+  });
+
+  it('counts offsets in bytes for multi-byte characters', () => {
+    const { lines } = split(['é\nx\n']);
+    assert.deepEqual(lines, [['é', 0, 3], ['x', 3, 5]]);
+  });
+
+  it('skips an over-long line, even when it spans chunks, and keeps its neighbours', () => {
+    const { lines, over } = split(['ok\n' + 'x'.repeat(8), 'x'.repeat(8) + '\nnext\n'], 10);
+    assert.deepEqual(lines.map((l) => l[0]), ['ok', 'next']);
+    assert.deepEqual(over, [[3, 16]]);
+    assert.deepEqual(lines[1], ['next', 20, 25]);
+  });
+});

@@ -1,0 +1,102 @@
+/** The engine: fan-in, fan-out, named outputs, copies for mutating branches, acks and the in-flight bound. */
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { AckGroup, InFlightBudget, loadPipeline, Pipeline } from '../src/index.ts';
+import { acks, received, silent, testRegistry, tmp, writeYaml } from './helpers.ts';
+
+async function run(yaml: string) {
+  const dir = tmp();
+  const cfg = loadPipeline([writeYaml(dir, 'p.yaml', yaml)], testRegistry(), { env: {} });
+  const p = new Pipeline(cfg, { logger: silent, once: true });
+  const result = await p.run();
+  return { result, p };
+}
+
+beforeEach(() => {
+  acks.length = 0;
+  received.clear();
+});
+
+describe('pipeline graph', () => {
+  it('fans one source out to several sinks and acknowledges each batch once all of them delivered', async () => {
+    const { result } = await run('sources:\n  a: { type: memory, count: 10, batch: 4 }\nsinks:\n  s1: { type: memory, inputs: [a] }\n  s2: { type: memory, inputs: [a], delay_ms: 5 }\n');
+    assert.equal(result.drained, true);
+    assert.equal(received.get('s1')?.length, 10);
+    assert.equal(received.get('s2')?.length, 10);
+    assert.deepEqual(acks.map((a) => a.first), [0, 4, 8]);
+    assert.ok(acks.every((a) => a.status === 'delivered'));
+  });
+
+  it('fans several sources into one sink', async () => {
+    await run('sources:\n  a: { type: memory, count: 5 }\n  b: { type: memory, count: 7 }\nsinks:\n  s: { type: memory, inputs: [a, b] }\n');
+    const got = received.get('s') as Array<{ src: string }>;
+    assert.equal(got.filter((e) => e.src === 'a').length, 5);
+    assert.equal(got.filter((e) => e.src === 'b').length, 7);
+  });
+
+  it('routes named outputs and keeps a mutating branch from changing what another sink holds', async () => {
+    await run(
+      'sources:\n  a: { type: memory, count: 6 }\ntransforms:\n  r: { type: split, inputs: [a] }\n  t: { type: tag, inputs: [a], value: tagged }\nsinks:\n  raw: { type: memory, inputs: [a], delay_ms: 2 }\n  even: { type: memory, inputs: [r.even] }\n  odd: { type: memory, inputs: [r.odd] }\n  tagged: { type: memory, inputs: [t] }\n',
+    );
+    assert.deepEqual((received.get('even') as Array<{ n: number }>).map((e) => e.n), [0, 2, 4]);
+    assert.deepEqual((received.get('odd') as Array<{ n: number }>).map((e) => e.n), [1, 3, 5]);
+    assert.ok((received.get('tagged') as Array<{ tag?: string }>).every((e) => e.tag === 'tagged'));
+    assert.ok((received.get('raw') as Array<{ tag?: string }>).every((e) => e.tag === undefined), 'the raw sink must not see the tag');
+  });
+
+  it('acknowledges events a transform dropped', async () => {
+    await run('sources:\n  a: { type: memory, count: 4, batch: 4 }\ntransforms:\n  r: { type: split, inputs: [a] }\nsinks:\n  even: { type: memory, inputs: [r.even] }\n');
+    assert.equal(received.get('even')?.length, 2);
+    assert.deepEqual(acks.map((a) => a.status), ['delivered']);
+  });
+});
+
+describe('in-flight budget', () => {
+  it('makes a source wait while the budget is spent and serves waiters in order', async () => {
+    const b = new InFlightBudget(10, 1_000_000);
+    assert.equal(b.acquire(6, 10), undefined);
+    const order: number[] = [];
+    const w1 = b.acquire(6, 10);
+    const w2 = b.acquire(1, 10);
+    assert.ok(w1 && w2, 'both wait: FIFO keeps the small one behind the big one');
+    void w1.then(() => order.push(1));
+    void w2.then(() => order.push(2));
+    b.release(6, 10);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [1, 2]);
+    assert.equal(b.events, 7);
+  });
+
+  it('lets a batch larger than the whole budget through when nothing else is in flight', () => {
+    const b = new InFlightBudget(10, 100);
+    assert.equal(b.acquire(50, 5000), undefined);
+  });
+
+  it('bounds events in flight when the sink is slow', async () => {
+    const dir = tmp();
+    const cfg = loadPipeline([writeYaml(dir, 'p.yaml', 'in_flight: { max_events: 20 }\nsources:\n  a: { type: memory, count: 200, batch: 5 }\nsinks:\n  s: { type: memory, inputs: [a], delay_ms: 3 }\n')], testRegistry(), { env: {} });
+    const p = new Pipeline(cfg, { logger: silent, once: true });
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, p.budget.events)), 1);
+    const r = await p.run();
+    clearInterval(timer);
+    assert.equal(r.drained, true);
+    assert.equal(received.get('s')?.length, 200);
+    assert.ok(peak <= 20, `peak in flight ${peak} > 20`);
+    assert.ok(peak > 0);
+  });
+});
+
+describe('AckGroup', () => {
+  it('runs its callback once when the last holder releases, reporting the worst status', () => {
+    const seen: string[] = [];
+    const g = new AckGroup(3, 30, (s) => seen.push(s));
+    g.retain(2);
+    g.release();
+    g.release('rejected');
+    assert.deepEqual(seen, []);
+    g.release();
+    assert.deepEqual(seen, ['rejected']);
+    assert.throws(() => g.release(), /released more often/);
+  });
+});
