@@ -16,3 +16,5 @@ export type {
 } from './elasticsearch.ts';
 export { startLogScale } from './logscale.ts';
 export type { LogScaleEmulator, LogScaleEvent, LogScaleOptions, LogScaleStats } from './logscale.ts';
+export { startParseable } from './parseable.ts';
+export type { ParseableEmulator, ParseableOptions, ParseableRow, ParseableStats } from './parseable.ts';
