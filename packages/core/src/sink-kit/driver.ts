@@ -283,7 +283,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       this.c.bytes.inc(payload.wireBytes);
       const outcome = await this.sendOnce(req, payload);
       if (outcome === undefined) return; // aborted by the stop deadline: leave unsettled
-      if (outcome.kind !== 'auth' && outcome.kind !== 'pause' && this.pausedCode !== undefined) this.resume();
+      if (outcome.kind !== 'auth' && outcome.kind !== 'pause' && outcome.kind !== 'unsupported' && this.pausedCode !== undefined) this.resume();
 
       let delay: number;
       switch (outcome.kind) {
@@ -321,6 +321,10 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
           break;
         case 'auth':
           this.pause('TERN_ERR_SINK_AUTH', `credentials refused (HTTP ${outcome.status}): ${outcome.reason}`, undefined, outcome.status);
+          delay = this.options.request.retry_max_ms;
+          break;
+        case 'unsupported':
+          this.pause('TERN_ERR_SINK_UNSUPPORTED', outcome.reason);
           delay = this.options.request.retry_max_ms;
           break;
         case 'pause':

@@ -48,6 +48,9 @@ export interface ItemRejection {
  * - `too_large`: split in halves and resend; a single event that is too large is rejected.
  * - `auth`: the credentials were refused (401/403). The kit pauses the sink, logs
  *   `TERN_ERR_SINK_AUTH` once, and keeps retrying slowly with the data kept.
+ * - `unsupported`: the server is not what the sink speaks to (OpenSearch, a too old major, 406).
+ *   Like `auth`, with `TERN_ERR_SINK_UNSUPPORTED`: rejecting the data would lose it for a problem
+ *   a human fixes by pointing the sink elsewhere.
  */
 export type SendResult =
   | { readonly kind: 'ok'; readonly duplicates?: number }
@@ -62,7 +65,8 @@ export type SendResult =
     }
   | { readonly kind: 'permanent'; readonly reason: string }
   | { readonly kind: 'too_large'; readonly reason?: string }
-  | { readonly kind: 'auth'; readonly status: number; readonly reason: string };
+  | { readonly kind: 'auth'; readonly status: number; readonly reason: string }
+  | { readonly kind: 'unsupported'; readonly reason: string };
 
 /** Protocol code of one sink. `R` is the sink's encoded request. */
 export interface SinkProtocol<R extends EncodedRequest = EncodedRequest> {

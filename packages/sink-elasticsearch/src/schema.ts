@@ -1,0 +1,132 @@
+/**
+ * Options of the `elasticsearch` sink: the JSON Schema the engine validates (and documents) with,
+ * the matching TypeScript type (YAML keys kept), and the pure cross-field checks. Shared blocks
+ * (`batch`, `request`, `tls`, `auth`, `compression`, `healthcheck`) come from the sink kit with
+ * Elasticsearch's own batch defaults (§2.10 of the protocol notes: 1,000 docs / 5 MB / 1 s).
+ */
+import {
+  AUTH_SCHEMA,
+  COMPRESSION_SCHEMA,
+  HEALTHCHECK_SCHEMA,
+  TLS_SCHEMA,
+  batchSchema,
+  requestSchema,
+  validateAuth,
+  validateTls,
+  type AuthOptions,
+  type BatchDefaults,
+  type DeliveryOptions,
+  type JsonSchema,
+  type RequestDefaults,
+  type TlsOptions,
+} from '@tern/core';
+import { templateErrors } from './encoder.ts';
+
+export const ES_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 5_000_000, timeout_ms: 1000 };
+export const ES_REQUEST_DEFAULTS: Partial<RequestDefaults> = { concurrency: 4, timeout_ms: 60_000 };
+
+export type EsMode = 'data_stream' | 'index';
+export type EsIdStrategy = 'none' | 'content_hash' | 'source_offset';
+
+export interface ElasticsearchConfig extends DeliveryOptions {
+  readonly endpoints?: readonly string[];
+  readonly cloud_id?: string;
+  readonly mode?: EsMode;
+  readonly data_stream?: { readonly type?: string; readonly dataset?: string; readonly namespace?: string };
+  readonly index?: string;
+  readonly id?: EsIdStrategy;
+  readonly pipeline?: string;
+  readonly timestamp_field?: string;
+  readonly auth?: AuthOptions;
+  readonly tls?: TlsOptions;
+}
+
+export const schema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    endpoints: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', pattern: '^https?://' },
+      description: 'Elasticsearch URLs; requests go round-robin to them. Set this or cloud_id.',
+      examples: [['https://es-0.es.svc:9200', 'https://es-1.es.svc:9200']],
+    },
+    cloud_id: {
+      type: 'string',
+      minLength: 1,
+      description: 'Elastic Cloud deployment id (from the Cloud console), instead of endpoints.',
+      examples: ['my-deployment:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyRhYmMkZGVm'],
+    },
+    mode: {
+      type: 'string',
+      enum: ['data_stream', 'index'],
+      default: 'data_stream',
+      description: 'data_stream: write to the data stream <type>-<dataset>-<namespace> (stock templates make logs-*-* a data stream). index: write to the index named by `index`.',
+      examples: ['data_stream', 'index'],
+    },
+    data_stream: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Data stream name parts (mode data_stream). Each may be a {{field}} template.',
+      examples: [{ dataset: 'cilium_tetragon.log', namespace: 'prod' }],
+      properties: {
+        type: { type: 'string', minLength: 1, default: 'logs', description: 'Data stream type.', examples: ['logs'] },
+        dataset: { type: 'string', minLength: 1, default: 'generic', description: 'Dataset: what the events are.', examples: ['cilium_tetragon.log', 'falco.alerts', 'kubernetes.audit_logs'] },
+        namespace: { type: 'string', minLength: 1, default: 'default', description: 'Namespace: where they come from (cluster, environment).', examples: ['default', 'prod_eu1', '{{kubernetes.namespace}}'] },
+      },
+    },
+    index: {
+      type: 'string',
+      minLength: 1,
+      default: 'tern-%Y.%m.%d',
+      description: 'Index name (mode index): a literal, {{field.path}} templates and strftime %Y %m %d %H from the event time (timestamp_field, else now). Lower-cased.',
+      examples: ['tern-%Y.%m.%d', 'tetragon-{{node_name}}-%Y.%m'],
+    },
+    id: {
+      type: 'string',
+      enum: ['none', 'content_hash', 'source_offset'],
+      default: 'content_hash',
+      description: 'Document _id. content_hash: hash of the event JSON. source_offset: hash of host + file identity + byte offset (falls back to content_hash for events without an offset). none: Elasticsearch picks one, so a retried request can store duplicates. With an id, a replay answers 409 and nothing is stored twice.',
+      examples: ['content_hash', 'source_offset'],
+    },
+    pipeline: {
+      type: 'string',
+      minLength: 1,
+      description: 'Ingest pipeline to run on every document.',
+      examples: ['tetragon-enrich'],
+    },
+    timestamp_field: {
+      type: 'string',
+      minLength: 1,
+      default: 'time',
+      description: 'Field holding the event time (dotted path). In data_stream mode it becomes @timestamp when the event has none; it also dates %Y.%m.%d index names.',
+      examples: ['time', 'requestReceivedTimestamp'],
+    },
+    auth: AUTH_SCHEMA,
+    tls: TLS_SCHEMA,
+    compression: COMPRESSION_SCHEMA,
+    healthcheck: HEALTHCHECK_SCHEMA,
+    batch: batchSchema(ES_BATCH_DEFAULTS),
+    request: requestSchema(ES_REQUEST_DEFAULTS),
+  },
+};
+
+/** Cross-field checks; pure. */
+export function validate(c: ElasticsearchConfig): string[] {
+  const out: string[] = [];
+  const hasEndpoints = c.endpoints !== undefined && c.endpoints.length > 0;
+  if (hasEndpoints && c.cloud_id) out.push('endpoints and cloud_id are exclusive: set one');
+  if (!hasEndpoints && !c.cloud_id) out.push('endpoints (or cloud_id) is required');
+  for (const [key, value] of [
+    ['index', c.index],
+    ['data_stream.type', c.data_stream?.type],
+    ['data_stream.dataset', c.data_stream?.dataset],
+    ['data_stream.namespace', c.data_stream?.namespace],
+  ] as const) {
+    if (value !== undefined) for (const e of templateErrors(value)) out.push(`${key}: ${e}`);
+  }
+  out.push(...validateAuth(c.auth), ...validateTls(c.tls));
+  return out;
+}

@@ -1,0 +1,145 @@
+// NDJSON encoding: action lines, untouched documents, @timestamp splicing, targets from templates,
+// deterministic ids; plus the option schema and cross-field validation.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { LogEvent } from '@tern/core';
+import { makeEvents, TEST_ORIGIN } from '@tern/core/testing';
+import { BulkEncoder, compileTemplate, schema, templateErrors, validate } from '../src/index.ts';
+
+const base = { mode: 'data_stream' as const, index: 'tern-%Y.%m.%d', dataStream: { type: 'logs', dataset: 'cilium_tetragon.log', namespace: 'default' }, id: 'content_hash' as const, timestampField: 'time', now: () => Date.UTC(2026, 0, 2, 3) };
+const line = (s: string, offset = 0) => new LogEvent(TEST_ORIGIN, s, 'json', undefined, offset);
+
+function lines(body: string): unknown[] {
+  assert.ok(body.endsWith('\n'), 'the body ends with a newline');
+  return body.slice(0, -1).split('\n').map((l) => JSON.parse(l) as unknown);
+}
+
+describe('BulkEncoder', () => {
+  it('writes a create action per event and the original line untouched', () => {
+    const evs = makeEvents(3);
+    const enc = new BulkEncoder(base);
+    const r = enc.encode(evs);
+    assert.equal(r.count, 3);
+    const ls = r.body.split('\n');
+    assert.equal(ls[1], evs[0]?.raw, 'the document is the original line, byte for byte');
+    const action = JSON.parse(ls[0] as string) as { create: { _index: string; _id: string } };
+    assert.equal(action.create._index, 'logs-cilium_tetragon.log-default');
+    assert.match(action.create._id, /^[A-Za-z0-9_-]{27}$/);
+    assert.equal(ls.length, 7);
+  });
+
+  it('splices @timestamp from timestamp_field when the event has none (Tetragon lines)', () => {
+    const enc = new BulkEncoder(base);
+    const tetragon = '{"process_exec":{"process":{"binary":"/bin/sh","start_time":"2024-11-22T05:19:56.272534327Z"}},"node_name":"kind","time":"2024-11-22T05:20:00.001222152Z"}';
+    const [, doc] = lines(enc.encode([line(tetragon)]).body) as [unknown, Record<string, unknown>];
+    assert.equal(doc['@timestamp'], '2024-11-22T05:20:00.001Z');
+    assert.equal(doc.time, '2024-11-22T05:20:00.001222152Z', 'the rest is kept');
+    // a nested or non-final "time" is found by parsing
+    const nested = '{"time":"2025-01-01T00:00:00Z","a":{"time":"1999-01-01T00:00:00Z"}}';
+    const [, doc2] = lines(enc.encode([line(nested)]).body) as [unknown, Record<string, unknown>];
+    assert.equal(doc2['@timestamp'], '2025-01-01T00:00:00.000Z');
+    // no time at all: now
+    const [, doc3] = lines(enc.encode([line('{"msg":"x"}')]).body) as [unknown, Record<string, unknown>];
+    assert.equal(doc3['@timestamp'], '2026-01-02T03:00:00.000Z');
+    const [, doc4] = lines(enc.encode([line('{}')]).body) as [unknown, Record<string, unknown>];
+    assert.deepEqual(doc4, { '@timestamp': '2026-01-02T03:00:00.000Z' });
+    // present: unchanged
+    const has = '{"@timestamp":"2020-01-01T00:00:00Z","x":1}';
+    assert.equal(enc.encode([line(has)]).body.split('\n')[1], has);
+  });
+
+  it('keeps the content hash stable whether or not @timestamp was spliced, and ids deterministic', () => {
+    const l = '{"a":1,"time":"2024-11-22T05:20:00Z"}';
+    const ds = new BulkEncoder(base).encode([line(l)]).body.split('\n')[0];
+    const ix = new BulkEncoder({ ...base, mode: 'index', index: 'x' }).encode([line(l)]).body.split('\n')[0];
+    const id = (s: string | undefined) => (JSON.parse(s ?? '{}') as { create: { _id: string } }).create._id;
+    assert.equal(id(ds), id(ix));
+    assert.notEqual(id(ds), id(new BulkEncoder(base).encode([line('{"a":2}')]).body.split('\n')[0]));
+  });
+
+  it('source_offset ids come from host + file identity + offset', () => {
+    const enc = new BulkEncoder({ ...base, id: 'source_offset' });
+    const id = (ev: LogEvent) => (JSON.parse(enc.encode([ev]).body.split('\n')[0] as string) as { create: { _id: string } }).create._id;
+    assert.equal(id(line('{"a":1}', 100)), id(line('{"b":2}', 100)), 'same position → same id');
+    assert.notEqual(id(line('{"a":1}', 100)), id(line('{"a":1}', 200)));
+    const other = new LogEvent({ ...TEST_ORIGIN, fileId: 'f2' }, '{"a":1}', 'json', undefined, 100);
+    assert.notEqual(id(line('{"a":1}', 100)), id(other));
+    assert.equal(id(line('{"a":1}', -1)), id(line('{"a":1}', -1)), 'no offset → content hash');
+  });
+
+  it('id none writes no _id; index mode takes a template', () => {
+    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'Tetragon-{{node_name}}-%Y.%m.%d', id: 'none' });
+    const [action, doc] = lines(enc.encode([line('{"node_name":"Kind-Worker","time":"2024-11-22T05:20:00Z"}')]).body) as [{ create: Record<string, unknown> }, Record<string, unknown>];
+    assert.deepEqual(action, { create: { _index: 'tetragon-kind-worker-2024.11.22' } });
+    assert.equal(doc['@timestamp'], undefined, 'index mode does not add @timestamp');
+  });
+
+  it('renders templated data stream parts per event', () => {
+    const enc = new BulkEncoder({ ...base, dataStream: { type: 'logs', dataset: 'k8s.audit', namespace: '{{objectRef.namespace}}' } });
+    const body = enc.encode([line('{"objectRef":{"namespace":"kube-system"}}'), line('{"x":1}')]).body;
+    const targets = body.split('\n').filter((_, i) => i % 2 === 0 && _ !== '').map((l) => (JSON.parse(l) as { create: { _index: string } }).create._index);
+    assert.deepEqual(targets, ['logs-k8s.audit-kube-system', 'logs-k8s.audit-unknown']);
+  });
+
+  it('encodes modified and text events', () => {
+    const ev = line('{"a":1}');
+    ev.mutate().b = 2;
+    const text = new LogEvent(TEST_ORIGIN, 'plain text', 'text', undefined, 0);
+    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'x' });
+    const docs = enc.encode([ev, text]).body.split('\n').filter((_, i) => i % 2 === 1);
+    assert.deepEqual(docs.map((d) => JSON.parse(d) as unknown), [{ a: 1, b: 2 }, { message: 'plain text' }]);
+  });
+});
+
+describe('templates', () => {
+  it('compile once; constants need no event', () => {
+    assert.equal(compileTemplate('Logs-Static').constant, 'logs-static');
+    const t = compileTemplate('tern-%Y.%m.%d-%H');
+    assert.equal(t.constant, undefined);
+    assert.equal(t.render(line('{}'), Date.UTC(2026, 10, 2, 7)), 'tern-2026.11.02-07');
+  });
+  it('report syntax errors', () => {
+    assert.deepEqual(templateErrors('ok-{{a.b}}-%Y'), []);
+    assert.equal(templateErrors('bad-{{a').length, 1);
+    assert.equal(templateErrors('bad-%q').length, 1);
+  });
+});
+
+describe('schema and validate', () => {
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
+  const check = ajv.compile(schema);
+
+  it('fills Elasticsearch defaults', () => {
+    const c: Record<string, unknown> = { endpoints: ['http://localhost:9200'] };
+    assert.ok(check(c), JSON.stringify(check.errors));
+    assert.equal(c.mode, 'data_stream');
+    assert.equal(c.id, 'content_hash');
+    assert.deepEqual(c.data_stream, { type: 'logs', dataset: 'generic', namespace: 'default' });
+    assert.deepEqual(c.batch, { max_events: 1000, max_bytes: 5_000_000, timeout_ms: 1000 });
+    assert.equal(c.compression, 'gzip');
+    assert.deepEqual(validate(c), []);
+  });
+
+  it('rejects unknown keys and bad values', () => {
+    assert.equal(check({ endpoints: ['http://x'], modes: 'index' }), false);
+    assert.equal(check({ endpoints: ['ftp://x'] }), false);
+    assert.equal(check({ endpoints: ['http://x'], id: 'uuid' }), false);
+  });
+
+  it('cross-field rules name the option', () => {
+    assert.deepEqual(validate({}), ['endpoints (or cloud_id) is required']);
+    assert.deepEqual(validate({ endpoints: ['http://x'], cloud_id: 'a:b' }), ['endpoints and cloud_id are exclusive: set one']);
+    assert.deepEqual(validate({ cloud_id: 'a:b', index: 'x-{{a' }), ['index: unbalanced {{ }} in "x-{{a"']);
+    assert.deepEqual(validate({ endpoints: ['http://x'], auth: { strategy: 'basic', user: 'elastic' } }), ['auth: strategy basic needs password or password_file']);
+  });
+
+  it('every option documents description and examples (defaults where one applies)', () => {
+    const props = (schema as { properties: Record<string, Record<string, unknown>> }).properties;
+    for (const [k, v] of Object.entries(props)) {
+      assert.ok(typeof v.description === 'string', `${k}.description`);
+      assert.ok('examples' in v, `${k}.examples`);
+    }
+    for (const k of ['mode', 'data_stream', 'index', 'id', 'timestamp_field', 'compression', 'healthcheck', 'batch', 'request', 'tls']) assert.ok('default' in (props[k] ?? {}), `${k}.default`);
+  });
+});
