@@ -18,3 +18,5 @@ export { startLogScale } from './logscale.ts';
 export type { LogScaleEmulator, LogScaleEvent, LogScaleOptions, LogScaleStats } from './logscale.ts';
 export { startParseable } from './parseable.ts';
 export type { ParseableEmulator, ParseableOptions, ParseableRow, ParseableStats } from './parseable.ts';
+export { startWebhook } from './webhook.ts';
+export type { WebhookEmulator, WebhookMessage, WebhookOptions, WebhookStats } from './webhook.ts';
