@@ -1,0 +1,216 @@
+// The elasticsearch sink against the test-kit emulator, through the official client over real HTTP:
+// per-item retries, mapping conflicts, replays after a lost answer, Retry-After, credentials,
+// unsupported servers, splitting on 413, and the wire format (headers, gzip, ids, pipeline).
+import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
+import { after, describe, it } from 'node:test';
+import { LogEvent, type ComponentContext } from '@tern/core';
+import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, waitFor, type TestContext } from '@tern/core/testing';
+import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions } from '@tern/test-kit';
+import { createElasticsearchSink, type ElasticsearchConfig } from '../src/index.ts';
+
+const FAST = { retry_initial_ms: 5, retry_max_ms: 50, concurrency: 1, timeout_ms: 5000 };
+
+async function setup(emuOpts: ElasticsearchOptions = {}, config: Partial<ElasticsearchConfig> = {}, ctxOver: Partial<ComponentContext> = {}) {
+  const emu = await startElasticsearch(emuOpts);
+  const ctx: TestContext = testContext('es_out', 'elasticsearch', ctxOver);
+  const sink = createElasticsearchSink(
+    { endpoints: [emu.url], healthcheck: false, compression: 'none', data_stream: { dataset: 'cilium_tetragon.log' }, ...config, batch: { max_events: 10, timeout_ms: 20, ...config.batch }, request: { ...FAST, ...config.request } },
+    ctx,
+  );
+  sink.start();
+  after(async () => {
+    await sink.stop(AbortSignal.timeout(200)); // paused scenarios keep events: do not wait long for them
+    await emu.close();
+  });
+  return { emu, ctx, sink };
+}
+
+const bulks = (emu: ElasticsearchEmulator) => emu.requests.filter((r) => r.path.endsWith('/_bulk'));
+const docCount = (body: Buffer) => body.toString('utf8').split('\n').filter((l) => l !== '').length / 2;
+const DS = 'logs-cilium_tetragon.log-default';
+
+describe('elasticsearch sink against the emulator', () => {
+  it('writes to the data stream with create actions, ids, the original lines and @timestamp', async () => {
+    const { emu, ctx, sink } = await setup({}, { compression: 'gzip', pipeline: 'tetragon-enrich' });
+    const b = trackedBatch(makeEvents(10));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.deepEqual(emu.targets(), [DS]);
+    assert.equal(emu.count(DS), 10);
+    const [req] = bulks(emu);
+    assert.ok(req);
+    assert.equal(req.headers['content-encoding'], 'gzip');
+    assert.match(String(req.headers['content-type']), /^application\/vnd\.elasticsearch\+x-ndjson; compatible-with=8/);
+    assert.equal(req.query.get('pipeline'), 'tetragon-enrich');
+    assert.ok(req.wireBytes < req.body.length, 'gzip on the wire');
+    const lines = req.body.toString('utf8').split('\n');
+    assert.match(lines[0] ?? '', /^\{"create":\{"_index":"logs-cilium_tetragon\.log-default","_id":"[\w-]{27}"\}\}$/);
+    assert.equal(lines[1], b.events[0]?.raw);
+    const stored = emu.docs(DS).map((d) => d._source.seq).sort((x, y) => Number(x) - Number(y));
+    assert.deepEqual(stored, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal(ctx.telemetry.snapshot().events_delivered, 10);
+    void gunzipSync;
+  });
+
+  it('resends per-item 429s alone, in a smaller request', async () => {
+    const { emu, ctx, sink } = await setup();
+    emu.itemFault({ positions: [3, 7], status: 429, error: { type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation' } });
+    const b = trackedBatch(makeEvents(10));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    const reqs = bulks(emu);
+    assert.deepEqual(reqs.map((r) => docCount(r.body)), [10, 2]);
+    const resent = reqs[1]?.body.toString('utf8').split('\n').filter((_, i) => i % 2 === 1 && _ !== '').map((l) => (JSON.parse(l) as { seq: number }).seq);
+    assert.deepEqual(resent, [3, 7]);
+    assert.equal(emu.count(DS), 10);
+    const c = ctx.telemetry.snapshot();
+    assert.equal(c.events_delivered, 10);
+    assert.equal(c.retries, 1);
+    assert.equal(c.requests, 2);
+  });
+
+  it('counts a mapping-conflict 400 as rejected with its reason, and delivers the rest', async () => {
+    const { emu, ctx, sink } = await setup();
+    emu.mappingConflict({ field: 'n', type: 'long' });
+    const mk = (i: number, n: unknown) => new LogEvent(TEST_ORIGIN, JSON.stringify({ '@timestamp': '2026-08-21T10:00:00Z', i, n }), 'json', undefined, i * 100);
+    const b = trackedBatch([mk(0, 1), mk(1, 'five'), mk(2, 3), mk(3, 'six')]);
+    sink.accept(b);
+    assert.equal(await b.done, 'rejected');
+    assert.equal(emu.count(DS), 2);
+    const c = ctx.telemetry.snapshot();
+    assert.equal(c.events_rejected, 2);
+    assert.equal(c.events_delivered, 2);
+    assert.equal(c.retries ?? 0, 0, 'a 400 item is never retried');
+    const warn = ctx.records.find((r) => r.msg.includes('refused events for good'));
+    assert.ok(warn, 'the rejection is logged');
+    assert.equal(warn.events, 2);
+    assert.match(String(warn.reason), /^item status 400: document_parsing_exception: .*\[n\]/);
+    assert.equal(ctx.records.filter((r) => r.msg.includes('refused events for good')).length, 1, 'rate-limited: one line, not one per event');
+  });
+
+  it('replays a request whose answer was lost without storing twice (409 = already stored)', async () => {
+    const { emu, ctx, sink } = await setup({}, { id: 'source_offset' });
+    emu.fault({ match: { path: /\/_bulk$/ }, action: { reset: 'after' } });
+    const b = trackedBatch(makeEvents(10));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(bulks(emu).length, 2);
+    assert.equal(emu.count(DS), 10, 'no duplicates');
+    assert.equal(emu.stats().conflicts, 10);
+    const c = ctx.telemetry.snapshot();
+    assert.equal(c.events_duplicate, 10);
+    assert.equal(c.events_delivered, 10);
+    assert.equal(c.events_rejected ?? 0, 0);
+  });
+
+  it('waits out Retry-After on whole-request 429 and 503', async () => {
+    const { emu, sink } = await setup();
+    emu.fault(
+      { match: { path: /\/_bulk$/ }, action: { status: 429, headers: { 'retry-after': '1' } } },
+      { match: { path: /\/_bulk$/ }, action: { status: 503, headers: { 'retry-after': '1' } } },
+    );
+    const b = trackedBatch(makeEvents(5));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    const at = bulks(emu).map((r) => r.at);
+    assert.equal(at.length, 3);
+    assert.ok((at[1] as number) - (at[0] as number) >= 999, `429 → ${(at[1] as number) - (at[0] as number)} ms`);
+    assert.ok((at[2] as number) - (at[1] as number) >= 999, `503 → ${(at[2] as number) - (at[1] as number)} ms`);
+    assert.equal(emu.count(DS), 5);
+  });
+
+  it('wrong password: one clear error naming the sink, paused, nothing dropped or acked', async () => {
+    const { emu, ctx, sink } = await setup({ auth: { basic: [{ username: 'elastic', password: 'right' }] } }, { healthcheck: false, auth: { strategy: 'basic', user: 'elastic', password: 'wrong' }, request: { retry_max_ms: 50 } });
+    const b = trackedBatch(makeEvents(10));
+    sink.accept(b);
+    await waitFor(() => bulks(emu).length >= 3, 5000, 'probes while paused');
+    const errors = ctx.records.filter((r) => r.level === 50);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.code, 'TERN_ERR_SINK_AUTH');
+    assert.equal(errors[0]?.status, 401);
+    assert.match(errors[0]?.msg ?? '', /sink es_out paused: credentials refused \(HTTP 401\)/);
+    assert.equal(sink.state.paused, true);
+    assert.equal(b.status(), undefined, 'not acked');
+    assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0, 'not dropped');
+    assert.equal(sink.state.outstanding, 10, 'kept');
+    await sink.stop(AbortSignal.timeout(100));
+    assert.equal(b.status(), undefined, 'still not acked after the stop deadline: re-read after restart');
+  });
+
+  it('healthcheck with a wrong password says so and buffers', async () => {
+    const { emu, ctx, sink } = await setup({ auth: { basic: [{ username: 'elastic', password: 'right' }] } }, { healthcheck: true, auth: { strategy: 'basic', user: 'elastic', password: 'wrong' }, request: { retry_max_ms: 50 } });
+    sink.accept(trackedBatch(makeEvents(3)));
+    await waitFor(() => ctx.records.some((r) => r.code === 'TERN_ERR_SINK_AUTH'), 5000, 'auth error');
+    assert.equal(bulks(emu).length, 0, 'nothing sent before the healthcheck passes');
+    assert.equal(sink.state.healthy, false);
+  });
+
+  it('resumes after credentials are accepted again, delivering everything kept', async () => {
+    const { emu, ctx, sink } = await setup({}, { request: { retry_max_ms: 30 } });
+    emu.fault({ match: { path: /\/_bulk$/ }, times: 3, action: { status: 403 } });
+    const b = trackedBatch(makeEvents(25));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.count(DS), 25);
+    assert.equal(ctx.records.filter((r) => r.code === 'TERN_ERR_SINK_AUTH' && r.level === 50).length, 1);
+    assert.ok(ctx.records.some((r) => r.msg === 'sink es_out resumed'));
+  });
+
+  for (const [what, opts] of [
+    ['OpenSearch', { flavor: 'opensearch' as const }],
+    ['Elasticsearch 7', { version: '7.17.9' }],
+  ] as const) {
+    it(`healthcheck against ${what}: TERN_ERR_SINK_UNSUPPORTED, events buffered`, async () => {
+      const { emu, ctx, sink } = await setup(opts, { healthcheck: true });
+      const b = trackedBatch(makeEvents(3));
+      sink.accept(b);
+      await waitFor(() => ctx.records.some((r) => r.code === 'TERN_ERR_SINK_UNSUPPORTED'), 5000, 'unsupported error');
+      const e = ctx.records.find((r) => r.code === 'TERN_ERR_SINK_UNSUPPORTED');
+      assert.equal(e?.level, 50);
+      assert.equal(bulks(emu).length, 0);
+      assert.equal(b.status(), undefined);
+    });
+  }
+
+  it('bulk against OpenSearch without a healthcheck pauses instead of rejecting', async () => {
+    const { ctx, sink } = await setup({ flavor: 'opensearch' }, { request: { retry_max_ms: 50 } });
+    const b = trackedBatch(makeEvents(3));
+    sink.accept(b);
+    await waitFor(() => sink.state.paused, 5000, 'pause');
+    assert.ok(ctx.records.some((r) => r.code === 'TERN_ERR_SINK_UNSUPPORTED'));
+    assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
+  });
+
+  it('works with an Elasticsearch 9 server (compatible-with=8) and api_key auth', async () => {
+    const key = Buffer.from('id1:secret').toString('base64');
+    const { emu, sink } = await setup({ version: '9.1.0', auth: { apiKeys: [key] } }, { healthcheck: true, auth: { strategy: 'api_key', api_key: key } });
+    const b = trackedBatch(makeEvents(4));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.count(DS), 4);
+    assert.equal(emu.requests[0]?.path, '/', 'healthcheck first');
+  });
+
+  it('splits on 413 and rejects a single event over the server limit', async () => {
+    const big = new LogEvent(TEST_ORIGIN, JSON.stringify({ '@timestamp': '2026-08-21T10:00:00Z', pad: 'x'.repeat(6000) }), 'json', undefined, 1);
+    const evs = [...makeEvents(8), big];
+    const { emu, ctx, sink } = await setup({ maxBodyBytes: 4000 }, { batch: { max_events: 20 } });
+    const b = trackedBatch(evs);
+    sink.accept(b);
+    assert.equal(await b.done, 'rejected');
+    assert.equal(emu.count(DS), 8);
+    const c = ctx.telemetry.snapshot();
+    assert.equal(c.events_delivered, 8);
+    assert.equal(c.events_rejected, 1);
+    assert.ok(bulks(emu).some((r) => r.status === 413));
+  });
+
+  it('writes to a date-math index in index mode', async () => {
+    const { emu, sink } = await setup({}, { mode: 'index', index: 'tern-%Y.%m.%d' });
+    const b = trackedBatch(makeEvents(3));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.deepEqual(emu.targets(), ['tern-2026.08.21']);
+  });
+});
