@@ -157,6 +157,8 @@ export function mapFalco(input: Doc, _ctx?: EcsMapContext): Doc {
       if (tech === undefined && TECHNIQUE.test(tag)) tech = tag;
       else if (sub === undefined && SUBTECHNIQUE.test(tag)) sub = tag;
     }
+    // Deviation: a lone sub-technique tag (T1552.005) also yields its technique (T1552), as ECS expects both.
+    if (tech === undefined && sub !== undefined) tech = sub.slice(0, 5);
     if (tech !== undefined || sub !== undefined) {
       const technique: Doc = {};
       if (tech !== undefined) technique.id = [tech];

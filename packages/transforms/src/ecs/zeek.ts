@@ -31,7 +31,8 @@ const CONN_STATE: Record<string, [string, string[]]> = {
 const QCLASS: Record<number, string> = { 1: 'IN', 3: 'CH', 4: 'HS', 254: 'NONE', 255: 'ANY' };
 
 /** Keys handled for every stream (tuple, uid, ts) and therefore not kept under `zeek.<stream>`. */
-const COMMON = new Set(['ts', 'uid', 'id', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', '@timestamp', 'tags', 'tern']);
+// `tags` is not here: in Zeek logs (http, notice, ...) it is Zeek's own field and stays under zeek.<stream>.
+const COMMON = new Set(['ts', 'uid', 'id', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', '@timestamp', 'tern']);
 const CONN_REMOVED = new Set(['proto', 'service', 'duration', 'orig_ip_bytes', 'resp_ip_bytes', 'orig_pkts', 'resp_pkts', 'orig_l2_addr', 'resp_l2_addr', 'conn_state', 'orig_bytes', 'resp_bytes', 'tunnel_parents']);
 const DNS_REMOVED = new Set(['proto', 'Z', 'auth', 'addl']);
 const HTTP_REMOVED = new Set(['method', 'referrer', 'status_code', 'version', 'request_body_len', 'response_body_len', 'uri', 'host', 'username', 'password', 'user_agent']);
@@ -69,7 +70,7 @@ export function mapZeek(input: Doc, ctx?: EcsMapContext & { readonly ingestTime?
   const source: Doc = {};
   const destination: Doc = {};
   const network: Doc = {};
-  const tags: unknown[] = Array.isArray(input.tags) ? input.tags.slice() : input.tags !== undefined ? [input.tags] : [];
+  const tags: string[] = [];
   const ns: Doc = {};
   const removed = log === 'conn' ? CONN_REMOVED : log === 'dns' ? DNS_REMOVED : HTTP_REMOVED;
   for (const k in input) if (!COMMON.has(k) && !removed.has(k)) ns[k] = input[k];
@@ -126,7 +127,7 @@ export function mapZeek(input: Doc, ctx?: EcsMapContext & { readonly ingestTime?
   return out;
 }
 
-function mapConn(input: Doc, event: Doc, source: Doc, destination: Doc, network: Doc, ns: Doc, tags: unknown[]): void {
+function mapConn(input: Doc, event: Doc, source: Doc, destination: Doc, network: Doc, ns: Doc, tags: string[]): void {
   event.category = ['network'];
   put(network, 'protocol', str(input.service));
   const duration = num(input.duration);
@@ -202,7 +203,7 @@ function mapDns(input: Doc, out: Doc, event: Doc, network: Doc, ns: Doc): void {
   out.dns = dns;
 }
 
-function mapHttp(input: Doc, out: Doc, event: Doc, _ns: Doc, tags: unknown[]): void {
+function mapHttp(input: Doc, out: Doc, event: Doc, _ns: Doc, tags: string[]): void {
   event.category = ['network', 'web'];
   event.type = ['connection', 'protocol', 'info'];
   const http: Doc = {};

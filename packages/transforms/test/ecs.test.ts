@@ -1,0 +1,259 @@
+/**
+ * ecs transform: golden documents per profile (expected output written from the field tables in
+ * shared/ecs/README.md, in test/fixtures/expected/), the transform envelope (replace, keep_original,
+ * Zeek kind from the origin path), and malformed input, which must pass through tagged and counted.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LogEvent } from '@tern/core';
+import { ecsTransform, mapFalco, mapK8sAudit, mapTetragon, mapZeek, zeekLogFromPath, ECS_FAILURE_TAG, communityId } from '../src/ecs/index.ts';
+import type { Doc, EcsConfig, ZeekLog } from '../src/ecs/index.ts';
+import { expected, fixtureLine, fixtureLines, jsonEvent, origin, run } from './fixtures/context.ts';
+
+const CREATED = '2024-11-06T15:00:00.000Z';
+
+type Golden = [file: string, line: number, expectedName: string, map: (input: Doc) => Doc];
+const zeek = (zeekLog: ZeekLog) => (input: Doc) => mapZeek(input, { zeekLog, ingestTime: CREATED });
+
+const GOLDENS: Golden[] = [
+  ['tetragon.log', 2, 'tetragon-process_exec', (i) => mapTetragon(i)],
+  ['tetragon.log', 21, 'tetragon-process_exit', (i) => mapTetragon(i)],
+  ['tetragon.log', 14, 'tetragon-process_kprobe-file', (i) => mapTetragon(i)],
+  ['tetragon.log', 4, 'tetragon-process_kprobe-sock', (i) => mapTetragon(i)],
+  ['falco.json', 1, 'falco-terminal-shell', (i) => mapFalco(i)],
+  ['falco.json', 2, 'falco-read-sensitive-file', (i) => mapFalco(i)],
+  ['falco.json', 4, 'falco-cloud-metadata', (i) => mapFalco(i)],
+  ['falco.json', 12, 'falco-k8s-secret-deleted', (i) => mapFalco(i)],
+  ['k8s-audit.log', 1, 'k8s-audit-list-allowed', (i) => mapK8sAudit(i)],
+  ['k8s-audit.log', 3, 'k8s-audit-get-secret-forbidden', (i) => mapK8sAudit(i)],
+  ['k8s-audit.log', 5, 'k8s-audit-unauthenticated', (i) => mapK8sAudit(i)],
+  ['k8s-audit.log', 8, 'k8s-audit-create-clusterrole', (i) => mapK8sAudit(i)],
+  ['k8s-audit.log', 15, 'k8s-audit-podsecurity-denied', (i) => mapK8sAudit(i)],
+  ['zeek-conn.log', 1, 'zeek-conn-sf-http', zeek('conn')],
+  ['zeek-conn.log', 5, 'zeek-conn-oth-icmp', zeek('conn')],
+  ['zeek-conn.log', 8, 'zeek-conn-s1-iso-ts', zeek('conn')],
+  ['zeek-dns.log', 1, 'zeek-dns-answer', zeek('dns')],
+  ['zeek-dns.log', 2, 'zeek-dns-query-local', zeek('dns')],
+  ['zeek-http.log', 1, 'zeek-http-get', zeek('http')],
+  ['zeek-http.log', 2, 'zeek-http-post-bad-uri', zeek('http')],
+];
+
+for (const [file, line, name, map] of GOLDENS) {
+  test(`golden ${name} (${file}:${line})`, () => {
+    const input = JSON.parse(fixtureLine(file, line)) as Doc;
+    assert.deepEqual(map(input), expected(name));
+  });
+}
+
+test('the transform replaces each event with its mapped document (marked modified)', async () => {
+  const line = fixtureLine('tetragon.log', 2);
+  const ev = jsonEvent(line);
+  const { out, ctx } = await run<EcsConfig>(ecsTransform, { profile: 'tetragon' }, [ev]);
+  assert.equal(out.length, 1);
+  assert.equal(out[0], ev);
+  assert.equal(ev.modified, true);
+  assert.deepEqual(ev.data, expected('tetragon-process_exec'));
+  assert.deepEqual(JSON.parse(ev.toJson()), expected('tetragon-process_exec'));
+  assert.equal(ctx.telemetry.snapshot().ecs_failures ?? 0, 0);
+});
+
+test('keep_original puts the raw line in event.original', async () => {
+  const line = fixtureLine('k8s-audit.log', 1);
+  const { out } = await run<EcsConfig>(ecsTransform, { profile: 'k8s_audit', keep_original: true }, [jsonEvent(line)]);
+  const doc = out[0]?.data as { event: Doc };
+  assert.equal(doc.event.original, line);
+  assert.equal(doc.event.action, 'list');
+});
+
+test('every sample line maps without a failure, per profile', async () => {
+  const cases: [EcsConfig, string][] = [
+    [{ profile: 'tetragon' }, 'tetragon.log'],
+    [{ profile: 'falco' }, 'falco.json'],
+    [{ profile: 'k8s_audit' }, 'k8s-audit.log'],
+    [{ profile: 'zeek' }, 'zeek-conn.log'],
+    [{ profile: 'zeek' }, 'zeek-dns.log'],
+    [{ profile: 'zeek' }, 'zeek-http.log'],
+  ];
+  for (const [cfg, file] of cases) {
+    const events = fixtureLines(file).map((l) => jsonEvent(l, `/var/log/zeek/${file}`));
+    const { out, ctx } = await run(ecsTransform, cfg, events);
+    assert.equal(out.length, events.length, file);
+    assert.equal(ctx.telemetry.snapshot().ecs_failures ?? 0, 0, file);
+    for (const ev of out) {
+      const d = ev.data as { event: Doc; error?: unknown; '@timestamp'?: unknown };
+      assert.equal(d.error, undefined, file);
+      assert.notEqual(d.event.kind, 'pipeline_error', file);
+      assert.match(String(d['@timestamp']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, file);
+    }
+  }
+});
+
+test('zeek log kind comes from the origin file name when zeek_log is unset', async () => {
+  assert.equal(zeekLogFromPath('/var/log/zeek/conn.log'), 'conn');
+  assert.equal(zeekLogFromPath('zeek-conn.log'), 'conn');
+  assert.equal(zeekLogFromPath('/logs/dns.2024-11-05.log'), 'dns');
+  assert.equal(zeekLogFromPath('/logs/http.log.gz'), 'http');
+  assert.equal(zeekLogFromPath('/logs/zeek.log'), undefined);
+  const dns = new LogEvent(origin('/var/log/zeek/dns.log'), fixtureLine('zeek-dns.log', 1), 'json', undefined);
+  const conn = new LogEvent(origin('/var/log/zeek/zeek-conn.log'), fixtureLine('zeek-conn.log', 1), 'json', undefined);
+  const unknown = new LogEvent(origin('/var/log/zeek/weird.log'), fixtureLine('zeek-conn.log', 1), 'json', undefined);
+  const { out, ctx } = await run<EcsConfig>(ecsTransform, { profile: 'zeek' }, [dns, conn, unknown]);
+  assert.equal((out[0]?.data.event as Doc).dataset, 'zeek.dns');
+  assert.equal((out[1]?.data.event as Doc).dataset, 'zeek.connection');
+  assert.ok(((out[2]?.data.tags as string[]) ?? []).includes(ECS_FAILURE_TAG));
+  assert.equal(ctx.telemetry.snapshot().ecs_failures, 1);
+  // The option wins over the file name.
+  const forced = new LogEvent(origin('/var/log/zeek/weird.log'), fixtureLine('zeek-http.log', 1), 'json', undefined);
+  const r2 = await run<EcsConfig>(ecsTransform, { profile: 'zeek', zeek_log: 'http' }, [forced]);
+  assert.equal((r2.out[0]?.data.event as Doc).dataset, 'zeek.http');
+});
+
+test('malformed input is passed on with error.message and a tag, never dropped, and counted', async () => {
+  const notJson = new LogEvent(origin('/x.log'), '{"process_exec": {"process": ', 'json', undefined);
+  const wrongShape = jsonEvent('{"hello":"world","tags":["seen"]}');
+  const textLine = new LogEvent(origin('/x.log'), 'just some text', 'text', undefined);
+  const arrayLine = new LogEvent(origin('/x.log'), '[1,2,3]', 'json', undefined);
+  const { out, ctx } = await run<EcsConfig>(ecsTransform, { profile: 'tetragon', keep_original: true }, [notJson, wrongShape, textLine, arrayLine]);
+  assert.equal(out.length, 4);
+  assert.equal(ctx.telemetry.snapshot().ecs_failures, 4);
+  for (const ev of out) {
+    const d = ev.data as { tags: string[]; error: { message: string }; event: Doc };
+    assert.ok(d.tags.includes(ECS_FAILURE_TAG));
+    assert.match(d.error.message, /^ecs tetragon: /);
+    assert.equal(d.event.kind, 'pipeline_error');
+    assert.equal(ev.modified, true);
+  }
+  const [a, b, c] = out.map((e) => e.data);
+  assert.equal(a?.message, '{"process_exec": {"process": ');
+  assert.match((a?.error as Doc).message as string, /not JSON/);
+  assert.equal((a?.event as Doc).original, '{"process_exec": {"process": ');
+  // The original fields are kept; existing tags are extended.
+  assert.equal(b?.hello, 'world');
+  assert.deepEqual(b?.tags, ['seen', ECS_FAILURE_TAG]);
+  assert.equal(c?.message, 'just some text');
+});
+
+test('each profile rejects documents of another shape', async () => {
+  const bad: [EcsConfig, string][] = [
+    [{ profile: 'falco' }, '{"output_fields": "x", "rule": "r"}'],
+    [{ profile: 'falco' }, '{"kind":"Event"}'],
+    [{ profile: 'k8s_audit' }, '{"process_exec":{}}'],
+    [{ profile: 'k8s_audit' }, '{"properties":{"log":"not json"}}'],
+    [{ profile: 'zeek', zeek_log: 'conn' }, '{"uid":"C1","id.orig_h":"10.0.0.1"}'],
+    [{ profile: 'zeek', zeek_log: 'conn' }, '{"ts":"yesterday"}'],
+    [{ profile: 'tetragon' }, '{"process_exec": "not an object"}'],
+  ];
+  for (const [cfg, line] of bad) {
+    const { out, ctx } = await run(ecsTransform, cfg, [jsonEvent(line)]);
+    assert.ok((out[0]?.data.tags as string[]).includes(ECS_FAILURE_TAG), line);
+    assert.equal(ctx.telemetry.snapshot().ecs_failures, 1, line);
+  }
+});
+
+test('a JSON line that arrived as text ({message}) is parsed before mapping', async () => {
+  const line = fixtureLine('tetragon.log', 21);
+  const ev = new LogEvent(origin('/x.log'), line, 'text', undefined);
+  const { out } = await run<EcsConfig>(ecsTransform, { profile: 'tetragon' }, [ev]);
+  assert.deepEqual(out[0]?.data, expected('tetragon-process_exit'));
+});
+
+test('fields added by an earlier stage (@timestamp fallback, tags, tern) are carried over', () => {
+  const input = JSON.parse(fixtureLine('tetragon.log', 2)) as Doc;
+  delete input.time;
+  input['@timestamp'] = '2024-01-01T00:00:00.000Z';
+  input.tags = ['from_before'];
+  input.tern = { timestamp_nanos: '2024-01-01T00:00:00.000000001Z' };
+  const out = mapTetragon(input);
+  assert.equal(out['@timestamp'], '2024-01-01T00:00:00.000Z');
+  assert.deepEqual(out.tags, ['from_before']);
+  assert.deepEqual(out.tern, input.tern);
+  const log = (out.cilium_tetragon as { log: Doc }).log;
+  assert.equal(log.tags, undefined);
+  assert.equal(log['@timestamp'], undefined);
+});
+
+test('tetragon details: exit signal stays in the log, host processes, IPv6 sockets, setuid hooks', () => {
+  const killed = mapTetragon(JSON.parse(fixtureLine('tetragon.log', 15)) as Doc);
+  assert.equal((killed.process as Doc).exit_code, undefined);
+  assert.equal(((killed.cilium_tetragon as { log: { process_exit: Doc } }).log.process_exit).signal, 'SIGKILL');
+  const host = mapTetragon(JSON.parse(fixtureLine('tetragon.log', 28)) as Doc);
+  assert.equal(host.container, undefined);
+  assert.deepEqual(host.orchestrator, { type: 'kubernetes', cluster: { name: 'ci-eu-west-1' } });
+  assert.deepEqual(host.user, { id: '1000', name: 'ec2-user' });
+  assert.equal((host.process as Doc).args, undefined); // no arguments → no process.args (Elastic)
+  const v6 = mapTetragon(JSON.parse(fixtureLine('tetragon.log', 34)) as Doc);
+  assert.deepEqual(v6.network, { type: 'ipv6', transport: 'tcp' });
+  assert.equal((v6.destination as Doc).ip, '2a05:d018:1f2:5e00::443');
+  const setuid = mapTetragon(JSON.parse(fixtureLine('tetragon.log', 23)) as Doc);
+  assert.deepEqual(setuid.event, {
+    kind: 'event',
+    action: '__x64_sys_setuid',
+    category: ['process'],
+    type: ['change'],
+    outcome: 'failure',
+    module: 'cilium_tetragon',
+    dataset: 'cilium_tetragon.log',
+  });
+});
+
+test('falco details: evt_time, severity scale, technique only from the first matching tag', () => {
+  const newTime = mapFalco(JSON.parse(fixtureLine('falco.json', 3)) as Doc);
+  assert.equal(newTime['@timestamp'], '2024-11-07T03:12:48.551Z');
+  assert.equal((newTime.event as Doc).severity, 99);
+  assert.equal(newTime.threat, undefined); // TA0003 is a tactic, not a technique
+  assert.deepEqual((newTime.falco as Doc).output_fields, {});
+  const err = mapFalco(JSON.parse(fixtureLine('falco.json', 15)) as Doc);
+  assert.equal((err.event as Doc).severity, 73);
+  assert.deepEqual(err.container, { id: 'host', name: 'host' });
+  assert.deepEqual((err.event as Doc).type, ['change']); // init_module
+  // Falco's own rule tags stay under falco.tags; no top-level tags.
+  assert.equal(err.tags, undefined);
+});
+
+test('k8s audit: AKS diagnostic envelopes are unwrapped', () => {
+  const inner = JSON.parse(fixtureLine('k8s-audit.log', 1)) as Doc;
+  const aks = {
+    category: 'kube-audit',
+    operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
+    resourceId: '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS1',
+    time: '2024-11-06T14:01:55.1089020Z',
+    properties: { log: JSON.stringify(inner), pod: 'kube-apiserver-7d9f', stream: 'stdout', containerID: 'abc123' },
+  };
+  const out = mapK8sAudit(aks);
+  const want = expected('k8s-audit-list-allowed');
+  (want.kubernetes as { audit: Doc }).audit.aks_metadata = {
+    category: 'kube-audit',
+    operation_name: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
+    resource_id: '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS1',
+    time: '2024-11-06T14:01:55.1089020Z',
+    container_id: 'abc123',
+    pod: 'kube-apiserver-7d9f',
+    stream: 'stdout',
+  };
+  assert.deepEqual(out, want);
+});
+
+test('community id matches Zeek and the spec (both directions of a flow share one id)', () => {
+  assert.equal(communityId('10.52.1.23', '10.56.0.10', 17, 51022, 53), '1:29RVkhDrlFYXi8p1spDH/bnrCGs=');
+  assert.equal(communityId('10.56.0.10', '10.52.1.23', 17, 53, 51022), '1:29RVkhDrlFYXi8p1spDH/bnrCGs=');
+  assert.equal(communityId('10.52.1.23', '10.52.2.14', 6, 37702, 5432), '1:/M5u3Jtrtt/V0yLT/Kf4FQemj3w=');
+  // Port 0 TCP: no id (Elastic's output has none).
+  assert.equal(communityId('10.0.0.1', '10.0.0.2', 6, 0, 80), undefined);
+  // ICMP echo request and reply hash alike.
+  assert.equal(communityId('10.0.0.1', '10.0.0.2', 1, 8, 0), communityId('10.0.0.2', '10.0.0.1', 1, 0, 0));
+  assert.ok(communityId('2001:db8:85a3::8a2e:370:7334', '2001:db8:100::10', 6, 55012, 443)?.startsWith('1:'));
+  assert.equal(communityId('not-an-ip', '10.0.0.1', 6, 1, 2), undefined);
+});
+
+test('definition: schema is closed and documents every option; validate checks zeek_log', () => {
+  const schema = ecsTransform.schema as { additionalProperties: boolean; properties: Record<string, Record<string, unknown>> };
+  assert.equal(schema.additionalProperties, false);
+  for (const [k, p] of Object.entries(schema.properties)) {
+    assert.ok(typeof p.description === 'string', k);
+    assert.ok(Array.isArray(p.examples), k);
+  }
+  assert.equal(ecsTransform.mutates, true);
+  assert.equal(ecsTransform.type, 'ecs');
+  assert.deepEqual(ecsTransform.validate?.({ profile: 'falco', zeek_log: 'dns' }), ['zeek_log: only applies to profile "zeek" (profile is "falco")']);
+  assert.equal(ecsTransform.validate?.({ profile: 'zeek', zeek_log: 'dns' }), undefined);
+});
