@@ -1,0 +1,101 @@
+/**
+ * Small pieces every transform in this package shares: reading an event's fields without letting a
+ * malformed line break the batch, a bounded LRU map for keyed state, and a fast string hash.
+ *
+ * Malformed lines: `LogEvent.data` parses a JSON line lazily and throws when it is not JSON. Every
+ * transform reads through `readData`, which returns `undefined` for such an event and counts it
+ * once per transform in `decode_errors`; what happens to the event then is each transform's
+ * documented choice (content filters drop it, `route` sends it to `_unmatched`, `remap` passes it
+ * unchanged, volume controls treat it as keyless).
+ */
+import type { Counter, EventData, LogEvent } from '@tern/core';
+
+/** The event's fields, or undefined (counted in `decodeErrors`) when its line is not valid JSON. */
+export function readData(ev: LogEvent, decodeErrors: Counter): EventData | undefined {
+  try {
+    return ev.data;
+  } catch {
+    decodeErrors.inc();
+    return undefined;
+  }
+}
+
+/**
+ * A Map bounded to `max` entries that evicts the least recently used one. JavaScript Maps iterate
+ * in insertion order, so "use" is delete + re-insert and the oldest entry is the first key.
+ */
+export class LruMap<K, V> {
+  readonly max: number;
+  private readonly map = new Map<K, V>();
+  /** Entries evicted so far. */
+  evictions = 0;
+
+  constructor(max: number) {
+    this.max = Math.max(1, Math.floor(max));
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Reads and marks as recently used. */
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  /** Reads without changing recency. */
+  peek(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
+  /** Inserts or refreshes; returns the evicted entry, if the map was full. */
+  set(key: K, value: V): [K, V] | undefined {
+    if (this.map.has(key)) this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) {
+      const first = this.map.entries().next();
+      if (!first.done) {
+        this.map.delete(first.value[0]);
+        this.evictions++;
+        return first.value;
+      }
+    }
+    return undefined;
+  }
+
+  delete(key: K): boolean {
+    return this.map.delete(key);
+  }
+
+  keys(): IterableIterator<K> {
+    return this.map.keys();
+  }
+
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+}
+
+/** 32-bit FNV-1a over UTF-16 code units: fast, allocation-free, well spread for key-based sampling. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** JSON Schema for a field path option. */
+export function pathSchema(description: string, examples: string[]): Record<string, unknown> {
+  return { type: 'string', minLength: 1, description, examples };
+}
