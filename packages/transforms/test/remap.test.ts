@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { remapTransform, type RemapOperation } from '../src/remap.ts';
+import { compileTemplate, templateError } from '../src/template.ts';
+import { parsePath, pathError } from '../src/path.ts';
+import { badEv, build, counters, ev, FALCO, run, tetragon } from './helpers.ts';
+
+function remap(ops: RemapOperation[], line: string) {
+  const { t, ctx } = build(remapTransform, { operations: ops });
+  const [e] = run(t, [ev(line)]).out;
+  assert.ok(e);
+  return { e, data: e.data as Record<string, any>, ctx };
+}
+
+test('set: constants, templates, and a lone placeholder keeps the value type', () => {
+  const { e, data } = remap(
+    [
+      { type: 'set', field: 'labels.cluster', value: 'prod-eu' },
+      { type: 'set', field: 'labels.where', value: '{{node_name}}/{{process_exec.process.pod.namespace}}/{{process_exec.process.pod.name}}' },
+      { type: 'set', field: 'process.pid', value: '{{process_exec.process.pid}}' },
+      { type: 'set', field: 'process.labels', value: '{{ process_exec.process.pod.pod_labels }}' },
+      { type: 'set', field: 'app', value: '{{process_exec.process.pod.pod_labels["app.kubernetes.io/name"]}}' },
+      { type: 'set', field: 'missing', value: 'x{{no.such.field}}y' },
+      { type: 'set', field: 'obj', value: { team: 'payments', tier: 1 } },
+      { type: 'set', field: 'braces', value: '{{{{literal}}' },
+    ],
+    tetragon(1),
+  );
+  assert.equal(e.modified, true);
+  assert.equal(data.labels.cluster, 'prod-eu');
+  assert.equal(data.labels.where, 'gke-prod-pool-1-8a7f2c3e-k9x2/payments/checkout-api-7d9f8b6c5-x2k4p');
+  assert.equal(data.process.pid, 40388);
+  assert.equal(data.process.labels['app.kubernetes.io/name'], 'checkout-api');
+  // a copied object is not shared with the source
+  data.process.labels.extra = 'x';
+  assert.equal(data.process_exec.process.pod.pod_labels.extra, undefined);
+  assert.equal(data.app, 'checkout-api');
+  assert.equal(data.missing, 'xy');
+  assert.deepEqual(data.obj, { team: 'payments', tier: 1 });
+  assert.equal(data.braces, '{{literal}}');
+  assert.ok(e.toJson().includes('"cluster":"prod-eu"'));
+});
+
+test('set: constant objects are not shared between events', () => {
+  const { t } = build(remapTransform, { operations: [{ type: 'set', field: 'meta', value: { tags: [] } }] });
+  const [a, b] = run(t, [ev(tetragon(1)), ev(tetragon(2))]).out;
+  (a?.data.meta as { tags: string[] }).tags.push('x');
+  assert.deepEqual((b?.data.meta as { tags: string[] }).tags, []);
+});
+
+test('copy, rename, remove in order; missing sources are no-ops', () => {
+  const { data } = remap(
+    [
+      { type: 'copy', from: 'process_exec.process.binary', to: 'process.executable' },
+      { type: 'rename', from: 'process_exec.parent', to: 'parent_process' },
+      { type: 'rename', from: 'no.such', to: 'never' },
+      { type: 'copy', from: 'no.such', to: 'never2' },
+      { type: 'remove', fields: ['process_exec.process.exec_id', 'cluster_name', 'not.there'] },
+    ],
+    tetragon(1),
+  );
+  assert.equal(data.process.executable, '/usr/local/bin/node');
+  assert.equal(data.process_exec.process.binary, '/usr/local/bin/node');
+  assert.equal(data.parent_process.binary, '/usr/bin/containerd-shim-runc-v2');
+  assert.equal(data.process_exec.parent, undefined);
+  assert.equal('never' in data || 'never2' in data, false);
+  assert.equal(data.process_exec.process.exec_id, undefined);
+  assert.equal(data.cluster_name, undefined);
+});
+
+test('dotted Falco keys via brackets', () => {
+  const { data } = remap(
+    [
+      { type: 'rename', from: 'output_fields["k8s.ns.name"]', to: 'kubernetes.namespace' },
+      { type: 'copy', from: 'output_fields["proc.exepath"]', to: 'process.executable' },
+    ],
+    FALCO[0] as string,
+  );
+  assert.equal(data.kubernetes.namespace, 'payments');
+  assert.equal(data.output_fields['k8s.ns.name'], undefined);
+  assert.equal(data.process.executable, '/usr/bin/bash');
+});
+
+test('keep_only keeps the listed paths and nothing else', () => {
+  const { data } = remap([{ type: 'keep_only', fields: ['time', 'node_name', 'process_exec.process.binary', 'process_exec.process.pod.namespace', 'nope'] }], tetragon(1));
+  assert.deepEqual(data, {
+    time: '2024-11-05T08:57:41.120443520Z',
+    node_name: 'gke-prod-pool-1-8a7f2c3e-k9x2',
+    process_exec: { process: { binary: '/usr/local/bin/node', pod: { namespace: 'payments' } } },
+  });
+});
+
+test('parse_json: parses in place or into a target; failure tags the event, never drops it', () => {
+  const line = JSON.stringify({ message: '{"a":1,"b":[true]}', bad: '{not json', tags: ['x'] });
+  const { data, ctx } = remap(
+    [
+      { type: 'parse_json', field: 'message', target: 'parsed' },
+      { type: 'parse_json', field: 'bad' },
+      { type: 'parse_json', field: 'message' },
+    ],
+    line,
+  );
+  assert.deepEqual(data.parsed, { a: 1, b: [true] });
+  assert.deepEqual(data.message, { a: 1, b: [true] });
+  assert.equal(data.bad, '{not json');
+  assert.deepEqual(data.tags, ['x', '_json_parse_failure']);
+  assert.equal(counters(ctx).parse_errors, 1);
+});
+
+test('drop_empty removes null, "", [] and {} recursively but keeps list positions', () => {
+  const line = JSON.stringify({ a: null, b: '', c: [], d: {}, e: { f: { g: null } }, h: 0, i: false, j: 'x', args: [{ int_arg: 0 }, {}, { s: '' }], k: { l: [], m: 1 } });
+  const { data } = remap([{ type: 'drop_empty' }], line);
+  assert.deepEqual(data, { h: 0, i: false, j: 'x', args: [{ int_arg: 0 }, {}, {}], k: { m: 1 } });
+  const sub = remap([{ type: 'drop_empty', field: 'e' }], line).data;
+  assert.equal('e' in sub, false);
+  assert.equal(sub.a, null, 'outside the field nothing changes');
+});
+
+test('an event no operation changes keeps its original line', () => {
+  const { t } = build(remapTransform, {
+    operations: [
+      { type: 'copy', from: 'no.such', to: 'x' },
+      { type: 'remove', fields: ['absent'] },
+      { type: 'drop_empty' },
+      { type: 'parse_json', field: 'absent' },
+    ],
+  });
+  const [e] = run(t, [ev(tetragon(8))]).out;
+  assert.equal(e?.modified, false);
+  assert.equal(e?.toJson(), tetragon(8));
+});
+
+test('a malformed line passes through unchanged and is counted', () => {
+  const { t, ctx } = build(remapTransform, { operations: [{ type: 'set', field: 'x', value: 1 }] });
+  const bad = badEv();
+  const r = run(t, [bad, ev(tetragon(1))]);
+  assert.equal(r.out.length, 2);
+  assert.equal(r.out[0], bad);
+  assert.equal(bad.modified, false);
+  assert.equal(counters(ctx).decode_errors, 1);
+});
+
+test('templates and paths compile once, with positioned errors', () => {
+  const tpl = compileTemplate('{{a.b}}-{{c["d.e"]}}');
+  assert.equal(tpl.render({ a: { b: 1 }, c: { 'd.e': 'x' } }), '1-x');
+  assert.equal(tpl.render({}), '-');
+  assert.match(templateError('abc {{a.b') ?? '', /unterminated "\{\{" at column 5/);
+  assert.match(templateError('{{ }}') ?? '', /empty placeholder at column 1/);
+  assert.deepEqual(parsePath('a.b[0]["x.y"].c'), ['a', 'b', '0', 'x.y', 'c']);
+  assert.match(pathError('a..b') ?? '', /column 3: empty segment/);
+  assert.match(pathError('a[b]') ?? '', /list index/);
+});
+
+test('validate names the operation and option', () => {
+  const msgs = remapTransform.validate?.({
+    operations: [
+      { type: 'set', field: 'ok', value: 'x {{a' },
+      { type: 'copy', from: 'a..b', to: 'c' },
+      { type: 'remove', fields: ['ok', 'x[y]'] },
+    ],
+  });
+  assert.deepEqual(msgs?.map((m) => m.split(':')[0]), ['operations[0].value', 'operations[1].from', 'operations[2].fields[1]']);
+});
