@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { lines, logs, tern, tetragonLines, tmp, until, write } from './helpers.ts';
 
 const pipeline = (extra = '') =>
-  `data_dir: ./state\nsources:\n  tetragon:\n    type: file\n    include: ["./logs/*.log"]\n    glob_interval_ms: 100\n    poll_interval_ms: 50\n    checkpoint_interval_ms: 100\n${extra}sinks:\n  out: { type: file, inputs: [tetragon], path: ./out/events.ndjson }\n`;
+  `data_dir: ./state\nsources:\n  tetragon:\n    type: file\n    include: ["./logs/*.log"]\n    glob_interval_ms: 100\n    poll_interval_ms: 50\n    checkpoint_interval_ms: 100\n    read_buffer_bytes: 4096\n${extra}sinks:\n  out: { type: file, inputs: [tetragon], path: ./out/events.ndjson }\n`;
 
 const seqs = (path: string) => lines(path).map((l) => (JSON.parse(l) as { seq: number }).seq);
 

@@ -21,6 +21,17 @@ describe('LineSplitter', () => {
     assert.deepEqual(lines[2], ['f', 8, 9]);
   });
 
+  it('keeps a partial line intact when the caller reuses its buffer', () => {
+    const lines: string[] = [];
+    const s = new LineSplitter({ line: (t) => lines.push(t), oversize: () => undefined }, 100);
+    const buf = Buffer.alloc(4);
+    buf.write('ab\ncd');
+    s.push(buf.subarray(0, 4));
+    buf.write('ef\n\n');
+    s.push(buf.subarray(0, 3));
+    assert.deepEqual(lines, ['ab', 'cef']);
+  });
+
   it('counts offsets in bytes for multi-byte characters', () => {
     const { lines } = split(['é\nx\n']);
     assert.deepEqual(lines, [['é', 0, 3], ['x', 3, 5]]);

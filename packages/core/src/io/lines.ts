@@ -81,7 +81,8 @@ export class LineSplitter {
       this.pendingOffset = base + len;
     } else {
       this.pendingOffset = base + pos;
-      if (rest > 0) this.pending = buf.subarray(pos);
+      // Copied: the caller may reuse its read buffer for the next chunk.
+      if (rest > 0) this.pending = Buffer.from(buf.subarray(pos));
     }
   }
 

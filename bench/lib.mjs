@@ -1,0 +1,60 @@
+// Shared helpers for tern's benchmarks: data generation, running tern under /usr/bin/time, RSS sampling.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = join(ROOT, 'packages/cli/src/bin.ts');
+export const TMP = process.env.BENCH_TMP ?? '/tmp/tern-bench';
+
+/** Deterministic Tetragon-like log of n lines (the shared harness's generator, seed 42). */
+export function dataFile(n) {
+  mkdirSync(join(TMP, 'data'), { recursive: true });
+  const f = join(TMP, 'data', `tetragon-${n}.jsonl`);
+  if (!existsSync(f)) {
+    process.stderr.write(`generating ${n} lines into ${f}\n`);
+    const r = spawnSync(process.execPath, [join(ROOT, 'bench/gen-tetragon.mjs'), String(n), f], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('generator failed');
+  }
+  return f;
+}
+
+export function fileSize(f) {
+  return statSync(f).size;
+}
+
+/** Runs tern under /usr/bin/time -v; returns wall seconds, CPU seconds and peak RSS MB. */
+export function timeTern(args, { stdout = 'ignore', env = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const tv = join(TMP, `time-${process.pid}-${Date.now()}.txt`);
+    const t0 = process.hrtime.bigint();
+    const child = spawn('/usr/bin/time', ['-v', '-o', tv, process.execPath, '--conditions=tern-src', BIN, ...args], {
+      stdio: ['ignore', stdout, 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const t = readFileSync(tv, 'utf8');
+      const num = (k) => Number(new RegExp(`${k}: ([0-9.]+)`).exec(t)?.[1] ?? NaN);
+      resolve({ code, wall, cpu: num('User time \\(seconds\\)') + num('System time \\(seconds\\)'), rssMb: num('Maximum resident set size \\(kbytes\\)') / 1024, stderr: err });
+    });
+  });
+}
+
+export function countLines(f) {
+  const r = spawnSync('wc', ['-l', f], { encoding: 'utf8' });
+  return Number(r.stdout.trim().split(/\s+/)[0]);
+}
+
+export function rssOf(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024;
+  } catch {
+    return NaN;
+  }
+}
