@@ -261,7 +261,7 @@ class ElasticsearchServer implements ElasticsearchEmulator {
     if ('status' in result) return { ...esError(result.status, result.type, result.reason), note: result.reason.slice(0, 80) };
     const fp = ex.query.get('filter_path');
     if ((fp !== null && fp !== '') || ex.query.has('pretty')) {
-      return this.#reply(ex, 200, JSON.parse(result.json) as unknown, `${result.items} items${result.errors ? ' (errors)' : ''}`);
+      return this.#reply(ex, 200, JSON.parse(result.json.toString()) as unknown, `${result.items} items${result.errors ? ' (errors)' : ''}`);
     }
     return { ...json(200, result.json), note: `${result.items} items${result.errors ? ' (errors)' : ''}` };
   }

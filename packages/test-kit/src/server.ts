@@ -428,5 +428,5 @@ export function text(status: number, body: string, headers: Record<string, strin
 
 /** JSON reply helper (`application/json; charset=utf-8`). */
 export function json(status: number, value: unknown, headers: Record<string, string | string[]> = {}): Reply {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: typeof value === 'string' ? value : JSON.stringify(value) };
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value) };
 }
