@@ -500,7 +500,9 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
   }
 
   private logRejected(events: number, reason: string): void {
-    this.limiter.log('warn', 'rejected', { events, reason }, 'destination refused events for good; they are counted as events_rejected');
+    // One line per kind of refusal and interval: `item status 400: document_parsing_exception`, not per event or per id.
+    const kind = reason.split(':', 2).join(':').slice(0, 80);
+    this.limiter.log('warn', `rejected:${kind}`, { events, reason }, 'destination refused events for good; they are counted as events_rejected');
   }
 
   // ---------------------------------------------------------------- timing and shutdown
