@@ -202,3 +202,22 @@ test('definition: closed schema, every option documented with default and exampl
   assert.deepEqual(timestampTransform.validate?.({ field: ['a..b'], target: '.x' }), ['field: "a..b" has an empty path segment', 'target: ".x" has an empty path segment']);
   assert.equal(timestampTransform.validate?.({ field: 'time' }), undefined);
 });
+
+test('the minute caches in parse and format never leak between different instants', () => {
+  const inputs = [
+    '2024-11-05T08:57:41.120Z',
+    '2024-11-05T08:57:59.999+01:00',
+    '2024-11-05T08:58:00Z',
+    '2024-11-05T08:57:61Z', // invalid second after a cached prefix
+    '2023-01-01T00:00:00.5Z',
+    '2024-11-05T08:57:00-00:30',
+  ];
+  const want = ['2024-11-05T08:57:41.120Z', '2024-11-05T07:57:59.999Z', '2024-11-05T08:58:00.000Z', undefined, '2023-01-01T00:00:00.500Z', '2024-11-05T09:27:00.000Z'];
+  for (let round = 0; round < 3; round++) {
+    inputs.forEach((s, i) => {
+      const t = parseTime(s);
+      assert.equal(t && formatIsoMs(t), want[i], s);
+      if (t) assert.equal(formatIsoMs(t), new Date(t.seconds * 1000 + Math.floor(t.nanos / 1e6)).toISOString(), s);
+    });
+  }
+});

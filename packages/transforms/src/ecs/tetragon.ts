@@ -10,7 +10,7 @@
  * input instead of copying them, and parses `time` with the allocation-free RFC 3339 scanner.
  */
 import { formatIsoMs, parseRfc3339 } from '../timestamp-parse.ts';
-import { basename, ECS_VERSION, EcsShapeError, isObj, keyword, num, pruneEmpty, put, putObj, splitWs, str } from './common.ts';
+import { basename, ECS_VERSION, EcsShapeError, isObj, keyword, num, put, splitWs, str } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 
 /** Event keys whose body carries `process` (+ `parent`) that Elastic's pipeline maps. */
@@ -60,13 +60,21 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
 
   if (PROCESS_EVENTS.has(key)) {
     const rest: Doc = {};
-    for (const k in body) if (k !== 'process' && k !== 'parent') rest[k] = body[k];
+    let restN = 0;
+    for (const k in body) {
+      if (k === 'process' || k === 'parent') continue;
+      rest[k] = body[k];
+      restN++;
+    }
     const proc = body.process;
     let ecsProc: Doc | undefined;
     if (isObj(proc)) {
-      ecsProc = mapProcessFields(proc);
+      ecsProc = mapProcessFields(proc) ?? {};
       const left = processLeftovers(proc);
-      if (left !== undefined) rest.process = left;
+      if (left !== undefined) {
+        rest.process = left;
+        restN++;
+      }
       const pod = proc.pod;
       if (isObj(pod)) mapPod(pod, out);
       const userName = isObj(proc.user) ? str(proc.user.name) : undefined;
@@ -81,11 +89,16 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
     const parent = key === 'process_loader' ? undefined : body.parent;
     if (isObj(parent)) {
       const ecsParent = mapProcessFields(parent);
-      ecsProc ??= {};
-      putObj(ecsProc, 'parent', ecsParent);
+      if (ecsParent !== undefined) (ecsProc ??= {}).parent = ecsParent;
       const left = parentLeftovers(parent);
-      if (left !== undefined) rest.parent = left;
-    } else if (parent !== undefined) rest.parent = parent;
+      if (left !== undefined) {
+        rest.parent = left;
+        restN++;
+      }
+    } else if (parent !== undefined) {
+      rest.parent = parent;
+      restN++;
+    }
 
     if (key === 'process_exec') {
       event.category = ['process'];
@@ -104,8 +117,9 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
       event.type = ['info'];
     }
     if (ecsProc !== undefined) out.process = ecsProc;
-    const cleaned = pruneEmpty(rest);
-    if (cleaned !== undefined) log[key] = cleaned;
+    // Elastic's empty-value cleanup needs no walk here: protobuf JSON omits empty values, and the
+    // only empties we could create (a pod container left with nothing) are never attached.
+    if (restN > 0) log[key] = rest;
   } else {
     log[key] = body;
   }
@@ -130,8 +144,8 @@ function parseTimeField(v: unknown): string | undefined {
   return t === undefined ? undefined : formatIsoMs(t);
 }
 
-/** The ECS `process` (or `process.parent`) fields of one Tetragon process object. */
-function mapProcessFields(p: Doc): Doc {
+/** The ECS `process` (or `process.parent`) fields of one Tetragon process object; undefined if none. */
+function mapProcessFields(p: Doc): Doc | undefined {
   const o: Doc = {};
   const binary = str(p.binary);
   const args = str(p.arguments);
@@ -157,45 +171,81 @@ function mapProcessFields(p: Doc): Doc {
     put(user, 'name', userName);
     o.user = user;
   }
-  put(o, 'start', str(p.start_time));
+  const start = str(p.start_time);
+  if (start !== undefined) o.start = start;
+  else if (binary === undefined && o.pid === undefined && o.entity_id === undefined && o.user === undefined && o.working_directory === undefined) return undefined;
   return o;
 }
 
 /** `process` minus what was moved; `pod` minus name/namespace/workload_kind/container id+name/image name. */
+// Emptiness is tracked with counters, not with a `for…in` probe: a probe shared by objects of many
+// shapes goes megamorphic and made this function the mapper's hot spot.
 function processLeftovers(p: Doc): Doc | undefined {
   const o: Doc = {};
+  let n = 0;
   for (const k in p) {
     if (MOVED.has(k)) continue;
-    if (k === 'pod' && isObj(p.pod)) {
-      const pod = p.pod;
+    const v = p[k];
+    if (k === 'pod' && isObj(v)) {
       const po: Doc = {};
-      for (const pk in pod) {
+      let pn = 0;
+      for (const pk in v) {
         if (pk === 'name' || pk === 'namespace' || pk === 'workload_kind') continue;
-        if (pk === 'container' && isObj(pod.container)) {
-          const c = pod.container;
+        const pv = v[pk];
+        if (pk === 'container' && isObj(pv)) {
           const co: Doc = {};
-          for (const ck in c) {
+          let cn = 0;
+          for (const ck in pv) {
             if (ck === 'id' || ck === 'name') continue;
-            if (ck === 'image' && isObj(c.image)) {
+            const cv = pv[ck];
+            if (ck === 'image' && isObj(cv)) {
               const io: Doc = {};
-              for (const ik in c.image) if (ik !== 'name') io[ik] = c.image[ik];
-              putObj(co, 'image', io);
-            } else co[ck] = c[ck];
+              let iN = 0;
+              for (const ik in cv) {
+                if (ik === 'name') continue;
+                io[ik] = cv[ik];
+                iN++;
+              }
+              if (iN > 0) {
+                co.image = io;
+                cn++;
+              }
+            } else {
+              co[ck] = cv;
+              cn++;
+            }
           }
-          putObj(po, 'container', co);
-        } else po[pk] = pod[pk];
+          if (cn > 0) {
+            po.container = co;
+            pn++;
+          }
+        } else {
+          po[pk] = pv;
+          pn++;
+        }
       }
-      putObj(o, 'pod', po);
-    } else o[k] = p[k];
+      if (pn > 0) {
+        o.pod = po;
+        n++;
+      }
+    } else {
+      o[k] = v;
+      n++;
+    }
   }
-  return pruneEmpty(o) as Doc | undefined;
+  return n > 0 ? o : undefined;
 }
 
 /** `parent` minus what was moved; the parent's pod stays whole (Elastic never maps it). */
 function parentLeftovers(p: Doc): Doc | undefined {
   const o: Doc = {};
-  for (const k in p) if (!MOVED.has(k)) o[k] = p[k];
-  return pruneEmpty(o) as Doc | undefined;
+  let n = 0;
+  for (const k in p) {
+    if (MOVED.has(k)) continue;
+    o[k] = p[k];
+    n++;
+  }
+  return n > 0 ? o : undefined;
 }
 
 function mapPod(pod: Doc, out: Doc): void {
@@ -214,7 +264,7 @@ function mapPod(pod: Doc, out: Doc): void {
     put(container, 'name', str(c.name));
     const imageName = isObj(c.image) ? str(c.image.name) : undefined;
     if (imageName !== undefined) container.image = { name: imageName };
-    putObj(out, 'container', container);
+    if (container.id !== undefined || container.name !== undefined || imageName !== undefined) out.container = container;
   }
 }
 
@@ -243,20 +293,18 @@ function mapHook(body: Doc, event: Doc, out: Doc): void {
   if (sock !== undefined) {
     category = 'network';
     type = name === 'tcp_connect' ? ['connection', 'start'] : name === 'tcp_close' ? ['connection', 'end'] : ['connection'];
-    const source: Doc = {};
-    put(source, 'ip', str(sock.saddr));
-    put(source, 'port', num(sock.sport));
-    putObj(out, 'source', source);
-    const destination: Doc = {};
-    put(destination, 'ip', str(sock.daddr));
-    put(destination, 'port', num(sock.dport));
-    putObj(out, 'destination', destination);
-    const network: Doc = {};
+    out.source = endpoint(str(sock.saddr), num(sock.sport));
+    out.destination = endpoint(str(sock.daddr), num(sock.dport));
     const fam = str(sock.family);
-    if (fam !== undefined) put(network, 'type', NETWORK_TYPE[fam]);
+    const netType = fam !== undefined ? NETWORK_TYPE[fam] : undefined;
     const proto = str(sock.protocol);
-    if (proto !== undefined) network.transport = (proto.startsWith('IPPROTO_') ? proto.slice(8) : proto).toLowerCase();
-    putObj(out, 'network', network);
+    const transport = proto !== undefined ? (proto.startsWith('IPPROTO_') ? proto.slice(8) : proto).toLowerCase() : undefined;
+    if (netType !== undefined || transport !== undefined) {
+      const network: Doc = {};
+      put(network, 'type', netType);
+      put(network, 'transport', transport);
+      out.network = network;
+    }
   } else if (filePath !== undefined) {
     category = 'file';
     type = [fileType(name, mask)];
@@ -275,6 +323,13 @@ function mapHook(body: Doc, event: Doc, out: Doc): void {
   }
   event.category = [category];
   event.type = type;
+}
+
+function endpoint(ip: string | undefined, port: number | undefined): Doc {
+  const o: Doc = {};
+  put(o, 'ip', ip);
+  put(o, 'port', port);
+  return o;
 }
 
 /** ECS file event type from the hooked function, or the access mask for permission hooks. */
