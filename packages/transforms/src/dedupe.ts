@@ -61,7 +61,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
     const errors: string[] = [];
     (cfg.fields ?? []).forEach((f, i) => {
       const e = pathError(f);
-      if (e !== undefined) errors.push(`fields[${i}]: ${e}`);
+      if (e !== undefined) errors.push(`fields.${i}: ${e}`);
     });
     return errors.length ? errors : undefined;
   },

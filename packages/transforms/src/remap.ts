@@ -262,7 +262,7 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
   validate(cfg) {
     const errors: string[] = [];
     (cfg.operations ?? []).forEach((op, i) => {
-      const at = `operations[${i}]`;
+      const at = `operations.${i}`; // dotted indexes: the engine locates `a.0.b` in the YAML
       const check = (name: string, p: unknown) => {
         const e = pathError(p);
         if (e !== undefined) errors.push(`${at}.${name}: ${e}`);
@@ -281,7 +281,7 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
           break;
         case 'remove':
         case 'keep_only':
-          op.fields.forEach((f, j) => check(`fields[${j}]`, f));
+          op.fields.forEach((f, j) => check(`fields.${j}`, f));
           break;
         case 'parse_json':
           check('field', op.field);

@@ -318,7 +318,7 @@ function regexes(v: unknown, where: string): RegExp[] {
     try {
       return compileRe2(p);
     } catch (err) {
-      throw new Error(`${where}[${i}]: invalid regular expression "${p}": ${(err as Error).message}`);
+      throw new Error(`${where}.${i}: invalid regular expression "${p}": ${(err as Error).message}`);
     }
   });
 }
@@ -451,7 +451,7 @@ function compileFilter(raw: unknown, where: string): Pred {
           try {
             return parseLabelSelector(s);
           } catch (err) {
-            throw new Error(`${at}[${i}]: ${(err as Error).message}`);
+            throw new Error(`${at}.${i}: ${(err as Error).message}`);
           }
         });
         preds.push((e) => {
@@ -497,7 +497,7 @@ function compileFilter(raw: unknown, where: string): Pred {
       case 'cel_expression': {
         const conds: CompiledCondition[] = strings(v, at).map((s, i) => {
           const err = conditionError(s, 'tetragon');
-          if (err !== undefined) throw new Error(`${at}[${i}]: ${err}`);
+          if (err !== undefined) throw new Error(`${at}.${i}: ${err}`);
           return compileCondition(s, 'tetragon');
         });
         // The CEL variables are the event's top-level fields (`process_exec`, ...), as in Tetragon.
@@ -527,7 +527,8 @@ function compileList(list: TetragonFilterSpec[] | string | undefined, name: stri
     return parsed.map((f, i) => compileFilter(f, `${name}: filter ${i + 1}`));
   }
   if (!Array.isArray(list)) throw new Error(`${name}: expected a list of filters or Tetragon's JSON-lines string`);
-  return list.map((f, i) => compileFilter(f, `${name}[${i}]`));
+  // Dotted indexes (`deny.0.labels.1`): the engine maps them to the YAML position.
+  return list.map((f, i) => compileFilter(f, `${name}.${i}`));
 }
 
 /** Compiles both lists into one decision function over event data; throws with a located message. */

@@ -159,5 +159,5 @@ test('validate names the operation and option', () => {
       { type: 'remove', fields: ['ok', 'x[y]'] },
     ],
   });
-  assert.deepEqual(msgs?.map((m) => m.split(':')[0]), ['operations[0].value', 'operations[1].from', 'operations[2].fields[1]']);
+  assert.deepEqual(msgs?.map((m) => m.split(':')[0]), ['operations.0.value', 'operations.1.from', 'operations.2.fields.1']);
 });
