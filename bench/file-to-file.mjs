@@ -14,7 +14,7 @@ const data = dataFile(N);
 const mb = fileSize(data) / 1e6;
 
 const rows = [];
-for (const decoding of ['text', 'json']) {
+for (const decoding of ['text', 'json_lazy', 'json']) {
   const runs = [];
   for (let r = 0; r < ROUNDS; r++) {
     const dir = join(TMP, `f2f-${decoding}`);

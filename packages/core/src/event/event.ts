@@ -58,21 +58,34 @@ export class LogEvent {
   }
 
   /**
-   * The event's fields, read-only by contract. Text lines read as `{ message: line }`; a JSON line
-   * that was not parsed yet is parsed now (and throws `SyntaxError` if it is not JSON).
+   * The event's fields, read-only by contract. Text lines read as `{ message: line }`. A JSON line
+   * that was not parsed yet (`decoding: json_lazy`) is parsed now; if it is not a JSON object it
+   * reads as `{ message: line, error: { message }, tags: ['_json_parse_failure'] }` and is from then
+   * on written as that object, so a malformed line never fails the batch it travels in.
    */
   get data(): EventData {
     let v = this.value;
     if (v === undefined) {
       if (this.rawFormat === 'json' && this.raw !== undefined) {
-        const parsed: unknown = JSON.parse(this.raw);
-        v = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as EventData) : { message: parsed };
+        try {
+          const parsed: unknown = JSON.parse(this.raw);
+          if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('not a JSON object');
+          v = parsed as EventData;
+        } catch (e) {
+          v = { message: this.raw, error: { message: `invalid JSON: ${(e as Error).message}` }, tags: ['_json_parse_failure'] };
+          this.rawFormat = 'text';
+        }
       } else {
         v = { message: this.raw ?? '' };
       }
       this.value = v;
     }
     return v;
+  }
+
+  /** True once the fields exist as an object (parsed at the source, or read since). */
+  get parsed(): boolean {
+    return this.value !== undefined;
   }
 
   /** True when no stage changed the event since it was read. */

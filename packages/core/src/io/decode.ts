@@ -6,14 +6,17 @@
  */
 import { LogEvent, type EventOrigin } from '../event/event.ts';
 
-export type Decoding = 'json' | 'text';
+export type Decoding = 'json' | 'json_lazy' | 'text';
 
 export const decodingSchema = {
   type: 'string',
-  enum: ['json', 'text'],
+  enum: ['json', 'json_lazy', 'text'],
   default: 'json',
-  description: '`json`: each line is one JSON object (malformed lines are reported with file and byte offset, counted and skipped); `text`: each line is kept as `message`, unparsed (fastest; what to use for verbatim forwarding).',
-  examples: ['json'],
+  description:
+    '`json`: each line is one JSON object, parsed at the source; malformed lines are reported with file and byte offset, counted and skipped. ' +
+    '`json_lazy`: each line is taken as a JSON object without parsing it; it is parsed only if a stage reads its fields, so forwarding unchanged events costs no parse (a line that is not an object is caught only then: it travels as `{message, error, tags: [_json_parse_failure]}`, or, if nothing reads it, is forwarded as it is). ' +
+    '`text`: each line is the event\'s `message`, never parsed.',
+  examples: ['json_lazy'],
 } as const;
 
 export class DecodeError extends Error {
@@ -27,6 +30,12 @@ export class DecodeError extends Error {
 /** Decodes one line; returns a `DecodeError` (not thrown: the hot path avoids exceptions as control flow where it can). */
 export function decodeLine(origin: EventOrigin, text: string, offset: number, decoding: Decoding): LogEvent | DecodeError {
   if (decoding === 'text') return new LogEvent(origin, text, 'text', undefined, offset);
+  if (decoding === 'json_lazy') {
+    // Framing check only: an object starts with `{` (a blank or truncated-at-start line does not).
+    const c = text.charCodeAt(0);
+    if (c === 123 || (c <= 32 && text.trimStart().charCodeAt(0) === 123)) return new LogEvent(origin, text, 'json', undefined, offset);
+    return new DecodeError(text.length === 0 ? 'empty line' : 'not a JSON object', offset);
+  }
   const first = text.charCodeAt(0);
   if (first !== 123 /* { */) {
     const t = text.trimStart();
