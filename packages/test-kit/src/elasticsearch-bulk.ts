@@ -187,7 +187,7 @@ export class BulkStore {
    * Run one bulk request. Returns the response JSON text, or a request-level error.
    * `defaultIndex` is the `{target}` of `/{target}/_bulk`.
    */
-  bulk(body: Buffer, defaultIndex: string | undefined): { json: string | Buffer; items: number; errors: boolean } | BulkRequestError {
+  bulk(body: Buffer, defaultIndex: string | undefined, countAsBulk = true): { json: string | Buffer; items: number; errors: boolean } | BulkRequestError {
     const started = performance.now();
     if (body.length > 0 && body[body.length - 1] !== 0x0a) {
       return { status: 400, type: 'illegal_argument_exception', reason: 'The bulk request must be terminated by a newline [\\n]' };
@@ -195,14 +195,14 @@ export class BulkStore {
     if (this.#mode === 'count') {
       const r = this.#bulkCount(body, defaultIndex);
       if ('status' in r) return r;
-      this.stats.bulkRequests++;
+      if (countAsBulk) this.stats.bulkRequests++;
       const took = Math.max(1, Math.round(performance.now() - started));
       const head = Buffer.from(`{"took":${took},"errors":${r.errors},"items":[`);
       return { json: Buffer.concat([head, r.out, CLOSE_ITEMS]), items: r.items, errors: r.errors };
     }
     const result = this.#bulkFull(body, defaultIndex);
     if ('status' in result) return result;
-    this.stats.bulkRequests++;
+    if (countAsBulk) this.stats.bulkRequests++;
     const took = Math.max(1, Math.round(performance.now() - started));
     return { json: `{"took":${took},"errors":${result.errors},"items":[${result.items.join(',')}]}`, items: result.items.length, errors: result.errors };
   }

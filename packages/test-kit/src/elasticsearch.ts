@@ -147,16 +147,81 @@ class ElasticsearchServer implements ElasticsearchEmulator {
     if (first !== undefined && !first.startsWith('_') && segs.length === 1 && m === 'HEAD') {
       return { status: this.#store.target(first) === undefined ? 404 : 200, headers: { 'content-type': 'application/json; charset=utf-8' } };
     }
-    if (first !== undefined && !first.startsWith('_') && (second === '_count' || second === '_refresh') && segs.length === 2) {
-      if (this.#store.target(first) === undefined && !first.includes('*')) {
-        return esError(404, 'index_not_found_exception', `no such index [${first}]`, { 'resource.type': 'index_or_alias', 'resource.id': first, index_uuid: '_na_', index: first });
+    // Read side, for examples and manual checks: counts and a match_all search.
+    const READ_OPS = ['_count', '_search', '_refresh'];
+    const [readTarget, readOp] = segs.length === 1 && READ_OPS.includes(first ?? '') ? ['*', first] : segs.length === 2 && !first?.startsWith('_') && READ_OPS.includes(second ?? '') ? [first, second] : [undefined, undefined];
+    if (readTarget !== undefined && readOp !== undefined) {
+      const names = this.#resolve(readTarget);
+      if (names === undefined) {
+        return esError(404, 'index_not_found_exception', `no such index [${readTarget}]`, { 'resource.type': 'index_or_alias', 'resource.id': readTarget, index_uuid: '_na_', index: readTarget });
       }
-      if (second === '_refresh') return this.#reply(ex, 200, { _shards: { total: 2, successful: 1, failed: 0 } });
-      const re = globToRegExp(first);
-      const n = this.#store.targets().filter((t) => re.test(t)).reduce((a, t) => a + this.#store.count(t), 0);
-      return this.#reply(ex, 200, { count: n, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } });
+      if (readOp === '_refresh') return this.#reply(ex, 200, { _shards: { total: 2, successful: 1, failed: 0 } });
+      if (readOp === '_count') return this.#reply(ex, 200, { count: names.reduce((a, t) => a + this.#store.count(t), 0), _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } });
+      return this.#search(ex, names);
+    }
+    // Single-document APIs (Falcosidekick without batching, examples): run through the bulk engine.
+    if (first !== undefined && !first.startsWith('_') && (second === '_doc' || second === '_create') && (segs.length === 2 || segs.length === 3)) {
+      return this.#singleDoc(ex, first, second, third);
     }
     return esJsonError(400, `no handler found for uri [${ex.path}] and method [${m}]`);
+  }
+
+  /** Concrete targets for a comma-separated list of names or patterns; undefined when a plain name is missing. */
+  #resolve(expr: string): string[] | undefined {
+    const all = this.#store.targets();
+    const out = new Set<string>();
+    for (const part of expr.split(',')) {
+      if (part === '_all' || part.includes('*')) {
+        const re = globToRegExp(part === '_all' ? '*' : part);
+        for (const t of all) if (re.test(t)) out.add(t);
+      } else {
+        const t = this.#store.target(part);
+        if (t === undefined) return undefined;
+        out.add(t.name);
+      }
+    }
+    return [...out];
+  }
+
+  #search(ex: Exchange, names: string[]): Reply {
+    const size = Number(ex.query.get('size') ?? 10);
+    const from = Number(ex.query.get('from') ?? 0);
+    const all = names.flatMap((n) => this.#store.docs(n).map((d) => ({ _index: this.#store.target(n)?.writeIndex ?? n, _id: d._id, _score: 1.0, _source: d._source })));
+    return this.#reply(ex, 200, {
+      took: 1,
+      timed_out: false,
+      _shards: { total: names.length, successful: names.length, skipped: 0, failed: 0 },
+      hits: { total: { value: all.length, relation: 'eq' }, max_score: all.length > 0 ? 1.0 : null, hits: all.slice(from, from + size) },
+    });
+  }
+
+  async #singleDoc(ex: Exchange, index: string, api: '_doc' | '_create', id: string | undefined): Promise<Reply> {
+    const m = ex.method;
+    if (id === undefined ? m !== 'POST' : m !== 'PUT' && m !== 'POST') return methodNotAllowed(ex, id === undefined ? ['POST'] : ['PUT', 'POST']);
+    if (api === '_create' && id === undefined) return esJsonError(400, `no handler found for uri [${ex.path}] and method [${m}]`);
+    const r = await ex.body({ maxDeclared: this.#maxBody, maxDecoded: this.#maxBody, decode: ['gzip', 'x-gzip', 'deflate'] });
+    if (!r.ok) return { status: 413 };
+    // A POST without id defaults to op_type create (that is how data streams take single documents).
+    const op = api === '_create' || id === undefined || ex.query.get('op_type') === 'create' ? 'create' : 'index';
+    const text = r.body.toString('utf8');
+    let source: string;
+    try {
+      source = JSON.stringify(JSON.parse(text));
+    } catch {
+      source = text.replace(/[\r\n]+/g, ' ');
+    }
+    const line = JSON.stringify({ [op]: { _index: index, ...(id === undefined ? {} : { _id: id }) } });
+    const result = this.#store.bulk(Buffer.from(`${line}\n${source}\n`), undefined, false);
+    if ('status' in result) return esError(result.status, result.type, result.reason);
+    const parsed = JSON.parse(result.json.toString()) as { items: Array<Record<string, Record<string, unknown>>> };
+    const item = parsed.items[0]?.[op] ?? {};
+    const status = Number(item['status'] ?? 500);
+    if (status >= 300) {
+      const err = (item['error'] ?? { type: 'exception', reason: 'unknown' }) as Record<string, unknown>;
+      return json(status, { error: { root_cause: [err], ...err }, status });
+    }
+    const { status: _status, ...body } = item;
+    return this.#reply(ex, status, body, `1 doc → ${index}`);
   }
 
   /** JSON success reply honouring `filter_path` and `pretty`. */

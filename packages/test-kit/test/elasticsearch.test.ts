@@ -350,3 +350,28 @@ describe('elasticsearch emulator: count store', () => {
     }
   });
 });
+
+describe('elasticsearch emulator: single-document and read APIs', () => {
+  test('_create/{id} → 201 then 409 envelope; POST _doc on a data stream is a create; _count and _search', async () => {
+    const es = await startElasticsearch();
+    const client = new Client({ node: es.url, maxRetries: 0 });
+    try {
+      const created = await client.create({ index: 'falco', id: 'e1', document: { rule: 'x' } });
+      assert.equal(created.result, 'created');
+      await assert.rejects(client.create({ index: 'falco', id: 'e1', document: { rule: 'x' } }), (err: any) => err.statusCode === 409 && err.body.error.type === 'version_conflict_engine_exception');
+      const auto = await client.index({ index: 'logs-falco-default', document: { '@timestamp': '2026-08-21T10:00:00Z' } });
+      assert.equal(auto.result, 'created');
+      assert.match(auto._index, /^\.ds-logs-falco-default-/);
+      await assert.rejects(client.index({ index: 'logs-falco-default', id: 'x', document: { '@timestamp': '2026-08-21T10:00:00Z' } }), (err: any) => err.statusCode === 400);
+      assert.equal((await client.count({ index: 'falco' })).count, 1);
+      assert.equal((await client.count()).count, 2);
+      const hits = await client.search({ index: 'logs-*' });
+      assert.equal(hits.hits.hits.length, 1);
+      await assert.rejects(client.count({ index: 'missing' }), (err: any) => err.statusCode === 404);
+      assert.equal(es.stats().bulkRequests, 0, 'single-document calls are not bulk requests');
+    } finally {
+      await client.close();
+      await es.close();
+    }
+  });
+});
