@@ -280,6 +280,9 @@ class ElasticsearchServer implements ElasticsearchEmulator {
       const min = this.#major - 1;
       const mtError = (reason: string): Reply =>
         esError(400, 'media_type_header_exception', 'Invalid media-type value on headers [Accept, Content-Type]', {}, { type: 'status_exception', reason });
+      if (Number.isNaN(aVersion) || Number.isNaN(cVersion)) {
+        return esError(400, 'media_type_header_exception', 'Invalid media-type value on headers [Accept, Content-Type]');
+      }
       if (aVersion !== undefined && (aVersion > max || aVersion < min)) {
         return mtError(`Accept version must be either version ${max} or ${min}, but found ${aVersion}. Accept=${acceptRaw ?? ''}`);
       }

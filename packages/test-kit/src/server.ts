@@ -68,6 +68,8 @@ export interface CommonOptions {
   host?: string;
   /** Keep decoded bodies in `requests` (default true; benchmarks turn it off to save memory). */
   recordBodies?: boolean;
+  /** Keep `requests` at all (default true; the CLI turns it off so a long run does not grow memory). */
+  recordRequests?: boolean;
   /** Called once per request after its answer was written (or the socket destroyed). */
   onRequest?: (entry: RequestLogEntry) => void;
 }
@@ -338,7 +340,7 @@ export class EmulatorServer implements Emulator {
       status: 0,
       at: Date.now(),
     };
-    this.requests.push(record);
+    if (this.#spec.options.recordRequests !== false) this.requests.push(record);
     const ex = new Exchange(req, record, this.#recordBodies);
     const action = this.#takeFault(record.method, record.path);
     const log = (note: string): void => {
