@@ -92,6 +92,7 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
     const dropped = ctx.telemetry.counter('events_dropped');
     const condErrors = ctx.telemetry.counter('condition_errors');
     const decodeErrors = ctx.telemetry.counter('decode_errors');
+    const needData = key !== undefined || exclude !== undefined;
     let counter = 0;
     return {
       process(events, emit) {
@@ -101,7 +102,6 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
         }
         const kept: LogEvent[] = [];
         for (const ev of events) {
-          const needData = key !== undefined || exclude !== undefined;
           const data = needData ? readData(ev, decodeErrors) : undefined;
           if (exclude !== undefined && data !== undefined) {
             const r = exclude.test(data);
