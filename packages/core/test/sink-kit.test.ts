@@ -406,3 +406,82 @@ describe('sink-kit stop', () => {
     await sink.stop(never);
   });
 });
+
+describe('sink-kit acknowledgement model (randomized)', () => {
+  // Random answers of every kind, random batch sizes and partitions: whatever happens, each group
+  // completes exactly once, with `rejected` iff one of its events was refused, and the counters add up.
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    it(`seed ${seed}: every group completes once and counters add up`, async () => {
+      let s = seed * 7919;
+      const rnd = (): number => {
+        s = (s * 1103515245 + 12345) % 2147483648;
+        return s / 2147483648;
+      };
+      const { sink, proto, clock, counters } = setup({ batch: { max_events: 1 + Math.floor(rnd() * 20) }, request: { concurrency: 1 + Math.floor(rnd() * 4) } }, { partition: (ev) => `p${(ev.data.seq as number) % 3}`, random: rnd });
+      const refused = new Set<number>();
+      const answer = (seqs: number[]): SendResult => {
+        const r = rnd();
+        if (r < 0.35) return { kind: 'ok' };
+        if (r < 0.5) return { kind: 'retry', reason: 'HTTP 503' };
+        if (r < 0.7) {
+          const indices: number[] = [];
+          const rejected: Array<{ index: number; reason: string }> = [];
+          seqs.forEach((seq, i) => {
+            const x = rnd();
+            if (x < 0.3) indices.push(i);
+            else if (x < 0.4) {
+              rejected.push({ index: i, reason: 'item status 400: mapper_parsing_exception' });
+              refused.add(seq);
+            }
+          });
+          return { kind: 'retry_items', indices, rejected, reason: 'item 429' };
+        }
+        if (r < 0.8) {
+          if (seqs.length === 1) refused.add(seqs[0] as number);
+          return { kind: 'too_large' };
+        }
+        if (r < 0.85) {
+          for (const q of seqs) refused.add(q);
+          return { kind: 'permanent', reason: 'HTTP 400' };
+        }
+        if (r < 0.9) return { kind: 'auth', status: 401, reason: 'security_exception' };
+        return new Error('ECONNRESET') as never;
+      };
+      for (let i = 0; i < 400; i++) proto.script.push((seqs) => {
+        const a = answer(seqs);
+        if (a instanceof Error) throw a;
+        return a;
+      });
+      const batches = [];
+      let seq = 0;
+      for (let b = 0; b < 12; b++) {
+        const n = Math.floor(rnd() * 30);
+        const tb = trackedBatch(makeEvents(n, seq));
+        seq += n;
+        batches.push(tb);
+        sink.accept(tb);
+      }
+      for (let i = 0; i < 2000 && sink.state.outstanding > 0; i++) {
+        const at = clock.nextAt();
+        if (at === undefined) {
+          await settle();
+          continue;
+        }
+        await clock.advance(Math.max(0, at - clock.now()));
+      }
+      assert.equal(sink.state.outstanding, 0, 'everything settled');
+      let start = 0;
+      for (const b of batches) {
+        assert.equal(b.completions(), 1);
+        const mine = b.events.map((e) => e.data.seq as number);
+        const anyRefused = mine.some((q) => refused.has(q));
+        assert.equal(b.status(), anyRefused ? 'rejected' : 'delivered', `batch starting at ${start}`);
+        start += b.events.length;
+      }
+      const c = counters();
+      assert.equal((c.events_delivered ?? 0) + (c.events_rejected ?? 0), seq);
+      assert.equal(c.events_rejected ?? 0, refused.size);
+      assert.equal(c.events_in, seq);
+    });
+  }
+});

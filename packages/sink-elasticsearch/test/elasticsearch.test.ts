@@ -206,6 +206,27 @@ describe('elasticsearch sink against the emulator', () => {
     assert.ok(bulks(emu).some((r) => r.status === 413));
   });
 
+  it('delivers through the live endpoint when another one refuses connections', async () => {
+    const dead = await startElasticsearch();
+    const deadUrl = dead.url;
+    await dead.close(); // nothing listens there any more: connection refused
+    const live = await startElasticsearch();
+    const ctx = testContext('es_out', 'elasticsearch');
+    const sink = createElasticsearchSink(
+      { endpoints: [deadUrl, live.url], healthcheck: false, compression: 'none', data_stream: { dataset: 'cilium_tetragon.log' }, batch: { max_events: 5, timeout_ms: 20 }, request: FAST },
+      ctx,
+    );
+    after(async () => {
+      await sink.stop(AbortSignal.timeout(200));
+      await live.close();
+    });
+    const b = trackedBatch(makeEvents(30));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(live.count(DS), 30);
+    assert.ok((ctx.telemetry.snapshot().retries ?? 0) >= 1, 'the dead endpoint cost retries, not events');
+  });
+
   it('writes to a date-math index in index mode', async () => {
     const { emu, sink } = await setup({}, { mode: 'index', index: 'tern-%Y.%m.%d' });
     const b = trackedBatch(makeEvents(3));
