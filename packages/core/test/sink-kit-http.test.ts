@@ -30,6 +30,8 @@ import {
   validateTls,
 } from '../src/sink-kit/index.ts';
 import { isTernError } from '../src/errors.ts';
+import { createServer as createHttpsServer } from 'node:https';
+import { TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '../src/testing/tls.ts';
 
 describe('parseRetryAfter', () => {
   const now = Date.UTC(2026, 10, 22, 6, 0, 0);
@@ -281,6 +283,40 @@ describe('HttpClient', () => {
     const p = client.request({ path: '/', body: 'x', signal: ac.signal });
     ac.abort(new Error('request timed out after 5 ms'));
     await assert.rejects(p);
+  });
+});
+
+describe('HttpClient TLS', () => {
+  const server = createHttpsServer({ cert: TEST_TLS_CERT, key: TEST_TLS_KEY }, (req, res) => res.end(`tls ok ${req.headers.host}`));
+  const files = writeTestTls();
+  let url = '';
+  after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+
+  it('trusts tls.ca_file and verifies the server name', async () => {
+    url = await new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`https://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+    const client = new HttpClient({ endpoint: url, tls: { ca_file: 'cert.pem' }, baseDir: files.dir });
+    after(() => client.close());
+    const r = await client.request({ method: 'GET', path: '/' });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /^tls ok/);
+  });
+
+  it('refuses an unknown CA unless verify is false', async () => {
+    const strict = new HttpClient({ endpoint: url });
+    after(() => strict.close());
+    await assert.rejects(strict.request({ method: 'GET', path: '/' }), /self-signed|certificate/i);
+    const lax = new HttpClient({ endpoint: url, tls: { verify: false } });
+    after(() => lax.close());
+    assert.equal((await lax.request({ method: 'GET', path: '/' })).status, 200);
+  });
+
+  it('checks the certificate against tls.server_name', async () => {
+    const ok = new HttpClient({ endpoint: url, tls: { ca_file: files.cert, server_name: 'es.internal' } });
+    after(() => ok.close());
+    assert.equal((await ok.request({ method: 'GET', path: '/' })).status, 200);
+    const wrong = new HttpClient({ endpoint: url, tls: { ca_file: files.cert, server_name: 'other.internal' } });
+    after(() => wrong.close());
+    await assert.rejects(wrong.request({ method: 'GET', path: '/' }), /altnames|Hostname/i);
   });
 });
 

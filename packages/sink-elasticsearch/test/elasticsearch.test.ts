@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { LogEvent, type ComponentContext } from '@tern/core';
-import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, waitFor, type TestContext } from '@tern/core/testing';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, TEST_TLS_CERT, TEST_TLS_KEY, waitFor, writeTestTls, type TestContext } from '@tern/core/testing';
 import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions } from '@tern/test-kit';
 import { createElasticsearchSink, type ElasticsearchConfig } from '../src/index.ts';
 
@@ -225,6 +227,43 @@ describe('elasticsearch sink against the emulator', () => {
     assert.equal(await b.done, 'delivered');
     assert.equal(live.count(DS), 30);
     assert.ok((ctx.telemetry.snapshot().retries ?? 0) >= 1, 'the dead endpoint cost retries, not events');
+  });
+
+  it('speaks TLS with tls.ca_file and tls.server_name (through a TLS relay in front of the emulator)', async () => {
+    const emu = await startElasticsearch();
+    const port = Number(new URL(emu.url).port);
+    const sockets = new Set<Socket>();
+    const relay = createTlsServer({ cert: TEST_TLS_CERT, key: TEST_TLS_KEY }, (client) => {
+      const up = netConnect(port, '127.0.0.1');
+      sockets.add(client).add(up);
+      client.pipe(up).pipe(client);
+      client.on('error', () => up.destroy());
+      up.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const files = writeTestTls();
+    const ctx = testContext('es_out', 'elasticsearch', { configDir: files.dir });
+    const sink = createElasticsearchSink(
+      {
+        endpoints: [`https://127.0.0.1:${(relay.address() as AddressInfo).port}`],
+        tls: { ca_file: 'cert.pem', server_name: 'es.internal' },
+        data_stream: { dataset: 'cilium_tetragon.log' },
+        batch: { timeout_ms: 20 },
+        request: FAST,
+      },
+      ctx,
+    );
+    sink.start();
+    after(async () => {
+      await sink.stop(AbortSignal.timeout(200));
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => relay.close(() => r()));
+      await emu.close();
+    });
+    const b = trackedBatch(makeEvents(5));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.count(DS), 5);
   });
 
   it('writes to a date-math index in index mode', async () => {

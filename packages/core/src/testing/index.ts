@@ -5,3 +5,4 @@
  */
 export * from './helpers.ts';
 export * from './conformance.ts';
+export * from './tls.ts';
