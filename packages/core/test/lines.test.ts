@@ -46,7 +46,7 @@ describe('LineSplitter', () => {
 });
 
 describe('decoding', () => {
-  it('json_lazy forwards the line unparsed, parses on first read, and lets the reader of a bad line catch it', async () => {
+  it('json_lazy forwards the line unparsed, parses on first read, and turns a bad line into a tagged event', async () => {
     const { decodeLine, LogEvent } = await import('../src/index.ts');
     const origin = { sourceId: 's', path: 'p', host: 'h' };
     const ok = decodeLine(origin, '{"a":1}', 0, 'json_lazy') as InstanceType<typeof LogEvent>;
@@ -55,7 +55,8 @@ describe('decoding', () => {
     assert.equal(ok.data.a, 1);
     const bad = decodeLine(origin, '{"a":', 8, 'json_lazy') as InstanceType<typeof LogEvent>;
     assert.equal(bad.toJson(), '{"a":', 'nobody read it: forwarded as it is');
-    assert.throws(() => bad.data, SyntaxError);
+    assert.deepEqual(bad.data.tags, ['_json_parse_failure']);
+    assert.equal(JSON.parse(bad.toJson()).message, '{"a":', 'once read, it is written as a valid object');
     assert.match(String(decodeLine(origin, 'plain', 0, 'json_lazy')), /not a JSON object/);
     assert.match(String(decodeLine(origin, '{"a":', 0, 'json')), /JSON/);
   });

@@ -59,17 +59,22 @@ export class LogEvent {
 
   /**
    * The event's fields, read-only by contract. Text lines read as `{ message: line }`. A JSON line
-   * that was not parsed yet (`decoding: json_lazy`) is parsed now, and a line that is not a JSON
-   * object throws `SyntaxError` here: stages that read fields catch it per event and count it (a
-   * malformed line that nothing reads is forwarded as it is).
+   * that was not parsed yet (`decoding: json_lazy`) is parsed now; if it is not a JSON object it
+   * reads as `{ message: line, error: { message }, tags: ['_json_parse_failure'] }` and is from then
+   * on written as that object, so a malformed line never fails the batch it travels in.
    */
   get data(): EventData {
     let v = this.value;
     if (v === undefined) {
       if (this.rawFormat === 'json' && this.raw !== undefined) {
-        const parsed: unknown = JSON.parse(this.raw);
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('not a JSON object');
-        v = parsed as EventData;
+        try {
+          const parsed: unknown = JSON.parse(this.raw);
+          if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('not a JSON object');
+          v = parsed as EventData;
+        } catch (e) {
+          v = { message: this.raw, error: { message: `invalid JSON: ${(e as Error).message}` }, tags: ['_json_parse_failure'] };
+          this.rawFormat = 'text';
+        }
       } else {
         v = { message: this.raw ?? '' };
       }

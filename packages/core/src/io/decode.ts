@@ -14,7 +14,7 @@ export const decodingSchema = {
   default: 'json',
   description:
     '`json`: each line is one JSON object, parsed at the source; malformed lines are reported with file and byte offset, counted and skipped. ' +
-    '`json_lazy`: each line is taken as a JSON object without parsing it; it is parsed only if a stage reads its fields, so forwarding unchanged events costs no parse (a line that is not an object is caught only then, by the stage that reads it, which counts it; if nothing reads it, it is forwarded as it is). ' +
+    '`json_lazy`: each line is taken as a JSON object without parsing it; it is parsed only if a stage reads its fields, so forwarding unchanged events costs no parse (a line that is not an object is caught only then: it travels as `{message, error, tags: [_json_parse_failure]}`, or, if nothing reads it, is forwarded as it is). ' +
     '`text`: each line is the event\'s `message`, never parsed.',
   examples: ['json_lazy'],
 } as const;
