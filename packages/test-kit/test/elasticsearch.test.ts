@@ -262,6 +262,15 @@ describe('elasticsearch emulator: wire rules', () => {
     assert.equal(r429.json.error.type, 'es_rejected_execution_exception');
     const r503 = await post(`${es.url}/_bulk`, body);
     assert.equal(r503.status, 503);
+    es.fault({ action: { status: 502 } }, { action: { status: 504 } }, { match: { path: '/_bulk' }, action: { status: 429 } });
+    for (const code of [502, 504]) {
+      const r = await post(`${es.url}/_bulk`, body);
+      assert.equal(r.status, code);
+      assert.equal(r.headers.get('x-elastic-product'), 'Elasticsearch');
+    }
+    const bare429 = await post(`${es.url}/_bulk`, body);
+    assert.equal(bare429.status, 429);
+    assert.equal(bare429.headers.get('retry-after'), null);
     assert.equal(es.count('faults'), 0);
 
     es.fault({ match: { path: '/_bulk' }, action: { delayMs: 150 } });

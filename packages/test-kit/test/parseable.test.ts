@@ -136,6 +136,17 @@ describe('parseable emulator', () => {
     assert.equal(pb.rows('gz').length, 2);
   });
 
+  test('custom X-P-* fields: at most 10 with p_user_agent and p_src_ip, values cut at 100 chars', async () => {
+    const headers: Record<string, string> = { 'x-p-stream': 'custom', 'x-p-long': 'v'.repeat(150) };
+    for (let i = 0; i < 12; i++) headers[`x-p-f${i}`] = `v${i}`;
+    assert.equal((await ingest(pb.url, '{"a":1}', headers)).status, 200);
+    const row = pb.rows('custom')[0] ?? {};
+    const extra = Object.keys(row).filter((k) => k !== 'a' && k !== 'p_timestamp');
+    assert.equal(extra.length, 10);
+    assert.ok(extra.includes('p_user_agent') && extra.includes('p_src_ip'));
+    assert.equal(String(row['long']).length, 100);
+  });
+
   test('type change goes to a suffixed column; @ names become _', async () => {
     await ingest(pb.url, '{"body_timestamp":1}', { 'x-p-stream': 'types' });
     await ingest(pb.url, '{"body_timestamp":"2026-08-21","@version":"1"}', { 'x-p-stream': 'types' });
