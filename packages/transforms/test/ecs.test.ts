@@ -116,16 +116,21 @@ test('malformed input is passed on with error.message and a tag, never dropped, 
   const { out, ctx } = await run<EcsConfig>(ecsTransform, { profile: 'tetragon', keep_original: true }, [notJson, wrongShape, textLine, arrayLine]);
   assert.equal(out.length, 4);
   assert.equal(ctx.telemetry.snapshot().ecs_failures, 4);
+  const messages = (d: Doc): string[] => {
+    const m = (d.error as Doc).message;
+    return Array.isArray(m) ? (m as string[]) : [m as string];
+  };
   for (const ev of out) {
-    const d = ev.data as { tags: string[]; error: { message: string }; event: Doc };
+    const d = ev.data as { tags: string[]; event: Doc };
     assert.ok(d.tags.includes(ECS_FAILURE_TAG));
-    assert.match(d.error.message, /^ecs tetragon: /);
+    assert.ok(messages(d).some((m) => m.startsWith('ecs tetragon: ')));
     assert.equal(d.event.kind, 'pipeline_error');
     assert.equal(ev.modified, true);
   }
   const [a, b, c] = out.map((e) => e.data);
   assert.equal(a?.message, '{"process_exec": {"process": ');
-  assert.match((a?.error as Doc).message as string, /not JSON/);
+  // Either we saw the SyntaxError, or the event decoder already marked the line (and we append).
+  assert.ok(messages(a as Doc).some((m) => /not JSON|invalid JSON/.test(m)));
   assert.equal((a?.event as Doc).original, '{"process_exec": {"process": ');
   // The original fields are kept; existing tags are extended.
   assert.equal(b?.hello, 'world');
@@ -256,4 +261,12 @@ test('definition: schema is closed and documents every option; validate checks z
   assert.equal(ecsTransform.type, 'ecs');
   assert.deepEqual(ecsTransform.validate?.({ profile: 'falco', zeek_log: 'dns' }), ['zeek_log: only applies to profile "zeek" (profile is "falco")']);
   assert.equal(ecsTransform.validate?.({ profile: 'zeek', zeek_log: 'dns' }), undefined);
+});
+
+test('an earlier error.message is kept: ours is appended, as Elastic appends', async () => {
+  const ev = jsonEvent('{"message":"x","error":{"message":"invalid JSON: Unexpected token"},"tags":["_json_parse_failure"]}');
+  const { out } = await run<EcsConfig>(ecsTransform, { profile: 'falco' }, [ev]);
+  const d = out[0]?.data as { error: { message: unknown }; tags: string[] };
+  assert.deepEqual(d.error.message, ['invalid JSON: Unexpected token', 'ecs falco: falco: neither rule nor output_fields in the document']);
+  assert.deepEqual(d.tags, ['_json_parse_failure', ECS_FAILURE_TAG]);
 });

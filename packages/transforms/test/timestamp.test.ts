@@ -185,7 +185,7 @@ test('a line framed as JSON that is not JSON still gets a time and the tag', asy
   const ev = new LogEvent(origin('/x.log'), 'not json at all', 'json', undefined);
   const { out, ctx } = await run(timestampTransform, {}, [ev]);
   assert.equal(out[0]?.data.message, 'not json at all');
-  assert.deepEqual(out[0]?.data.tags, ['_timestamp_failure']);
+  assert.ok((out[0]?.data.tags as string[]).includes('_timestamp_failure'));
   assert.equal(ctx.telemetry.snapshot().timestamp_failures, 1);
 });
 

@@ -13,12 +13,38 @@ export type Doc = Record<string, unknown>;
 export interface EcsMapContext {
   /** Zeek log kind (`conn`, `dns`, `http`), from the option or the origin file name. */
   readonly zeekLog?: ZeekLog | undefined;
+  /** When the forwarder read the event (RFC 3339); Zeek's `event.created` when the input has no `@timestamp`. */
+  readonly ingestTime?: string | undefined;
 }
 
 export type ZeekLog = 'conn' | 'dns' | 'http';
 
 /** `ecs.version` stamped on every mapped document (Tetragon's pipeline stamps the same). */
 export const ECS_VERSION = '8.11.0';
+
+/** Kubernetes verbs → ECS event.type (README proposal; used by k8s_audit and Falco k8s_audit alerts). */
+export const VERB_TYPE: Readonly<Record<string, string>> = {
+  create: 'creation',
+  update: 'change',
+  patch: 'change',
+  delete: 'deletion',
+  deletecollection: 'deletion',
+  get: 'access',
+  list: 'access',
+  watch: 'access',
+};
+
+/** Kubernetes resources whose changes are identity and access management (RBAC, identities, secrets). */
+export const IAM_RESOURCES: ReadonlySet<string> = new Set([
+  'roles',
+  'clusterroles',
+  'rolebindings',
+  'clusterrolebindings',
+  'serviceaccounts',
+  'secrets',
+  'certificatesigningrequests',
+  'tokenreviews',
+]);
 
 /** Thrown by a profile when the input does not have the shape it maps; the transform tags the event. */
 export class EcsShapeError extends Error {

@@ -10,7 +10,7 @@
  * is built per event and nothing is deep-copied.
  */
 import { parseTime, formatIsoMs } from '../timestamp-parse.ts';
-import { appendTo, EcsShapeError, ECS_VERSION, isObj, keyword, num, put, putObj, splitWs, str, validIp } from './common.ts';
+import { appendTo, EcsShapeError, ECS_VERSION, IAM_RESOURCES, isObj, keyword, num, put, putObj, splitWs, str, validIp, VERB_TYPE } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 
 const SEVERITY: Record<string, number> = {
@@ -44,20 +44,6 @@ for (const s of ['kill', 'tkill', 'tgkill', 'exit', 'exit_group', 'umount', 'umo
 for (const s of ['write', 'writev', 'pwrite', 'pwritev', 'chmod', 'fchmod', 'fchmodat', 'chown', 'fchown', 'fchownat', 'lchown', 'setuid', 'setgid', 'setresuid', 'setresgid', 'setreuid', 'setregid', 'rename', 'renameat', 'renameat2', 'truncate', 'ftruncate', 'init_module', 'finit_module', 'delete_module'])
   SYSCALL_TYPE[s] = 'change';
 SYSCALL_TYPE.ptrace = 'admin';
-
-/** k8s verbs → ECS event.type (README proposal, shared with the k8s_audit profile). */
-export const VERB_TYPE: Record<string, string> = {
-  create: 'creation',
-  update: 'change',
-  patch: 'change',
-  delete: 'deletion',
-  deletecollection: 'deletion',
-  get: 'access',
-  list: 'access',
-  watch: 'access',
-};
-/** Resources whose changes are identity and access management (RBAC, service accounts, secrets). */
-export const IAM_RESOURCES = new Set(['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings', 'serviceaccounts', 'secrets', 'certificatesigningrequests', 'tokenreviews']);
 
 const TECHNIQUE = /^T\d{4}$/;
 const SUBTECHNIQUE = /^T\d{4}\.\d{3}$/;
@@ -256,6 +242,7 @@ export function mapFalco(input: Doc, _ctx?: EcsMapContext): Doc {
   }
   falco.output_fields = rest;
   out.falco = falco;
+  if (input.tern !== undefined) out.tern = input.tern;
   return out;
 }
 

@@ -34,7 +34,7 @@ export interface EcsConfig {
 export const ECS_FAILURE_TAG = '_ecs_mapping_failure';
 
 /** A profile's mapping function: pure, throws EcsShapeError for input it cannot map. */
-export type EcsMapper = (input: Doc, ctx: EcsMapContext & { readonly ingestTime?: string }) => Doc;
+export type EcsMapper = (input: Doc, ctx: EcsMapContext) => Doc;
 
 export const ECS_PROFILES: Readonly<Record<EcsProfile, EcsMapper>> = {
   tetragon: mapTetragon,
@@ -118,9 +118,13 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
       event.kind = 'pipeline_error';
       if (keepOriginal && ev.raw !== undefined) event.original = ev.raw;
       doc.event = event;
+      // Appended like Elastic's on_failure does, so an earlier stage's error (e.g. the decoder's
+      // invalid-JSON message) is kept next to ours.
       const prevErr = doc.error;
       const err: Doc = isObj(prevErr) ? { ...prevErr } : {};
-      err.message = `ecs ${profile}: ${message}`;
+      const mine = `ecs ${profile}: ${message}`;
+      const prevMsg = err.message;
+      err.message = prevMsg === undefined || prevMsg === null ? mine : Array.isArray(prevMsg) ? [...prevMsg, mine] : [prevMsg, mine];
       doc.error = err;
       if (Array.isArray(doc.tags)) doc.tags = doc.tags.slice();
       addTag(doc, ECS_FAILURE_TAG);

@@ -10,9 +10,8 @@
  * GKE Cloud Audit Log entries are not supported (they are tagged as mapping failures).
  */
 import { formatIsoMs, parseRfc3339 } from '../timestamp-parse.ts';
-import { appendTo, EcsShapeError, ECS_VERSION, isObj, num, pruneEmpty, put, putObj, str, validIp } from './common.ts';
+import { appendTo, EcsShapeError, ECS_VERSION, IAM_RESOURCES, isObj, num, pruneEmpty, put, putObj, str, validIp, VERB_TYPE } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
-import { IAM_RESOURCES, VERB_TYPE } from './falco.ts';
 
 const AKS_META: readonly [string, string][] = [
   ['category', 'category'],

@@ -45,7 +45,7 @@ const DATASET: Record<ZeekLog, string> = { conn: 'zeek.connection', dns: 'zeek.d
 const NAMESPACE: Record<ZeekLog, string> = { conn: 'connection', dns: 'dns', http: 'http' };
 
 /** Maps one Zeek log line. `ctx.zeekLog` selects the stream (default `conn`). */
-export function mapZeek(input: Doc, ctx?: EcsMapContext & { readonly ingestTime?: string }): Doc {
+export function mapZeek(input: Doc, ctx?: EcsMapContext): Doc {
   const log: ZeekLog = ctx?.zeekLog ?? 'conn';
   const tsv = input.ts;
   // Elastic drops documents without ts; we never drop, so this is a mapping failure instead.
