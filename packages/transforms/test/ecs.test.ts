@@ -270,3 +270,22 @@ test('an earlier error.message is kept: ours is appended, as Elastic appends', a
   assert.deepEqual(d.error.message, ['invalid JSON: Unexpected token', 'ecs falco: falco: neither rule nor output_fields in the document']);
   assert.deepEqual(d.tags, ['_json_parse_failure', ECS_FAILURE_TAG]);
 });
+
+test('tetragon events without a process to map (rate_limit_info, process_loader) still map', () => {
+  const rl = mapTetragon({ rate_limit_info: { number_of_dropped_process_events: '12' }, node_name: 'n1', time: '2024-11-05T08:57:41Z' });
+  assert.deepEqual(rl, {
+    '@timestamp': '2024-11-05T08:57:41.000Z',
+    ecs: { version: '8.11.0' },
+    event: { kind: 'event', module: 'cilium_tetragon', dataset: 'cilium_tetragon.log' },
+    host: { name: 'n1' },
+    cilium_tetragon: { log: { rate_limit_info: { number_of_dropped_process_events: '12' }, node_name: 'n1', time: '2024-11-05T08:57:41Z' } },
+  });
+  // process_loader: the process is mapped, its parent is not (as in Elastic).
+  const loader = mapTetragon({
+    process_loader: { process: { binary: '/bin/x', pid: 7 }, parent: { binary: '/bin/p', pid: 1 }, path: '/lib/libc.so.6' },
+    node_name: 'n1',
+    time: '2024-11-05T08:57:41Z',
+  });
+  assert.deepEqual(loader.process, { executable: '/bin/x', name: 'x', command_line: '/bin/x', pid: 7 });
+  assert.deepEqual((loader.cilium_tetragon as { log: Doc }).log.process_loader, { path: '/lib/libc.so.6', parent: { binary: '/bin/p', pid: 1 } });
+});

@@ -20,7 +20,7 @@ const OTHER_EVENTS = new Set(['process_throttle', 'rate_limit_info']);
 /** Fields of `process`/`parent` that Elastic moves (so they leave `cilium_tetragon.log`). */
 const MOVED = new Set(['binary', 'arguments', 'cwd', 'pid', 'tid', 'exec_id', 'uid', 'start_time']);
 /** Top-level keys an earlier stage of our pipeline may have added: carried over, not treated as Tetragon's. */
-const CARRIED = new Set(['@timestamp', 'tags', 'tern', 'event']);
+const CARRIED = new Set(['@timestamp', 'tags', 'tern']);
 
 const NETWORK_TYPE: Record<string, string> = { AF_INET: 'ipv4', AF_INET6: 'ipv6' };
 const DENY_ACTIONS = new Set(['KPROBE_ACTION_SIGKILL', 'KPROBE_ACTION_OVERRIDE']);
@@ -69,7 +69,7 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
     const proc = body.process;
     let ecsProc: Doc | undefined;
     if (isObj(proc)) {
-      ecsProc = mapProcessFields(proc) ?? {};
+      ecsProc = mapProcessFields(proc);
       const left = processLeftovers(proc);
       if (left !== undefined) {
         rest.process = left;
@@ -86,8 +86,9 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
         out.user = user;
       }
     }
-    const parent = key === 'process_loader' ? undefined : body.parent;
-    if (isObj(parent)) {
+    const parent = body.parent;
+    // Elastic takes no parent from process_loader; it then stays whole in the log.
+    if (key !== 'process_loader' && isObj(parent)) {
       const ecsParent = mapProcessFields(parent);
       if (ecsParent !== undefined) (ecsProc ??= {}).parent = ecsParent;
       const left = parentLeftovers(parent);
@@ -109,7 +110,7 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
       event.type = ['end'];
       event.action = 'end';
       const status = num(body.status);
-      if (status !== undefined && ecsProc !== undefined) ecsProc.exit_code = status;
+      if (status !== undefined) (ecsProc ??= {}).exit_code = status;
     } else if (key === 'process_kprobe' || key === 'process_tracepoint' || key === 'process_uprobe' || key === 'process_lsm' || key === 'process_usdt') {
       mapHook(body, event, out);
     } else {
