@@ -1,0 +1,213 @@
+/**
+ * Encodes a batch (one tag set: the kit partitions by rendered tags) into one LogScale request body:
+ *
+ * - structured (§1.3): `[{"tags":{…},"events":[{"timestamp":…,"attributes":<event>,"rawstring"?}]}]`
+ * - unstructured (§1.4): `[{"tags":{…},"messages":["<line>",…]}]`
+ * - hec (§1.5): concatenated `{"event":<event>,"time":<epoch s>,"fields":{"#tag":…}}` objects
+ *
+ * The event goes in as its original line (`toJson()`), never re-serialised; the timestamp is read
+ * straight from the line when it can be (Tetragon's `"time"` is the last key), so an unchanged
+ * event is not parsed at all unless a tag template names one of its fields.
+ *
+ * Pure apart from the clock for events without a time: the kit may re-encode subsets to split.
+ */
+import { hash } from 'node:crypto';
+import { getPath, type EncodedRequest, type LogEvent } from '@tern/core';
+import type { LogScaleMode } from './schema.ts';
+import { compileTemplate, type Template } from './template.ts';
+
+export interface LogScaleRequest extends EncodedRequest {
+  readonly body: string;
+  readonly count: number;
+}
+
+export interface EncoderOptions {
+  readonly mode: LogScaleMode;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly timestampFields: readonly string[];
+  readonly rawstring: boolean;
+  readonly eventId: boolean;
+  /** Clock for events without a usable time (injectable for tests). */
+  readonly now?: () => number;
+}
+
+/** LogScale's accepted ISO 8601 form (what its structured endpoint parses); such strings go out unchanged. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+/** An event time: an ISO string to send as is, or epoch milliseconds. */
+type Time = { readonly iso: string; readonly ms?: undefined } | { readonly iso?: undefined; readonly ms: number };
+
+export class LogScaleEncoder {
+  private readonly mode: LogScaleMode;
+  private readonly tags: ReadonlyArray<readonly [string, Template]>;
+  /** The tags JSON when no template reads per-event values. */
+  private readonly constantTags: string | undefined;
+  private readonly fields: ReadonlyArray<{ readonly name: string; readonly path: readonly string[]; readonly key: string }>;
+  private readonly rawstring: boolean;
+  private readonly eventId: boolean;
+  private readonly now: () => number;
+
+  constructor(o: EncoderOptions) {
+    this.mode = o.mode;
+    this.tags = Object.entries(o.tags).map(([k, v]) => [k, compileTemplate(v)] as const);
+    this.constantTags = this.tags.every(([, t]) => t.constant !== undefined) ? tagsJson(this.tags.map(([k, t]) => [k, t.constant as string])) : undefined;
+    this.fields = o.timestampFields.map((f) => ({ name: f, path: f.split('.'), key: `"${f}"` }));
+    this.rawstring = o.rawstring && o.mode !== 'unstructured';
+    this.eventId = o.eventId && o.mode !== 'unstructured';
+    this.now = o.now ?? Date.now;
+  }
+
+  /** The partition key of an event: its tags as the JSON object the request carries. */
+  partition(ev: LogEvent): string {
+    if (this.constantTags !== undefined) return this.constantTags;
+    return tagsJson(this.tags.map(([k, t]) => [k, t.render(ev)]));
+  }
+
+  /** Rough encoded size of one event, for `max_bytes` before encoding. */
+  estimate(ev: LogEvent): number {
+    const base = ev.size + 48 + (this.eventId ? 44 : 0);
+    return this.rawstring || this.mode === 'unstructured' ? base + ev.size + ev.size / 8 : base;
+  }
+
+  encode(events: readonly LogEvent[], tags: string): LogScaleRequest {
+    switch (this.mode) {
+      case 'structured':
+        return { body: this.structured(events, tags), count: events.length };
+      case 'unstructured':
+        return { body: this.unstructured(events, tags), count: events.length };
+      case 'hec':
+        return { body: this.hec(events, tags), count: events.length };
+    }
+  }
+
+  private structured(events: readonly LogEvent[], tags: string): string {
+    let body = tags === '{}' ? '[{"events":[' : `[{"tags":${tags},"events":[`;
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i] as LogEvent;
+      const t = this.time(ev);
+      body += i === 0 ? '{"timestamp":' : ',{"timestamp":';
+      body += t.iso !== undefined ? `"${t.iso}"` : String(t.ms);
+      body += ',"attributes":';
+      body += this.attributes(ev);
+      if (this.rawstring) body += `,"rawstring":${JSON.stringify(ev.raw ?? ev.toJson())}`;
+      body += '}';
+    }
+    return `${body}]}]`;
+  }
+
+  private unstructured(events: readonly LogEvent[], tags: string): string {
+    let body = tags === '{}' ? '[{"messages":[' : `[{"tags":${tags},"messages":[`;
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i] as LogEvent;
+      if (i > 0) body += ',';
+      // A changed event has no faithful original line: its current JSON is the message.
+      body += JSON.stringify(ev.modified || ev.raw === undefined ? ev.toJson() : ev.raw);
+    }
+    return `${body}]}]`;
+  }
+
+  private hec(events: readonly LogEvent[], tags: string): string {
+    // Tags become `#`-prefixed fields, which LogScale's HEC endpoint turns into tags (§1.5).
+    let fields = '';
+    if (tags !== '{}') {
+      const t = JSON.parse(tags) as Record<string, string>;
+      fields = Object.entries(t)
+        .map(([k, v]) => `${JSON.stringify(`#${k}`)}:${JSON.stringify(v)}`)
+        .join(',');
+    }
+    let body = '';
+    for (const ev of events) {
+      const t = this.time(ev);
+      const ms = t.ms ?? Date.parse(t.iso as string);
+      body += '{"event":';
+      body += this.rawstring ? JSON.stringify(ev.raw ?? ev.toJson()) : ev.toJson();
+      body += `,"time":${ms / 1000}`;
+      const id = this.eventId ? this.idOf(ev) : undefined;
+      if (fields !== '' || id !== undefined) body += `,"fields":{${fields}${id !== undefined ? `${fields === '' ? '' : ','}"event_id":"${id}"` : ''}}`;
+      body += '}';
+    }
+    return body;
+  }
+
+  /** The attributes object: the original line, with `event_id` spliced in front when asked for. */
+  private attributes(ev: LogEvent): string {
+    const json = ev.toJson();
+    if (!this.eventId) return json;
+    const id = this.idOf(ev);
+    if (id === undefined) return json;
+    const rest = json.slice(1).trimStart();
+    return rest.startsWith('}') ? `{"event_id":"${id}"}` : `{"event_id":"${id}",${rest}`;
+  }
+
+  /** Stable id: host + file identity + offset when the event has one, else the line's hash; undefined when the event has its own `event_id`. */
+  private idOf(ev: LogEvent): string | undefined {
+    const json = ev.toJson();
+    if (json.includes('"event_id"') && ev.data.event_id !== undefined) return undefined;
+    if (ev.offset >= 0) {
+      const o = ev.origin;
+      return hash('sha1', `${o.host}\u0000${o.fileId ?? o.path}\u0000${ev.offset}`, 'base64url');
+    }
+    return hash('sha1', json, 'base64url');
+  }
+
+  /** The event time from the first of `timestamp_fields` present, else now. */
+  time(ev: LogEvent): Time {
+    const raw = !ev.modified && ev.rawFormat === 'json' ? ev.raw : undefined;
+    for (const f of this.fields) {
+      if (raw !== undefined && f.path.length === 1) {
+        // A key that does not occur in the line as a quoted string is not in the event: no parse needed.
+        if (!raw.includes(f.key)) continue;
+        const fast = lastKeyString(raw, f.key);
+        if (fast !== undefined) {
+          const t = fromValue(fast);
+          if (t !== undefined) return t;
+          continue;
+        }
+      }
+      const t = fromValue(getPath(ev.data, f.path));
+      if (t !== undefined) return t;
+    }
+    return { ms: this.now() };
+  }
+}
+
+/**
+ * Reads a top-level string field straight from a JSON line when it is the line's last key. Sound
+ * because quotes inside JSON strings are escaped, so `"key":"` preceded by `,` or `{` is a key, and
+ * a value followed only by the final `}` belongs to the outermost object. Else undefined (parse).
+ */
+export function lastKeyString(raw: string, quotedKey: string): string | undefined {
+  const key = `${quotedKey}:"`;
+  const i = raw.lastIndexOf(key);
+  if (i <= 0) return undefined;
+  const before = raw.charCodeAt(i - 1);
+  if (before !== 44 /* , */ && before !== 123 /* { */) return undefined;
+  const start = i + key.length;
+  const end = raw.indexOf('"', start);
+  if (end < 0 || raw.charCodeAt(end - 1) === 92 /* \ */ || raw.slice(end + 1).trim() !== '}') return undefined;
+  return raw.slice(start, end);
+}
+
+/** A time from a field value: ISO strings kept, other dates and epoch numbers (s, ms, µs, ns) as ms. */
+export function fromValue(v: unknown): Time | undefined {
+  if (typeof v === 'string') {
+    if (ISO_8601.test(v)) return { iso: v };
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : { ms: t };
+  }
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) {
+    // Magnitude tells the unit: seconds until year 5138, then ms, µs, ns.
+    const ms = v < 1e11 ? v * 1000 : v < 1e14 ? v : v < 1e17 ? v / 1e3 : v / 1e6;
+    return { ms: Math.round(ms) };
+  }
+  return undefined;
+}
+
+function tagsJson(entries: ReadonlyArray<readonly [string, string]>): string {
+  let s = '{';
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i] as readonly [string, string];
+    s += `${i === 0 ? '' : ','}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+  }
+  return `${s}}`;
+}

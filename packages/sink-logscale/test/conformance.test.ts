@@ -1,0 +1,25 @@
+// The shared sink conformance suite, run against the test-kit LogScale emulator (structured mode).
+import { runSinkConformance } from '@tern/core/testing';
+import { startLogScale } from '@tern/test-kit';
+import { createLogScaleSink } from '../src/index.ts';
+
+runSinkConformance({
+  name: 'logscale',
+  // LogScale has no idempotency key: a replay after a lost answer stores the events again (§1.8).
+  idempotent: false,
+  setup: async () => {
+    const emu = await startLogScale({ recordBodies: false });
+    return {
+      build: (delivery, ctx) => createLogScaleSink({ endpoint: emu.url, token: 'test-token', ...delivery }, ctx),
+      stored: () => emu.count(),
+      fault: (f) =>
+        emu.fault({
+          match: { path: '/api/v1/ingest/humio-structured' },
+          times: f.count,
+          action: f.kind === 'status' ? { status: f.status, ...(f.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(f.retryAfterSeconds) } } : {}) } : { reset: f.when },
+        }),
+      ingestTimes: () => emu.requests.filter((r) => r.path === '/api/v1/ingest/humio-structured').map((r) => r.at),
+      close: () => emu.close(),
+    };
+  },
+});
