@@ -53,14 +53,16 @@ export function createProgram(registry: Registry = builtinRegistry()): Command {
     .option('--once', 'read what exists now, deliver it, exit 0 (backfills, tests)', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default(process.env.TERN_LOG_LEVEL ?? 'info'))
     .addOption(new Option('--log-format <format>', 'log format (auto: pretty on a terminal, JSON otherwise)').choices(['auto', 'json', 'pretty']).default('auto'))
-    .action(async (opts: { config: string[]; once: boolean; logLevel: string; logFormat: LogFormat }) => {
+    .option('--stats-interval <seconds>', 'log every component\'s counters this often (0: only at exit)', '60')
+    .action(async (opts: { config: string[]; once: boolean; logLevel: string; logFormat: LogFormat; statsInterval: string }) => {
       const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
       const cfg = load(configFiles(opts), registry, (s) => process.stderr.write(s + '\n'));
       if (!cfg) {
         process.exitCode = 1;
         return;
       }
-      const pipeline = new Pipeline(cfg, { logger, once: opts.once });
+      const statsSeconds = Number(opts.statsInterval);
+      const pipeline = new Pipeline(cfg, { logger, once: opts.once, statsIntervalMs: Number.isFinite(statsSeconds) && statsSeconds > 0 ? statsSeconds * 1000 : 0 });
       let signals = 0;
       const sub: Subscription = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).subscribe(() => {
         signals++;

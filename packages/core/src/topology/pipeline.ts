@@ -50,6 +50,8 @@ export interface PipelineOptions {
   logger: Logger;
   once?: boolean;
   telemetry?: Telemetry;
+  /** Log every component's counters at this interval (0: only at shutdown). */
+  statsIntervalMs?: number;
 }
 
 export type StopReason = 'signal' | 'sources_done' | 'error';
@@ -67,6 +69,7 @@ export class Pipeline {
   readonly budget: InFlightBudget;
   private readonly logger: Logger;
   private readonly once: boolean;
+  private readonly statsIntervalMs: number;
   private readonly stopController = new AbortController();
   private readonly consumers = new Map<string, Consumer[]>();
   private readonly sources: Array<{ id: string; source: Source }> = [];
@@ -80,6 +83,7 @@ export class Pipeline {
     this.config = config;
     this.logger = opts.logger;
     this.once = opts.once ?? false;
+    this.statsIntervalMs = opts.statsIntervalMs ?? 0;
     this.telemetry = opts.telemetry ?? new Telemetry();
     this.budget = new InFlightBudget(config.inFlight.maxEvents, config.inFlight.maxBytes);
   }
@@ -274,6 +278,10 @@ export class Pipeline {
         throw new TernError('TERN_ERR_BUILD', `${id}: cannot start: ${(e as Error).message}`, { cause: e });
       }
     }
+    const stats =
+      this.statsIntervalMs > 0
+        ? setInterval(() => this.logger.info({ counters: this.telemetry.snapshot(), in_flight_events: this.budget.events, in_flight_bytes: this.budget.bytes }, 'stats'), this.statsIntervalMs).unref()
+        : undefined;
     const running = this.sources.map(({ id, source }) =>
       source.run().catch((e: unknown) => {
         this.logger.error({ component: id, err: e }, 'source stopped with an error');
@@ -300,6 +308,7 @@ export class Pipeline {
     if (!deadline.signal.aborted) await Promise.race([this.budget.idle(), new Promise((r) => deadline.signal.addEventListener('abort', r, { once: true }))]);
     this.onLateStop = undefined;
     if (timer) clearTimeout(timer);
+    if (stats) clearInterval(stats);
     for (const { id, source } of this.sources) {
       await source.close?.().catch((e: unknown) => this.logger.error({ component: id, err: e }, 'source failed to close'));
     }
