@@ -60,6 +60,8 @@ interface Target {
   docs: Map<string, StoredInternal>;
   seqNo: number;
   count: number;
+  /** Dynamic mapping: dotted field path → mapped type (only with `dynamicMapping`). */
+  mapping: Map<string, MappingType>;
 }
 
 /** A request-level failure: the whole bulk is refused with this status and error envelope. */
@@ -91,6 +93,10 @@ export interface BulkStoreOptions {
   dataStreamPatterns: string[];
   /** Major version: 8+ names parse failures `document_parsing_exception`, 7 `mapper_parsing_exception`. */
   major: number;
+  /** Infer a mapping per target from the first value of each field and refuse later misfits. */
+  dynamicMapping?: boolean;
+  /** `index.mapping.total_fields.limit` (with dynamicMapping); default 1000. */
+  totalFieldsLimit?: number;
 }
 
 export class BulkStore {
@@ -103,8 +109,13 @@ export class BulkStore {
   #parseType: string;
   #idCounter = 0;
 
+  #dynamic: boolean;
+  #fieldsLimit: number;
+
   constructor(opts: BulkStoreOptions) {
     this.#mode = opts.mode;
+    this.#dynamic = opts.dynamicMapping ?? false;
+    this.#fieldsLimit = opts.totalFieldsLimit ?? 1000;
     this.#dsPatterns = opts.dataStreamPatterns.map(globToRegExp);
     this.#parseType = opts.major >= 8 ? 'document_parsing_exception' : 'mapper_parsing_exception';
   }
@@ -173,6 +184,8 @@ export class BulkStore {
         docs: new Map(),
         seqNo: 0,
         count: 0,
+        // Data-stream templates map @timestamp as a date.
+        mapping: new Map(dataStream ? [['@timestamp', 'date']] : []),
       };
       this.#targets.set(name, t);
     }
@@ -422,7 +435,54 @@ export class BulkStore {
       if (v === undefined || v === null) continue;
       if (!fitsType(v, rule.type)) return this.#fieldError(rule.field, rule.type, v, id, col);
     }
+    if (this.#dynamic) {
+      // New fields are only added to the mapping when the document is accepted (callers store right after).
+      const added = new Map<string, MappingType>();
+      const problem = this.#walkMapping(t.mapping, added, d, '', id, col);
+      if (problem !== undefined) return problem;
+      if (added.size > 0 && t.mapping.size + added.size > this.#fieldsLimit) {
+        const reason = `Limit of total fields [${this.#fieldsLimit}] has been exceeded while adding new fields [${added.size}]`;
+        return { type: this.#parseType, reason: `[1:${col}] failed to parse: ${reason}`, caused_by: { type: 'illegal_argument_exception', reason } };
+      }
+      for (const [k, v] of added) t.mapping.set(k, v);
+    }
     return undefined;
+  }
+
+  /** Dynamic mapping walk: infer types of new fields (date detection on, numeric detection off), check known ones. */
+  #walkMapping(mapping: Map<string, MappingType>, added: Map<string, MappingType>, obj: Record<string, unknown>, prefix: string, id: string, col: number): Record<string, unknown> | undefined {
+    const known = (p: string): MappingType | undefined => mapping.get(p) ?? added.get(p);
+    for (const [key, value] of Object.entries(obj)) {
+      const path = prefix + key;
+      // A dotted key `a.b` means object `a` with field `b`.
+      const parts = path.split('.');
+      for (let i = 1; i < parts.length; i++) {
+        const parent = parts.slice(0, i).join('.');
+        const pt = known(parent);
+        if (pt === undefined) added.set(parent, 'object');
+        else if (pt !== 'object') return this.#fieldError(parent, pt, { [parts.slice(i).join('.')]: value }, id, col);
+      }
+      const values = Array.isArray(value) ? value : [value];
+      for (const v of values) {
+        if (v === null || v === undefined) continue;
+        const current = known(path);
+        if (typeof v === 'object' && !Array.isArray(v)) {
+          if (current !== undefined && current !== 'object') return this.#fieldError(path, current, v, id, col);
+          if (current === undefined) added.set(path, 'object');
+          const problem = this.#walkMapping(mapping, added, v as Record<string, unknown>, `${path}.`, id, col);
+          if (problem !== undefined) return problem;
+        } else if (current === undefined) {
+          added.set(path, inferType(v));
+        } else if (!fitsType(v, current)) {
+          return this.#fieldError(path, current, v, id, col);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  mapping(name: string): Record<string, MappingType> {
+    return Object.fromEntries(this.target(name)?.mapping ?? []);
   }
 
   #fieldError(field: string, type: MappingType, value: unknown, id: string, col: number): Record<string, unknown> {
@@ -704,6 +764,14 @@ function getPath(obj: Record<string, unknown>, path: string): unknown {
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Elasticsearch's dynamic mapping of a first value: long/float, boolean, date (date_detection), else text. */
+function inferType(v: unknown): MappingType {
+  if (typeof v === 'boolean') return 'boolean';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'long' : 'float';
+  if (typeof v === 'string' && ISO_DATE.test(v) && v.length >= 10) return 'date';
+  return 'text';
+}
 
 function fitsType(v: unknown, type: MappingType): boolean {
   if (Array.isArray(v)) return v.every((x) => x === null || fitsType(x, type));

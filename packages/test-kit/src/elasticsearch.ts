@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BulkStore, globToRegExp, invalidIndexName } from './elasticsearch-bulk.ts';
-import type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, StoredDocument } from './elasticsearch-bulk.ts';
+import type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, MappingType, StoredDocument } from './elasticsearch-bulk.ts';
 import { EmulatorServer, json, parseBasic, text } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, FaultRule, RecordedRequest, Reply } from './server.ts';
 
@@ -33,6 +33,14 @@ export interface ElasticsearchOptions extends CommonOptions {
   flavor?: 'elasticsearch' | 'opensearch';
   /** `full` (default) keeps documents; `count` keeps per-target counts only, for benchmarks. */
   store?: 'full' | 'count';
+  /**
+   * Full store only: map each field from its first value (long/float/boolean/date/text/object, as
+   * Elasticsearch's dynamic mapping does) and fail later documents that do not fit with a 400
+   * `document_parsing_exception` item; also enforces `totalFieldsLimit`. Default false.
+   */
+  dynamicMapping?: boolean;
+  /** `index.mapping.total_fields.limit` with dynamicMapping; default 1000. */
+  totalFieldsLimit?: number;
 }
 
 export interface ElasticsearchEmulator extends Emulator {
@@ -44,6 +52,8 @@ export interface ElasticsearchEmulator extends Emulator {
   mappingConflict(rule: MappingConflictRule): void;
   /** Remove item-fault and mapping-conflict rules (request faults: `clearFaults`). */
   clearItemRules(): void;
+  /** Field path → type inferred by `dynamicMapping` for a target (empty without it). */
+  mapping(target: string): Record<string, MappingType>;
 }
 
 const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
@@ -73,7 +83,13 @@ class ElasticsearchServer implements ElasticsearchEmulator {
     this.#major = Number.parseInt(this.#version, 10);
     this.#maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     const mode = opts.store ?? 'full';
-    this.#store = new BulkStore({ mode, dataStreamPatterns: opts.dataStreamPatterns ?? ['logs-*-*', 'metrics-*-*'], major: this.#major });
+    this.#store = new BulkStore({
+      mode,
+      dataStreamPatterns: opts.dataStreamPatterns ?? ['logs-*-*', 'metrics-*-*'],
+      major: this.#major,
+      dynamicMapping: opts.dynamicMapping ?? false,
+      ...(opts.totalFieldsLimit === undefined ? {} : { totalFieldsLimit: opts.totalFieldsLimit }),
+    });
     this.server = new EmulatorServer({
       options: { ...opts, recordBodies: opts.recordBodies ?? mode === 'full' },
       handle: (ex) => this.#handle(ex),
@@ -120,6 +136,9 @@ class ElasticsearchServer implements ElasticsearchEmulator {
   }
   clearItemRules(): void {
     this.#store.clearRules();
+  }
+  mapping(target: string): Record<string, MappingType> {
+    return this.#store.mapping(target);
   }
 
   async #handle(ex: Exchange): Promise<Reply> {

@@ -384,3 +384,28 @@ describe('elasticsearch emulator: single-document and read APIs', () => {
     }
   });
 });
+
+describe('elasticsearch emulator: dynamic mapping (opt-in)', () => {
+  test('first value maps the field; misfits fail as 400 items; total fields limit', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true, totalFieldsLimit: 6 });
+    try {
+      const r = await post(`${es.url}/_bulk`, nd(
+        { index: { _index: 'dyn', _id: '1' } }, { pid: 42, when: '2026-08-21T10:00:00Z', proc: { name: 'sh' } },
+        { index: { _index: 'dyn', _id: '2' } }, { pid: 'not-a-number' },
+        { index: { _index: 'dyn', _id: '3' } }, { when: 'yesterday' },
+        { index: { _index: 'dyn', _id: '4' } }, { proc: 'flat' },
+        { index: { _index: 'dyn', _id: '5' } }, { 'proc.name': { deep: 1 } },
+        { index: { _index: 'dyn', _id: '6' } }, { pid: '7', when: 1787306400000 },
+        { index: { _index: 'dyn', _id: '7' } }, { a: 1, b: 2, c: 3 },
+      ));
+      assert.deepEqual(r.json.items.map((i: any) => i.index.status), [201, 400, 400, 400, 400, 201, 400]);
+      assert.match(r.json.items[1].index.error.reason, /failed to parse field \[pid\] of type \[long\]/);
+      assert.match(r.json.items[2].index.error.reason, /failed to parse field \[when\] of type \[date\]/);
+      assert.match(r.json.items[3].index.error.reason, /object mapping for \[proc\] tried to parse field \[proc\] as object, but found a concrete value/);
+      assert.match(r.json.items[6].index.error.reason, /Limit of total fields \[6\] has been exceeded while adding new fields \[3\]/);
+      assert.deepEqual(es.mapping('dyn'), { pid: 'long', when: 'date', proc: 'object', 'proc.name': 'text' });
+    } finally {
+      await es.close();
+    }
+  });
+});
