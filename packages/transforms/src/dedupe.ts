@@ -6,8 +6,8 @@
  * such as Falco's `uuid` or k8s audit's `auditID` plus `stage`). As in Vector's `dedupe`, a
  * missing field counts as the value "missing": events lacking all `fields` are duplicates of each
  * other, so choose fields every event carries. An event changed upstream (no original line) is
- * identified by its JSON. A line that is not JSON is identified by its raw text (`decode_errors`
- * counts it when `fields` are needed).
+ * identified by its JSON; a line that was not valid JSON by its raw text (default identity) or as
+ * an event lacking the `fields`.
  *
  * Seen identities sit in an LRU cache of `cache_size` entries; a hit refreshes the entry, so a key
  * that keeps repeating stays suppressed. Long identities are stored as a SHA-1 digest (native
@@ -77,7 +77,6 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
         return ev.toJson();
       }
       const data = readData(ev, decodeErrors);
-      if (data === undefined) return `\u0000raw\u0000${ev.raw ?? ''}`;
       if (fields.length === 1) return keyString(getIn(data, fields[0] as Path));
       let k = '';
       for (const f of fields) k += keyString(getIn(data, f)) + '\u0000';

@@ -6,7 +6,8 @@
  * column before anything runs. An evaluation error (a field the condition reads is missing, a type
  * mismatch) counts as "no match": the event is dropped and counted in `condition_errors`, because a
  * filter that forwarded what it could not judge would leak exactly the noise it was set up to cut.
- * A line that is not valid JSON has no fields to judge either: dropped, counted in `decode_errors`.
+ * A line that was not valid JSON arrives as `{message, error, tags: ["_json_parse_failure"]}`
+ * and is judged like any event (`has(event.tags) && "_json_parse_failure" in event.tags` selects it).
  *
  * Counters: `events_dropped` (every event not emitted), `condition_errors`, `decode_errors`.
  */
@@ -56,9 +57,7 @@ export const filterTransform: TransformDefinition<FilterConfig> = {
         const kept: LogEvent[] = [];
         let errors = 0;
         for (const ev of events) {
-          const data = readData(ev, decodeErrors);
-          if (data === undefined) continue;
-          const r = cond.test(data);
+          const r = cond.test(readData(ev, decodeErrors));
           if (r === true) kept.push(ev);
           else if (r === undefined) errors++;
         }

@@ -9,12 +9,12 @@
  * `keep_only`) only when it actually changes something, so an event no operation touched keeps its
  * original line for the sinks. Operations on a missing source field are no-ops. `parse_json` never
  * fails the event: a value that is not JSON stays as it was, the event gets a tag and
- * `parse_errors` counts it. A line that is not valid JSON passes through unchanged (`decode_errors`).
+ * `parse_errors` counts it. A line that was not valid JSON arrives as `{message, error, tags}` and is edited like any event.
  */
 import type { EventData, LogEvent, TransformDefinition } from '@tern/core';
 import { deleteIn, getIn, parsePath, pathError, setIn, type Path } from './path.ts';
 import { compileTemplate, templateError } from './template.ts';
-import { readData } from './shared.ts';
+import { malformedView } from './shared.ts';
 
 export type RemapOperation =
   | { type: 'set'; field: string; value: unknown }
@@ -301,7 +301,13 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
     return {
       process(events, emit) {
         for (const ev of events) {
-          if (readData(ev, decodeErrors) === undefined) continue;
+          try {
+            void ev.data;
+          } catch (err) {
+            // Unreadable: edit core's tagged shape for a malformed line, as every later stage will see it.
+            decodeErrors.inc();
+            ev.replace(malformedView(ev, err));
+          }
           for (const op of ops) op(ev);
         }
         if (events.length) emit(events);

@@ -5,8 +5,9 @@
  * Semantics follow Vector's `route`: routes are not exclusive — an event goes to every route whose
  * condition is true (the engine copies it for consumers that change events), and to `_unmatched`
  * only when none matched. Conditions compile once; an evaluation error means "this route does not
- * match" and is counted in `condition_errors`. A line that is not JSON cannot match any condition:
- * it goes to `_unmatched` (counted in `decode_errors`), so routing never loses an event.
+ * match" and is counted in `condition_errors`. A line that was not valid JSON is routed like
+ * any event by its `{message, error, tags}` fields (usually to `_unmatched`); routing never loses an
+ * event.
  *
  * Counters: `condition_errors`, `decode_errors`, `events_unmatched`.
  */
@@ -75,14 +76,12 @@ export const routeTransform: TransformDefinition<RouteConfig> = {
         for (const ev of events) {
           const data = readData(ev, decodeErrors);
           let matched = false;
-          if (data !== undefined) {
-            for (let r = 0; r < routes.length; r++) {
-              const res = (routes[r] as (typeof routes)[number]).cond.test(data);
-              if (res === true) {
-                (outs[r] as LogEvent[]).push(ev);
-                matched = true;
-              } else if (res === undefined) errors++;
-            }
+          for (let r = 0; r < routes.length; r++) {
+            const res = (routes[r] as (typeof routes)[number]).cond.test(data);
+            if (res === true) {
+              (outs[r] as LogEvent[]).push(ev);
+              matched = true;
+            } else if (res === undefined) errors++;
           }
           if (!matched) unmatched.push(ev);
         }

@@ -6,7 +6,7 @@
  * share is exact and tests are reproducible. With `key_field` the decision is a hash of the field's
  * value, so every event with the same key is kept or dropped together (all events of one process
  * `exec_id`, one Zeek connection `uid`): the sampled data stays internally consistent. An event
- * without the key field (or whose line is not JSON) falls back to the counter.
+ * without the key field (e.g. a line that was not valid JSON) falls back to the counter.
  *
  * `exclude` is a CEL condition for events that must never be sampled away (alerts, exec events);
  * they pass and do not advance the counter. An exclude condition that errors counts as false.

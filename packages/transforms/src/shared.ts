@@ -1,22 +1,30 @@
 /**
- * Small pieces every transform in this package shares: reading an event's fields without letting a
- * malformed line break the batch, a bounded LRU map for keyed state, and a fast string hash.
+ * Small pieces every transform in this package shares: reading an event's fields without letting
+ * one event break the batch, a bounded LRU map for keyed state, and a fast string hash.
  *
- * Malformed lines: `LogEvent.data` parses a JSON line lazily and throws when it is not JSON. Every
- * transform reads through `readData`, which returns `undefined` for such an event and counts it
- * once per transform in `decode_errors`; what happens to the event then is each transform's
- * documented choice (content filters drop it, `route` sends it to `_unmatched`, `remap` passes it
- * unchanged, volume controls treat it as keyless).
+ * Malformed lines: `LogEvent.data` parses a lazily decoded JSON line on first read; core hands a
+ * line that is not a JSON object on as `{ message, error, tags: ['_json_parse_failure'] }`, so the
+ * transforms see it as an ordinary event (a condition can select it by its tag). `readData` guards
+ * that read: if it throws instead (an event whose line cannot be decoded at all), the transform
+ * counts it in `decode_errors` and judges the same tagged shape, so a malformed line is treated
+ * alike whichever way it reaches us, and one bad event never fails a batch.
  */
 import type { Counter, EventData, LogEvent } from '@tern/core';
 
-/** The event's fields, or undefined (counted in `decodeErrors`) when its line is not valid JSON. */
-export function readData(ev: LogEvent, decodeErrors: Counter): EventData | undefined {
+export const JSON_FAILURE_TAG = '_json_parse_failure';
+
+/** The tagged stand-in for an event whose fields cannot be read (core's shape for a malformed line). */
+export function malformedView(ev: LogEvent, err: unknown): EventData {
+  return { message: ev.raw ?? '', error: { message: `invalid JSON: ${err instanceof Error ? err.message : String(err)}` }, tags: [JSON_FAILURE_TAG] };
+}
+
+/** The event's fields; for an unreadable event the tagged stand-in, counted in `decodeErrors`. */
+export function readData(ev: LogEvent, decodeErrors: Counter): EventData {
   try {
     return ev.data;
-  } catch {
+  } catch (err) {
     decodeErrors.inc();
-    return undefined;
+    return malformedView(ev, err);
   }
 }
 

@@ -32,8 +32,10 @@
  *
  * Filters come as a list of objects, or as the string Tetragon takes: JSON objects one after the
  * other (normally one per line); both the proto names (`binary_regex`) and their JSON camelCase
- * (`binaryRegex`) are accepted, as protojson does. A line that is not JSON is dropped and counted in
- * `decode_errors`. Counters: `events_dropped`, `decode_errors`.
+ * (`binaryRegex`) are accepted, as protojson does. A line that was not valid JSON (core hands it on as
+ * `{message, error, tags}`) has no Tetragon event type or process: it fails every allow filter
+ * except an empty one and matches no deny filter other than `{}` or `cel_expression`, so a deny-only
+ * list lets it through, tagged, rather than losing it silently. Counters: `events_dropped`.
  */
 import type { EventData, LogEvent, TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError, type CompiledCondition } from './cel.ts';
@@ -646,8 +648,7 @@ export const tetragonFilterTransform: TransformDefinition<TetragonFilterConfig> 
       process(events, emit) {
         const kept: LogEvent[] = [];
         for (const ev of events) {
-          const data = readData(ev, decodeErrors);
-          if (data !== undefined && pass(data)) kept.push(ev);
+          if (pass(readData(ev, decodeErrors))) kept.push(ev);
         }
         if (kept.length !== events.length) dropped.inc(events.length - kept.length);
         if (kept.length) emit(kept);

@@ -11,8 +11,8 @@
  * Drops are counted in `events_dropped` and per key (`droppedByKey`, cumulative while the key is
  * tracked); at most once a minute an info log names the keys that lost the most events since the
  * last one, so an operator learns what is being throttled without a log line per event.
- * Events matching `exclude` (CEL) are never throttled and do not use up the budget. A line that is
- * not JSON, or an event without the key field, counts against the key `""`.
+ * Events matching `exclude` (CEL) are never throttled and do not use up the budget. An event
+ * without the key field (e.g. a line that was not valid JSON) counts against the key `""`.
  */
 import type { ComponentContext, LogEvent, Transform, TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError } from './cel.ts';
@@ -83,19 +83,17 @@ export function createThrottle(cfg: ThrottleConfig, ctx: ComponentContext, now: 
         let k = '';
         if (key !== undefined || exclude !== undefined) {
           const data = readData(ev, decodeErrors);
-          if (data !== undefined) {
-            if (exclude !== undefined) {
-              const r = exclude.test(data);
-              if (r === true) {
-                kept.push(ev);
-                continue;
-              }
-              if (r === undefined) condErrors.inc();
+          if (exclude !== undefined) {
+            const r = exclude.test(data);
+            if (r === true) {
+              kept.push(ev);
+              continue;
             }
-            if (key !== undefined) {
-              const v = getIn(data, key);
-              if (v !== undefined) k = keyString(v);
-            }
+            if (r === undefined) condErrors.inc();
+          }
+          if (key !== undefined) {
+            const v = getIn(data, key);
+            if (v !== undefined) k = keyString(v);
           }
         }
         let st = keys.get(k);

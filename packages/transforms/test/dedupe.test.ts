@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LogEvent } from '@tern/core';
 import { dedupeTransform } from '../src/dedupe.ts';
-import { AUDIT, badEv, build, counters, ev, FALCO, ORIGIN, run, TETRAGON } from './helpers.ts';
+import { AUDIT, badEv, build, counters, ev, FALCO, ORIGIN, run, TETRAGON, throwingEv } from './helpers.ts';
 
 test('default identity is the raw line: a file read twice yields each event once', () => {
   const { t, ctx } = build(dedupeTransform, {});
@@ -49,10 +49,13 @@ test('bounded LRU cache: eviction lets an old identity through again; hits refre
   assert.equal(run(t, [e('b')]).out.length, 1, 'b was forgotten');
 });
 
-test('missing fields count as "missing" (Vector semantics); malformed lines use their raw text', () => {
-  const { t, ctx } = build(dedupeTransform, { fields: ['uuid'] });
+test('missing fields count as "missing" (Vector semantics); malformed lines are identified by their raw text', () => {
+  const { t } = build(dedupeTransform, { fields: ['uuid'] });
   const noId = () => LogEvent.fromData(ORIGIN, { other: Math.random() });
   assert.equal(run(t, [noId(), noId()]).out.length, 1);
-  assert.equal(run(t, [badEv('not json 1'), badEv('not json 1'), badEv('not json 2')]).out.length, 2);
-  assert.equal(counters(ctx).decode_errors, 3);
+  const raw = build(dedupeTransform, {}).t;
+  assert.equal(run(raw, [badEv('not json 1'), badEv('not json 1'), badEv('not json 2')]).out.length, 2);
+  const guarded = build(dedupeTransform, { fields: ['uuid'] });
+  assert.equal(run(guarded.t, [throwingEv(), throwingEv()]).out.length, 1, 'unreadable events lack the fields like malformed lines');
+  assert.equal(counters(guarded.ctx).decode_errors, 2);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { filterTransform } from '../src/filter.ts';
 import { compileCondition, conditionError, ConditionCompileError } from '../src/cel.ts';
-import { badEv, build, counters, ev, FALCO, run, TETRAGON, tetragon } from './helpers.ts';
+import { badEv, build, counters, ev, FALCO, run, TETRAGON, tetragon, throwingEv } from './helpers.ts';
 
 const all = () => TETRAGON.map(ev);
 const binaries = (evs: { data: Record<string, unknown> }[]) =>
@@ -62,12 +62,18 @@ test('filter works on Falco alerts', () => {
   for (const e of r.out) assert.ok(['Critical', 'Error', 'Warning'].includes(e.data.priority as string));
 });
 
-test('filter drops a malformed line, counts it, and never throws for the batch', () => {
-  const { t, ctx } = build(filterTransform, { condition: 'true' });
-  const r = run(t, [ev(tetragon(1)), badEv(), ev(tetragon(2))]);
-  assert.equal(r.out.length, 2);
+test('a malformed line is judged like any event, by its tag; an unreadable event likewise, and counted', () => {
+  const tagged = build(filterTransform, { condition: 'has(event.tags) && "_json_parse_failure" in event.tags' });
+  const r1 = run(tagged.t, [ev(tetragon(1)), badEv(), ev(tetragon(2))]);
+  assert.equal(r1.out.length, 1);
+  assert.equal(r1.out[0]?.data.message, '{"process_exec": {"process": ');
+  const execs = build(filterTransform, { condition: 'has(event.process_exec)' });
+  assert.equal(run(execs.t, [badEv(), ev(tetragon(1))]).out.length, 1);
+  const { t, ctx } = build(filterTransform, { condition: 'has(event.tags) && "_json_parse_failure" in event.tags' });
+  const r = run(t, [ev(tetragon(1)), throwingEv(), ev(tetragon(2))]);
+  assert.equal(r.out.length, 1);
   assert.equal(counters(ctx).decode_errors, 1);
-  assert.equal(counters(ctx).events_dropped, 1);
+  assert.equal(counters(ctx).events_dropped, 2);
 });
 
 test('filter passes events unmodified (raw line kept for sinks)', () => {

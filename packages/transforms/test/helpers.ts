@@ -51,9 +51,25 @@ export function ev(line: string): LogEvent {
   return new LogEvent(ORIGIN, line, 'json', JSON.parse(line) as Record<string, unknown>);
 }
 
-/** An event whose line is not JSON (parsing is deferred and fails on first access). */
+/** A line framed as JSON that is not JSON: core reads it as `{message, error, tags: ['_json_parse_failure']}`. */
 export function badEv(line = '{"process_exec": {"process": '): LogEvent {
   return new LogEvent(ORIGIN, line, 'json', undefined);
+}
+
+/**
+ * An event whose fields cannot be read (the transforms' guard path): reading throws until a stage
+ * replaces its fields, as LogEvent did for malformed lines before core tagged them.
+ */
+export function throwingEv(): LogEvent {
+  const e = new LogEvent(ORIGIN, '{}', 'json', undefined);
+  Object.defineProperty(e, 'data', {
+    get() {
+      const v = (e as unknown as { value: Record<string, unknown> | undefined }).value;
+      if (v === undefined) throw new SyntaxError('unreadable');
+      return v;
+    },
+  });
+  return e;
 }
 
 /** A sample line changed by `edit` (for fields the samples lack: probes, caps, init tree). */

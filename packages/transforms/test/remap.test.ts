@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { remapTransform, type RemapOperation } from '../src/remap.ts';
 import { compileTemplate, templateError } from '../src/template.ts';
 import { parsePath, pathError } from '../src/path.ts';
-import { badEv, build, counters, ev, FALCO, run, tetragon } from './helpers.ts';
+import { badEv, build, counters, ev, FALCO, run, tetragon, throwingEv } from './helpers.ts';
 
 function remap(ops: RemapOperation[], line: string) {
   const { t, ctx } = build(remapTransform, { operations: ops });
@@ -130,13 +130,17 @@ test('an event no operation changes keeps its original line', () => {
   assert.equal(e?.toJson(), tetragon(8));
 });
 
-test('a malformed line passes through unchanged and is counted', () => {
+test('a malformed line is edited like any event; an unreadable one first takes the same tagged shape, counted', () => {
   const { t, ctx } = build(remapTransform, { operations: [{ type: 'set', field: 'x', value: 1 }] });
   const bad = badEv();
-  const r = run(t, [bad, ev(tetragon(1))]);
-  assert.equal(r.out.length, 2);
-  assert.equal(r.out[0], bad);
-  assert.equal(bad.modified, false);
+  const unreadable = throwingEv();
+  const r = run(t, [bad, unreadable, ev(tetragon(1))]);
+  assert.equal(r.out.length, 3);
+  assert.equal(bad.data.x, 1);
+  assert.deepEqual(bad.data.tags, ['_json_parse_failure']);
+  assert.equal(r.out[1], unreadable);
+  assert.equal(unreadable.modified, true);
+  assert.equal((unreadable.toJson()), JSON.stringify({ message: '{}', error: { message: 'invalid JSON: unreadable' }, tags: ['_json_parse_failure'], x: 1 }));
   assert.equal(counters(ctx).decode_errors, 1);
 });
 

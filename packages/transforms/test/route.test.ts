@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { routeTransform, UNMATCHED_OUTPUT } from '../src/route.ts';
-import { badEv, build, counters, ev, FALCO, run, TETRAGON } from './helpers.ts';
+import { badEv, build, counters, ev, FALCO, run, TETRAGON, throwingEv } from './helpers.ts';
 
 const routes = {
   exec: 'has(event.process_exec)',
@@ -33,12 +33,12 @@ test('route sends an event to every route it matches (Vector semantics), and the
   assert.equal(r.outputs.has(''), false, 'route emits only named outputs');
 });
 
-test('route: an evaluation error means "no match" for that route, counted; malformed lines go to _unmatched', () => {
+test('route: an evaluation error means "no match" for that route, counted; malformed and unreadable events go to _unmatched', () => {
   const { t, ctx } = build(routeTransform, { routes: { payments_exec: 'event.process_exec.process.pod.namespace == "payments"' } });
-  const r = run(t, [...TETRAGON.slice(0, 4).map(ev), badEv()]);
+  const r = run(t, [...TETRAGON.slice(0, 4).map(ev), badEv(), throwingEv()]);
   assert.equal(r.outputs.get('payments_exec')?.length, 3);
-  assert.equal(r.outputs.get(UNMATCHED_OUTPUT)?.length, 2);
-  assert.equal(counters(ctx).condition_errors, 1); // the kprobe line
+  assert.equal(r.outputs.get(UNMATCHED_OUTPUT)?.length, 3);
+  assert.equal(counters(ctx).condition_errors, 3); // the kprobe line, the malformed and the unreadable one
   assert.equal(counters(ctx).decode_errors, 1);
 });
 

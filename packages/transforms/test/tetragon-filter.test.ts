@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRe2, compileTetragonFilter, parseFilterList, tetragonFilterTransform, type TetragonFilterConfig } from '../src/tetragon-filter.ts';
 import { parseLabelSelector } from '../src/label-selector.ts';
-import { badEv, build, counters, ev, run, TETRAGON, tetragon, variant } from './helpers.ts';
+import { badEv, build, counters, ev, run, TETRAGON, tetragon, throwingEv, variant } from './helpers.ts';
 
 const DATA = TETRAGON.map((l) => JSON.parse(l) as Record<string, unknown>);
 /** 1-based sample line numbers that pass. */
@@ -202,11 +202,14 @@ test('validate: positioned messages for bad JSON, unknown fields, regexes, selec
   assert.match(one({ allow: [{ cel_expression: ['process_exec.process.binary =='] }] }), /^allow\.0\.cel_expression\.0: Syntax error at column 31/);
 });
 
-test('transform: drops what the lists reject and malformed lines, counts both, emits unmodified events', () => {
-  const { t, ctx } = build(tetragonFilterTransform, { deny: '{"health_check":true}\n{"namespace":["", "cilium", "kube-system"]}' });
-  const r = run(t, [...TETRAGON.map(ev), badEv()]);
-  assert.equal(r.out.length, 26);
-  assert.equal(counters(ctx).events_dropped, 10);
+test('transform: drops what the lists reject, counts it, emits unmodified events; malformed lines only pass deny-only lists', () => {
+  const deny = '{"health_check":true}\n{"namespace":["", "cilium", "kube-system"]}';
+  const { t, ctx } = build(tetragonFilterTransform, { deny });
+  const r = run(t, [...TETRAGON.map(ev), badEv(), throwingEv()]);
+  assert.equal(r.out.length, 28, 'the 26 Tetragon events outside the deny list, and the two tagged malformed lines');
+  assert.equal(counters(ctx).events_dropped, 9);
   assert.equal(counters(ctx).decode_errors, 1);
-  for (const e of r.out) assert.equal(e.modified, false);
+  for (const e of r.out.slice(0, 26)) assert.equal(e.modified, false);
+  const allow = build(tetragonFilterTransform, { allow: [{ event_set: ['PROCESS_EXEC'] }], deny });
+  assert.equal(run(allow.t, [badEv(), ev(tetragon(1))]).out.length, 1);
 });
