@@ -42,7 +42,8 @@ const EMULATORS: Record<string, EmulatorCommand> = {
         .option('--store <mode>', 'full (keep documents) or count (benchmarks)', 'full')
         .option('--max-body-bytes <n>', 'http.max_content_length', int, 100 * 1024 * 1024)
         .option('--data-stream <pattern>', 'data-stream name pattern (repeatable; default logs-*-*, metrics-*-*)', collect, [])
-        .option('--opensearch', 'behave like OpenSearch (406 on vendor types, no product header)'),
+        .option('--opensearch', 'behave like OpenSearch (406 on vendor types, no product header)')
+        .option('--dynamic-mapping', 'infer field types from first values and refuse misfits (full store)'),
     start: async (f, common) => {
       const users = (f['user'] as string[]).map(splitPair);
       const apiKeys = f['apiKey'] as string[];
@@ -58,6 +59,7 @@ const EMULATORS: Record<string, EmulatorCommand> = {
         maxBodyBytes: f['maxBodyBytes'] as number,
         ...(patterns.length > 0 ? { dataStreamPatterns: patterns } : {}),
         flavor: f['opensearch'] === true ? 'opensearch' : 'elasticsearch',
+        dynamicMapping: f['dynamicMapping'] === true,
       });
       return { emulator: es, stats: () => ({ ...es.stats(), docs: es.count(), targets: Object.fromEntries(es.targets().map((t) => [t, es.count(t)])) }) };
     },

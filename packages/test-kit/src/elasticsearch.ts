@@ -52,7 +52,7 @@ export interface ElasticsearchEmulator extends Emulator {
   mappingConflict(rule: MappingConflictRule): void;
   /** Remove item-fault and mapping-conflict rules (request faults: `clearFaults`). */
   clearItemRules(): void;
-  /** Field path → type inferred by `dynamicMapping` for a target (empty without it). */
+  /** Field path → type inferred by `dynamicMapping` for a target (data streams always have `@timestamp: date`). */
   mapping(target: string): Record<string, MappingType>;
 }
 
