@@ -1,0 +1,201 @@
+/**
+ * Derived alert fields: what a human needs to read a security event (which pod, which binary,
+ * which file, read or written, how bad), pulled out of the three shapes tern forwards (Tetragon
+ * export, Falco alerts, Kubernetes audit) into one flat object. Message templates reach it as
+ * `{{_.pod}}`, `{{_.file}}`, ...; rate-limit keys can use it too (`_.pod`), which is what makes
+ * one `key_fields` list work across event sources.
+ *
+ * Pure functions over parsed event data; computed only for events that are formatted as messages
+ * or whose key or template names a `_.` field.
+ */
+
+/** The derived fields (every value a string; missing ones are empty). */
+export interface Derived {
+  /** `process_exec`, `process_exit`, `process_kprobe`, ... for Tetragon; `falco`; `k8s_audit`; else `event`. */
+  readonly kind: string;
+  /** Short title: the Falco rule, the Tetragon policy, the audit verb and resource. */
+  readonly title: string;
+  /** Lower-case severity: Falco priority, else inferred (see `inferSeverity`). */
+  readonly severity: string;
+  /** `namespace/name` of the pod, or `host` for a process outside any pod. */
+  readonly pod: string;
+  readonly namespace: string;
+  readonly container: string;
+  readonly binary: string;
+  readonly arguments: string;
+  readonly node: string;
+  readonly time: string;
+  /** First file path among a kprobe's arguments (or Falco `fd.name`). */
+  readonly file: string;
+  /** What happened to `file`: read, written, opened, mapped, accessed. */
+  readonly access: string;
+  /** Remote address of a socket argument (`daddr:dport`). */
+  readonly destination: string;
+  readonly function: string;
+  readonly policy: string;
+  /** Tetragon kprobe action (`KPROBE_ACTION_SIGKILL` → `sigkill`), empty for plain observation. */
+  readonly action: string;
+  readonly rule: string;
+  readonly user: string;
+  /** The whole event as compact JSON (for events of no known shape). */
+  readonly json: string;
+  /** How many similar alerts the rate limit suppressed before this one (0 when none). */
+  readonly suppressed: number;
+  /** `(N similar alerts suppressed)` or empty. */
+  readonly suppressed_note: string;
+}
+
+const TETRAGON_KINDS = ['process_exec', 'process_exit', 'process_kprobe', 'process_tracepoint', 'process_uprobe', 'process_lsm', 'process_usdt'] as const;
+
+type Obj = Record<string, unknown>;
+
+const obj = (v: unknown): Obj | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined);
+const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+
+export function suppressedNote(n: number): string {
+  return n > 0 ? `(${n} similar alert${n === 1 ? '' : 's'} suppressed)` : '';
+}
+
+function base(kind: string, data: unknown, suppressed: number): { -readonly [K in keyof Derived]: Derived[K] } {
+  return {
+    kind,
+    title: '',
+    severity: '',
+    pod: '',
+    namespace: '',
+    container: '',
+    binary: '',
+    arguments: '',
+    node: '',
+    time: '',
+    file: '',
+    access: '',
+    destination: '',
+    function: '',
+    policy: '',
+    action: '',
+    rule: '',
+    user: '',
+    json: JSON.stringify(data) ?? '',
+    suppressed,
+    suppressed_note: suppressedNote(suppressed),
+  };
+}
+
+/** `security_file_permission`'s mask argument: MAY_WRITE (2), MAY_READ (4), MAY_EXEC (1). */
+function accessOf(fn: string, args: readonly unknown[]): string {
+  if (fn === 'security_file_permission' || fn === 'security_path_truncate' || fn === 'security_inode_permission') {
+    for (const a of args) {
+      const mask = obj(a)?.['int_arg'];
+      if (typeof mask === 'number') {
+        if (mask & 2) return 'written';
+        if (mask & 4) return 'read';
+        if (mask & 1) return 'executed';
+      }
+    }
+    return 'accessed';
+  }
+  if (fn === 'fd_install' || fn.includes('open')) return 'opened';
+  if (fn.includes('mmap')) return 'mapped';
+  if (fn.includes('unlink')) return 'deleted';
+  if (fn.includes('write')) return 'written';
+  if (fn.includes('read')) return 'read';
+  return 'accessed';
+}
+
+function tetragon(kind: string, data: Obj, suppressed: number): Derived {
+  const d = base(kind, data, suppressed);
+  const ev = obj(data[kind]) ?? {};
+  const proc = obj(ev['process']) ?? {};
+  const pod = obj(proc['pod']);
+  d.namespace = str(pod?.['namespace']);
+  d.pod = pod ? `${d.namespace}/${str(pod['name'])}` : 'host';
+  d.container = str(obj(pod?.['container'])?.['name']);
+  d.binary = str(proc['binary']);
+  d.arguments = str(proc['arguments']);
+  d.node = str(data['node_name']);
+  d.time = str(data['time']);
+  d.function = str(ev['function_name'] ?? ev['event'] ?? ev['subsys']);
+  d.policy = str(ev['policy_name']);
+  const action = str(ev['action']);
+  d.action = action === '' || action === 'KPROBE_ACTION_POST' ? '' : action.replace(/^KPROBE_ACTION_/, '').toLowerCase();
+  const args = Array.isArray(ev['args']) ? (ev['args'] as unknown[]) : [];
+  for (const a of args) {
+    const o = obj(a);
+    if (o === undefined) continue;
+    const file = obj(o['file_arg']) ?? obj(o['path_arg']) ?? obj(o['linux_binprm_arg']);
+    if (d.file === '' && file !== undefined) d.file = str(file['path']);
+    const sock = obj(o['sock_arg']) ?? obj(o['sockaddr_arg']);
+    if (d.destination === '' && sock !== undefined) {
+      const addr = str(sock['daddr'] ?? sock['addr']);
+      const port = str(sock['dport'] ?? sock['port']);
+      d.destination = port ? `${addr}:${port}` : addr;
+    }
+  }
+  if (d.file !== '') d.access = accessOf(d.function, args);
+  d.title = d.policy !== '' ? `Tetragon ${d.policy}` : `Tetragon ${kind}`;
+  d.severity = inferSeverity(d);
+  return d;
+}
+
+function falco(data: Obj, suppressed: number): Derived {
+  const d = base('falco', data, suppressed);
+  const f = obj(data['output_fields']) ?? {};
+  d.rule = str(data['rule']);
+  d.title = d.rule;
+  d.severity = str(data['priority']).toLowerCase();
+  d.namespace = str(f['k8s.ns.name']);
+  const pod = str(f['k8s.pod.name']);
+  d.pod = pod !== '' ? (d.namespace !== '' ? `${d.namespace}/${pod}` : pod) : 'host';
+  d.container = str(f['container.name']);
+  d.binary = str(f['proc.exepath'] ?? f['proc.name']);
+  d.arguments = str(f['proc.cmdline']);
+  d.node = str(data['hostname'] ?? f['evt.hostname']);
+  d.time = str(data['time']);
+  d.file = str(f['fd.name']);
+  d.user = str(f['user.name']);
+  return d;
+}
+
+function audit(data: Obj, suppressed: number): Derived {
+  const d = base('k8s_audit', data, suppressed);
+  const ref = obj(data['objectRef']) ?? {};
+  d.user = str(obj(data['user'])?.['username']);
+  d.namespace = str(ref['namespace']);
+  const resource = str(ref['resource']) + (ref['subresource'] ? `/${str(ref['subresource'])}` : '');
+  d.title = `Kubernetes ${str(data['verb'])} ${resource}`.trim();
+  d.time = str(data['requestReceivedTimestamp'] ?? data['stageTimestamp']);
+  const code = obj(data['responseStatus'])?.['code'];
+  d.severity = typeof code === 'number' && code >= 400 ? 'warning' : 'notice';
+  return d;
+}
+
+/**
+ * Severity of a Tetragon event, which carries none: an enforcing action is critical, a watched
+ * file or other kprobe hit a warning, a process start a notice, everything else informational.
+ */
+export function inferSeverity(d: Pick<Derived, 'kind' | 'action' | 'file'>): string {
+  if (d.action !== '' && d.action !== 'post' && d.action !== 'nopost') return 'critical';
+  if (d.kind === 'process_kprobe' || d.kind === 'process_lsm' || d.kind === 'process_tracepoint' || d.kind === 'process_uprobe') return 'warning';
+  if (d.kind === 'process_exec') return 'notice';
+  return 'informational';
+}
+
+/** Derived fields of one event's data; `suppressed` is the rate limiter's count for it. */
+export function describe(data: unknown, suppressed = 0): Derived {
+  const o = obj(data);
+  if (o === undefined) {
+    const d = base('event', data, suppressed);
+    d.severity = 'informational';
+    return d;
+  }
+  for (const k of TETRAGON_KINDS) if (obj(o[k]) !== undefined) return tetragon(k, o, suppressed);
+  if (typeof o['rule'] === 'string' && typeof o['priority'] === 'string' && typeof o['output'] === 'string') return falco(o, suppressed);
+  if (o['kind'] === 'Event' && typeof o['apiVersion'] === 'string' && o['apiVersion'].startsWith('audit.k8s.io')) return audit(o, suppressed);
+  const d = base('event', data, suppressed);
+  d.node = str(o['node_name'] ?? o['hostname'] ?? o['host']);
+  d.time = str(o['time'] ?? o['@timestamp'] ?? o['timestamp']);
+  d.severity = str(o['severity'] ?? o['level'] ?? o['priority']).toLowerCase() || 'informational';
+  d.title = 'Event';
+  return d;
+}
