@@ -98,7 +98,8 @@ export type BodyResult =
   | { ok: false; error: 'declared-too-large'; declared: number }
   | { ok: false; error: 'too-large'; wireBytes: number }
   | { ok: false; error: 'unsupported-encoding'; encoding: string }
-  | { ok: false; error: 'bad-encoding'; message: string };
+  | { ok: false; error: 'bad-encoding'; message: string }
+  | { ok: false; error: 'aborted'; message: string };
 
 const DEFAULT_DECODE = ['gzip', 'x-gzip', 'deflate', 'br'] as const;
 
@@ -156,10 +157,16 @@ export class Exchange {
     const chunks: Buffer[] = [];
     let wire = 0;
     let over = false;
-    for await (const chunk of this.req as AsyncIterable<Buffer>) {
-      wire += chunk.length;
-      if (limits.maxWire !== undefined && wire > limits.maxWire) over = true;
-      if (!over) chunks.push(chunk);
+    try {
+      for await (const chunk of this.req as AsyncIterable<Buffer>) {
+        wire += chunk.length;
+        if (limits.maxWire !== undefined && wire > limits.maxWire) over = true;
+        if (!over) chunks.push(chunk);
+      }
+    } catch (err) {
+      // The client went away mid-body (or close() tore the socket down).
+      this.record.wireBytes = wire;
+      return { ok: false, error: 'aborted', message: (err as Error).message };
     }
     this.record.wireBytes = wire;
     if (over) return { ok: false, error: 'too-large', wireBytes: wire };
@@ -260,10 +267,14 @@ export class EmulatorServer implements Emulator {
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.#onRequest(req, res).catch((err: unknown) => {
         // Last resort: the handler's own error path failed. Never leave a client hanging.
-        if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-          res.end(String(err));
-        } else res.destroy();
+        try {
+          if (!res.destroyed && !res.headersSent) {
+            res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+            res.end(String(err));
+          } else res.destroy();
+        } catch {
+          res.destroy();
+        }
       });
     });
     // A client that disconnects mid-request must not crash the emulator.
@@ -357,7 +368,8 @@ export class EmulatorServer implements Emulator {
       const base = this.#spec.faultReply?.(action.status, ex) ?? { status: action.status };
       const reply: Reply = {
         status: action.status,
-        headers: { ...base.headers, ...action.headers },
+        // Keep '' markers: #write applies them to the standard headers too.
+        headers: mergeHeaders(base.headers ?? {}, action.headers ?? {}, true),
         body: action.body ?? base.body ?? '',
       };
       this.#write(ex, res, reply);
@@ -394,12 +406,7 @@ export class EmulatorServer implements Emulator {
 
   #write(ex: Exchange, res: ServerResponse, reply: Reply): void {
     if (res.destroyed) return;
-    const headers: Record<string, string | string[]> = { ...this.#spec.baseHeaders?.(ex) };
-    // Header names are case-insensitive: let a reply or fault override a base header whatever its case.
-    for (const [k, v] of Object.entries(reply.headers ?? {})) {
-      for (const existing of Object.keys(headers)) if (existing.toLowerCase() === k.toLowerCase()) delete headers[existing];
-      if (v !== '') headers[k] = v;
-    }
+    const headers = mergeHeaders(this.#spec.baseHeaders?.(ex) ?? {}, reply.headers ?? {});
     const body = reply.body === undefined ? EMPTY : typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
     const noBody = reply.status === 204 || reply.status === 304 || (reply.status >= 100 && reply.status < 200);
     if (!noBody) headers['content-length'] = String(body.length);
@@ -411,6 +418,19 @@ export class EmulatorServer implements Emulator {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * `over` wins over `base`, header names compared case-insensitively; a value of '' removes the
+ * header (how a fault drops a standard header such as `X-elastic-product`).
+ */
+function mergeHeaders(base: Record<string, string | string[]>, over: Record<string, string | string[]>, keepEmpty = false): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    for (const existing of Object.keys(out)) if (existing.toLowerCase() === k.toLowerCase()) delete out[existing];
+    if (v !== '' || keepEmpty) out[k] = v;
+  }
+  return out;
+}
 
 /** Basic credentials from an Authorization header, or undefined when it is not Basic. */
 export function parseBasic(authorization: string | undefined): { username: string; password: string } | undefined {

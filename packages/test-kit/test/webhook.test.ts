@@ -141,3 +141,29 @@ describe('slack webhook', () => {
     assert.deepEqual(Object.values(await send(sl.url + HOOK, '{"text":"x"}')).slice(0, 2), [403, 'action_prohibited']);
   });
 });
+
+test('close() while a request body is still streaming does not crash the process', async () => {
+  const { request } = await import('node:http');
+  const wh = await startWebhook();
+  const u = new URL(wh.url);
+  const req = request({ host: u.hostname, port: u.port, method: 'POST', path: '/slow', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+  req.on('error', () => {});
+  req.write('{"partial":');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await wh.close();
+  req.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(wh.received.length, 0);
+});
+
+test('fault headers override standard headers case-insensitively', async () => {
+  const wh = await startWebhook();
+  try {
+    wh.fault({ action: { status: 500, headers: { 'Content-Type': 'application/json' }, body: '{"e":1}' } });
+    const res = await fetch(wh.url, { method: 'POST', body: '{}' });
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.equal(await res.text(), '{"e":1}');
+  } finally {
+    await wh.close();
+  }
+});
