@@ -14,7 +14,7 @@
 import type { EventData, LogEvent, TransformDefinition } from '@tern/core';
 import { deleteIn, getIn, parsePath, pathError, setIn, type Path } from './path.ts';
 import { compileTemplate, templateError } from './template.ts';
-import { malformedView } from './shared.ts';
+import { JSON_FAILURE_TAG, malformedView } from './shared.ts';
 
 export type RemapOperation =
   | { type: 'set'; field: string; value: unknown }
@@ -29,7 +29,7 @@ export interface RemapConfig {
   operations: RemapOperation[];
 }
 
-export const DEFAULT_JSON_FAILURE_TAG = '_json_parse_failure';
+export const DEFAULT_JSON_FAILURE_TAG = JSON_FAILURE_TAG;
 
 type Op = (ev: LogEvent) => void;
 

@@ -2,7 +2,7 @@
 // files loaded through core's config loader (ajv with defaults, validate messages located in YAML).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadPipeline, Registry, type SinkDefinition, type SourceDefinition, type TransformDefinition } from '@tern/core';
@@ -143,4 +143,24 @@ sinks:
       return true;
     },
   );
+});
+
+test('the README examples are valid pipeline files (loaded together)', () => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  assert.ok(blocks.length >= 8);
+  // Stand-ins for the components the snippets mention that live in other packages.
+  const open = { type: 'object', additionalProperties: true, properties: {} };
+  const reg = new Registry().register(
+    { ...source, type: 'file', schema: open },
+    { ...sink, type: 'elasticsearch', schema: open },
+    { ...sink, type: 'file', schema: open },
+    ...(transforms as TransformDefinition<never>[]),
+  );
+  const files = blocks.map((b) => pipeline(b));
+  files.push(pipeline('sources:\n  falco: { type: file }\n  audit: { type: file }\n'));
+  const cfg = loadPipeline(files, reg, { env: {} });
+  for (const id of ['execs', 'by_kind', 'like_the_helm_chart', 'trim', 'kprobes_1_in_10', 'falco_per_rule', 'audit_once']) {
+    assert.ok(cfg.components.some((c) => c.id === id), id);
+  }
 });
