@@ -297,7 +297,8 @@ export class BulkStore {
       const name = String(a.meta['_index'] ?? defaultIndex);
       const item = this.#processItem(a, name, position, faults);
       const status = item['status'] as number;
-      if (status >= 300) errors = true;
+      // A delete of a missing document answers 404 `not_found` but is not a failure (no `error`).
+      if (item['error'] !== undefined) errors = true;
       this.#countStatus(status);
       items.push(JSON.stringify({ [a.op]: item }));
     });

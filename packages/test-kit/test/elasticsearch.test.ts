@@ -213,6 +213,9 @@ describe('elasticsearch emulator: wire rules', () => {
     assert.equal(items[5].index._version, 2);
     assert.equal(items[6].create.error.type, 'invalid_index_name_exception');
     assert.equal(items[8].delete.result, 'not_found');
+    const onlyMissingDelete = await post(`${es.url}/_bulk`, nd({ delete: { _index: 'plain', _id: 'never' } }));
+    assert.equal(onlyMissingDelete.json.errors, false);
+    assert.equal(onlyMissingDelete.json.items[0].delete.status, 404);
     assert.deepEqual(es.targets().sort(), ['cn', 'crlf', 'from-path', 'logs-a-default', 'plain']);
   });
 
