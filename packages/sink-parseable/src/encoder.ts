@@ -1,0 +1,115 @@
+/**
+ * Encodes a batch (one stream: the kit partitions by rendered stream name) as the JSON array body
+ * of `POST /api/v1/ingest` (§3.4).
+ *
+ * Two rewrites keep Parseable from doing something other than "one event, one row":
+ * - arrays: Parseable explodes every array into one row per element (a cartesian product across
+ *   arrays, §3.4), so by default every array value, at any depth, is sent as its JSON string
+ *   (`"args":"[{\"int_arg\":3}]"`). `explode_arrays: true` keeps them.
+ * - `p_timestamp`: reserved; an event carrying it would make the server refuse the whole request
+ *   (400). A top-level `p_timestamp` is renamed `_p_timestamp` (the `_` prefix is what Parseable
+ *   itself does to `@` names); when the event already has `_p_timestamp`, the original is dropped.
+ *
+ * Everything else goes in as the original line (`toJson()`): the array body is the lines joined by
+ * commas. A line is parsed only when it might need a rewrite (it contains `[` or `"p_timestamp"`),
+ * and re-serialised only when it really did.
+ *
+ * Pure: the same events always give the same body, so the kit may re-encode subsets to split.
+ */
+import type { EncodedRequest, LogEvent } from '@tern/core';
+import { compileTemplate, type Template } from './template.ts';
+import { sanitizeStream } from './schema.ts';
+
+export interface ParseableRequest extends EncodedRequest {
+  readonly body: string;
+  readonly stream: string;
+  readonly count: number;
+}
+
+export interface EncoderOptions {
+  readonly stream: string;
+  readonly explodeArrays: boolean;
+}
+
+export const RENAMED_P_TIMESTAMP = '_p_timestamp';
+
+export class ParseableEncoder {
+  private readonly stream: Template;
+  private readonly explodeArrays: boolean;
+  /** Sanitised names per rendered value; bounded (a runaway template must not grow it forever). */
+  private readonly names = new Map<string, string>();
+
+  constructor(o: EncoderOptions) {
+    this.stream = compileTemplate(o.stream);
+    this.explodeArrays = o.explodeArrays;
+  }
+
+  /** The stream of an event (sanitised to Parseable's charset). */
+  partition(ev: LogEvent): string {
+    const c = this.stream.constant;
+    if (c !== undefined) return c;
+    const rendered = this.stream.render(ev);
+    let name = this.names.get(rendered);
+    if (name === undefined) {
+      name = sanitizeStream(rendered);
+      if (this.names.size >= 10_000) this.names.clear();
+      this.names.set(rendered, name);
+    }
+    return name;
+  }
+
+  estimate(ev: LogEvent): number {
+    return ev.size + 1;
+  }
+
+  encode(events: readonly LogEvent[], stream: string): ParseableRequest {
+    let body = '[';
+    for (let i = 0; i < events.length; i++) {
+      if (i > 0) body += ',';
+      body += this.line(events[i] as LogEvent);
+    }
+    return { body: `${body}]`, stream, count: events.length };
+  }
+
+  /** One event's JSON: the original line unless an array or `p_timestamp` must be rewritten. */
+  line(ev: LogEvent): string {
+    const json = ev.toJson();
+    const mayHaveArray = !this.explodeArrays && json.includes('[');
+    const mayHaveReserved = json.includes('"p_timestamp"');
+    if (!mayHaveArray && !mayHaveReserved) return json;
+    const data = ev.data;
+    let changed = false;
+    let out: Record<string, unknown> = data;
+    if (mayHaveArray) {
+      const s = stringifyArrays(data);
+      if (s !== data) {
+        out = s as Record<string, unknown>;
+        changed = true;
+      }
+    }
+    if (mayHaveReserved && Object.hasOwn(out, 'p_timestamp')) {
+      const { p_timestamp: original, ...rest } = out;
+      out = Object.hasOwn(rest, RENAMED_P_TIMESTAMP) ? rest : { ...rest, [RENAMED_P_TIMESTAMP]: original };
+      changed = true;
+    }
+    return changed ? JSON.stringify(out) : json;
+  }
+}
+
+/**
+ * A copy of `v` with every array value replaced by its JSON string; `v` itself (same reference)
+ * when it holds no array, so unchanged subtrees are shared, not copied.
+ */
+export function stringifyArrays(v: unknown): unknown {
+  if (Array.isArray(v)) return JSON.stringify(v);
+  if (v === null || typeof v !== 'object') return v;
+  let copy: Record<string, unknown> | undefined;
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const y = stringifyArrays(x);
+    if (y !== x) {
+      copy ??= { ...(v as Record<string, unknown>) };
+      copy[k] = y;
+    }
+  }
+  return copy ?? v;
+}

@@ -1,0 +1,43 @@
+/**
+ * Sending Parseable requests over the kit's `HttpClient` (undici, keep-alive, TLS, proxy):
+ * `POST /api/v1/ingest` with `X-P-Stream` (the server creates a missing stream), HTTP Basic
+ * credentials, `Content-Type: application/json` (actix refuses anything else with 400) and the
+ * custom `X-P-<name>` field headers. The password is read once at build (`password_file`) and only
+ * ever goes into the Authorization header: error reasons quote the server's body, never the request.
+ */
+import { HttpClient, type Payload, type SendResult } from '@tern/core';
+import { classifyParseable } from './classify.ts';
+import type { ParseableConfig } from './schema.ts';
+
+export const INGEST_PATH = '/api/v1/ingest';
+
+export function createClient(c: ParseableConfig, baseDir: string): HttpClient {
+  return new HttpClient({
+    endpoint: c.endpoint,
+    ...(c.tls ? { tls: c.tls } : {}),
+    ...(c.proxy ? { proxy: c.proxy } : {}),
+    auth: { strategy: 'basic', user: c.username, ...(c.password ? { password: c.password } : {}), ...(c.password_file ? { password_file: c.password_file } : {}) },
+    headers: c.request?.headers ?? {},
+    concurrency: c.request?.concurrency ?? 4,
+    baseDir,
+  });
+}
+
+export class ParseableSender {
+  private readonly client: HttpClient;
+  private readonly headers: Readonly<Record<string, string>>;
+
+  constructor(client: HttpClient, customFields: Readonly<Record<string, string>>) {
+    this.client = client;
+    const h: Record<string, string> = { 'content-type': 'application/json' };
+    for (const [k, v] of Object.entries(customFields)) h[`x-p-${k.toLowerCase()}`] = v;
+    this.headers = h;
+  }
+
+  async send(stream: string, payload: Payload, signal: AbortSignal): Promise<SendResult> {
+    const headers: Record<string, string> = { ...this.headers, 'x-p-stream': stream };
+    if (payload.encoding === 'gzip') headers['content-encoding'] = 'gzip';
+    const res = await this.client.request({ method: 'POST', path: INGEST_PATH, headers, body: payload.body, signal });
+    return classifyParseable(res.status, res.headers, res.body);
+  }
+}
