@@ -22,7 +22,7 @@
  * position.
  */
 import { Environment, type ASTNode, type ParseResult } from '@marcbachmann/cel-js';
-import type { EventData } from '@tern/core';
+import { TernError, type EventData } from '@tern/core';
 
 /** A compiled condition: `test` returns true/false, or `undefined` when evaluation failed. */
 export interface CompiledCondition {
@@ -33,8 +33,8 @@ export interface CompiledCondition {
 /** How a condition sees the event: as `event` (tern's convention) or as Tetragon's top-level event fields. */
 export type ConditionScope = 'event' | 'tetragon';
 
-/** A compile error with its position inside the expression (1-based). */
-export class ConditionCompileError extends Error {
+/** A compile error with its position inside the expression (1-based); `TERN_ERR_CONFIG_INVALID`. */
+export class ConditionCompileError extends TernError {
   readonly line: number;
   readonly column: number;
   readonly kind: string;
@@ -42,7 +42,7 @@ export class ConditionCompileError extends Error {
   constructor(kind: string, detail: string, source: string, offset: number | undefined) {
     const { line, column } = position(source, offset);
     const where = offset === undefined ? '' : source.includes('\n') ? ` at line ${line}, column ${column}` : ` at column ${column}`;
-    super(`${kind}${where}: ${detail}`);
+    super('TERN_ERR_CONFIG_INVALID', `${kind}${where}: ${detail}`);
     this.name = 'ConditionCompileError';
     this.kind = kind;
     this.detail = detail;

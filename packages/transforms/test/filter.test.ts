@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isTernError } from '@tern/core';
 import { filterTransform } from '../src/filter.ts';
 import { compileCondition, conditionError, ConditionCompileError } from '../src/cel.ts';
 import { badEv, build, counters, ev, FALCO, run, TETRAGON, tetragon, throwingEv } from './helpers.ts';
@@ -101,7 +102,7 @@ test('validate reports type errors, non-bool results, bad regexes and multi-line
 test('compileCondition throws a ConditionCompileError carrying line and column', () => {
   assert.throws(
     () => compileCondition('event.a == 1 ||| event.b'),
-    (err: unknown) => err instanceof ConditionCompileError && err.line === 1 && err.column > 1,
+    (err: unknown) => err instanceof ConditionCompileError && isTernError(err) && err.code === 'TERN_ERR_CONFIG_INVALID' && err.line === 1 && err.column > 1,
   );
 });
 
