@@ -134,8 +134,10 @@ export class BulkEncoder {
   encode(events: readonly LogEvent[]): BulkRequest {
     let body = '';
     for (const ev of events) {
+      // Target first: rendering fields may parse the event, and the document must reflect that parse.
+      const target = this.targetOf(ev);
       const doc = this.document(ev);
-      body += this.prefix(this.targetOf(ev));
+      body += this.prefix(target);
       if (this.id !== 'none') body += `,"_id":"${this.docId(ev, doc.original)}"`;
       body += '}}\n';
       body += doc.line;
@@ -161,13 +163,17 @@ export class BulkEncoder {
 
   /** The document line, and the original JSON the content hash is taken over (stable across @timestamp splicing). */
   private document(ev: LogEvent): { line: string; original: string } {
-    const original = ev.toJson();
-    if (!this.dataStreamMode) return { line: original, original };
+    const first = ev.toJson();
+    if (!this.dataStreamMode) return { line: first, original: first };
     // Cheap test first: parsing every line just to look for @timestamp would cost more than the send.
-    if (original.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined) return { line: original, original };
+    if (first.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined) return { line: first, original: first };
     const ts = new Date(this.eventTime(ev)).toISOString();
-    // `original` is a JSON object text (toJson of an object): splice the field in after `{`.
-    const rest = original.slice(1).trimStart();
+    // Reading the time may have parsed a lazily decoded line and found it malformed: it is then
+    // the tagged `{message, error, tags}` event, which is what gets stored (not a line ES refuses).
+    const original = ev.toJson();
+    // `original` is a JSON object text: splice the field in after its `{` (leading blanks allowed).
+    const open = original.indexOf('{');
+    const rest = original.slice(open + 1).trimStart();
     const line = rest.startsWith('}') ? `{"@timestamp":"${ts}"}` : `{"@timestamp":"${ts}",${rest}`;
     return { line, original };
   }

@@ -82,6 +82,20 @@ describe('BulkEncoder', () => {
     assert.deepEqual(targets, ['logs-k8s.audit-kube-system', 'logs-k8s.audit-unknown']);
   });
 
+  it('never fails on a malformed lazily decoded line: in data-stream mode it is stored as the tagged event', () => {
+    const enc = new BulkEncoder({ ...base, id: 'content_hash' });
+    const bad = line('{"process_exec":{"truncated');
+    const good = line('  {"a":1,"time":"2024-11-22T05:20:00Z"}');
+    const out = lines(enc.encode([bad, good]).body) as Array<Record<string, unknown>>;
+    const badDoc = out[1] as { message: string; tags: string[]; '@timestamp': string };
+    assert.equal(badDoc.message, '{"process_exec":{"truncated');
+    assert.deepEqual(badDoc.tags, ['_json_parse_failure']);
+    assert.equal(badDoc['@timestamp'], '2026-01-02T03:00:00.000Z');
+    assert.deepEqual(out[3], { '@timestamp': '2024-11-22T05:20:00.000Z', a: 1, time: '2024-11-22T05:20:00Z' }, 'leading blanks before { are fine');
+    // encoding again (a retry) gives the same body
+    assert.equal(enc.encode([bad, good]).body, enc.encode([bad, good]).body);
+  });
+
   it('encodes modified and text events', () => {
     const ev = line('{"a":1}');
     ev.mutate().b = 2;
