@@ -8,6 +8,7 @@
  * From the checkout: `node --conditions=tern-src packages/test-kit/src/cli.ts elasticsearch --port 9200`.
  * Each emulator is one entry of EMULATORS: its flags, and how flags become start options.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { startElasticsearch } from './elasticsearch.ts';
 import { startLogScale } from './logscale.ts';
@@ -151,6 +152,9 @@ async function run(name: string, spec: EmulatorCommand, flags: Flags): Promise<v
     // A long benchmark must not accumulate request records; the count is enough here.
     recordRequests: false,
     recordBodies: false,
+    ...(typeof flags['tlsCert'] === 'string' && typeof flags['tlsKey'] === 'string'
+      ? { tls: { cert: readFileSync(flags['tlsCert']), key: readFileSync(flags['tlsKey']) } }
+      : {}),
     onRequest: (e) => {
       requests++;
       if (!quiet) process.stderr.write(`${e.method} ${e.path} ${e.status === 0 ? 'reset' : e.status}${e.note === '' ? '' : ` ${e.note}`}\n`);
@@ -187,7 +191,9 @@ for (const [name, spec] of Object.entries(EMULATORS)) {
     .description(spec.description)
     .option('--port <port>', 'port to listen on (0 = any free port)', int, spec.defaultPort)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('--quiet', 'no per-request log lines');
+    .option('--quiet', 'no per-request log lines')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert');
   spec.flags(cmd).action((flags: Flags) => run(name, spec, flags));
 }
 await program.parseAsync(process.argv);

@@ -9,6 +9,7 @@
  * Elasticsearch refuses an oversized Content-Length before decoding), and the limits differ.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import zlib from 'node:zlib';
@@ -66,6 +67,8 @@ export interface CommonOptions {
   port?: number;
   /** Interface to listen on; default 127.0.0.1. */
   host?: string;
+  /** Serve HTTPS with this certificate and key (PEM); `url` then starts with `https://`. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** Keep decoded bodies in `requests` (default true; benchmarks turn it off to save memory). */
   recordBodies?: boolean;
   /** Keep `requests` at all (default true; the CLI turns it off so a long run does not grow memory). */
@@ -247,7 +250,7 @@ interface QueuedRule {
 /** The listening server shared by all emulators. Emulators wrap it and add their query surface. */
 export class EmulatorServer implements Emulator {
   readonly requests: RecordedRequest[] = [];
-  #server: http.Server;
+  #server: http.Server | https.Server;
   #spec: ServerSpec;
   #faults: QueuedRule[] = [];
   #timers = new Set<NodeJS.Timeout>();
@@ -257,12 +260,10 @@ export class EmulatorServer implements Emulator {
   constructor(spec: ServerSpec) {
     this.#spec = spec;
     this.#recordBodies = spec.options.recordBodies ?? true;
-    this.#server = http.createServer({
-      // Benchmarks keep connections open for a long time; a slow upload must not be cut off.
-      keepAliveTimeout: 60_000,
-      headersTimeout: 60_000,
-      requestTimeout: 0,
-    });
+    // Benchmarks keep connections open for a long time; a slow upload must not be cut off.
+    const serverOptions = { keepAliveTimeout: 60_000, headersTimeout: 60_000, requestTimeout: 0 };
+    const tls = spec.options.tls;
+    this.#server = tls === undefined ? http.createServer(serverOptions) : https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key });
     this.#server.maxRequestsPerSocket = 0;
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.#onRequest(req, res).catch((err: unknown) => {
@@ -300,7 +301,7 @@ export class EmulatorServer implements Emulator {
     const addr = this.#server.address();
     if (addr === null || typeof addr === 'string') throw new Error('emulator: unexpected server address');
     const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.#url = `http://${h}:${addr.port}`;
+    this.#url = `${this.#spec.options.tls === undefined ? 'http' : 'https'}://${h}:${addr.port}`;
     return this;
   }
 

@@ -412,3 +412,20 @@ describe('elasticsearch emulator: dynamic mapping (opt-in)', () => {
     }
   });
 });
+
+describe('elasticsearch emulator: TLS', () => {
+  test('serves https with the given certificate; the official client verifies it', async () => {
+    const { TEST_TLS_CERT, TEST_TLS_KEY } = await import('@tern/core/testing');
+    const es = await startElasticsearch({ tls: { cert: TEST_TLS_CERT, key: TEST_TLS_KEY } });
+    const client = new Client({ node: es.url, tls: { ca: TEST_TLS_CERT }, maxRetries: 0 });
+    try {
+      assert.match(es.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const r = await client.bulk({ operations: [{ create: { _index: 'logs-tls-default', _id: '1' } }, { '@timestamp': '2026-08-21T10:00:00Z' }] });
+      assert.equal(r.errors, false);
+      assert.equal(es.count('logs-tls-default'), 1);
+    } finally {
+      await client.close();
+      await es.close();
+    }
+  });
+});
