@@ -401,6 +401,22 @@ describe('sink-kit stop', () => {
     assert.ok(ctx.records.some((r) => r.code === 'TERN_ERR_SHUTDOWN_TIMEOUT'));
   });
 
+  it('returns shortly after the deadline even when a send ignores its abort signal', async () => {
+    const { sink, proto } = setup();
+    const stuck = new Promise<SendResult>(() => {});
+    (proto as unknown as { send: () => Promise<SendResult> }).send = () => stuck;
+    const b = trackedBatch(makeEvents(3));
+    sink.accept(b);
+    const deadline = new AbortController();
+    const stopped = sink.stop(deadline.signal);
+    await settle();
+    deadline.abort();
+    const t = Date.now();
+    await stopped;
+    assert.ok(Date.now() - t < 1500, 'bounded by the grace period');
+    assert.equal(b.status(), undefined);
+  });
+
   it('stops cleanly when nothing was accepted and before start', async () => {
     const { sink } = setup({ healthcheck: true });
     await sink.stop(never);

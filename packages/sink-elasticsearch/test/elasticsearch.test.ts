@@ -106,6 +106,20 @@ describe('elasticsearch sink against the emulator', () => {
     assert.equal(c.events_rejected ?? 0, 0);
   });
 
+  it('retries a request that outlives request.timeout_ms; the late commit is not stored twice', async () => {
+    const { emu, ctx, sink } = await setup({}, { request: { timeout_ms: 200 } });
+    emu.fault({ match: { path: /\/_bulk$/ }, action: { delayMs: 600 } });
+    const b = trackedBatch(makeEvents(10));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.ok(bulks(emu).length >= 2);
+    assert.equal(emu.count(DS), 10);
+    // The emulator stored the first request before delaying its answer: the retry met 409s.
+    assert.equal(emu.stats().conflicts, 10);
+    assert.equal(ctx.telemetry.snapshot().events_duplicate, 10);
+    assert.match(String(ctx.records.find((r) => r.msg === 'request failed; retrying')?.reason), /timed out after 200 ms/);
+  });
+
   it('waits out Retry-After on whole-request 429 and 503', async () => {
     const { emu, sink } = await setup();
     emu.fault(

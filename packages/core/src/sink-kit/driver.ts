@@ -550,13 +550,35 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       );
     }
     for (const ob of this.open.values()) if (ob.timer !== undefined) this.clock.clearTimeout(ob.timer);
-    await Promise.allSettled([...this.running, this.health]);
+    // Loops end at once on the abort; a protocol that ignores its signal must not hold shutdown past the deadline.
+    await withGrace(Promise.allSettled([...this.running, this.health]), STOP_GRACE_MS);
     try {
-      await this.protocol.close?.();
+      await withGrace(this.protocol.close?.() ?? Promise.resolve(), STOP_GRACE_MS);
     } catch (err) {
       this.ctx.logger.warn({ err }, 'closing sink connections failed');
     }
   }
+}
+
+/** After the stop deadline: how long loops and `close()` get to finish before stop returns anyway. */
+const STOP_GRACE_MS = 1000;
+
+/** Resolves when `p` settles or after `ms` of real time, whichever first (the timer does not keep the process alive). */
+function withGrace(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(t);
+        reject(err as Error);
+      },
+    );
+  });
 }
 
 /** Splits run-length spans at event position `at`. */
