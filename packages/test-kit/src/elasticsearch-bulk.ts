@@ -34,7 +34,7 @@ export interface ItemFaultRule {
 
 export interface ElasticsearchStats {
   bulkRequests: number;
-  /** `create` items answered 409 because the `_id` existed. */
+  /** Items answered 409 `version_conflict_engine_exception` (`create` on an existing `_id`, or an `if_seq_no` mismatch). */
   conflicts: number;
   itemsByStatus: Record<number, number>;
 }
@@ -129,7 +129,7 @@ export class BulkStore {
   }
 
   itemFault(rule: ItemFaultRule): void {
-    this.#itemFaults.push({ rule, remaining: rule.times ?? 1 });
+    if ((rule.times ?? 1) > 0) this.#itemFaults.push({ rule, remaining: rule.times ?? 1 });
   }
 
   mappingConflict(rule: MappingConflictRule): void {

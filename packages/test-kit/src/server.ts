@@ -306,7 +306,7 @@ export class EmulatorServer implements Emulator {
   }
 
   fault(...rules: FaultRule[]): void {
-    for (const rule of rules) this.#faults.push({ rule, remaining: rule.times ?? 1 });
+    for (const rule of rules) if ((rule.times ?? 1) > 0) this.#faults.push({ rule, remaining: rule.times ?? 1 });
   }
 
   clearFaults(): void {
