@@ -294,7 +294,7 @@ export class BulkStore {
     const items: string[] = [];
     let errors = false;
     parsed.forEach((a, position) => {
-      const name = String(a.meta['_index'] ?? defaultIndex);
+      const name = resolveDateMath(String(a.meta['_index'] ?? defaultIndex));
       const item = this.#processItem(a, name, position, faults);
       const status = item['status'] as number;
       // A delete of a missing document answers 404 `not_found` but is not a failure (no `error`).
@@ -555,7 +555,8 @@ export class BulkStore {
         if (m === null) return { status: 400, type: 'illegal_argument_exception', reason: `Malformed action/metadata line [${line}], expected field [create], [delete], [index] or [update] but found [${head.slice(0, 40)}]` };
         const op = m[1] as Op;
         const mi = INDEX_RE.exec(head);
-        const name = mi ? (mi[1] as string) : defaultIndex;
+        const raw = mi ? (mi[1] as string) : defaultIndex;
+        const name = raw !== undefined && raw.charCodeAt(0) === 0x3c ? resolveDateMath(raw) : raw;
         if (name === undefined) return { status: 400, type: 'action_request_validation_exception', reason: 'Validation Failed: 1: index is missing;' };
         const mid = ID_RE.exec(head);
         if (mid === null && (op === 'delete' || op === 'update')) return { status: 400, type: 'action_request_validation_exception', reason: 'Validation Failed: 1: id is missing;' };
@@ -720,6 +721,75 @@ function tokenName(v: unknown): string {
     default:
       return 'null';
   }
+}
+
+/**
+ * Elasticsearch date math in index names: `<logs-{now/d}>`, `<logs-{now-1d/d}>`,
+ * `<logs-{now/M{yyyy.MM}}>` (UTC; default format `yyyy.MM.dd`). Other names are returned as they
+ * are; a malformed expression is returned unchanged, so it fails the index-name check like on a
+ * real cluster.
+ */
+export function resolveDateMath(name: string, now: Date = new Date()): string {
+  if (!name.startsWith('<') || !name.endsWith('>')) return name;
+  let failed = false;
+  const out = name.slice(1, -1).replace(/\{now([^{}]*)(?:\{([^{}|]*)(?:\|[^{}]*)?\})?\}/g, (_m, expr: string, format: string | undefined) => {
+    const d = applyDateMath(now, expr);
+    if (d === undefined) {
+      failed = true;
+      return '';
+    }
+    return formatDate(d, format === undefined || format === '' ? 'yyyy.MM.dd' : format);
+  });
+  return failed || out.includes('{') || out.includes('}') ? name : out;
+}
+
+function applyDateMath(now: Date, expr: string): Date | undefined {
+  const d = new Date(now.getTime());
+  const re = /([+-])(\d+)([yMwdhHms])|\/([yMwdhHms])/g;
+  let consumed = 0;
+  for (const m of expr.matchAll(re)) {
+    if (m.index !== consumed) return undefined;
+    consumed += m[0].length;
+    const unit = (m[3] ?? m[4]) as string;
+    if (m[1] !== undefined) {
+      const n = Number(m[2]) * (m[1] === '-' ? -1 : 1);
+      if (unit === 'y') d.setUTCFullYear(d.getUTCFullYear() + n);
+      else if (unit === 'M') d.setUTCMonth(d.getUTCMonth() + n);
+      else d.setTime(d.getTime() + n * ({ w: 604_800_000, d: 86_400_000, h: 3_600_000, H: 3_600_000, m: 60_000, s: 1000 } as Record<string, number>)[unit]!);
+    } else {
+      // Rounding down to the start of the unit.
+      if (unit === 'y') d.setUTCMonth(0, 1);
+      if (unit === 'M' || unit === 'y') d.setUTCDate(1);
+      if (unit === 'w') d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+      if (unit !== 'h' && unit !== 'H' && unit !== 'm' && unit !== 's') d.setUTCHours(0, 0, 0, 0);
+      else if (unit === 'h' || unit === 'H') d.setUTCMinutes(0, 0, 0);
+      else if (unit === 'm') d.setUTCSeconds(0, 0);
+      else d.setUTCMilliseconds(0);
+    }
+  }
+  return consumed === expr.length ? d : undefined;
+}
+
+function formatDate(d: Date, format: string): string {
+  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return format.replace(/yyyy|yy|MM|dd|HH|mm|ss/g, (t) => {
+    switch (t) {
+      case 'yyyy':
+        return String(d.getUTCFullYear());
+      case 'yy':
+        return pad(d.getUTCFullYear() % 100);
+      case 'MM':
+        return pad(d.getUTCMonth() + 1);
+      case 'dd':
+        return pad(d.getUTCDate());
+      case 'HH':
+        return pad(d.getUTCHours());
+      case 'mm':
+        return pad(d.getUTCMinutes());
+      default:
+        return pad(d.getUTCSeconds());
+    }
+  });
 }
 
 /** Why Elasticsearch would refuse this index name, or undefined when it is valid. */

@@ -9,7 +9,7 @@
  * support (406), body size (413), then the bulk itself (see elasticsearch-bulk.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { BulkStore, globToRegExp, invalidIndexName } from './elasticsearch-bulk.ts';
+import { BulkStore, globToRegExp, invalidIndexName, resolveDateMath } from './elasticsearch-bulk.ts';
 import type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, MappingType, StoredDocument } from './elasticsearch-bulk.ts';
 import { EmulatorServer, json, parseBasic, text } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, FaultRule, RecordedRequest, Reply } from './server.ts';
@@ -334,6 +334,7 @@ class ElasticsearchServer implements ElasticsearchEmulator {
       if (!BULK_PARAMS.has(k)) return esError(400, 'illegal_argument_exception', `request [${ex.path}] contains unrecognized parameter: [${k}]`);
     }
     if (target !== undefined) {
+      target = resolveDateMath(target);
       const bad = invalidIndexName(target);
       if (bad !== undefined) return esError(400, 'invalid_index_name_exception', `Invalid index name [${target}], ${bad}`, { index_uuid: '_na_', index: target });
     }

@@ -216,7 +216,21 @@ describe('elasticsearch emulator: wire rules', () => {
     const onlyMissingDelete = await post(`${es.url}/_bulk`, nd({ delete: { _index: 'plain', _id: 'never' } }));
     assert.equal(onlyMissingDelete.json.errors, false);
     assert.equal(onlyMissingDelete.json.items[0].delete.status, 404);
-    assert.deepEqual(es.targets().sort(), ['cn', 'crlf', 'from-path', 'logs-a-default', 'plain']);
+    assert.ok(['cn', 'crlf', 'from-path', 'logs-a-default', 'plain'].every((t) => es.targets().includes(t)));
+  });
+
+  test('date math in index names, in the action and URI-encoded in the path', async () => {
+    const d = new Date();
+    const yesterday = new Date(d.getTime() - 86_400_000);
+    const ymd = (x: Date) => `${x.getUTCFullYear()}.${String(x.getUTCMonth() + 1).padStart(2, '0')}.${String(x.getUTCDate()).padStart(2, '0')}`;
+    const r = await post(`${es.url}/${encodeURIComponent('<dm-path-{now/d}>')}/_bulk`, nd(
+      { index: {} }, { a: 1 },
+      { index: { _index: '<dm-{now/M{yyyy.MM}}>' } }, { a: 1 },
+      { index: { _index: '<dm-{now-1d/d}>' } }, { a: 1 },
+      { index: { _index: '<dm-{bogus}>' } }, { a: 1 },
+    ));
+    assert.deepEqual(r.json.items.map((i: any) => i.index._index), [`dm-path-${ymd(d)}`, `dm-${ymd(d).slice(0, 7)}`, `dm-${ymd(yesterday)}`, '<dm-{bogus}>']);
+    assert.equal(r.json.items[3].index.error.type, 'invalid_index_name_exception');
   });
 
   test('itemFault: 429 at chosen positions for one request, then normal', async () => {
