@@ -2,6 +2,7 @@
 // per-item retries, mapping conflicts, replays after a lost answer, Retry-After, credentials,
 // unsupported servers, splitting on 413, and the wire format (headers, gzip, ids, pipeline).
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { LogEvent, type ComponentContext } from '@tern/core';
@@ -206,6 +207,27 @@ describe('elasticsearch sink against the emulator', () => {
     assert.equal(await b.done, 'delivered');
     assert.equal(emu.count(DS), 4);
     assert.equal(emu.requests[0]?.path, '/', 'healthcheck first');
+  });
+
+  it('authenticates with a bearer token read from token_file', async () => {
+    const files = writeTestTls(); // any temp dir will do for the secret file
+    writeFileSync(`${files.dir}/token`, 'tok-123\n');
+    const { emu, sink } = await setup({ auth: { bearer: ['tok-123'] } }, { healthcheck: true, auth: { strategy: 'bearer', token_file: 'token' } }, { configDir: files.dir });
+    const b = trackedBatch(makeEvents(3));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.requests.at(-1)?.headers.authorization, 'Bearer tok-123');
+  });
+
+  it('builds the client from cloud_id (Elastic Cloud)', () => {
+    // cloud_id = name:base64(domain$es_uuid$kibana_uuid) → https://<es_uuid>.<domain>; the client's
+    // connection pool is the only place that shows the decoded URL (nothing listens there).
+    const cloudId = `tern-test:${Buffer.from('eu-west-1.aws.found.io$abc123$def456').toString('base64')}`;
+    const ctx = testContext('es_cloud', 'elasticsearch');
+    const sink = createElasticsearchSink({ cloud_id: cloudId, healthcheck: false, auth: { strategy: 'api_key', api_key: 'k' } }, ctx);
+    const urls = (sink as unknown as { protocol: { client: { connectionPool: { connections: Array<{ url: URL }> } } } }).protocol.client.connectionPool.connections.map((c) => c.url.href);
+    assert.deepEqual(urls, ['https://abc123.eu-west-1.aws.found.io/']);
+    return sink.stop(AbortSignal.timeout(100));
   });
 
   it('splits on 413 and rejects a single event over the server limit', async () => {
