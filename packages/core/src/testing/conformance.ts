@@ -183,7 +183,8 @@ export function runSinkConformance(opts: ConformanceOptions): void {
         assert.equal(c.events_rejected, 100);
         assert.equal(c.events_delivered ?? 0, 0);
         assert.equal(c.retries ?? 0, 0);
-        assert.equal(run.harness.ingestTimes().length, 2, 'one request per batch, none retried');
+        // Every request the server saw is one the sink counted: none was retried (a batching sink sends two here).
+        assert.equal(run.harness.ingestTimes().length, c.requests);
         assert.equal(await run.harness.stored(), 0);
       } finally {
         await finish(run);
@@ -197,7 +198,7 @@ export function runSinkConformance(opts: ConformanceOptions): void {
         const batches = feed(run.sink, [10]);
         assert.deepEqual(await statuses(batches), ['delivered']);
         const times = run.harness.ingestTimes();
-        assert.equal(times.length, 2);
+        assert.ok(times.length >= 2, `${times.length} ingest requests`);
         const gap = (times[1] as number) - (times[0] as number);
         // The server's clock stamps arrival; allow for its millisecond rounding only.
         assert.ok(gap >= 999, `retried after ${gap} ms, Retry-After said 1000`);
