@@ -3,21 +3,25 @@
  * acknowledged by every sink that received it. Stored per source in
  * `<data_dir>/checkpoints/<source id>.json`, written atomically (write a temporary file, fsync it,
  * rename it over the old one, fsync the directory), so a crash at any moment leaves either the old
- * or the new checkpoint, never a torn one.
+ * or the new checkpoint, never a torn one. The running source writes asynchronously (the thread
+ * pool does the fsyncs, the event loop keeps reading); the last write at shutdown is synchronous.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface FileCheckpoint {
   /** Last path the file was seen at. */
   path: string;
-  /** Next byte to read: every line before it was acknowledged. */
+  /** Next byte to read (of the decompressed stream for `.gz`): every line before it was acknowledged. */
   offset: number;
-  /** Hash of the first `head_len` bytes: tells a reused inode from the same file. */
+  /** sha1 of the first `head_len` bytes: tells a reused inode from the same file. */
   head_hash: string;
   head_len: number;
   /** Epoch ms of the last update. */
   updated: number;
+  /** A `.gz` file read to its end and fully acknowledged: never read again. */
+  done?: boolean;
 }
 
 export interface CheckpointFile {
@@ -66,15 +70,47 @@ export class CheckpointStore {
       /* directories cannot be fsynced on every platform */
     }
   }
+
+  /** Same as `save`, off the event loop. `text` is serialised by the caller at the moment it describes. Callers never run two at once. */
+  async saveAsync(text: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = `${this.path}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.path);
+    try {
+      const dh = await open(this.dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
+    } catch {
+      /* directories cannot be fsynced on every platform */
+    }
+  }
+}
+
+interface Entry {
+  end: number;
+  events: number;
+  done: boolean;
+  gen: number;
 }
 
 /**
  * Tracks batches of one file that are in flight, in read order, and computes the checkpoint: the
  * end of the longest prefix of batches that are all acknowledged. Batches complete out of order
  * (several sinks, concurrent requests); the checkpoint never passes an unacknowledged batch.
+ * It also counts events, so the source knows how many a crash would make it send again.
  */
 export class AckTracker {
-  private readonly queue: Array<{ end: number; done: boolean; gen: number }> = [];
+  private readonly queue: Entry[] = [];
   private head = 0;
   private gen = 0;
   committed: number;
@@ -87,29 +123,40 @@ export class AckTracker {
     return this.queue.length - this.head;
   }
 
-  /** Registers a batch ending at `end`; returns the callback to run when it is acknowledged. */
-  track(end: number): () => void {
-    const entry = { end, done: false, gen: this.gen };
+  /**
+   * Registers a batch of `events` events ending at `end`; returns the callback to run when it is
+   * acknowledged, which returns how many events the checkpoint moved over (0 while an earlier batch
+   * is still out, or for a batch from before a `reset`).
+   */
+  track(end: number, events = 0): () => number {
+    const entry: Entry = { end, events, done: false, gen: this.gen };
     this.queue.push(entry);
     return () => {
-      if (entry.gen !== this.gen) return;
+      if (entry.gen !== this.gen || entry.done) return 0;
       entry.done = true;
-      while (this.head < this.queue.length && (this.queue[this.head] as { done: boolean }).done) {
-        this.committed = (this.queue[this.head] as { end: number }).end;
+      let covered = 0;
+      while (this.head < this.queue.length && (this.queue[this.head] as Entry).done) {
+        const e = this.queue[this.head] as Entry;
+        this.committed = e.end;
+        covered += e.events;
         this.head++;
       }
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
+      return covered;
     };
   }
 
-  /** The file was truncated: forget batches of the old content and restart at `offset`. */
-  reset(offset: number): void {
+  /** The file was truncated: forget batches of the old content and restart at `offset`. Returns the events those batches held. */
+  reset(offset: number): number {
+    let dropped = 0;
+    for (let i = this.head; i < this.queue.length; i++) dropped += (this.queue[i] as Entry).events;
     this.gen++;
     this.queue.length = 0;
     this.head = 0;
     this.committed = offset;
+    return dropped;
   }
 }

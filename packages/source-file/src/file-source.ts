@@ -1,33 +1,41 @@
 /**
  * The `file` source: tails files matched by globs, one event per line, and remembers per file how
- * far every sink has acknowledged (see checkpoint.ts).
+ * far every sink has acknowledged (see checkpoint.ts). DESIGN.md explains the rules; in short:
  *
- * Identity. A file is known by device and inode plus a hash of its first bytes (`fingerprint_bytes`,
- * or all of it while it is shorter). The inode follows a file through renames (rotation keeps its
- * checkpoint); the head hash tells a reused inode (delete, then create) from the old file, whose
- * checkpoint must not be applied to the new one. A short file's head hash covers what it had when
- * checkpointed and is compared over that same length.
+ * Identity. A file is known by device and inode plus its head: the first `fingerprint_bytes` bytes
+ * (fewer while the file is shorter; the head grows as the file does). The inode follows a file
+ * through renames, so rotation keeps its checkpoint; the head tells a reused inode (delete, then
+ * create) from the old file. A checkpoint never claims more than its verified head when the head is
+ * shorter than `fingerprint_bytes`, so a short head that matches by chance skips nothing unread.
  *
  * Reading. One loop serves every open file in turn, one read of up to `read_buffer_bytes` per file
- * per round, so one busy file cannot starve the others. Lines become events, the events of one read
- * become one batch, and the batch's end offset is tracked until every sink acknowledged it. When no
- * file has new data the loop sleeps until a filesystem notification (fs.watch on the directories) or
- * the poll interval, whichever comes first; the poll is the fallback where notifications do not
- * work (NFS, some overlay filesystems).
+ * per round, so one busy file cannot starve the others; with more files than `max_open_files`, idle
+ * files and files that had their turn yield their handle (their state stays in memory). The lines of
+ * one read form one batch whose end offset is tracked until every sink acknowledged it. When no file
+ * has new data the loop sleeps until a filesystem notification or `poll_interval_ms`; an idle file
+ * costs one fstat per poll, a closed (inactive) file one stat per `glob_interval_ms`.
  *
- * Rotation. A renamed file keeps being read through its open descriptor until its end; the new file
- * at the old path is picked up by the next scan and read from its start. A file whose size drops
- * below the read position was truncated (copy-and-truncate rotation) and is read again from 0.
+ * Rotation. A renamed or deleted file keeps being read through its open descriptor to its end; the
+ * new file at the old path is found by the next scan and read from its start. A file that shrank
+ * below the read position, or whose head changed, was truncated (copy-and-truncate): the rest of the
+ * old content is read from the copy when one with the same head is found next to it, then the file
+ * is read again from 0. `.gz` files are decompressed as a stream and read once, whole.
+ *
+ * Crash bound. At most `max_unsaved_events` events are read beyond the last written checkpoint
+ * (plus one read): the loop writes a checkpoint early and, if need be, waits for acknowledgements,
+ * so a `kill -9` re-sends at most that many.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createGunzip } from 'node:zlib';
 import {
   decodeLine,
   LineSplitter,
   RateLimitedWarn,
   DecodeError,
+  setPath,
   type Counter,
   type Decoding,
   type EventOrigin,
@@ -37,6 +45,7 @@ import {
 } from '@tern/core';
 import { AckTracker, CheckpointStore, type CheckpointFile, type FileCheckpoint } from './checkpoint.ts';
 import { compileGlob, expandGlobs, type CompiledGlob } from './glob.ts';
+import { compilePathTemplate, pathFields, type PathFieldTemplate } from './path-fields.ts';
 
 export interface FileSourceConfig {
   include: string[];
@@ -50,60 +59,125 @@ export interface FileSourceConfig {
   checkpoint_interval_ms: number;
   fingerprint_bytes: number;
   rotate_wait_ms: number;
+  ignore_older_ms?: number;
+  close_inactive_ms?: number;
+  close_removed?: boolean;
+  max_open_files?: number;
+  max_unsaved_events?: number;
+  path_fields?: string | string[];
+  add_metadata?: 'none' | 'ecs';
+}
+
+/** Reads a busy file may make in a row while files without a handle wait for one. */
+const SLICE_READS = 16;
+
+interface GzState {
+  iter: AsyncIterator<Buffer> | undefined;
+  destroy: (() => void) | undefined;
+  /** Decompressed bytes produced by the current stream (bytes below `pos` are dropped after a retry). */
+  produced: number;
+  ended: boolean;
+  /** Set after the stream failed on an incomplete file: when, and the file size then. */
+  failedAt: number;
+  failedSize: number;
 }
 
 interface Reader {
+  id: string;
   path: string;
   origin: EventOrigin;
-  fh: FileHandle;
-  fileId: string;
-  dev: number;
-  ino: number;
-  /** Next byte to read. */
+  /** Open descriptor, or undefined while parked (inactive, or yielding to other files) or not yet opened. */
+  fh: FileHandle | undefined;
+  /** Not yet opened: position, head and checkpoint are settled at the first open. */
+  fresh: boolean;
+  /** Found at the first scan (`read_from: end` applies). */
+  atStart: boolean;
+  /** Start here instead of 0 when no checkpoint applies (a file `ignore_older_ms` skipped, then written to). */
+  startHint: number;
+  gz: GzState | undefined;
+  /** Next byte to read (of the decompressed stream for `.gz`). */
   pos: number;
-  headHash: string;
+  head: Buffer;
   headLen: number;
+  hashedLen: number;
+  headHash: string;
   splitter: LineSplitter;
   tracker: AckTracker;
-  /** Events of the current read, filled by the splitter. */
   batch: LogEvent[];
-  /** Epoch ms when the file was last found at EOF with its path pointing elsewhere (rotated away / deleted). */
+  /** Path no longer leads here: renamed out of the globs, or deleted. Read to the end, then closed. */
+  gone: '' | 'renamed' | 'deleted';
   goneSince: number;
-  atEof: boolean;
-  seenInScan: boolean;
+  idleSince: number;
+  /** Consecutive reads since it got its handle. */
+  slice: number;
+  /** Parked with (possibly) unread data: waiting for a handle. */
+  queued: boolean;
+  seen: boolean;
+  lastSize: number;
+  lastMtime: number;
 }
 
-function hashHead(buf: Buffer, len: number): string {
+function sha1(buf: Buffer, len: number): string {
   return createHash('sha1').update(buf.subarray(0, len)).digest('hex');
 }
+
+const isGz = (path: string): boolean => path.endsWith('.gz');
 
 export class FileSource implements Source {
   private readonly cfg: FileSourceConfig;
   private readonly ctx: SourceContext;
   private readonly includes: CompiledGlob[];
   private readonly excludes: RegExp[];
+  private readonly templates: PathFieldTemplate[];
   private readonly store: CheckpointStore;
   private readonly checkpoint: CheckpointFile;
   private readonly readers = new Map<string, Reader>();
+  /** Files that need no reading while their size and mtime stay as recorded (done `.gz`, ignored old files). */
+  private readonly quiet = new Map<string, { size: number; mtime: number }>();
+  private waitQueue: Reader[] = [];
+  private openCount = 0;
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly readBuf: Buffer;
+  private readonly scratch: Buffer;
+  private readonly maxOpen: number;
+  private readonly maxUnsaved: number;
   private wake: (() => void) | undefined;
   private wakePending = false;
   private rescanSoon = false;
   private firstScan = true;
   private checkpointDirty = false;
   private lastCheckpoint = 0;
+  /** Events read whose lines no written checkpoint covers yet: what a crash now would send again. */
+  private outstanding = 0;
+  /** Events the checkpoint in memory moved over since the last write began. */
+  private coveredSinceSave = 0;
+  private saving: Promise<void> | undefined;
   private readonly warn = new RateLimitedWarn();
-  private readonly c: { lines: Counter; decodeErrors: Counter; oversize: Counter; truncations: Counter; files: Counter; bytes: Counter };
+  private readonly c: {
+    lines: Counter;
+    decodeErrors: Counter;
+    oversize: Counter;
+    truncations: Counter;
+    files: Counter;
+    bytes: Counter;
+    lost: Counter;
+    recovered: Counter;
+    saves: Counter;
+  };
 
   constructor(cfg: FileSourceConfig, ctx: SourceContext) {
     this.cfg = cfg;
     this.ctx = ctx;
     this.includes = cfg.include.map((p) => compileGlob(p, ctx.configDir));
     this.excludes = (cfg.exclude ?? []).map((p) => compileGlob(p, ctx.configDir).re);
+    const tpl = cfg.path_fields === undefined ? [] : Array.isArray(cfg.path_fields) ? cfg.path_fields : [cfg.path_fields];
+    this.templates = tpl.map((t) => compilePathTemplate(t, ctx.configDir));
     this.store = new CheckpointStore(ctx.dataDir, ctx.id);
     this.checkpoint = this.store.load();
     this.readBuf = Buffer.allocUnsafe(cfg.read_buffer_bytes);
+    this.scratch = Buffer.allocUnsafe(cfg.fingerprint_bytes);
+    this.maxOpen = cfg.max_open_files ?? 1024;
+    this.maxUnsaved = cfg.max_unsaved_events ?? 100_000;
     const t = ctx.telemetry;
     this.c = {
       lines: t.counter('events_read'),
@@ -112,6 +186,9 @@ export class FileSource implements Source {
       truncations: t.counter('truncations'),
       files: t.counter('files_opened'),
       bytes: t.counter('bytes_read'),
+      lost: t.counter('files_lost'),
+      recovered: t.counter('truncation_copies_read'),
+      saves: t.counter('checkpoint_writes'),
     };
   }
 
@@ -129,14 +206,18 @@ export class FileSource implements Source {
           this.rescanSoon = false;
           this.firstScan = false;
         }
+        await this.schedule();
         let progressed = false;
         for (const r of [...this.readers.values()]) {
           if (signal.aborted) break;
+          if (r.fh === undefined) continue;
+          if (this.outstanding >= this.maxUnsaved) await this.gate();
+          if (signal.aborted) break;
           if (await this.readOnce(r)) progressed = true;
         }
-        this.maybeCheckpoint(false);
-        if (this.ctx.once && !progressed) break;
-        if (!progressed) await this.sleep(this.cfg.poll_interval_ms);
+        this.maybeCheckpoint();
+        if (this.ctx.once && !progressed && this.waitQueue.length === 0) break;
+        if (!progressed && this.waitQueue.length === 0) await this.sleep(this.cfg.poll_interval_ms);
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -146,10 +227,23 @@ export class FileSource implements Source {
   async close(): Promise<void> {
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
-    this.maybeCheckpoint(true);
-    for (const r of this.readers.values()) await r.fh.close().catch(() => undefined);
+    await this.saving;
+    for (const r of this.readers.values()) {
+      this.updateCheckpoint(r);
+      const cp = this.checkpoint.files[r.id];
+      // A .gz whose every line was acknowledged during the drain is done.
+      if (cp && r.gz?.ended && r.tracker.inFlight === 0 && r.splitter.pendingBytes === 0) cp.done = true;
+    }
+    try {
+      this.store.save(this.checkpoint);
+    } catch (e) {
+      this.ctx.logger.error({ err: e, path: this.store.path }, 'cannot write checkpoint');
+    }
+    for (const r of this.readers.values()) await this.release(r);
     this.readers.clear();
   }
+
+  // ------------------------------------------------------------------ waiting
 
   private poke(): void {
     this.wakePending = true;
@@ -178,6 +272,15 @@ export class FileSource implements Source {
     });
   }
 
+  /** Waits while too much is read but not checkpointed: writes a checkpoint as soon as acks allow. */
+  private async gate(): Promise<void> {
+    while (this.outstanding >= this.maxUnsaved && !this.ctx.signal.aborted) {
+      if (this.coveredSinceSave > 0 && !this.saving) this.saveSoon();
+      this.wakePending = false;
+      await this.sleep(this.cfg.poll_interval_ms);
+    }
+  }
+
   private watchDir(dir: string): void {
     if (this.watchers.has(dir) || this.ctx.once) return;
     try {
@@ -195,12 +298,15 @@ export class FileSource implements Source {
     }
   }
 
-  /** Finds files matching the globs, opens new ones, notices rotations and deletions. */
+  // ------------------------------------------------------------------ discovery
+
+  /** Finds files matching the globs, notices new, renamed, deleted and changed files. */
   private async scan(): Promise<void> {
     for (const g of this.includes) this.watchDir(g.base);
     const paths = await expandGlobs(this.includes, this.excludes);
-    for (const r of this.readers.values()) r.seenInScan = false;
+    for (const r of this.readers.values()) r.seen = false;
     const seenIds = new Set<string>();
+    const now = Date.now();
     for (const path of paths) {
       let st;
       try {
@@ -208,102 +314,183 @@ export class FileSource implements Source {
       } catch {
         continue;
       }
-      const fileId = `${st.dev}:${st.ino}`;
-      seenIds.add(fileId);
-      const known = this.readers.get(fileId);
+      const id = `${st.dev}:${st.ino}`;
+      seenIds.add(id);
+      const known = this.readers.get(id);
       if (known) {
-        known.seenInScan = true;
-        if (known.path !== path) {
-          // Renamed (rotated) but still matched: keep reading it under its new name.
-          known.path = path;
-          known.origin = { ...known.origin, path };
+        known.seen = true;
+        if (known.path !== path) this.moved(known, path);
+        known.gone = '';
+        known.goneSince = 0;
+        // A parked file has unread data when its size differs from the read position (or it was rewritten).
+        if (known.fh === undefined && !known.queued && !known.fresh && (st.size !== known.pos || st.mtimeMs !== known.lastMtime)) this.enqueue(known);
+        known.lastSize = st.size;
+        known.lastMtime = st.mtimeMs;
+        continue;
+      }
+      const q = this.quiet.get(id);
+      if (q && q.size === st.size && q.mtime === st.mtimeMs) continue;
+      let startHint = 0;
+      if (q) this.quiet.delete(id);
+      const ignoreOlder = this.cfg.ignore_older_ms ?? 0;
+      if (!q && ignoreOlder > 0 && now - st.mtimeMs > ignoreOlder) {
+        // Too old to care about now; if it is written to later, read from here on (as Filebeat does).
+        this.quiet.set(id, { size: st.size, mtime: st.mtimeMs });
+        continue;
+      }
+      if (q && !isGz(path)) startHint = q.size;
+      const r = this.newReader(id, path, this.firstScan, startHint);
+      r.seen = true;
+      r.lastSize = st.size;
+      r.lastMtime = st.mtimeMs;
+      this.watchDir(dirname(path));
+    }
+    for (const id of this.quiet.keys()) if (!seenIds.has(id)) this.quiet.delete(id);
+    // Files no glob leads to any more: renamed away, or deleted.
+    for (const r of [...this.readers.values()]) {
+      if (r.seen) continue;
+      if (r.fh !== undefined) {
+        if (r.gone === '') {
+          const st = await r.fh.stat().catch(() => undefined);
+          r.gone = !st || st.nlink === 0 ? 'deleted' : 'renamed';
+        }
+        if (r.gone === 'deleted' && this.cfg.close_removed) {
+          const size = r.lastSize;
+          this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos, unread_bytes: Math.max(0, size - r.pos) }, 'file deleted; closed at once (close_removed)');
+          await this.finish(r);
         }
         continue;
       }
-      await this.openReader(path, st.dev, st.ino, st.size);
-      this.watchDir(dirname(path));
-    }
-    // Prune checkpoints of files that are gone.
-    for (const id of Object.keys(this.checkpoint.files)) {
-      if (!seenIds.has(id) && !this.readers.has(id)) {
-        delete this.checkpoint.files[id];
-        this.checkpointDirty = true;
+      // No handle: the file moved while closed. Look for it next to where it was.
+      const found = await this.findById(dirname(r.path), r.id);
+      if (found) {
+        this.moved(r, found);
+        r.gone = 'renamed';
+        if (!r.queued) this.enqueue(r);
+      } else {
+        if (!r.fresh || r.pos < r.lastSize) {
+          this.c.lost.inc();
+          this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file removed while it had no open handle; lines after offset are lost');
+        }
+        this.forget(r);
       }
+    }
+    // Checkpoints of files that are gone: at start, a file rotated while tern was down is finished
+    // (found next to its old path by inode and head); otherwise the entry is dropped.
+    for (const [id, cp] of Object.entries(this.checkpoint.files)) {
+      if (seenIds.has(id) || this.readers.has(id)) continue;
+      if (this.firstScan && !cp.done && !isGz(cp.path)) {
+        const found = await this.findById(dirname(cp.path), id);
+        if (found) {
+          const r = this.newReader(id, found, false, 0);
+          r.gone = 'renamed';
+          this.ctx.logger.info({ path: found, old_path: cp.path, file_id: id }, 'file rotated while stopped; finishing it');
+          continue;
+        }
+      }
+      delete this.checkpoint.files[id];
+      this.checkpointDirty = true;
     }
   }
 
-  private async openReader(path: string, dev: number, ino: number, size: number): Promise<void> {
-    let fh: FileHandle;
+  /** Path of the regular file with this `dev:ino` in `dir`, if any. */
+  private async findById(dir: string, id: string): Promise<string | undefined> {
+    let names: string[];
     try {
-      fh = await open(path, 'r');
-    } catch (e) {
-      this.ctx.logger.warn({ path, err: e }, 'cannot open file; will retry at the next scan');
-      return;
+      names = await readdir(dir);
+    } catch {
+      return undefined;
     }
-    const fileId = `${dev}:${ino}`;
-    const headLen = Math.min(size, this.cfg.fingerprint_bytes);
-    const head = Buffer.allocUnsafe(Math.max(headLen, 1));
-    const { bytesRead } = headLen > 0 ? await fh.read(head, 0, headLen, 0) : { bytesRead: 0 };
-    const headHash = hashHead(head, bytesRead);
-    let pos = 0;
-    const cp = this.checkpoint.files[fileId];
-    let resumed = false;
-    if (cp && cp.head_len <= size) {
-      const same = cp.head_len === bytesRead ? cp.head_hash === headHash : await this.headMatches(fh, cp);
-      if (same) {
-        pos = cp.offset <= size ? cp.offset : 0;
-        resumed = true;
+    for (const n of names) {
+      const p = join(dir, n);
+      try {
+        const st = await stat(p);
+        if (st.isFile() && `${st.dev}:${st.ino}` === id) return p;
+      } catch {
+        /* raced with a delete */
       }
     }
-    if (!resumed && this.firstScan && this.cfg.read_from === 'end') pos = size;
-    const origin: EventOrigin = { sourceId: this.ctx.id, path, host: this.ctx.host, fileId };
+    return undefined;
+  }
+
+  private newReader(id: string, path: string, atStart: boolean, startHint: number): Reader {
     const r: Reader = {
+      id,
       path,
-      origin,
-      fh,
-      fileId,
-      dev,
-      ino,
-      pos,
-      headHash,
-      headLen: bytesRead,
+      origin: this.originFor(path, id),
+      fh: undefined,
+      fresh: true,
+      atStart,
+      startHint,
+      gz: isGz(path) ? { iter: undefined, destroy: undefined, produced: 0, ended: false, failedAt: 0, failedSize: -1 } : undefined,
+      pos: 0,
+      head: Buffer.alloc(this.cfg.fingerprint_bytes),
+      headLen: 0,
+      hashedLen: -1,
+      headHash: '',
       splitter: undefined as unknown as LineSplitter,
-      tracker: new AckTracker(pos),
+      tracker: new AckTracker(0),
       batch: [],
+      gone: '',
       goneSince: 0,
-      atEof: false,
-      seenInScan: true,
+      idleSince: 0,
+      slice: 0,
+      queued: false,
+      seen: true,
+      lastSize: 0,
+      lastMtime: 0,
     };
-    r.splitter = new LineSplitter(
+    r.splitter = this.splitterFor(r, 0);
+    this.readers.set(id, r);
+    this.enqueue(r);
+    return r;
+  }
+
+  private originFor(path: string, id: string): EventOrigin {
+    const fields = this.templates.length ? pathFields(this.templates, path) : undefined;
+    return fields ? { sourceId: this.ctx.id, path, host: this.ctx.host, fileId: id, fields } : { sourceId: this.ctx.id, path, host: this.ctx.host, fileId: id };
+  }
+
+  /** Renamed but still followed: events from now on carry the new path (path fields stay those of the file's first path). */
+  private moved(r: Reader, path: string): void {
+    r.path = path;
+    r.origin = r.origin.fields ? { ...r.origin, path } : { sourceId: this.ctx.id, path, host: this.ctx.host, fileId: r.id };
+  }
+
+  private splitterFor(r: Reader, offset: number): LineSplitter {
+    const push =
+      this.cfg.add_metadata === 'ecs'
+        ? (ev: LogEvent): void => {
+            // Opt-in: writing fields makes sinks serialise the event instead of forwarding its line.
+            const d = ev.mutate();
+            setPath(d, 'log.file.path', ev.origin.path);
+            setPath(d, 'log.offset', ev.offset);
+            const host = d.host;
+            if (!(host !== null && typeof host === 'object' && 'name' in host)) setPath(d, 'host.name', ev.origin.host);
+            const f = ev.origin.fields;
+            if (f) for (const k in f) setPath(d, k, f[k]);
+            r.batch.push(ev);
+          }
+        : (ev: LogEvent): void => {
+            r.batch.push(ev);
+          };
+    return new LineSplitter(
       {
-        line: (text, offset) => {
-          const ev = decodeLine(r.origin, text, offset, this.cfg.decoding);
-          if (ev instanceof DecodeError) this.badLine(r, ev.offset, ev.message);
-          else r.batch.push(ev);
+        line: (text, off) => {
+          const ev = decodeLine(r.origin, text, off, this.cfg.decoding);
+          if (ev instanceof DecodeError) {
+            this.c.decodeErrors.inc();
+            this.report(r, ev.offset, `malformed line skipped: ${ev.message}`);
+          } else push(ev);
         },
-        oversize: (offset, length) => {
+        oversize: (off, length) => {
           this.c.oversize.inc();
-          this.report(r, offset, `line longer than max_line_bytes (${length} > ${this.cfg.max_line_bytes} bytes); skipped`);
+          this.report(r, off, `line longer than max_line_bytes (${length} > ${this.cfg.max_line_bytes} bytes); skipped`);
         },
       },
       this.cfg.max_line_bytes,
-      pos,
+      offset,
     );
-    this.readers.set(fileId, r);
-    this.c.files.inc();
-    this.ctx.logger.info({ path, file_id: fileId, offset: pos, resumed }, 'reading file');
-    this.updateCheckpoint(r);
-  }
-
-  private async headMatches(fh: FileHandle, cp: FileCheckpoint): Promise<boolean> {
-    const buf = Buffer.allocUnsafe(Math.max(cp.head_len, 1));
-    const { bytesRead } = cp.head_len > 0 ? await fh.read(buf, 0, cp.head_len, 0) : { bytesRead: 0 };
-    return bytesRead === cp.head_len && hashHead(buf, bytesRead) === cp.head_hash;
-  }
-
-  private badLine(r: Reader, offset: number, reason: string): void {
-    this.c.decodeErrors.inc();
-    this.report(r, offset, `malformed line skipped: ${reason}`);
   }
 
   private report(r: Reader, offset: number, message: string): void {
@@ -311,24 +498,200 @@ export class FileSource implements Source {
     if (suppressed >= 0) this.ctx.logger.warn({ path: r.path, offset, ...(suppressed ? { suppressed_since_last: suppressed } : {}) }, message);
   }
 
+  // ------------------------------------------------------------------ handles
+
+  private enqueue(r: Reader): void {
+    r.queued = true;
+    this.waitQueue.push(r);
+  }
+
+  /** Gives waiting files a handle: free slots first, then slots of idle files and of busy files that had their turn. */
+  private async schedule(): Promise<void> {
+    if (this.waitQueue.length === 0) return;
+    if (this.openCount + this.waitQueue.length > this.maxOpen) {
+      const victims = [...this.readers.values()].filter((r) => r.fh !== undefined && r.gone === '' && r.gz === undefined && (r.idleSince > 0 || r.slice >= SLICE_READS));
+      victims.sort((a, b) => (b.idleSince > 0 ? 1 : 0) - (a.idleSince > 0 ? 1 : 0) || b.slice - a.slice);
+      let need = this.openCount + this.waitQueue.length - this.maxOpen;
+      for (const v of victims) {
+        if (need-- <= 0) break;
+        const busy = v.idleSince === 0;
+        await this.park(v);
+        if (busy) this.enqueue(v);
+      }
+    }
+    while (this.waitQueue.length > 0 && this.openCount < this.maxOpen) {
+      const r = this.waitQueue.shift() as Reader;
+      r.queued = false;
+      if (this.readers.get(r.id) !== r || r.fh !== undefined) continue;
+      await this.activate(r);
+    }
+  }
+
+  /** Opens a file (first time or again), checks it is the same file, and settles where to read. */
+  private async activate(r: Reader): Promise<void> {
+    let fh: FileHandle;
+    try {
+      fh = await open(r.path, 'r');
+    } catch {
+      const found = await this.findById(dirname(r.path), r.id);
+      if (!found) return this.lostWhileClosed(r);
+      this.moved(r, found);
+      r.gone = 'renamed';
+      try {
+        fh = await open(found, 'r');
+      } catch {
+        return this.lostWhileClosed(r);
+      }
+    }
+    const st = await fh.stat();
+    if (`${st.dev}:${st.ino}` !== r.id) {
+      // The path leads to another file now (rotated between scan and open): find ours by inode.
+      await fh.close();
+      const found = await this.findById(dirname(r.path), r.id);
+      if (!found) return this.lostWhileClosed(r);
+      this.moved(r, found);
+      r.gone = 'renamed';
+      return this.activate(r);
+    }
+    r.fh = fh;
+    this.openCount++;
+    r.slice = 0;
+    r.idleSince = 0;
+    if (r.fresh) {
+      r.fresh = false;
+      await this.initialise(r, fh, st.size);
+      return;
+    }
+    // Reopened after parking: same inode, but is it the same content? (deleted, inode reused)
+    if (r.headLen > 0 && !(await this.headStill(r))) {
+      this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file replaced while it had no open handle (inode reused); reading the new one from its start');
+      this.c.lost.inc();
+      this.restartAt(r, 0);
+    }
+  }
+
+  private lostWhileClosed(r: Reader): void {
+    if (!r.fresh) {
+      this.c.lost.inc();
+      this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file removed while it had no open handle; lines after offset are lost');
+    }
+    this.forget(r);
+  }
+
+  private async initialise(r: Reader, fh: FileHandle, size: number): Promise<void> {
+    const fp = this.cfg.fingerprint_bytes;
+    const want = Math.min(size, fp);
+    const { bytesRead } = want > 0 ? await fh.read(r.head, 0, want, 0) : { bytesRead: 0 };
+    r.headLen = bytesRead;
+    const cp = this.checkpoint.files[r.id];
+    let pos = 0;
+    let resumed = false;
+    if (cp && cp.head_len <= bytesRead && sha1(r.head, cp.head_len) === cp.head_hash) {
+      if (cp.done) {
+        // A .gz read and acknowledged before: nothing to do while it stays as it is.
+        this.quiet.set(r.id, { size: r.lastSize, mtime: r.lastMtime });
+        await this.release(r);
+        this.readers.delete(r.id);
+        return;
+      }
+      pos = r.gz || cp.offset <= size ? cp.offset : 0;
+      resumed = true;
+    } else if (r.gz === undefined) {
+      if (r.atStart && this.cfg.read_from === 'end') pos = size;
+      else if (r.startHint > 0 && r.startHint <= size) pos = r.startHint;
+    }
+    r.pos = pos;
+    r.tracker = new AckTracker(pos);
+    r.splitter = this.splitterFor(r, pos);
+    this.c.files.inc();
+    this.ctx.logger.info({ path: r.path, file_id: r.id, offset: pos, resumed }, 'reading file');
+    this.updateCheckpoint(r);
+  }
+
+  private async headStill(r: Reader): Promise<boolean> {
+    const fh = r.fh as FileHandle;
+    const { bytesRead } = await fh.read(this.scratch, 0, r.headLen, 0);
+    return bytesRead === r.headLen && this.scratch.compare(r.head, 0, r.headLen, 0, r.headLen) === 0;
+  }
+
+  /** Closes the handle but keeps the reader (position, pending partial line, in-flight batches). */
+  private async park(r: Reader): Promise<void> {
+    await this.release(r);
+    r.idleSince = 0;
+    r.slice = 0;
+  }
+
+  private async release(r: Reader): Promise<void> {
+    const g = r.gz;
+    if (g?.destroy) {
+      g.destroy();
+      g.destroy = undefined;
+      g.iter = undefined;
+    }
+    const fh = r.fh;
+    if (fh === undefined) return;
+    r.fh = undefined;
+    this.openCount--;
+    await fh.close().catch(() => undefined);
+  }
+
+  /** Done with a file for good (read to its end after rotation or deletion, or closed by `close_removed`). */
+  private async finish(r: Reader): Promise<void> {
+    this.updateCheckpoint(r);
+    await this.release(r);
+    this.readers.delete(r.id);
+  }
+
+  private forget(r: Reader): void {
+    this.outstanding -= r.tracker.reset(r.tracker.committed);
+    this.readers.delete(r.id);
+    void this.release(r);
+  }
+
+  /** Forgets everything read after `offset` (truncation): old in-flight batches no longer move the checkpoint. */
+  private restartAt(r: Reader, offset: number): void {
+    this.outstanding -= r.tracker.reset(offset);
+    r.pos = offset;
+    r.splitter.reset(offset);
+    r.batch = [];
+    if (offset === 0) {
+      r.headLen = 0;
+      r.hashedLen = -1;
+    }
+    this.checkpointDirty = true;
+  }
+
+  // ------------------------------------------------------------------ reading
+
   /** One read on one file; returns whether it made progress. */
   private async readOnce(r: Reader): Promise<boolean> {
+    if (r.gz) return this.readGz(r);
+    const fh = r.fh as FileHandle;
+    const start = r.pos;
     let bytesRead: number;
     try {
-      ({ bytesRead } = await r.fh.read(this.readBuf, 0, this.readBuf.length, r.pos));
+      ({ bytesRead } = await fh.read(this.readBuf, 0, this.readBuf.length, start));
     } catch (e) {
       this.ctx.logger.warn({ path: r.path, err: e }, 'read failed; closing the file');
-      await this.closeReader(r);
+      await this.finish(r);
       return false;
     }
-    if (bytesRead === 0) {
-      await this.atEof(r);
-      return false;
+    if (bytesRead === 0) return this.atEof(r);
+    // Copy-and-truncate that refilled the file past our position between two reads: the head changed.
+    // Checked after the read, so data read before the truncation is kept and data after it is not.
+    if (start >= r.headLen && r.headLen > 0 && !(await this.headStill(r))) {
+      await this.truncated(r, -1);
+      return true;
     }
-    r.atEof = false;
+    if (r.headLen < this.cfg.fingerprint_bytes && start <= r.headLen) {
+      const to = Math.min(this.cfg.fingerprint_bytes, start + bytesRead);
+      this.readBuf.copy(r.head, r.headLen, r.headLen - start, to - start);
+      r.headLen = to;
+    }
+    r.idleSince = 0;
     r.goneSince = 0;
-    const start = r.pos;
-    r.pos += bytesRead;
+    r.slice++;
+    r.pos = start + bytesRead;
     this.c.bytes.inc(bytesRead);
     r.splitter.push(this.readBuf.subarray(0, bytesRead));
     await this.emitBatch(r, r.splitter.committedOffset - start);
@@ -340,89 +703,233 @@ export class FileSource implements Source {
     const end = r.splitter.committedOffset;
     if (events.length === 0) {
       // Only bad or partial lines: nothing to deliver, but bad lines are done with.
-      if (end > r.tracker.committed && r.tracker.inFlight === 0) {
-        r.tracker.committed = end;
+      if (end > r.tracker.committed) {
+        if (r.tracker.inFlight === 0) r.tracker.committed = end;
+        else r.tracker.track(end)();
         this.checkpointDirty = true;
-      } else if (end > r.tracker.committed) r.tracker.track(end)();
+      }
       return;
     }
     r.batch = [];
     this.c.lines.inc(events.length);
-    const done = r.tracker.track(end);
+    this.outstanding += events.length;
+    const done = r.tracker.track(end, events.length);
     await this.ctx.emit(
       events,
       () => {
-        done();
+        const covered = done();
         this.checkpointDirty = true;
+        if (covered > 0) {
+          this.coveredSinceSave += covered;
+          if (this.coveredSinceSave * 2 >= this.maxUnsaved && !this.saving) this.saveSoon();
+        }
       },
       Math.max(bytes, 0),
     );
   }
 
-  private async atEof(r: Reader): Promise<void> {
-    r.atEof = true;
-    const st = await r.fh.stat().catch(() => undefined);
+  private async atEof(r: Reader): Promise<boolean> {
+    const st = await (r.fh as FileHandle).stat().catch(() => undefined);
     if (st && st.size < r.pos) {
-      // Copy-and-truncate rotation: the content we read is gone; start again at 0.
-      this.c.truncations.inc();
-      this.ctx.logger.warn({ path: r.path, offset: r.pos, size: st.size }, 'file truncated; reading it again from the start');
-      r.pos = 0;
-      r.splitter.reset(0);
-      r.tracker.reset(0);
-      this.checkpointDirty = true;
-      return;
+      await this.truncated(r, st.size);
+      return true;
     }
-    if (this.ctx.once && r.splitter.pendingBytes > 0) {
-      // With --once a last line without newline is still a line; when tailing it may still be being written.
+    if (st) r.lastSize = st.size;
+    const now = Date.now();
+    if (r.idleSince === 0) r.idleSince = now;
+    if (r.gone !== '' && r.goneSince === 0) r.goneSince = now;
+    // No more can come: with --once, or rotate_wait_ms after a rotated or deleted file last grew.
+    const final = this.ctx.once || (r.gone !== '' && now - r.goneSince >= this.cfg.rotate_wait_ms);
+    if (final && r.splitter.pendingBytes > 0) {
+      // A last line without newline is still a line then; while tailing it may still be being written.
       r.splitter.flush();
       await this.emitBatch(r, 0);
     }
-    // Is the path still this file? If not (renamed away or deleted), close it after rotate_wait_ms at EOF.
-    let current: string | undefined;
-    try {
-      const ps = await stat(r.path);
-      current = `${ps.dev}:${ps.ino}`;
-    } catch {
-      current = undefined;
+    if (r.gone !== '') {
+      if (final && r.tracker.inFlight === 0) {
+        this.ctx.logger.info({ path: r.path, file_id: r.id }, r.gone === 'deleted' ? 'file deleted and read to its end; closed' : 'file rotated away and read to its end; closed');
+        await this.finish(r);
+      }
+      return false;
     }
-    if (current === r.fileId && r.seenInScan) return;
-    const now = Date.now();
-    if (r.goneSince === 0) r.goneSince = now;
-    if (this.ctx.once || now - r.goneSince >= this.cfg.rotate_wait_ms) {
-      if (r.splitter.pendingBytes > 0) r.splitter.flush();
-      await this.emitBatch(r, 0);
-      if (r.tracker.inFlight === 0) {
-        this.ctx.logger.info({ path: r.path, file_id: r.fileId }, current === undefined ? 'file deleted and read to its end; closed' : 'file rotated away and read to its end; closed');
-        await this.closeReader(r);
+    const inactive = this.cfg.close_inactive_ms ?? 0;
+    if (inactive > 0 && !this.ctx.once && now - r.idleSince >= inactive) {
+      if (st) r.lastMtime = st.mtimeMs;
+      await this.park(r);
+    }
+    return false;
+  }
+
+  /** Copy-and-truncate: finish the old content from the copy if there is one next to the file, then read the file from 0. */
+  private async truncated(r: Reader, size: number): Promise<void> {
+    this.c.truncations.inc();
+    const from = r.splitter.committedOffset;
+    const copy = r.headLen > 0 ? await this.findCopy(r, from) : undefined;
+    this.ctx.logger.warn({ path: r.path, offset: from, size: size >= 0 ? size : undefined, copy }, copy ? 'file truncated; reading the rest of its old content from the copy, then the file from its start' : 'file truncated; reading it again from the start');
+    if (copy) {
+      const [path, id, fh] = copy;
+      const c = this.newReader(id, path, false, 0);
+      this.waitQueue.pop();
+      c.queued = false;
+      c.fresh = false;
+      c.fh = fh;
+      this.openCount++;
+      r.head.copy(c.head, 0, 0, r.headLen);
+      c.headLen = r.headLen;
+      c.pos = from;
+      c.tracker = new AckTracker(from);
+      c.splitter = this.splitterFor(c, from);
+      c.gone = 'renamed';
+      this.c.recovered.inc();
+      this.updateCheckpoint(c);
+    }
+    this.restartAt(r, 0);
+  }
+
+  /** A file next to `r` with the same head, at least `from` bytes long, not read already: the copy logrotate made. */
+  private async findCopy(r: Reader, from: number): Promise<[string, string, FileHandle] | undefined> {
+    let names: string[];
+    const dir = dirname(r.path);
+    try {
+      names = await readdir(dir);
+    } catch {
+      return undefined;
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (isGz(p)) continue;
+      try {
+        const st = await stat(p);
+        const id = `${st.dev}:${st.ino}`;
+        if (!st.isFile() || id === r.id || st.size < from || st.size < r.headLen || this.readers.has(id)) continue;
+        const fh = await open(p, 'r');
+        const { bytesRead } = await fh.read(this.scratch, 0, r.headLen, 0);
+        if (bytesRead === r.headLen && this.scratch.compare(r.head, 0, r.headLen, 0, r.headLen) === 0) return [p, id, fh];
+        await fh.close();
+      } catch {
+        /* raced with a delete */
       }
     }
+    return undefined;
   }
 
-  private async closeReader(r: Reader): Promise<void> {
-    this.updateCheckpoint(r);
-    this.readers.delete(r.fileId);
-    await r.fh.close().catch(() => undefined);
+  /** One turn on a `.gz`: up to `read_buffer_bytes` of decompressed data. */
+  private async readGz(r: Reader): Promise<boolean> {
+    const g = r.gz as GzState;
+    if (g.ended) {
+      if (r.tracker.inFlight === 0) {
+        this.updateCheckpoint(r);
+        const cp = this.checkpoint.files[r.id];
+        if (cp) cp.done = true;
+        this.checkpointDirty = true;
+        this.quiet.set(r.id, { size: r.lastSize, mtime: r.lastMtime });
+        this.ctx.logger.info({ path: r.path, file_id: r.id, bytes: r.pos }, 'compressed file read to its end; done');
+        await this.finish(r);
+      }
+      return false;
+    }
+    const now = Date.now();
+    if (g.failedAt > 0 && now - g.failedAt < this.cfg.poll_interval_ms) return false;
+    if (g.iter === undefined) {
+      const fh = r.fh as FileHandle;
+      const raw = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 65536 });
+      const gunzip = createGunzip();
+      raw.on('error', (e) => gunzip.destroy(e));
+      raw.pipe(gunzip);
+      g.iter = gunzip[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      g.destroy = () => {
+        raw.unpipe(gunzip);
+        raw.destroy();
+        gunzip.destroy();
+      };
+      g.produced = 0;
+    }
+    const start = r.pos;
+    let got = 0;
+    try {
+      while (got < this.cfg.read_buffer_bytes) {
+        const n = await g.iter.next();
+        if (n.done) {
+          g.ended = true;
+          break;
+        }
+        let chunk = n.value;
+        const chunkStart = g.produced;
+        g.produced += chunk.length;
+        if (g.produced <= r.pos) continue;
+        if (chunkStart < r.pos) chunk = chunk.subarray(r.pos - chunkStart);
+        r.splitter.push(chunk);
+        r.pos += chunk.length;
+        got += chunk.length;
+      }
+    } catch (e) {
+      const st = await (r.fh as FileHandle).stat().catch(() => undefined);
+      const size = st?.size ?? -1;
+      const incomplete = (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR';
+      g.destroy?.();
+      g.destroy = undefined;
+      g.iter = undefined;
+      if (incomplete && !this.ctx.once && (size !== g.failedSize || now - g.failedAt < this.cfg.rotate_wait_ms)) {
+        // Probably still being written by the compressor: try again from here once it changed or settled.
+        if (size !== g.failedSize) {
+          g.failedSize = size;
+          g.failedAt = now;
+        }
+      } else {
+        this.ctx.logger.warn({ path: r.path, offset: r.pos, err: e }, 'compressed file is damaged or incomplete; keeping the lines read so far');
+        g.ended = true;
+      }
+    }
+    if (g.ended) r.splitter.flush();
+    this.c.bytes.inc(got);
+    await this.emitBatch(r, r.splitter.committedOffset - start);
+    return got > 0 || g.ended;
   }
+
+  // ------------------------------------------------------------------ checkpoints
 
   private updateCheckpoint(r: Reader): void {
-    const prev = this.checkpoint.files[r.fileId];
-    if (prev && prev.offset === r.tracker.committed && prev.path === r.path) return;
-    this.checkpoint.files[r.fileId] = { path: r.path, offset: r.tracker.committed, head_hash: r.headHash, head_len: r.headLen, updated: Date.now() };
+    if (r.fresh) return;
+    const prev = this.checkpoint.files[r.id];
+    const offset = r.tracker.committed;
+    // A checkpoint claims no more than its head: a short head that matches by chance skips nothing unread.
+    const headLen = r.headLen;
+    if (prev && prev.offset === offset && prev.path === r.path && prev.head_len === headLen) return;
+    if (r.hashedLen !== headLen) {
+      r.headHash = sha1(r.head, headLen);
+      r.hashedLen = headLen;
+    }
+    this.checkpoint.files[r.id] = { path: r.path, offset, head_hash: r.headHash, head_len: headLen, updated: Date.now(), ...(prev?.done ? { done: true } : {}) };
     this.checkpointDirty = true;
   }
 
-  private maybeCheckpoint(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.lastCheckpoint < this.cfg.checkpoint_interval_ms) return;
+  private maybeCheckpoint(): void {
+    if (this.saving || !this.checkpointDirty) return;
+    if (Date.now() - this.lastCheckpoint < this.cfg.checkpoint_interval_ms) return;
+    this.saveSoon();
+  }
+
+  /** Starts an asynchronous checkpoint write of the state as it is now. */
+  private saveSoon(): void {
     for (const r of this.readers.values()) this.updateCheckpoint(r);
-    if (!this.checkpointDirty && !force) return;
-    this.lastCheckpoint = now;
+    const covered = this.coveredSinceSave;
+    this.coveredSinceSave = 0;
     this.checkpointDirty = false;
-    try {
-      this.store.save(this.checkpoint);
-    } catch (e) {
-      this.ctx.logger.error({ err: e, path: this.store.path }, 'cannot write checkpoint');
-    }
+    this.lastCheckpoint = Date.now();
+    const text = JSON.stringify(this.checkpoint);
+    this.c.saves.inc();
+    this.saving = this.store.saveAsync(text).then(
+      () => {
+        this.outstanding -= covered;
+        this.saving = undefined;
+        this.poke();
+      },
+      (e: unknown) => {
+        this.coveredSinceSave += covered;
+        this.checkpointDirty = true;
+        this.saving = undefined;
+        this.ctx.logger.error({ err: e, path: this.store.path }, 'cannot write checkpoint');
+      },
+    );
   }
 }
-
