@@ -75,7 +75,7 @@ type Op = 'index' | 'create' | 'update' | 'delete';
 const OPS: ReadonlySet<string> = new Set(['index', 'create', 'update', 'delete']);
 const META_FIELDS: ReadonlySet<string> = new Set([
   '_index', '_id', 'routing', 'pipeline', 'require_alias', 'require_data_stream', 'dynamic_templates',
-  'if_seq_no', 'if_primary_term', 'version', 'version_type', 'retry_on_conflict', '_source', 'list_executed_pipelines',
+  'if_seq_no', 'if_primary_term', 'version', 'version_type', 'retry_on_conflict', '_source', 'list_executed_pipelines', 'op_type',
 ]);
 const SHARDS = { total: 2, successful: 1, failed: 0 };
 const CLOSE_ITEMS = Buffer.from(']}');
@@ -266,7 +266,9 @@ export class BulkStore {
       }
       let source: string | undefined;
       if (op !== 'delete') source = nextLine();
-      actions.push({ op: op as Op, meta: meta as Record<string, unknown>, source, line: n });
+      // `{"index":{"op_type":"create"}}` is a create (and answered under the `create` key).
+      const effective = op === 'index' && (meta as Record<string, unknown>)['op_type'] === 'create' ? 'create' : op;
+      actions.push({ op: effective as Op, meta: meta as Record<string, unknown>, source, line: n });
     }
     // Request validation, as ActionRequestValidationException: every problem numbered, one 400.
     const problems: string[] = [];
@@ -553,7 +555,7 @@ export class BulkStore {
         const head = body.toString('latin1', pos, Math.min(nl, pos + 512));
         const m = ACTION_RE.exec(head);
         if (m === null) return { status: 400, type: 'illegal_argument_exception', reason: `Malformed action/metadata line [${line}], expected field [create], [delete], [index] or [update] but found [${head.slice(0, 40)}]` };
-        const op = m[1] as Op;
+        const op = (m[1] === 'index' && OP_TYPE_CREATE_RE.test(head) ? 'create' : m[1]) as Op;
         const mi = INDEX_RE.exec(head);
         const raw = mi ? (mi[1] as string) : defaultIndex;
         const name = raw !== undefined && raw.charCodeAt(0) === 0x3c ? resolveDateMath(raw) : raw;
@@ -684,6 +686,7 @@ interface ActiveFaults {
 }
 
 const ACTION_RE = /^\s*\{\s*"(index|create|update|delete)"\s*:/;
+const OP_TYPE_CREATE_RE = /"op_type"\s*:\s*"create"/;
 const INDEX_RE = /"_index"\s*:\s*"([^"\\]*)"/;
 const ID_RE = /"_id"\s*:\s*"((?:[^"\\]|\\.)*)"/;
 

@@ -182,7 +182,7 @@ class ElasticsearchServer implements ElasticsearchEmulator {
     if (first !== undefined && !first.startsWith('_') && (second === '_doc' || second === '_create') && (segs.length === 2 || segs.length === 3)) {
       return this.#singleDoc(ex, first, second, third);
     }
-    return esJsonError(400, `no handler found for uri [${ex.path}] and method [${m}]`);
+    return noHandler(ex);
   }
 
   /** Concrete targets for a comma-separated list of names or patterns; undefined when a plain name is missing. */
@@ -217,7 +217,7 @@ class ElasticsearchServer implements ElasticsearchEmulator {
   async #singleDoc(ex: Exchange, index: string, api: '_doc' | '_create', id: string | undefined): Promise<Reply> {
     const m = ex.method;
     if (id === undefined ? m !== 'POST' : m !== 'PUT' && m !== 'POST') return methodNotAllowed(ex, id === undefined ? ['POST'] : ['PUT', 'POST']);
-    if (api === '_create' && id === undefined) return esJsonError(400, `no handler found for uri [${ex.path}] and method [${m}]`);
+    if (api === '_create' && id === undefined) return noHandler(ex);
     const r = await ex.body({ maxDeclared: this.#maxBody, maxDecoded: this.#maxBody, decode: ['gzip', 'x-gzip', 'deflate'] });
     if (!r.ok) return { status: 413 };
     // A POST without id defaults to op_type create (that is how data streams take single documents).
@@ -533,6 +533,11 @@ export function esError(status: number, type: string, reason: string, extra: Rec
 /** The older string-valued envelope Elasticsearch still uses for 405/406 and unknown routes. */
 function esJsonError(status: number, message: string): Reply {
   return json(status, { error: message, status });
+}
+
+/** RestController.handleBadRequest: the only envelope without a `status` member; the uri keeps its query. */
+function noHandler(ex: Exchange): Reply {
+  return json(400, { error: `no handler found for uri [${ex.req.url ?? ex.path}] and method [${ex.method}]` });
 }
 
 const WWW_AUTHENTICATE = ['Basic realm="security", charset="UTF-8"', 'Bearer realm="security"', 'ApiKey'];

@@ -170,6 +170,10 @@ describe('elasticsearch emulator: wire rules', () => {
     assert.equal(bad.json.error.reason, 'Malformed action/metadata line [1], expected field [create], [delete], [index] or [update] but found [insert]');
     const twoKeys = await post(`${es.url}/_bulk`, nd({ index: { _index: 'x' }, create: {} }, { a: 1 }));
     assert.match(twoKeys.json.error.reason, /expected END_OBJECT/);
+    const opType = await post(`${es.url}/_bulk`, nd({ index: { _index: 'logs-op-default', op_type: 'create' } }, { '@timestamp': '2026-08-21T10:00:00Z' }));
+    assert.equal(opType.json.items[0].create.status, 201);
+    const noRoute = await fetch(`${es.url}/a/b/c?x=1`);
+    assert.deepEqual(await noRoute.json(), { error: 'no handler found for uri [/a/b/c?x=1] and method [GET]' });
     const unknown = await post(`${es.url}/_bulk`, nd({ index: { _index: 'x', _type: 'doc' } }, { a: 1 }));
     assert.equal(unknown.json.error.reason, 'Action/metadata line [1] contains an unknown parameter [_type]');
     const empty = await post(`${es.url}/_bulk`, '');
