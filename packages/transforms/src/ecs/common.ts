@@ -80,12 +80,25 @@ export function keyword(v: unknown): string | undefined {
   return undefined;
 }
 
-const WS = /\s+/;
-
-/** Splits on runs of whitespace without empty tokens, like the pipelines' `split` on `\s+` after trim. */
+/**
+ * Splits on runs of whitespace without empty tokens, like the pipelines' `split` on `\s+` followed by
+ * their empty-value cleanup. Whitespace is Java's `\s` (ASCII space, \t \n \v \f \r), not JavaScript's
+ * Unicode set, so a no-break space stays inside a token as it does in Elastic. A char scan, no regex.
+ */
 export function splitWs(s: string): string[] {
-  const t = s.trim();
-  return t === '' ? [] : t.split(WS);
+  const out: string[] = [];
+  let start = -1;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 32 || (c >= 9 && c <= 13)) {
+      if (start !== -1) {
+        out.push(s.slice(start, i));
+        start = -1;
+      }
+    } else if (start === -1) start = i;
+  }
+  if (start !== -1) out.push(s.slice(start));
+  return out;
 }
 
 /** Last path component (`/usr/bin/curl` → `curl`). */

@@ -79,12 +79,8 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
       if (isObj(pod)) mapPod(pod, out);
       const userName = isObj(proc.user) ? str(proc.user.name) : undefined;
       const uid = keyword(proc.uid);
-      if (uid !== undefined || userName !== undefined) {
-        const user: Doc = {};
-        put(user, 'id', uid);
-        put(user, 'name', userName);
-        out.user = user;
-      }
+      if (uid !== undefined) out.user = userName !== undefined ? { id: uid, name: userName } : { id: uid };
+      else if (userName !== undefined) out.user = { name: userName };
     }
     const parent = body.parent;
     // Elastic takes no parent from process_loader; it then stays whole in the log.
@@ -159,22 +155,22 @@ function mapProcessFields(p: Doc): Doc | undefined {
     const a = splitWs(args);
     if (a.length) o.args = a;
   }
-  put(o, 'working_directory', str(p.cwd));
-  put(o, 'pid', num(p.pid));
+  // Direct stores rather than put(): a shared setter sees every key and goes megamorphic.
+  const cwd = str(p.cwd);
+  if (cwd !== undefined) o.working_directory = cwd;
+  const pid = num(p.pid);
+  if (pid !== undefined) o.pid = pid;
   const tid = num(p.tid);
   if (tid !== undefined) o.thread = { id: tid };
-  put(o, 'entity_id', str(p.exec_id));
+  const entity = str(p.exec_id);
+  if (entity !== undefined) o.entity_id = entity;
   const uid = keyword(p.uid);
   const userName = isObj(p.user) ? str(p.user.name) : undefined;
-  if (uid !== undefined || userName !== undefined) {
-    const user: Doc = {};
-    put(user, 'id', uid);
-    put(user, 'name', userName);
-    o.user = user;
-  }
+  if (uid !== undefined) o.user = userName !== undefined ? { id: uid, name: userName } : { id: uid };
+  else if (userName !== undefined) o.user = { name: userName };
   const start = str(p.start_time);
   if (start !== undefined) o.start = start;
-  else if (binary === undefined && o.pid === undefined && o.entity_id === undefined && o.user === undefined && o.working_directory === undefined) return undefined;
+  else if (binary === undefined && pid === undefined && entity === undefined && o.user === undefined && cwd === undefined) return undefined;
   return o;
 }
 
@@ -251,9 +247,11 @@ function parentLeftovers(p: Doc): Doc | undefined {
 
 function mapPod(pod: Doc, out: Doc): void {
   const orch: Doc = { type: 'kubernetes' };
-  put(orch, 'namespace', str(pod.namespace));
+  const ns = str(pod.namespace);
+  if (ns !== undefined) orch.namespace = ns;
   const resource: Doc = { type: 'pod' };
-  put(resource, 'name', str(pod.name));
+  const podName = str(pod.name);
+  if (podName !== undefined) resource.name = podName;
   const kind = str(pod.workload_kind);
   if (kind !== undefined) resource.parent = { type: kind };
   orch.resource = resource;
@@ -261,8 +259,10 @@ function mapPod(pod: Doc, out: Doc): void {
   const c = pod.container;
   if (isObj(c)) {
     const container: Doc = {};
-    put(container, 'id', str(c.id));
-    put(container, 'name', str(c.name));
+    const id = str(c.id);
+    if (id !== undefined) container.id = id;
+    const name = str(c.name);
+    if (name !== undefined) container.name = name;
     const imageName = isObj(c.image) ? str(c.image.name) : undefined;
     if (imageName !== undefined) container.image = { name: imageName };
     if (container.id !== undefined || container.name !== undefined || imageName !== undefined) out.container = container;
