@@ -208,7 +208,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
     const { max_events, max_bytes } = this.options.batch;
     const partition = this.protocol.partition?.bind(this.protocol);
     for (const ev of batch.events) {
-      const key = partition ? partition(ev) : '';
+      const key = partition ? this.partitionOf(partition, ev) : '';
       let ob = this.open.get(key);
       if (ob === undefined) {
         ob = { events: [], spans: [], bytes: 0, timer: undefined };
@@ -224,6 +224,16 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       if (ob.events.length >= max_events || ob.bytes >= max_bytes) this.flush(key);
     }
     if (this.stopping) this.flushAll();
+  }
+
+  /** A throwing partition function must not break a batch half-way through its acknowledgement bookkeeping. */
+  private partitionOf(partition: (ev: LogEvent) => string, ev: LogEvent): string {
+    try {
+      return partition(ev);
+    } catch (err) {
+      this.limiter.log('warn', 'partition', { err }, 'partition key failed for an event; it goes to the default partition');
+      return '';
+    }
   }
 
   stop(deadline: AbortSignal): Promise<void> {
