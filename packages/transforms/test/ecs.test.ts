@@ -289,3 +289,15 @@ test('tetragon events without a process to map (rate_limit_info, process_loader)
   assert.deepEqual(loader.process, { executable: '/bin/x', name: 'x', command_line: '/bin/x', pid: 7 });
   assert.deepEqual((loader.cilium_tetragon as { log: Doc }).log.process_loader, { path: '/lib/libc.so.6', parent: { binary: '/bin/p', pid: 1 } });
 });
+
+test('whitespace split follows Elastic (Java \\s: ASCII only; quotes stay inside tokens)', async () => {
+  const { splitWs, pruneEmpty } = await import('../src/ecs/common.ts');
+  assert.deepEqual(splitWs('  -c  "a b"\t>/dev/null\n'), ['-c', '"a', 'b"', '>/dev/null']);
+  assert.deepEqual(splitWs('a\u00a0b c'), ['a\u00a0b', 'c']); // no-break space is not \s in Java
+  assert.deepEqual(splitWs('   '), []);
+  // Elastic's empty-value cleanup, copy-on-write.
+  const clean = { a: 1, b: { c: [1] } };
+  assert.equal(pruneEmpty(clean), clean);
+  assert.deepEqual(pruneEmpty({ a: '', b: { c: null, d: [] }, e: [{}, 'x', ''], f: 0, g: false }), { e: ['x'], f: 0, g: false });
+  assert.equal(pruneEmpty({ a: { b: {} } }), undefined);
+});
