@@ -324,8 +324,10 @@ export class FileSource implements Source {
         known.goneSince = 0;
         // A parked file has unread data when its size differs from the read position (or it was rewritten).
         if (known.fh === undefined && !known.queued && !known.fresh && (st.size !== known.pos || st.mtimeMs !== known.lastMtime)) this.enqueue(known);
-        known.lastSize = st.size;
-        known.lastMtime = st.mtimeMs;
+        if (known.fh === undefined) {
+          known.lastSize = st.size;
+          known.lastMtime = st.mtimeMs;
+        }
         continue;
       }
       const q = this.quiet.get(id);
@@ -734,7 +736,15 @@ export class FileSource implements Source {
       await this.truncated(r, st.size);
       return true;
     }
-    if (st) r.lastSize = st.size;
+    if (st) {
+      // Truncated and refilled to exactly our position: only the head (and mtime) tell.
+      if (st.mtimeMs !== r.lastMtime && r.headLen > 0 && r.gone === '' && !(await this.headStill(r))) {
+        await this.truncated(r, st.size);
+        return true;
+      }
+      r.lastSize = st.size;
+      r.lastMtime = st.mtimeMs;
+    }
     const now = Date.now();
     if (r.idleSince === 0) r.idleSince = now;
     if (r.gone !== '' && r.goneSince === 0) r.goneSince = now;
@@ -754,7 +764,6 @@ export class FileSource implements Source {
     }
     const inactive = this.cfg.close_inactive_ms ?? 0;
     if (inactive > 0 && !this.ctx.once && now - r.idleSince >= inactive) {
-      if (st) r.lastMtime = st.mtimeMs;
       await this.park(r);
     }
     return false;
@@ -765,7 +774,7 @@ export class FileSource implements Source {
     this.c.truncations.inc();
     const from = r.splitter.committedOffset;
     const copy = r.headLen > 0 ? await this.findCopy(r, from) : undefined;
-    this.ctx.logger.warn({ path: r.path, offset: from, size: size >= 0 ? size : undefined, copy }, copy ? 'file truncated; reading the rest of its old content from the copy, then the file from its start' : 'file truncated; reading it again from the start');
+    this.ctx.logger.warn({ path: r.path, offset: from, size: size >= 0 ? size : undefined, copy: copy?.[0] }, copy ? 'file truncated; reading the rest of its old content from the copy, then the file from its start' : 'file truncated; reading it again from the start');
     if (copy) {
       const [path, id, fh] = copy;
       const c = this.newReader(id, path, false, 0);
