@@ -287,6 +287,7 @@ test('tetragon events without a process to map (rate_limit_info, process_loader)
     time: '2024-11-05T08:57:41Z',
   });
   assert.deepEqual(loader.process, { executable: '/bin/x', name: 'x', command_line: '/bin/x', pid: 7 });
+  assert.deepEqual([(loader.event as Doc).category, (loader.event as Doc).type], [['library'], ['start']]);
   assert.deepEqual((loader.cilium_tetragon as { log: Doc }).log.process_loader, { path: '/lib/libc.so.6', parent: { binary: '/bin/p', pid: 1 } });
 });
 

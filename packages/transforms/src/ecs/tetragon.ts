@@ -110,8 +110,9 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
     } else if (key === 'process_kprobe' || key === 'process_tracepoint' || key === 'process_uprobe' || key === 'process_lsm' || key === 'process_usdt') {
       mapHook(body, event, out);
     } else {
-      event.category = ['process'];
-      event.type = ['info'];
+      // process_loader reports a shared object being loaded: ECS's `library` category.
+      event.category = ['library'];
+      event.type = ['start'];
     }
     if (ecsProc !== undefined) out.process = ecsProc;
     // Elastic's empty-value cleanup needs no walk here: protobuf JSON omits empty values, and the
