@@ -2,7 +2,7 @@
 // undici HTTP helper against real local servers (auth headers, gzip, status classification, proxy).
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -320,4 +320,3 @@ describe('HttpClient TLS', () => {
   });
 });
 
-void httpRequest;
