@@ -267,7 +267,7 @@ test('an earlier error.message is kept: ours is appended, as Elastic appends', a
   const ev = jsonEvent('{"message":"x","error":{"message":"invalid JSON: Unexpected token"},"tags":["_json_parse_failure"]}');
   const { out } = await run<EcsConfig>(ecsTransform, { profile: 'falco' }, [ev]);
   const d = out[0]?.data as { error: { message: unknown }; tags: string[] };
-  assert.deepEqual(d.error.message, ['invalid JSON: Unexpected token', 'ecs falco: falco: neither rule nor output_fields in the document']);
+  assert.deepEqual(d.error.message, ['invalid JSON: Unexpected token', 'ecs falco: neither rule nor output_fields in the document']);
   assert.deepEqual(d.tags, ['_json_parse_failure', ECS_FAILURE_TAG]);
 });
 

@@ -46,7 +46,7 @@ export const IAM_RESOURCES: ReadonlySet<string> = new Set([
   'tokenreviews',
 ]);
 
-/** Thrown by a profile when the input does not have the shape it maps; the transform tags the event. */
+/** Thrown by a profile when the input does not have the shape it maps; the transform tags the event (the message is prefixed with `ecs <profile>: ` there). */
 export class EcsShapeError extends Error {
   constructor(message: string) {
     super(message);

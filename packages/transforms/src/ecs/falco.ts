@@ -79,8 +79,8 @@ const ENDPOINTS: readonly [string, string][] = [
 export function mapFalco(input: Doc, _ctx?: EcsMapContext): Doc {
   const rule = str(input.rule);
   const of = input.output_fields;
-  if (rule === undefined && !isObj(of)) throw new EcsShapeError('falco: neither rule nor output_fields in the document');
-  if (of !== undefined && of !== null && !isObj(of)) throw new EcsShapeError('falco: output_fields is not an object');
+  if (rule === undefined && !isObj(of)) throw new EcsShapeError('neither rule nor output_fields in the document');
+  if (of !== undefined && of !== null && !isObj(of)) throw new EcsShapeError('output_fields is not an object');
   const f: Doc = isObj(of) ? of : {};
   const source = str(input.source);
   const isK8s = source === 'k8s_audit';

@@ -33,14 +33,14 @@ export function mapK8sAudit(input: Doc, _ctx?: EcsMapContext): Doc {
   const props = input.properties;
   if (isObj(props) && props.log !== undefined) {
     const log = typeof props.log === 'string' ? safeParse(props.log) : props.log;
-    if (!isObj(log)) throw new EcsShapeError('k8s_audit: AKS properties.log is not a JSON object');
+    if (!isObj(log)) throw new EcsShapeError('AKS properties.log is not a JSON object');
     audit = log;
     aksMeta = {};
     for (const [from, to] of AKS_META) put(aksMeta, to, input[from]);
     for (const [from, to] of AKS_PROPS) put(aksMeta, to, props[from]);
   }
   const verb = str(audit.verb);
-  if (verb === undefined || (audit.auditID === undefined && audit.kind !== 'Event')) throw new EcsShapeError('k8s_audit: not an audit.k8s.io Event (no verb/auditID)');
+  if (verb === undefined || (audit.auditID === undefined && audit.kind !== 'Event')) throw new EcsShapeError('not an audit.k8s.io Event (no verb/auditID)');
 
   const out: Doc = {};
   const t = parseRfc3339(typeof audit.stageTimestamp === 'string' ? audit.stageTimestamp : '') ?? parseRfc3339(typeof audit.requestReceivedTimestamp === 'string' ? audit.requestReceivedTimestamp : '');

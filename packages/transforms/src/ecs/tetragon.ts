@@ -41,7 +41,7 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
       }
     }
   }
-  if (key === undefined || body === undefined) throw new EcsShapeError('tetragon: no process_* event object in the document');
+  if (key === undefined || body === undefined) throw new EcsShapeError('no process_* event object in the document');
 
   const event: Doc = { kind: 'event' };
   const out: Doc = {};

@@ -49,9 +49,9 @@ export function mapZeek(input: Doc, ctx?: EcsMapContext): Doc {
   const log: ZeekLog = ctx?.zeekLog ?? 'conn';
   const tsv = input.ts;
   // Elastic drops documents without ts; we never drop, so this is a mapping failure instead.
-  if (tsv === undefined || tsv === null) throw new EcsShapeError('zeek: no ts field');
+  if (tsv === undefined || tsv === null) throw new EcsShapeError('no ts field');
   const t = parseTime(tsv);
-  if (t === undefined) throw new EcsShapeError(`zeek: ts is not a UNIX or ISO 8601 time: ${String(tsv).slice(0, 64)}`);
+  if (t === undefined) throw new EcsShapeError(`ts is not a UNIX or ISO 8601 time: ${String(tsv).slice(0, 64)}`);
 
   const id = isObj(input.id) ? input.id : undefined;
   const origH = str(input['id.orig_h'] ?? id?.orig_h);
