@@ -116,7 +116,7 @@ export const schema: JsonSchema = {
       type: 'boolean',
       default: false,
       description:
-        'structured and hec modes: add an event_id attribute, a stable hash of host + file identity + byte offset (or of the line when it has no offset), so duplicates from retried requests can be removed at query time (groupBy(event_id) or dedup). An event that already has event_id keeps its own.',
+        'structured and hec modes: add an event_id attribute, a stable hash of host + file identity + byte offset (or of the line when it has no offset), so duplicates from retried requests can be removed at query time (groupBy(event_id, function=tail(1))). An event that already has event_id keeps its own.',
       examples: [true],
     },
     tls: TLS_SCHEMA,
