@@ -302,3 +302,28 @@ test('whitespace split follows Elastic (Java \\s: ASCII only; quotes stay inside
   assert.deepEqual(pruneEmpty({ a: '', b: { c: null, d: [] }, e: [{}, 'x', ''], f: 0, g: false }), { e: ['x'], f: 0, g: false });
   assert.equal(pruneEmpty({ a: { b: {} } }), undefined);
 });
+
+test('profiles are pure: a deep-frozen input maps without being written to', () => {
+  const freeze = (v: unknown): unknown => {
+    if (v !== null && typeof v === 'object') {
+      for (const x of Object.values(v)) freeze(x);
+      Object.freeze(v);
+    }
+    return v;
+  };
+  const cases: [string, (d: Doc) => Doc][] = [
+    ['tetragon.log', (d) => mapTetragon(d)],
+    ['falco.json', (d) => mapFalco(d)],
+    ['k8s-audit.log', (d) => mapK8sAudit(d)],
+    ['zeek-conn.log', zeek('conn')],
+    ['zeek-dns.log', zeek('dns')],
+    ['zeek-http.log', zeek('http')],
+  ];
+  for (const [file, map] of cases) {
+    for (const line of fixtureLines(file)) {
+      const input = freeze(JSON.parse(line)) as Doc;
+      assert.doesNotThrow(() => map(input), `${file}: ${line.slice(0, 60)}`);
+      assert.deepEqual(input, JSON.parse(line));
+    }
+  }
+});
