@@ -12,7 +12,7 @@
  * Pure apart from the clock for events without a time: the kit may re-encode subsets to split.
  */
 import { hash } from 'node:crypto';
-import { getPath, type EncodedRequest, type LogEvent } from '@tern/core';
+import { getPath, type EncodedRequest, type EventOrigin, type LogEvent } from '@tern/core';
 import type { LogScaleMode } from './schema.ts';
 import { compileTemplate, type Template } from './template.ts';
 
@@ -42,6 +42,8 @@ export class LogScaleEncoder {
   private readonly tags: ReadonlyArray<readonly [string, Template]>;
   /** The tags JSON when no template reads per-event values. */
   private readonly constantTags: string | undefined;
+  /** Tags per origin (one per file), when templates read only origin names such as `{{@host}}`. */
+  private readonly byOrigin: WeakMap<EventOrigin, string> | undefined;
   private readonly fields: ReadonlyArray<{ readonly name: string; readonly path: readonly string[]; readonly key: string }>;
   private readonly rawstring: boolean;
   private readonly eventId: boolean;
@@ -51,6 +53,7 @@ export class LogScaleEncoder {
     this.mode = o.mode;
     this.tags = Object.entries(o.tags).map(([k, v]) => [k, compileTemplate(v)] as const);
     this.constantTags = this.tags.every(([, t]) => t.constant !== undefined) ? tagsJson(this.tags.map(([k, t]) => [k, t.constant as string])) : undefined;
+    this.byOrigin = this.constantTags === undefined && this.tags.every(([, t]) => !t.readsData) ? new WeakMap() : undefined;
     this.fields = o.timestampFields.map((f) => ({ name: f, path: f.split('.'), key: `"${f}"` }));
     this.rawstring = o.rawstring && o.mode !== 'unstructured';
     this.eventId = o.eventId && o.mode !== 'unstructured';
@@ -60,6 +63,14 @@ export class LogScaleEncoder {
   /** The partition key of an event: its tags as the JSON object the request carries. */
   partition(ev: LogEvent): string {
     if (this.constantTags !== undefined) return this.constantTags;
+    if (this.byOrigin !== undefined) {
+      let tags = this.byOrigin.get(ev.origin);
+      if (tags === undefined) {
+        tags = tagsJson(this.tags.map(([k, t]) => [k, t.render(ev)]));
+        this.byOrigin.set(ev.origin, tags);
+      }
+      return tags;
+    }
     return tagsJson(this.tags.map(([k, t]) => [k, t.render(ev)]));
   }
 

@@ -16,7 +16,7 @@
  *
  * Pure: the same events always give the same body, so the kit may re-encode subsets to split.
  */
-import type { EncodedRequest, LogEvent } from '@tern/core';
+import type { EncodedRequest, EventOrigin, LogEvent } from '@tern/core';
 import { compileTemplate, type Template } from './template.ts';
 import { sanitizeStream } from './schema.ts';
 
@@ -38,16 +38,27 @@ export class ParseableEncoder {
   private readonly explodeArrays: boolean;
   /** Sanitised names per rendered value; bounded (a runaway template must not grow it forever). */
   private readonly names = new Map<string, string>();
+  /** Stream per origin (one per file), when the template reads only origin names such as `{{@source}}`. */
+  private readonly byOrigin: WeakMap<EventOrigin, string> | undefined;
 
   constructor(o: EncoderOptions) {
     this.stream = compileTemplate(o.stream);
     this.explodeArrays = o.explodeArrays;
+    this.byOrigin = this.stream.constant === undefined && !this.stream.readsData ? new WeakMap() : undefined;
   }
 
   /** The stream of an event (sanitised to Parseable's charset). */
   partition(ev: LogEvent): string {
     const c = this.stream.constant;
     if (c !== undefined) return c;
+    if (this.byOrigin !== undefined) {
+      let name = this.byOrigin.get(ev.origin);
+      if (name === undefined) {
+        name = sanitizeStream(this.stream.render(ev));
+        this.byOrigin.set(ev.origin, name);
+      }
+      return name;
+    }
     const rendered = this.stream.render(ev);
     let name = this.names.get(rendered);
     if (name === undefined) {
