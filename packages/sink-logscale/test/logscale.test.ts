@@ -68,6 +68,18 @@ describe('structured mode', () => {
     assert.deepEqual(byKind('exit')[0]?.attributes, { process: { kind: 'exit' }, '@timestamp': '2026-08-21T10:00:01+02:00' });
   });
 
+  it('origin-only tags ({{@host}}, {{@path}}) are rendered once per origin and still told apart', async () => {
+    const emu = await emulator();
+    const { sink } = sinkFor(emu, { tags: { node: '{{@host}}', file: '{{@path}}' } });
+    const other: EventOrigin = { ...ORIGIN, host: 'node-b', path: '/other.log' };
+    const b = trackedBatch([ev({ n: 1 }), ev({ n: 2 }, -1, other), ev({ n: 3 })]);
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    const stored = emu.events();
+    assert.deepEqual(stored.filter((e) => e['#node'] === 'node-a').map((e) => [e.attributes.n, e['#file']]), [[1, ORIGIN.path], [3, ORIGIN.path]]);
+    assert.deepEqual(stored.filter((e) => e['#node'] === 'node-b').map((e) => [e.attributes.n, e['#file']]), [[2, '/other.log']]);
+  });
+
   it('sends the original line unchanged (no re-serialisation) and @rawstring defaults to it', async () => {
     const emu = await emulator();
     const { sink } = sinkFor(emu, { compression: 'none' });

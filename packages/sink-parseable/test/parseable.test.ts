@@ -120,6 +120,15 @@ describe('streams and fields', () => {
     assert.equal(sanitizeStream(''), 'unknown');
   });
 
+  it('an origin-only stream template ({{@host}}) is rendered once per origin, sanitised', async () => {
+    const emu = await emulator();
+    const { sink } = sinkFor(emu, { stream: 'node-{{@host}}' });
+    const other = new LogEvent({ ...ORIGIN, host: 'ip-10-0-0-1.ec2.internal' }, '{"n":2}', 'json', undefined);
+    assert.equal(await deliver(sink, [ev({ n: 1 }), other, ev({ n: 3 })]), 'delivered');
+    assert.deepEqual(emu.streams().sort(), ['node-ip-10-0-0-1_ec2_internal', 'node-node-a']);
+    assert.deepEqual(emu.rows('node-node-a').map((r) => r.n), [1, 3]);
+  });
+
   it('custom_fields become columns through X-P-* headers', async () => {
     const emu = await emulator();
     const { sink } = sinkFor(emu, { custom_fields: { cluster: 'prod-eu1', Shipper: 'tern' } });
