@@ -76,7 +76,10 @@ function base(kind: string, data: unknown, suppressed: number): { -readonly [K i
     action: '',
     rule: '',
     user: '',
-    json: JSON.stringify(data) ?? '',
+    // Lazy: rate-limit keys and most templates never read it, and stringifying every event is not free.
+    get json(): string {
+      return JSON.stringify(data) ?? '';
+    },
     suppressed,
     suppressed_note: suppressedNote(suppressed),
   };

@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { testContext, trackedBatch, waitFor, type TestContext } from '@tern/core/testing';
 import { startWebhook, type WebhookEmulator, type WebhookOptions } from '@tern/test-kit';
 import { createWebhookSink, type WebhookConfig, type WebhookSink } from '../src/index.ts';
-import { EXEC, FALCO, SHADOW_READ, events } from './fixtures.ts';
+import { EXEC, FALCO, PASSWD_WRITE, SHADOW_READ, events } from './fixtures.ts';
 
 const FAST = { retry_initial_ms: 5, retry_max_ms: 50, timeout_ms: 5000 };
 
@@ -153,6 +153,38 @@ describe('generic receiver', () => {
     assert.equal(await b.done, 'rejected');
     assert.equal(emu.requests.length, 1);
     assert.equal(ctx.telemetry.snapshot().events_rejected, 1);
+  });
+});
+
+describe('other formats and options', () => {
+  it('teams: one Adaptive Card message per event', async () => {
+    const { emu, sink } = await setup({ status: 202 }, (u) => ({ url: `${u}/workflows/abc`, format: 'teams', request: FAST }));
+    const b = trackedBatch(events([PASSWD_WRITE]));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    const card = emu.received[0]?.body as { type: string; attachments: Array<{ contentType: string; content: { body: Array<{ text?: string; style?: string }> } }> };
+    assert.equal(card.type, 'message');
+    assert.equal(card.attachments[0]?.contentType, 'application/vnd.microsoft.card.adaptive');
+    assert.equal(card.attachments[0]?.content.body[0]?.style, 'attention');
+    assert.match(card.attachments[0]?.content.body[1]?.text ?? '', /^Unauthorised access: \/etc\/passwd written by pod default\/debug-shell/);
+  });
+
+  it('template: a text template is sent as text/plain, one line per event in ndjson', async () => {
+    const { emu, sink } = await setup({}, (u) => ({ url: u, format: 'template', body: 'ndjson', template: '{{_.severity}} {{_.pod}} {{_.binary}} {{_.file | -}}', batch: { timeout_ms: 10 }, request: FAST }));
+    const b = trackedBatch(events([SHADOW_READ, EXEC]));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.requests[0]?.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(emu.requests[0]?.body.toString(), 'warning default/debug-shell /bin/cat /etc/shadow\nnotice payments/checkout-api-7d9f8b6c5-x2k4p /usr/local/bin/node -\n');
+  });
+
+  it('api_key goes in X-API-Key; healthcheck: true waits for any HTTP answer before sending', async () => {
+    const { emu, sink } = await setup({ secretHeader: { name: 'X-API-Key', value: 'k-123' } }, (u) => ({ url: u, auth: { strategy: 'api_key', api_key: 'k-123' }, healthcheck: true, request: FAST }));
+    const b = trackedBatch(events([FALCO]));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.requests[0]?.method, 'HEAD', 'the reachability check came first (and its 405 counts as reachable)');
+    assert.equal(emu.received.length, 1);
   });
 });
 
