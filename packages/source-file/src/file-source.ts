@@ -29,6 +29,7 @@ import { fstat, watch, type FSWatcher, type Stats } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   decodeLine,
@@ -886,7 +887,22 @@ export class FileSource implements Source {
     if (g.failedAt > 0 && now - g.failedAt < this.cfg.poll_interval_ms) return false;
     if (g.iter === undefined) {
       const fh = r.fh as FileHandle;
-      const raw = fh.createReadStream({ start: 0, autoClose: false, highWaterMark: 65536 });
+      // Positional reads of our own: a FileHandle read stream would close the handle when destroyed,
+      // and a retry (file still being compressed) needs the handle again.
+      let rawPos = 0;
+      const raw = new Readable({
+        highWaterMark: 65536,
+        read(size) {
+          const buf = Buffer.allocUnsafe(Math.max(size, 16384));
+          fh.read(buf, 0, buf.length, rawPos).then(
+            ({ bytesRead }) => {
+              rawPos += bytesRead;
+              this.push(bytesRead > 0 ? buf.subarray(0, bytesRead) : null);
+            },
+            (e: unknown) => this.destroy(e as Error),
+          );
+        },
+      });
       const gunzip = createGunzip();
       raw.on('error', (e) => gunzip.destroy(e));
       raw.pipe(gunzip);
