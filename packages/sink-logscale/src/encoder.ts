@@ -31,8 +31,11 @@ export interface EncoderOptions {
   readonly now?: () => number;
 }
 
-/** LogScale's accepted ISO 8601 form (what its structured endpoint parses); such strings go out unchanged. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+/**
+ * ISO 8601 with a zone, as LogScale's structured endpoint parses it: such strings go out unchanged.
+ * A `,` decimal sign is ISO too, but not every parser takes it: those strings go out as epoch ms.
+ */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
 
 /** An event time: an ISO string to send as is, or epoch milliseconds. */
 type Time = { readonly iso: string; readonly ms?: undefined } | { readonly iso?: undefined; readonly ms: number };
@@ -211,7 +214,7 @@ export function lastKeyString(raw: string, quotedKey: string): string | undefine
 export function fromValue(v: unknown): Time | undefined {
   if (typeof v === 'string') {
     if (ISO_8601.test(v)) return { iso: v };
-    const t = Date.parse(v);
+    const t = Date.parse(v.includes(',') ? v.replace(',', '.') : v);
     return Number.isNaN(t) ? undefined : { ms: t };
   }
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) {

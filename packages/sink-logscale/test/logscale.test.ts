@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { LogEvent, type EventOrigin } from '@tern/core';
 import { makeEvents, testContext, trackedBatch, waitFor, type TestContext } from '@tern/core/testing';
 import { startLogScale, type LogScaleEmulator, type LogScaleOptions } from '@tern/test-kit';
-import { createLogScaleSink, LOGSCALE_MAX_BYTES, LOGSCALE_MAX_EVENTS, schema, validate, type LogScaleConfig } from '../src/index.ts';
+import { createLogScaleSink, fromValue, lastKeyString, LogScaleEncoder, LOGSCALE_MAX_BYTES, LOGSCALE_MAX_EVENTS, schema, validate, type LogScaleConfig } from '../src/index.ts';
 
 const ORIGIN: EventOrigin = { sourceId: 'tetragon', path: '/var/log/tetragon/tetragon.log', host: 'node-a', fileId: 'f1' };
 const FAST = { batch: { max_events: 100, timeout_ms: 20 }, request: { retry_initial_ms: 5, retry_max_ms: 50 } } as const;
@@ -113,6 +113,34 @@ describe('structured mode', () => {
     assert.equal(ids[2], 'mine');
     assert.equal(ids[3], ids[0]);
     assert.equal(stored[0]?.attributes.a, 1);
+  });
+});
+
+describe('timestamps', () => {
+  it('fromValue: ISO strings kept, other dates and epoch s/ms/µs/ns as ms, anything else undefined', () => {
+    assert.deepEqual(fromValue('2026-08-21T10:00:00.123456789Z'), { iso: '2026-08-21T10:00:00.123456789Z' });
+    assert.deepEqual(fromValue('2026-08-21T12:00:00+02:00'), { iso: '2026-08-21T12:00:00+02:00' });
+    assert.deepEqual(fromValue('Fri, 21 Aug 2026 10:00:00 GMT'), { ms: Date.UTC(2026, 7, 21, 10) });
+    assert.deepEqual(fromValue('2026-08-21T10:00:00,5Z'), { ms: Date.UTC(2026, 7, 21, 10, 0, 0, 500) }, 'comma decimal: sent as ms');
+    const ms = Date.UTC(2026, 7, 21, 10, 0, 0, 123);
+    assert.deepEqual(fromValue(ms / 1000), { ms });
+    assert.deepEqual(fromValue(ms), { ms });
+    assert.deepEqual(fromValue(ms * 1000), { ms });
+    assert.deepEqual(fromValue(ms * 1e6), { ms });
+    for (const v of ['soon', '', -5, 0, null, {}, true]) assert.equal(fromValue(v), undefined, String(v));
+  });
+
+  it('lastKeyString reads only a top-level last key', () => {
+    assert.equal(lastKeyString('{"a":{"time":"x"},"time":"2026"}', '"time"'), '2026');
+    assert.equal(lastKeyString('{"time":"2026","b":1}', '"time"'), undefined, 'not the last key');
+    assert.equal(lastKeyString('{"a":{"time":"x"}}', '"time"'), undefined, 'nested');
+    assert.equal(lastKeyString('{"start_time":"x"}', '"time"'), undefined);
+  });
+
+  it('the first configured field present wins; HEC gets epoch seconds', () => {
+    const enc = new LogScaleEncoder({ mode: 'hec', tags: {}, timestampFields: ['ts', 'time'], rawstring: false, eventId: false, now: () => 42_000 });
+    const body = enc.encode([ev({ time: '2026-08-21T10:00:00Z', ts: 1787306401 }), ev({ time: '2026-08-21T10:00:00,5Z' }), ev({ x: 1 })], '{}').body;
+    assert.equal(body, '{"event":{"time":"2026-08-21T10:00:00Z","ts":1787306401},"time":1787306401}{"event":{"time":"2026-08-21T10:00:00,5Z"},"time":1787306400.5}{"event":{"x":1},"time":42}');
   });
 });
 
