@@ -19,6 +19,9 @@ import { compileTemplate, type Template } from './template.ts';
 export interface LogScaleRequest extends EncodedRequest {
   readonly body: string;
   readonly count: number;
+  readonly events: readonly LogEvent[];
+  /** Some lines went out unparsed (`decoding: json_lazy`): a 400 may be one malformed line (see `recheckLazyLines`). */
+  readonly unchecked: boolean;
 }
 
 export interface EncoderOptions {
@@ -92,13 +95,15 @@ export class LogScaleEncoder {
   }
 
   encode(events: readonly LogEvent[], tags: string): LogScaleRequest {
+    const count = events.length;
     switch (this.mode) {
       case 'structured':
-        return { body: this.structured(events, tags), count: events.length };
+        return { body: this.structured(events, tags), count, events, unchecked: hasUnparsedJson(events) };
       case 'unstructured':
-        return { body: this.unstructured(events, tags), count: events.length };
+        // Lines travel as JSON strings here: a malformed one cannot break the body.
+        return { body: this.unstructured(events, tags), count, events, unchecked: false };
       case 'hec':
-        return { body: this.hec(events, tags), count: events.length };
+        return { body: this.hec(events, tags), count, events, unchecked: hasUnparsedJson(events) };
     }
   }
 
@@ -164,7 +169,7 @@ export class LogScaleEncoder {
   /** Stable id: host + file identity + offset when the event has one, else the line's hash; undefined when the event has its own `event_id`. */
   private idOf(ev: LogEvent): string | undefined {
     const json = ev.toJson();
-    if (json.includes('"event_id"') && ev.data.event_id !== undefined) return undefined;
+    if ((ev.parsed || json.includes('"event_id"')) && ev.data.event_id !== undefined) return undefined;
     if (ev.offset >= 0) {
       const o = ev.origin;
       return hash('sha1', `${o.host}\u0000${o.fileId ?? o.path}\u0000${ev.offset}`, 'base64url');
@@ -174,7 +179,8 @@ export class LogScaleEncoder {
 
   /** The event time from the first of `timestamp_fields` present, else now. */
   time(ev: LogEvent): Time {
-    const raw = !ev.modified && ev.rawFormat === 'json' ? ev.raw : undefined;
+    // Parsed already (the default `json` decoding): field lookups are cheaper than scanning the line.
+    const raw = !ev.parsed && ev.rawFormat === 'json' ? ev.raw : undefined;
     for (const f of this.fields) {
       if (raw !== undefined && f.path.length === 1) {
         // A key that does not occur in the line as a quoted string is not in the event: no parse needed.
@@ -223,6 +229,27 @@ export function fromValue(v: unknown): Time | undefined {
     return { ms: Math.round(ms) };
   }
   return undefined;
+}
+
+/** True when a line would go out as unparsed bytes (`decoding: json_lazy`), never checked to be JSON. */
+export function hasUnparsedJson(events: readonly LogEvent[]): boolean {
+  for (const ev of events) if (!ev.parsed && ev.rawFormat === 'json') return true;
+  return false;
+}
+
+/**
+ * After a 400 to a request with unparsed lines: parses them, which turns a malformed one into its
+ * tagged `{message, error, tags}` event (valid JSON from then on). Returns how many were malformed;
+ * when some were, resending the same events (re-encoded) succeeds instead of losing the whole batch.
+ */
+export function recheckLazyLines(events: readonly LogEvent[]): number {
+  let bad = 0;
+  for (const ev of events) {
+    if (ev.parsed || ev.rawFormat !== 'json') continue;
+    void ev.data;
+    if (ev.rawFormat !== 'json') bad++;
+  }
+  return bad;
 }
 
 function tagsJson(entries: ReadonlyArray<readonly [string, string]>): string {

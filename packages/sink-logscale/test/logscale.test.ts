@@ -211,6 +211,21 @@ describe('error table against the emulator', () => {
     assert.equal(ctx.telemetry.snapshot().events_delivered, 1000);
   });
 
+  it('json_lazy: a malformed unparsed line does not cost its batch (400, found, resent as its tagged event)', async () => {
+    const emu = await emulator();
+    const { sink, ctx } = sinkFor(emu);
+    const lazy = (line: string) => new LogEvent(ORIGIN, line, 'json', undefined, -1);
+    const b = trackedBatch([lazy('{"a":1,"time":"2026-08-21T10:00:00Z"}'), lazy('{"a":2,"b":'), lazy('{"a":3}')]);
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.stats().byStatus[400], 1);
+    const stored = emu.events();
+    assert.deepEqual(stored.map((e) => e.attributes.a), [1, undefined, 3]);
+    assert.equal(stored[1]?.attributes.message, '{"a":2,"b":');
+    assert.deepEqual(stored[1]?.attributes.tags, ['_json_parse_failure']);
+    assert.ok(ctx.records.some((r) => /1 malformed line/.test(String(r.reason))));
+  });
+
   it('400 is permanent: rejected, not retried', async () => {
     const emu = await emulator();
     emu.fault({ match: { path: '/api/v1/ingest/humio-structured' }, times: 1, action: { status: 400 } });

@@ -24,6 +24,9 @@ export interface ParseableRequest extends EncodedRequest {
   readonly body: string;
   readonly stream: string;
   readonly count: number;
+  readonly events: readonly LogEvent[];
+  /** Some lines went out unparsed (`decoding: json_lazy`): a 400 may be one malformed line (see `recheckLazyLines`). */
+  readonly unchecked: boolean;
 }
 
 export interface EncoderOptions {
@@ -86,14 +89,14 @@ export class ParseableEncoder {
       if (i > 0) body += ',';
       body += this.line(events[i] as LogEvent);
     }
-    return { body: `${body}]`, stream, count: events.length };
+    return { body: `${body}]`, stream, count: events.length, events, unchecked: hasUnparsedJson(events) };
   }
 
   /** One event's JSON: the original line unless an array or `p_timestamp` must be rewritten. */
   line(ev: LogEvent): string {
     const json = ev.toJson();
     const mayHaveArray = !this.explodeArrays && json.includes('[');
-    const mayHaveReserved = json.includes('"p_timestamp"');
+    const mayHaveReserved = ev.parsed ? Object.hasOwn(ev.data, 'p_timestamp') : json.includes('"p_timestamp"');
     if (!mayHaveArray && !mayHaveReserved) return json;
     const data = ev.data;
     let changed = false;
@@ -112,6 +115,27 @@ export class ParseableEncoder {
     }
     return changed ? JSON.stringify(out) : json;
   }
+}
+
+/** True when a line would go out as unparsed bytes (`decoding: json_lazy`), never checked to be JSON. */
+export function hasUnparsedJson(events: readonly LogEvent[]): boolean {
+  for (const ev of events) if (!ev.parsed && ev.rawFormat === 'json') return true;
+  return false;
+}
+
+/**
+ * After a 400 to a request with unparsed lines: parses them, which turns a malformed one into its
+ * tagged `{message, error, tags}` event (valid JSON from then on). Returns how many were malformed;
+ * when some were, resending the same events (re-encoded) succeeds instead of losing the whole batch.
+ */
+export function recheckLazyLines(events: readonly LogEvent[]): number {
+  let bad = 0;
+  for (const ev of events) {
+    if (ev.parsed || ev.rawFormat !== 'json') continue;
+    void ev.data;
+    if (ev.rawFormat !== 'json') bad++;
+  }
+  return bad;
 }
 
 /**

@@ -11,7 +11,7 @@ import { createClient, ParseableSender } from './request.ts';
 import { PARSEABLE_BATCH_DEFAULTS, schema, validate, type ParseableConfig } from './schema.ts';
 import { compileTemplate } from './template.ts';
 
-export { ParseableEncoder, RENAMED_P_TIMESTAMP, stringifyArrays, type ParseableRequest } from './encoder.ts';
+export { ParseableEncoder, RENAMED_P_TIMESTAMP, hasUnparsedJson, recheckLazyLines, stringifyArrays, type ParseableRequest } from './encoder.ts';
 export { classifyParseable } from './classify.ts';
 export { INGEST_PATH } from './request.ts';
 export { compileTemplate, templateErrors, type Template } from './template.ts';
@@ -45,7 +45,7 @@ class ParseableProtocol implements SinkProtocol<ParseableRequest> {
   }
 
   send(req: ParseableRequest, payload: Payload, signal: AbortSignal): Promise<SendResult> {
-    return this.sender.send(req.stream, payload, signal);
+    return this.sender.send(req, payload, signal);
   }
 
   async healthcheck(signal: AbortSignal): Promise<void> {

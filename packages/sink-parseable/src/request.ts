@@ -7,6 +7,7 @@
  */
 import { HttpClient, type Payload, type SendResult } from '@tern/core';
 import { classifyParseable } from './classify.ts';
+import { recheckLazyLines, type ParseableRequest } from './encoder.ts';
 import type { ParseableConfig } from './schema.ts';
 
 export const INGEST_PATH = '/api/v1/ingest';
@@ -34,10 +35,17 @@ export class ParseableSender {
     this.headers = h;
   }
 
-  async send(stream: string, payload: Payload, signal: AbortSignal): Promise<SendResult> {
-    const headers: Record<string, string> = { ...this.headers, 'x-p-stream': stream };
+  async send(req: ParseableRequest, payload: Payload, signal: AbortSignal): Promise<SendResult> {
+    const headers: Record<string, string> = { ...this.headers, 'x-p-stream': req.stream };
     if (payload.encoding === 'gzip') headers['content-encoding'] = 'gzip';
     const res = await this.client.request({ method: 'POST', path: INGEST_PATH, headers, body: payload.body, signal });
-    return classifyParseable(res.status, res.headers, res.body);
+    const r = classifyParseable(res.status, res.headers, res.body);
+    if (r.kind === 'permanent' && res.status === 400 && req.unchecked) {
+      // One malformed lazily decoded line makes the whole array invalid JSON: find it, and resend
+      // with it as its tagged event, rather than reject every event of the request.
+      const bad = recheckLazyLines(req.events);
+      if (bad > 0) return { kind: 'retry', reason: `${r.reason} (${bad} malformed line(s) from json_lazy decoding; resending them as tagged events)` };
+    }
+    return r;
   }
 }

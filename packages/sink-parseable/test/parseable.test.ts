@@ -171,6 +171,28 @@ describe('error table against the emulator', () => {
     assert.ok(ctx.records.some((r) => /exceeds the permissible limit of 5/.test(String(r.reason))));
   });
 
+  it('json_lazy: a malformed unparsed line does not cost its batch (400, found, resent as its tagged event)', async () => {
+    const emu = await emulator();
+    const { sink } = sinkFor(emu);
+    const lazy = (line: string) => new LogEvent(ORIGIN, line, 'json', undefined, -1);
+    assert.equal(await deliver(sink, [lazy('{"a":1}'), lazy('{"a":2,"b":'), lazy('{"a":3,"p_timestamp":"x"}')]), 'delivered');
+    assert.equal(emu.stats().byStatus[400], 1);
+    const rows = emu.rows('tetragon');
+    assert.deepEqual(rows.map((r) => r.a), [1, undefined, 3]);
+    assert.equal(rows[1]?.message, '{"a":2,"b":');
+    assert.equal(rows[1]?.tags, '["_json_parse_failure"]', 'its tags array stringified too');
+    assert.equal(rows[2]?._p_timestamp, 'x', 'unparsed lines are still checked for p_timestamp');
+  });
+
+  it('a 400 that is not a malformed lazy line stays permanent', async () => {
+    const emu = await emulator();
+    emu.fault({ match: { path: '/api/v1/ingest' }, times: 1, action: { status: 400 } });
+    const { sink, ctx } = sinkFor(emu);
+    const lazy = (line: string) => new LogEvent(ORIGIN, line, 'json', undefined, -1);
+    assert.equal(await deliver(sink, [lazy('{"a":1}'), lazy('{"a":2}')]), 'rejected');
+    assert.equal(ctx.telemetry.snapshot().retries ?? 0, 0);
+  });
+
   it('503 shutting down: retried until stored', async () => {
     const emu = await emulator();
     emu.fault({ match: { path: '/api/v1/ingest' }, times: 2, action: { status: 503 } });
