@@ -184,6 +184,16 @@ describe('error table against the emulator', () => {
     assert.equal(rows[2]?._p_timestamp, 'x', 'unparsed lines are still checked for p_timestamp');
   });
 
+  it('a line Parseable’s strict parser refuses (duplicate keys) is resent re-serialised, not rejected', async () => {
+    const emu = await emulator();
+    const { sink } = sinkFor(emu);
+    const line = '{"a":1,"a":2,"b":3}';
+    const parsed = new LogEvent(ORIGIN, line, 'json', JSON.parse(line) as Record<string, unknown>, -1);
+    assert.equal(await deliver(sink, [ev({ a: 0 }), parsed]), 'delivered');
+    assert.equal(emu.stats().byStatus[400], 1);
+    assert.deepEqual(emu.rows('tetragon').map((r) => [r.a, r.b]), [[0, undefined], [2, 3]]);
+  });
+
   it('a 400 that is not a malformed lazy line stays permanent', async () => {
     const emu = await emulator();
     emu.fault({ match: { path: '/api/v1/ingest' }, times: 1, action: { status: 400 } });
