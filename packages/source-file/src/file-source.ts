@@ -405,6 +405,14 @@ export class FileSource implements Source {
           this.ctx.logger.info({ path: found, old_path: cp.path, file_id: id }, 'file rotated while stopped; finishing it');
           continue;
         }
+        // Gone, but a copy with the same head may hold the rest (copy-and-truncate, then deleted, while stopped).
+        const copy = cp.head_len > 0 ? await this.findCopy(dirname(cp.path), id, cp.head_len, cp.head_hash, cp.offset) : undefined;
+        if (copy) {
+          this.ctx.logger.warn({ path: cp.path, offset: cp.offset, copy: copy[0] }, 'file gone while stopped; reading the rest of its content from a copy with the same head');
+          const head = Buffer.allocUnsafe(cp.head_len);
+          await copy[2].read(head, 0, cp.head_len, 0);
+          this.readCopy(copy, head, cp.head_len, cp.offset);
+        }
       }
       delete this.checkpoint.files[id];
       this.checkpointDirty = true;
@@ -586,11 +594,7 @@ export class FileSource implements Source {
       return;
     }
     // Reopened after parking: same inode, but is it the same content? (deleted, inode reused)
-    if (r.headLen > 0 && !(await this.headStill(r))) {
-      this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file replaced while it had no open handle (inode reused); reading the new one from its start');
-      this.c.lost.inc();
-      this.restartAt(r, 0);
-    }
+    if (r.headLen > 0 && !(await this.headStill(r))) await this.truncated(r, st.size);
   }
 
   private lostWhileClosed(r: Reader): void {
@@ -619,6 +623,17 @@ export class FileSource implements Source {
       }
       pos = r.gz || cp.offset <= size ? cp.offset : 0;
       resumed = true;
+    } else if (cp && r.gz === undefined && cp.head_len > 0) {
+      // Same inode, other content: truncated (copy-and-truncate) while we were stopped, or the inode
+      // was reused. In the first case the copy holds the rest of what we had not read.
+      const copy = await this.findCopy(dirname(r.path), r.id, cp.head_len, cp.head_hash, cp.offset);
+      if (copy) {
+        this.c.truncations.inc();
+        this.ctx.logger.warn({ path: r.path, offset: cp.offset, copy: copy[0] }, 'file truncated while not followed; reading the rest of its old content from the copy, then the file from its start');
+        const head = Buffer.allocUnsafe(cp.head_len);
+        await copy[2].read(head, 0, cp.head_len, 0);
+        this.readCopy(copy, head, cp.head_len, cp.offset);
+      }
     } else if (r.gz === undefined) {
       if (r.atStart && this.cfg.read_from === 'end') pos = size;
       else if (r.startHint > 0 && r.startHint <= size) pos = r.startHint;
@@ -629,6 +644,8 @@ export class FileSource implements Source {
     this.c.files.inc();
     this.ctx.logger.info({ path: r.path, file_id: r.id, offset: pos, resumed }, 'reading file');
     this.updateCheckpoint(r);
+    // Record a new file soon: after a crash, a file rotated out of the globs is found again only through its checkpoint.
+    if (!resumed) this.lastCheckpoint = 0;
   }
 
   private async headStill(r: Reader): Promise<boolean> {
@@ -819,32 +836,20 @@ export class FileSource implements Source {
   private async truncated(r: Reader, size: number): Promise<void> {
     this.c.truncations.inc();
     const from = r.splitter.committedOffset;
-    const copy = r.headLen > 0 ? await this.findCopy(r, from) : undefined;
+    const copy = r.headLen > 0 ? await this.findCopy(dirname(r.path), r.id, r.headLen, r.head, from) : undefined;
     this.ctx.logger.warn({ path: r.path, offset: from, size: size >= 0 ? size : undefined, copy: copy?.[0] }, copy ? 'file truncated; reading the rest of its old content from the copy, then the file from its start' : 'file truncated; reading it again from the start');
-    if (copy) {
-      const [path, id, fh] = copy;
-      const c = this.newReader(id, path, false, 0);
-      this.waitQueue.pop();
-      c.queued = false;
-      c.fresh = false;
-      c.fh = fh;
-      this.openCount++;
-      r.head.copy(c.head, 0, 0, r.headLen);
-      c.headLen = r.headLen;
-      c.pos = from;
-      c.tracker = new AckTracker(from);
-      c.splitter = this.splitterFor(c, from);
-      c.gone = 'renamed';
-      this.c.recovered.inc();
-      this.updateCheckpoint(c);
-    }
+    if (copy) this.readCopy(copy, r.head, r.headLen, from);
     this.restartAt(r, 0);
+    // Record the new content soon: after a crash, its copy (if it is truncated again) is found by this head.
+    this.lastCheckpoint = 0;
   }
 
-  /** A file next to `r` with the same head, at least `from` bytes long, not read already: the copy logrotate made. */
-  private async findCopy(r: Reader, from: number): Promise<[string, string, FileHandle] | undefined> {
+  /**
+   * A file in `dir` other than `id` whose first `headLen` bytes are the given head (bytes, or their
+   * sha1), at least `from` bytes long and not being read: the copy logrotate made before truncating.
+   */
+  private async findCopy(dir: string, id: string, headLen: number, head: Buffer | string, from: number): Promise<[string, string, FileHandle] | undefined> {
     let names: string[];
-    const dir = dirname(r.path);
     try {
       names = await readdir(dir);
     } catch {
@@ -855,17 +860,37 @@ export class FileSource implements Source {
       if (isGz(p)) continue;
       try {
         const st = await stat(p);
-        const id = `${st.dev}:${st.ino}`;
-        if (!st.isFile() || id === r.id || st.size < from || st.size < r.headLen || this.readers.has(id)) continue;
+        const cid = `${st.dev}:${st.ino}`;
+        if (!st.isFile() || cid === id || st.size < from || st.size < headLen || this.readers.has(cid)) continue;
         const fh = await open(p, 'r');
-        const { bytesRead } = await fh.read(this.scratch, 0, r.headLen, 0);
-        if (bytesRead === r.headLen && this.scratch.compare(r.head, 0, r.headLen, 0, r.headLen) === 0) return [p, id, fh];
+        const { bytesRead } = await fh.read(this.scratch, 0, headLen, 0);
+        const same = bytesRead === headLen && (typeof head === 'string' ? sha1(this.scratch, headLen) === head : this.scratch.compare(head, 0, headLen, 0, headLen) === 0);
+        if (same) return [p, cid, fh];
         await fh.close();
       } catch {
         /* raced with a delete */
       }
     }
     return undefined;
+  }
+
+  /** Reads `[from, end)` of a copy found by `findCopy`, then closes it. */
+  private readCopy(copy: [string, string, FileHandle], head: Buffer, headLen: number, from: number): void {
+    const [path, id, fh] = copy;
+    const c = this.newReader(id, path, false, 0);
+    this.waitQueue.pop();
+    c.queued = false;
+    c.fresh = false;
+    c.fh = fh;
+    this.openCount++;
+    head.copy(c.head, 0, 0, headLen);
+    c.headLen = headLen;
+    c.pos = from;
+    c.tracker = new AckTracker(from);
+    c.splitter = this.splitterFor(c, from);
+    c.gone = 'renamed';
+    this.c.recovered.inc();
+    this.updateCheckpoint(c);
   }
 
   /** One turn on a `.gz`: up to `read_buffer_bytes` of decompressed data. */

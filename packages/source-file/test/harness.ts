@@ -27,6 +27,8 @@ export type AckMode = 'now' | 'random' | 'never';
 
 export interface Running {
   source: FileSource;
+  /** Internal state, for failure messages. */
+  state: () => string;
   /** Every event emitted, in order, across the run. */
   events: LogEvent[];
   records: LogRecord[];
@@ -65,9 +67,18 @@ export function start(cfg: Partial<FileSourceConfig> & { include: string[] }, di
     },
   };
   const source = new FileSource({ ...DEFAULTS, ...cfg }, ctx as never);
-  const done = source.run();
+  let runError: unknown;
+  const done = source.run().catch((e: unknown) => {
+    runError = e;
+  });
   const counters = (): Record<string, number> => base.telemetry.snapshot();
+  const state = (): string => {
+    const x = source as unknown as { readers: Map<string, Record<string, unknown>>; outstanding: number; coveredSinceSave: number; saving: unknown; waitQueue: unknown[] };
+    const rs = [...x.readers.values()].map((r) => ({ path: r.path, pos: r.pos, open: r.fh !== undefined, fresh: r.fresh, gone: r.gone, idle: r.idleSince, inFlight: (r.tracker as { inFlight: number }).inFlight }));
+    return JSON.stringify({ runError: runError === undefined ? undefined : String((runError as Error).stack), outstanding: x.outstanding, covered: x.coveredSinceSave, saving: x.saving !== undefined, queued: x.waitQueue.length, readers: rs });
+  };
   return {
+    state,
     source,
     events,
     records: base.records,
