@@ -386,7 +386,7 @@ export class FileSource implements Source {
         r.gone = 'renamed';
         if (!r.queued) this.enqueue(r);
       } else {
-        if (!r.fresh || r.pos < r.lastSize) {
+        if (r.pos < r.lastSize) {
           this.c.lost.inc();
           this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file removed while it had no open handle; lines after offset are lost');
         }
@@ -598,7 +598,7 @@ export class FileSource implements Source {
   }
 
   private lostWhileClosed(r: Reader): void {
-    if (!r.fresh) {
+    if (r.pos < r.lastSize) {
       this.c.lost.inc();
       this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file removed while it had no open handle; lines after offset are lost');
     }
