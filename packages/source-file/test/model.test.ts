@@ -50,17 +50,23 @@ const WEIGHTS: Array<[Op, number]> = [
   ['pause', 6],
 ];
 
-async function scenario(seed: number, steps: number): Promise<{ written: number; duplicates: number; crashes: number; ops: string[] }> {
+interface Variant {
+  weights: Array<[Op, number]>;
+  extra: Record<string, number>;
+}
+
+async function scenario(seed: number, steps: number, variant: Variant): Promise<{ written: number; duplicates: number; crashes: number; ops: string[] }> {
   const rand = rng(seed);
+  const weights = variant.weights;
   const pick = (): Op => {
-    let x = rand() * WEIGHTS.reduce((a, [, w]) => a + w, 0);
-    for (const [op, w] of WEIGHTS) if ((x -= w) < 0) return op;
+    let x = rand() * weights.reduce((a, [, w]) => a + w, 0);
+    for (const [op, w] of weights) if ((x -= w) < 0) return op;
     return 'write';
   };
   const dir = tmp('tern-model-');
   const live = join(dir, 'app.log');
   const events: LogEvent[] = [];
-  const cfg = { include: ['app.log'], max_unsaved_events: MAX_UNSAVED, read_buffer_bytes: READ, fingerprint_bytes: 48 };
+  const cfg = { include: ['app.log'], max_unsaved_events: MAX_UNSAVED, read_buffer_bytes: READ, fingerprint_bytes: 48, ...variant.extra };
   const counts = new Map<number, number>();
   let seen = 0;
   const tally = (): void => {
@@ -180,21 +186,30 @@ async function scenario(seed: number, steps: number): Promise<{ written: number;
   return { written, duplicates, crashes, ops };
 }
 
+async function many(variant: Variant, name: string): Promise<void> {
+  const base = Number(process.env.MODEL_SEED ?? Date.now() % 1_000_000);
+  const runs = process.env.MODEL_SEED ? 1 : 12;
+  let lines = 0;
+  let dups = 0;
+  for (let i = 0; i < runs; i++) {
+    const seed = base + i;
+    const r = await scenario(seed, 60, variant);
+    lines += r.written;
+    dups += r.duplicates;
+    const perRead = Math.ceil(READ / 20);
+    if (r.crashes === 0) assert.equal(r.duplicates, 0, `seed ${seed}: duplicates without a crash; ops ${r.ops.join(' ')}`);
+    else assert.ok(r.duplicates <= r.crashes * (MAX_UNSAVED + 2 * perRead), `seed ${seed}: ${r.duplicates} duplicates after ${r.crashes} crashes`);
+  }
+  console.log(`model ${name}: ${runs} sequences from seed ${base}, ${lines} lines, ${dups} duplicates (all after crashes)`);
+}
+
 describe('file source against an in-memory model', () => {
   it('random write/rotate/truncate/delete/restart/crash sequences: nothing lost, duplicates only from crashes and bounded', async () => {
-    const base = Number(process.env.MODEL_SEED ?? Date.now() % 1_000_000);
-    const runs = process.env.MODEL_SEED ? 1 : 12;
-    let lines = 0;
-    let dups = 0;
-    for (let i = 0; i < runs; i++) {
-      const seed = base + i;
-      const r = await scenario(seed, 60);
-      lines += r.written;
-      dups += r.duplicates;
-      const perRead = Math.ceil(READ / 20);
-      if (r.crashes === 0) assert.equal(r.duplicates, 0, `seed ${seed}: duplicates without a crash; ops ${r.ops.join(' ')}`);
-      else assert.ok(r.duplicates <= r.crashes * (MAX_UNSAVED + 2 * perRead), `seed ${seed}: ${r.duplicates} duplicates after ${r.crashes} crashes`);
-    }
-    console.log(`model: ${runs} sequences from seed ${base}, ${lines} lines, ${dups} duplicates (all after crashes)`);
+    await many({ weights: WEIGHTS, extra: {} }, 'handles kept');
+  });
+
+  it('the same with handles closed after 10 ms idle and at most 2 open (files parked and reopened; no deletions, which lose a parked file)', async () => {
+    const weights = WEIGHTS.filter(([op]) => op !== 'delete' && op !== 'rename+delete');
+    await many({ weights, extra: { close_inactive_ms: 10, max_open_files: 2 } }, 'handles parked');
   });
 });
