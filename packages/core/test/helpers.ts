@@ -58,7 +58,7 @@ export const memorySink: SinkDefinition<{ delay_ms: number }> = {
         for (const e of batch.events) list.push(JSON.parse(e.toJson()));
         if (cfg.delay_ms === 0) batch.ack.release();
         else {
-          const p = new Promise<void>((r) => setTimeout(r, cfg.delay_ms)).then(() => {
+          const p = new Promise<void>((r) => setTimeout(r, cfg.delay_ms).unref()).then(() => {
             batch.ack.release();
             pending.delete(p);
           });

@@ -100,3 +100,23 @@ describe('AckGroup', () => {
     assert.throws(() => g.release(), /released more often/);
   });
 });
+
+describe('drain after the inputs end', () => {
+  it('gives up when no sink acknowledges anything for shutdown_timeout_ms, and says it did not drain', async () => {
+    const dir = tmp();
+    const cfg = loadPipeline([writeYaml(dir, 'p.yaml', 'shutdown_timeout_ms: 200\nsources:\n  a: { type: memory, count: 3 }\nsinks:\n  s: { type: memory, inputs: [a], delay_ms: 600000 }\n')], testRegistry(), { env: {} });
+    const p = new Pipeline(cfg, { logger: silent, once: true });
+    const t0 = Date.now();
+    const r = await p.run();
+    assert.equal(r.drained, false);
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  it('keeps draining a slow sink that still makes progress, past shutdown_timeout_ms', async () => {
+    const dir = tmp();
+    const cfg = loadPipeline([writeYaml(dir, 'p.yaml', 'shutdown_timeout_ms: 150\nin_flight: { max_events: 5 }\nsources:\n  a: { type: memory, count: 40, batch: 1 }\nsinks:\n  s: { type: memory, inputs: [a], delay_ms: 30 }\n')], testRegistry(), { env: {} });
+    const r = await new Pipeline(cfg, { logger: silent, once: true }).run();
+    assert.equal(r.drained, true);
+    assert.equal(received.get('s')?.length, 40);
+  });
+});

@@ -209,7 +209,14 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
     const partition = this.protocol.partition?.bind(this.protocol);
     for (const ev of batch.events) {
       const key = partition ? this.partitionOf(partition, ev) : '';
+      const size = this.estimate(ev);
       let ob = this.open.get(key);
+      // Flush before the event that would cross max_bytes, so a request stays under the limit as
+      // encoded instead of going over and being split in two after encoding.
+      if (ob !== undefined && ob.events.length > 0 && ob.bytes + size > max_bytes) {
+        this.flush(key);
+        ob = undefined;
+      }
       if (ob === undefined) {
         ob = { events: [], spans: [], bytes: 0, timer: undefined };
         this.open.set(key, ob);
@@ -220,7 +227,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       const last = ob.spans[ob.spans.length - 1];
       if (last !== undefined && last.ticket === ticket) last.count++;
       else ob.spans.push({ ticket, count: 1 });
-      ob.bytes += this.estimate(ev);
+      ob.bytes += size;
       if (ob.events.length >= max_events || ob.bytes >= max_bytes) this.flush(key);
     }
     if (this.stopping) this.flushAll();

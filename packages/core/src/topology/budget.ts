@@ -21,6 +21,8 @@ export class InFlightBudget {
   readonly maxBytes: number;
   events = 0;
   bytes = 0;
+  /** Events returned so far (acknowledged): a drain that stops moving this is stalled. */
+  released = 0;
   private readonly waiters: Waiter[] = [];
   private idleWaiters: Array<() => void> = [];
 
@@ -45,6 +47,7 @@ export class InFlightBudget {
   }
 
   release(events: number, bytes: number): void {
+    this.released += events;
     this.events -= events;
     this.bytes -= bytes;
     while (this.waiters.length > 0) {

@@ -294,20 +294,43 @@ export class Pipeline {
     this.logger.info({ reason, in_flight: this.budget.events }, reason === 'sources_done' ? 'inputs finished; draining' : 'shutting down; draining');
     this.stop(reason);
 
-    // Deadline: for a stop request it runs from now; after inputs finished on their own (--once,
-    // stdin EOF) the drain has no deadline until a stop request comes.
+    // Deadline: for a stop request it runs from now. After inputs finished on their own (--once,
+    // stdin EOF) a long drain is legitimate (a backfill into a slow sink), so the deadline applies to
+    // a drain that stopped moving: no acknowledgement for shutdown_timeout_ms (a sink paused on bad
+    // credentials, a dead endpoint), or to a stop request that comes during the drain.
     const deadline = new AbortController();
     let timer: NodeJS.Timeout | undefined;
+    let stall: NodeJS.Timeout | undefined;
     const arm = (): void => {
       timer ??= setTimeout(() => deadline.abort(), this.config.shutdownTimeoutMs);
     };
     if (reason !== 'sources_done') arm();
+    else {
+      let seen = this.budget.released;
+      let still = Date.now();
+      stall = setInterval(() => {
+        if (this.budget.released !== seen || this.budget.events === 0) {
+          seen = this.budget.released;
+          still = Date.now();
+        } else if (Date.now() - still >= this.config.shutdownTimeoutMs) {
+          this.logger.error({ undelivered_events: this.budget.events, stalled_ms: Date.now() - still }, 'no sink acknowledged anything for shutdown_timeout_ms; giving up the drain');
+          deadline.abort();
+        }
+      }, Math.min(1000, Math.max(10, this.config.shutdownTimeoutMs / 4))).unref();
+    }
     this.onLateStop = arm;
     await Promise.all(running);
-    await Promise.all(this.sinks.map(({ id, sink }) => sink.stop(deadline.signal).catch((e: unknown) => this.logger.error({ component: id, err: e }, 'sink failed to stop cleanly'))));
-    if (!deadline.signal.aborted) await Promise.race([this.budget.idle(), new Promise((r) => deadline.signal.addEventListener('abort', r, { once: true }))]);
+    // A sink's stop honours the deadline by contract; the race makes sure a sink that does not
+    // cannot hold the process past it.
+    const deadlinePassed = new Promise<void>((r) => deadline.signal.addEventListener('abort', () => r(), { once: true }));
+    await Promise.race([
+      Promise.all(this.sinks.map(({ id, sink }) => sink.stop(deadline.signal).catch((e: unknown) => this.logger.error({ component: id, err: e }, 'sink failed to stop cleanly')))),
+      deadlinePassed,
+    ]);
+    if (!deadline.signal.aborted) await Promise.race([this.budget.idle(), deadlinePassed]);
     this.onLateStop = undefined;
     if (timer) clearTimeout(timer);
+    if (stall) clearInterval(stall);
     if (stats) clearInterval(stats);
     for (const { id, source } of this.sources) {
       await source.close?.().catch((e: unknown) => this.logger.error({ component: id, err: e }, 'source failed to close'));
