@@ -77,7 +77,7 @@ describe('examples', () => {
     assert.equal(await r.exit, 0, r.stderr());
     const n = ls.count('sandbox');
     assert.ok(n > 0 && n < 35, `between 1 and 34 events expected, got ${n}`);
-    const ev = ls.events('sandbox')[0] as Record<string, unknown>;
+    const ev = ls.events('sandbox')[0] as unknown as Record<string, unknown>;
     assert.equal(typeof ev['@rawstring'], 'string');
   });
 });

@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   TERN_ERR_SECRET_FILE: 'A secret file (`*_file` option) cannot be read.',
   TERN_ERR_BUILD: 'A component could not be built from valid options (for example an unreadable CA file).',
   TERN_ERR_SINK_AUTH: 'A sink was refused for its credentials (401/403); it pauses and keeps the data.',
-  TERN_ERR_SINK_UNSUPPORTED: 'A sink reached a server that it does not support (product or version).',
+  TERN_ERR_SINK_UNSUPPORTED: 'A sink reached a server that cannot take its data as configured (another product or version, a deleted or archived webhook); it pauses and keeps the data.',
   TERN_ERR_SHUTDOWN_TIMEOUT: 'Shutdown did not drain within its deadline; undelivered events are re-read on restart.',
 } as const;
 

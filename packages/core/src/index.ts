@@ -18,3 +18,4 @@ export * from './topology/pipeline.ts';
 export * from './io/lines.ts';
 export * from './io/decode.ts';
 export * from './sink-kit/index.ts';
+export * from './event/template.ts';
