@@ -26,7 +26,7 @@
  * so a `kill -9` re-sends at most that many.
  */
 import { fstat, watch, type FSWatcher, type Stats } from 'node:fs';
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -86,6 +86,8 @@ interface GzState {
 interface Reader {
   id: string;
   path: string;
+  /** Target of `path` when it is a symlink (Kubernetes' /var/log/containers): its directory is watched too. */
+  realPath: string | undefined;
   origin: EventOrigin;
   /** Open descriptor, or undefined while parked (inactive, or yielding to other files) or not yet opened. */
   fh: FileHandle | undefined;
@@ -443,6 +445,7 @@ export class FileSource implements Source {
     const r: Reader = {
       id,
       path,
+      realPath: undefined,
       origin: this.originFor(path, id),
       fh: undefined,
       fresh: true,
@@ -590,6 +593,13 @@ export class FileSource implements Source {
     r.idleSince = 0;
     if (r.fresh) {
       r.fresh = false;
+      // Writes to a symlink's target notify the target's directory, not the link's.
+      const real = await realpath(r.path).catch(() => r.path);
+      if (real !== r.path) {
+        r.realPath = real;
+        this.byPath.set(real, r);
+        this.watchDir(dirname(real));
+      }
       await this.initialise(r, fh, st.size);
       return;
     }
@@ -685,6 +695,7 @@ export class FileSource implements Source {
   private drop(r: Reader): void {
     this.readers.delete(r.id);
     if (this.byPath.get(r.path) === r) this.byPath.delete(r.path);
+    if (r.realPath !== undefined && this.byPath.get(r.realPath) === r) this.byPath.delete(r.realPath);
   }
 
   private forget(r: Reader): void {

@@ -4,12 +4,14 @@
  * ignore_older, close_inactive, max_open_files fairness and the crash bound (max_unsaved_events).
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { CheckpointStore } from '../src/checkpoint.ts';
-import { seqOf, start, tmp, until } from './harness.ts';
+import { stopAll, seqOf, start, tmp, until } from './harness.ts';
+
+after(stopAll);
 
 const lines = (from: number, n: number, pad = 20): string => {
   let s = '';
@@ -130,6 +132,31 @@ describe('identity and checkpoints', () => {
     await s.stop();
     const files = Object.values(new CheckpointStore(join(dir, 'state'), 'src').load().files);
     assert.deepEqual(files.map((f) => f.path), [join(dir, 'b.log')]);
+  });
+});
+
+describe('notifications', () => {
+  it('sees writes at once, without polling, also through a symlink (Kubernetes /var/log/containers)', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'pods/ns_pod_uid/c'), { recursive: true });
+    mkdirSync(join(dir, 'containers'));
+    const target = join(dir, 'pods/ns_pod_uid/c/0.log');
+    writeFileSync(target, lines(0, 1));
+    symlinkSync(target, join(dir, 'containers/pod_ns_c.log'));
+    writeFileSync(join(dir, 'plain.log'), lines(100, 1));
+    // A poll so long that only a notification can explain a quick delivery.
+    const s = start({ include: ['containers/*.log', 'plain.log'], poll_interval_ms: 60_000, glob_interval_ms: 60_000 }, dir);
+    try {
+      await until(() => s.events.length === 2, 5000, 'first lines');
+      await new Promise((r) => setTimeout(r, 50));
+      appendFileSync(target, lines(1, 1));
+      appendFileSync(join(dir, 'plain.log'), lines(101, 1));
+      await until(() => s.events.length === 4, 3000, 'appended lines, via notifications');
+    } finally {
+      await s.stop();
+    }
+    assert.deepEqual(sorted(s.events.map(seqOf)), [0, 1, 100, 101]);
+    assert.equal(s.events.find((e) => seqOf(e) === 1)?.origin.path, join(dir, 'containers/pod_ns_c.log'));
   });
 });
 

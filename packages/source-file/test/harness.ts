@@ -25,6 +25,14 @@ export const DEFAULTS: Omit<FileSourceConfig, 'include'> = {
 
 export type AckMode = 'now' | 'random' | 'never';
 
+/** Sources still running: a failed assertion must not leave one looping and keep the test process alive. */
+const running = new Set<() => Promise<void>>();
+
+/** Stops every source a test left running (use in an `after` hook). */
+export async function stopAll(): Promise<void> {
+  for (const stop of [...running]) await stop();
+}
+
 export interface Running {
   source: FileSource;
   /** Internal state, for failure messages. */
@@ -77,6 +85,13 @@ export function start(cfg: Partial<FileSourceConfig> & { include: string[] }, di
     const rs = [...x.readers.values()].map((r) => ({ path: r.path, pos: r.pos, open: r.fh !== undefined, fresh: r.fresh, gone: r.gone, idle: r.idleSince, inFlight: (r.tracker as { inFlight: number }).inFlight }));
     return JSON.stringify({ runError: runError === undefined ? undefined : String((runError as Error).stack), outstanding: x.outstanding, covered: x.coveredSinceSave, saving: x.saving !== undefined, queued: x.waitQueue.length, readers: rs });
   };
+  const halt = async (): Promise<void> => {
+    running.delete(halt);
+    ac.abort();
+    await done;
+    dead = true;
+  };
+  running.add(halt);
   return {
     state,
     source,
@@ -84,12 +99,14 @@ export function start(cfg: Partial<FileSourceConfig> & { include: string[] }, di
     records: base.records,
     counters,
     stop: async () => {
+      running.delete(halt);
       ac.abort();
       await done;
       for (const f of [...pending]) f();
       await source.close();
     },
     crash: async () => {
+      running.delete(halt);
       ac.abort();
       await done;
       dead = true;

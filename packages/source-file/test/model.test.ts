@@ -18,10 +18,12 @@ import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, existsSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { LogEvent } from '@tern/core';
 import { CheckpointStore } from '../src/checkpoint.ts';
-import { start, tmp, until, type Running } from './harness.ts';
+import { stopAll, start, tmp, until, type Running } from './harness.ts';
+
+after(stopAll);
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
