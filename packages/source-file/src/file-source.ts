@@ -747,9 +747,14 @@ export class FileSource implements Source {
     }
     // Copy-and-truncate that refilled the file past our position between two reads: the head changed.
     // Checked after the read, so data read before the truncation is kept and data after it is not.
-    if (start >= r.headLen && r.headLen > 0 && !(await this.headStill(r))) {
-      await this.truncated(r, -1);
-      return true;
+    if (r.headLen > 0) {
+      // A read that overlaps the known head is compared in memory; one beyond it re-reads the head.
+      const n = Math.min(r.headLen, start + bytesRead) - start;
+      const same = n > 0 ? this.readBuf.compare(r.head, start, start + n, 0, n) === 0 : await this.headStill(r);
+      if (!same) {
+        await this.truncated(r, -1);
+        return true;
+      }
     }
     if (r.headLen < this.cfg.fingerprint_bytes && start <= r.headLen) {
       const to = Math.min(this.cfg.fingerprint_bytes, start + bytesRead);
