@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every package's tests with Node's test runner, straight from the TypeScript sources
 // (Node >= 22.18 strips types; `--conditions=tern-src` makes workspace packages resolve to src/).
+// A test file that leaves a handle open cannot hang CI (--test-force-exit), nor can one test (--test-timeout).
 // usage: node scripts/test.mjs [path-filter ...]
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
@@ -13,5 +14,5 @@ if (major < 22) {
 const filters = process.argv.slice(2);
 let files = globSync('packages/*/test/**/*.test.ts').sort();
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
-const r = spawnSync(process.execPath, ['--conditions=tern-src', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--conditions=tern-src', '--test', '--test-concurrency=2', '--test-timeout=180000', '--test-force-exit', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
