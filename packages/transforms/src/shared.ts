@@ -29,12 +29,18 @@ export function readData(ev: LogEvent, decodeErrors: Counter): EventData {
 }
 
 /**
- * A Map bounded to `max` entries that evicts the least recently used one. JavaScript Maps iterate
- * in insertion order, so "use" is delete + re-insert and the oldest entry is the first key.
+ * A Map bounded to `max` entries that evicts the least recently used one (approximately).
+ * JavaScript Maps iterate in insertion order, so "use" is delete + re-insert and the oldest entry is
+ * the first key. Re-inserting on every read is what made a hot key expensive (each delete leaves a
+ * hole that V8 compacts by rehashing the table), so a read re-inserts an entry only once it has
+ * drifted into the older half of the map: recency is kept to within half the map, and a key read
+ * over and over costs a plain lookup. Eviction gives a recently read entry at the front a second
+ * chance (it goes to the back), so a hot key is never the one evicted.
  */
 export class LruMap<K, V> {
   readonly max: number;
-  private readonly map = new Map<K, V>();
+  private readonly map = new Map<K, { v: V; tick: number }>();
+  private clock = 0;
   /** Entries evicted so far. */
   evictions = 0;
 
@@ -48,17 +54,20 @@ export class LruMap<K, V> {
 
   /** Reads and marks as recently used. */
   get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    const now = ++this.clock;
+    if (now - e.tick > this.map.size >> 1) {
       this.map.delete(key);
-      this.map.set(key, v);
+      this.map.set(key, e);
     }
-    return v;
+    e.tick = now;
+    return e.v;
   }
 
   /** Reads without changing recency. */
   peek(key: K): V | undefined {
-    return this.map.get(key);
+    return this.map.get(key)?.v;
   }
 
   has(key: K): boolean {
@@ -68,13 +77,22 @@ export class LruMap<K, V> {
   /** Inserts or refreshes; returns the evicted entry, if the map was full. */
   set(key: K, value: V): [K, V] | undefined {
     if (this.map.has(key)) this.map.delete(key);
-    this.map.set(key, value);
+    this.map.set(key, { v: value, tick: ++this.clock });
     if (this.map.size > this.max) {
-      const first = this.map.entries().next();
-      if (!first.done) {
-        this.map.delete(first.value[0]);
+      // Second chance: an entry at the front that was read recently (and so not moved) goes to the
+      // back instead of out. Each entry moves at most once per half-map of operations.
+      const recent = this.map.size >> 1;
+      for (let tries = this.map.size; tries > 0; tries--) {
+        const first = this.map.entries().next();
+        if (first.done) break;
+        const [k, e] = first.value;
+        this.map.delete(k);
+        if (this.clock - e.tick <= recent && tries > 1 && k !== key) {
+          this.map.set(k, e);
+          continue;
+        }
         this.evictions++;
-        return first.value;
+        return [k, e.v];
       }
     }
     return undefined;
@@ -84,12 +102,12 @@ export class LruMap<K, V> {
     return this.map.delete(key);
   }
 
-  keys(): IterableIterator<K> {
-    return this.map.keys();
+  *keys(): IterableIterator<K> {
+    yield* this.map.keys();
   }
 
-  entries(): IterableIterator<[K, V]> {
-    return this.map.entries();
+  *entries(): IterableIterator<[K, V]> {
+    for (const [k, e] of this.map) yield [k, e.v];
   }
 }
 
