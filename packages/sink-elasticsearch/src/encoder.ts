@@ -11,7 +11,7 @@
  * Pure: the same events always give the same body, so the kit may re-encode a subset to resend.
  */
 import { hash } from 'node:crypto';
-import { getPath, type EncodedRequest, type LogEvent } from '@tern/core';
+import { BodyWriter, getPath, type EncodedRequest, type LogEvent } from '@tern/core';
 import type { EsIdStrategy, EsMode } from './schema.ts';
 
 // ---------------------------------------------------------------- templates
@@ -79,7 +79,7 @@ const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 // ---------------------------------------------------------------- encoder
 
 export interface BulkRequest extends EncodedRequest {
-  readonly body: string;
+  readonly body: Buffer;
   /** Number of actions (= events), to check the response's item count. */
   readonly count: number;
 }
@@ -132,18 +132,20 @@ export class BulkEncoder {
   }
 
   encode(events: readonly LogEvent[]): BulkRequest {
-    let body = '';
+    let hint = 0;
+    for (const ev of events) hint += ev.size + 160;
+    const body = new BodyWriter(hint);
     for (const ev of events) {
       // Target first: rendering fields may parse the event, and the document must reflect that parse.
       const target = this.targetOf(ev);
       const doc = this.document(ev);
-      body += this.prefix(target);
-      if (this.id !== 'none') body += `,"_id":"${this.docId(ev, doc.original)}"`;
-      body += '}}\n';
-      body += doc.line;
-      body += '\n';
+      body.write(this.prefix(target));
+      if (this.id !== 'none') body.write(`,"_id":"${this.docId(ev, doc.original)}"`);
+      body.write('}}\n');
+      body.write(doc.line);
+      body.write('\n');
     }
-    return { body, count: events.length };
+    return { body: body.toBuffer(), count: events.length };
   }
 
   /** Rough encoded size of one event, for `max_bytes` before encoding. */

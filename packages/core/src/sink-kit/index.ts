@@ -10,3 +10,4 @@ export * from './log-limit.ts';
 export * from './driver.ts';
 export * from './secrets.ts';
 export * from './http.ts';
+export * from './body.ts';
