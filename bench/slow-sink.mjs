@@ -3,6 +3,7 @@
 // tern reads a 1,000,000-line Tetragon-like log (file source, decoding json) and writes it to
 // stdout, which a reader drains at one tenth of tern's unthrottled file → file rate. tern's RSS is
 // sampled every second; the in-flight bound (in_flight.max_bytes) is what must cap it.
+// Run it as is, and with NODE_OPTIONS=--max-old-space-size=160 to see the bound without V8's lazy growth.
 // usage: node bench/slow-sink.mjs [SECONDS=40] [INPUT_EPS=100000]
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
