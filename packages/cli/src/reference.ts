@@ -3,36 +3,10 @@
  * configuration reference in Markdown, both produced from the component schemas so the docs cannot
  * drift from what validation accepts. `pnpm gen` writes them; a test fails when they are stale.
  */
-import { globalProperties, pipelineSchema, type JsonSchema, type Registry } from '@tern/core';
+import { globalProperties, OPTIONS_TABLE_HEADER, optionRows, pipelineSchema, type JsonSchema, type Registry } from '@tern/core';
 
 export function schemaFile(registry: Registry): string {
   return JSON.stringify(pipelineSchema(registry), null, 2) + '\n';
-}
-
-function typeOf(s: JsonSchema): string {
-  if (Array.isArray(s.enum)) return (s.enum as unknown[]).map((v) => `\`${String(v)}\``).join(' \\| ');
-  if (s.const !== undefined) return `\`${String(s.const)}\``;
-  if (s.type === 'array') return `list of ${typeOf((s.items as JsonSchema | undefined) ?? {})}`;
-  if (Array.isArray(s.type)) return (s.type as string[]).join(' \\| ');
-  if (typeof s.type === 'string') return s.type;
-  if (Array.isArray(s.oneOf) || Array.isArray(s.anyOf)) return ((s.oneOf ?? s.anyOf) as JsonSchema[]).map(typeOf).join(' \\| ');
-  return 'any';
-}
-
-function cell(v: unknown): string {
-  if (v === undefined) return '';
-  return `\`${JSON.stringify(v)}\``.replace(/\|/g, '\\|');
-}
-
-function rows(props: Record<string, JsonSchema>, required: string[], prefix = ''): string[] {
-  const out: string[] = [];
-  for (const [name, s] of Object.entries(props)) {
-    if (name === 'type' && !prefix) continue;
-    const desc = String(s.description ?? '').replace(/\n/g, ' ').replace(/\|/g, '\\|');
-    out.push(`| \`${prefix}${name}\`${required.includes(name) ? ' (required)' : ''} | ${typeOf(s)} | ${cell(s.default)} | ${desc} |`);
-    if (s.type === 'object' && s.properties) out.push(...rows(s.properties as Record<string, JsonSchema>, (s.required as string[] | undefined) ?? [], `${prefix}${name}.`));
-  }
-  return out;
 }
 
 export function referenceMarkdown(registry: Registry): string {
@@ -45,9 +19,8 @@ export function referenceMarkdown(registry: Registry): string {
     '',
     '## Global options',
     '',
-    '| option | type | default | description |',
-    '|---|---|---|---|',
-    ...rows(globalProperties, []),
+    ...OPTIONS_TABLE_HEADER,
+    ...optionRows(globalProperties),
   ];
   for (const kind of ['source', 'transform', 'sink'] as const) {
     parts.push('', `## ${kind[0]?.toUpperCase()}${kind.slice(1)}s`);
@@ -55,8 +28,8 @@ export function referenceMarkdown(registry: Registry): string {
       parts.push('', `### \`${def.type}\``, '', def.description, '');
       const props = (def.schema.properties as Record<string, JsonSchema> | undefined) ?? {};
       const required = (def.schema.required as string[] | undefined) ?? [];
-      if (kind !== 'source') parts.push('| option | type | default | description |', '|---|---|---|---|', '| `inputs` (required) | list of string | | Ids of the components this one reads from (`route_id.output` for a named output). |', ...rows(props, required));
-      else if (Object.keys(props).length) parts.push('| option | type | default | description |', '|---|---|---|---|', ...rows(props, required));
+      if (kind !== 'source') parts.push(...OPTIONS_TABLE_HEADER, '| `inputs` (required) | list of string | | Ids of the components this one reads from (`route_id.output` for a named output). |', ...optionRows(props, required));
+      else if (Object.keys(props).length) parts.push(...OPTIONS_TABLE_HEADER, ...optionRows(props, required));
     }
   }
   return parts.join('\n') + '\n';

@@ -19,3 +19,4 @@ export * from './io/lines.ts';
 export * from './io/decode.ts';
 export * from './sink-kit/index.ts';
 export * from './event/template.ts';
+export * from './config/options-table.ts';

@@ -34,7 +34,7 @@ export const globalProperties: Record<string, JsonSchema> = {
     description: 'Bound on events read but not yet acknowledged by every sink, for the whole pipeline. Sources pause when it is reached: a slow sink slows its sources instead of growing memory.',
     properties: {
       max_events: { type: 'integer', minimum: 1, description: 'Events in flight.', default: DEFAULT_IN_FLIGHT.max_events, examples: [20000] },
-      max_bytes: { type: 'integer', minimum: 1024, description: 'Bytes of raw input in flight (parsed events take about 3x this in memory).', default: DEFAULT_IN_FLIGHT.max_bytes, examples: [16777216] },
+      max_bytes: { type: 'integer', minimum: 1024, description: 'Bytes of raw input in flight. Parsed JSON events take several times their raw size on the heap (bench/RESULTS.md).', default: DEFAULT_IN_FLIGHT.max_bytes, examples: [16777216] },
     },
     default: {},
   },

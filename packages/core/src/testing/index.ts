@@ -6,3 +6,4 @@
 export * from './helpers.ts';
 export * from './conformance.ts';
 export * from './tls.ts';
+export * from './readme.ts';
