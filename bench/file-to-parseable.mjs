@@ -10,38 +10,14 @@
 // The emulator has no count-only mode: it flattens and keeps every row in memory, so N=1,000,000
 // needs a few GB of RAM; use N=200000 on a small machine.
 // usage: node bench/file-to-parseable.mjs [N=1000000] [ROUNDS=1]
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { dataFile, fileSize, ROOT, rssOf, TMP, timeTern } from './lib.mjs';
+import { dataFile, fileSize, startEmulator, TMP, timeTern } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 1);
 const data = dataFile(N);
 const mb = fileSize(data) / 1e6;
-
-/** Starts the emulator CLI; resolves with its URL and a stop() that returns its final statistics. */
-async function startEmulator(args) {
-  const child = spawn(process.execPath, ['--conditions=tern-src', join(ROOT, 'packages/test-kit/src/cli.ts'), ...args, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c) => (err += c));
-  let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(child.pid) || 0)), 250);
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`emulator exited ${code}: ${err}`)));
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise((resolve) => {
-        clearInterval(sampler);
-        child.once('exit', () => resolve({ ...JSON.parse(err.trim().split('\n').pop()), peak_rss_mb: peakRss }));
-        child.kill('SIGINT');
-      }),
-  };
-}
 
 const variants = [
   { name: 'arrays as JSON strings (default)', extra: '', exact: true },

@@ -1,5 +1,6 @@
 // Shared helpers for tern's benchmarks: data generation, running tern under /usr/bin/time, RSS sampling.
 import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,4 +58,26 @@ export function rssOf(pid) {
   } catch {
     return NaN;
   }
+}
+
+/** Starts the emulator CLI; resolves with its URL and a stop() that returns its final statistics. */
+export async function startEmulator(args) {
+  const child = spawn(process.execPath, ['--conditions=tern-src', join(ROOT, 'packages/test-kit/src/cli.ts'), ...args, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(child.pid) || 0)), 250);
+  const url = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`emulator exited ${code}: ${err}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise((resolve) => {
+        clearInterval(sampler);
+        child.once('exit', () => resolve({ ...JSON.parse(err.trim().split('\n').pop()), peak_rss_mb: peakRss }));
+        child.kill('SIGINT');
+      }),
+  };
 }
