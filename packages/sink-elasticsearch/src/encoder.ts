@@ -167,7 +167,9 @@ export class BulkEncoder {
   private document(ev: LogEvent): { line: string; original: string } {
     const first = ev.toJson();
     if (!this.dataStreamMode) return { line: first, original: first };
-    // Cheap test first: parsing every line just to look for @timestamp would cost more than the send.
+    // Cheap tests first: parsing every line just to look for @timestamp would cost more than the send.
+    // A document whose first key is @timestamp (what the ecs transform writes) needs no parse at all.
+    if (first.startsWith('{"@timestamp":"')) return { line: first, original: first };
     if (first.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined) return { line: first, original: first };
     const ts = new Date(this.eventTime(ev)).toISOString();
     // Reading the time may have parsed a lazily decoded line and found it malformed: it is then

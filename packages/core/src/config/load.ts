@@ -45,8 +45,10 @@ export interface ComponentConfig {
   readonly kind: ComponentKind;
   readonly type: string;
   readonly inputs: readonly string[];
-  /** Options after defaults were applied, as written in YAML (snake_case), without `type`/`inputs`. */
+  /** Options after defaults were applied, as written in YAML (snake_case), without `type`/`inputs`/`workers`. */
   readonly options: Record<string, unknown>;
+  /** Worker threads for a transform that supports them (0: main thread). */
+  readonly workers: number;
   readonly definition: ComponentDefinition;
   /** Where the component is defined (for runtime errors that point back at the file). */
   readonly file: string;
@@ -258,13 +260,13 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
           }
           continue;
         }
-        const { type: _t, inputs, ...rest } = options as Record<string, unknown> & { inputs?: string[] };
+        const { type: _t, inputs, workers, ...rest } = options as Record<string, unknown> & { inputs?: string[]; workers?: number };
         for (const msg of def.validate?.(rest as never) ?? []) {
           const opt = /^([A-Za-z0-9_.]+):/.exec(msg)?.[1];
           const p = opt ? opt.split('.') : [];
           issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_INVALID', file, ...locate(l, [...path, ...p]), component: id, message: msg });
         }
-        components.push({ id, kind, type, inputs: inputs ?? [], options: rest, definition: def, file, line: pos.line, configDir: dirname(file) });
+        components.push({ id, kind, type, inputs: inputs ?? [], options: rest, workers: workers ?? 0, definition: def, file, line: pos.line, configDir: dirname(file) });
       }
     }
   }

@@ -50,12 +50,22 @@ const inputsSchema: JsonSchema = {
   examples: [['tetragon']],
 };
 
+const workersSchema: JsonSchema = {
+  type: 'integer',
+  minimum: 0,
+  maximum: 16,
+  default: 0,
+  description: 'Worker threads that run this transform beside the main thread (0: on the main thread). Worth it for costly transforms (ecs) on a node with a spare core; events cross to the workers as JSON text.',
+  examples: [1],
+};
+
 /** Schema for one component of a type: its own options plus `type` (and `inputs` unless a source). */
 export function componentSchema(def: ComponentDefinition): JsonSchema {
   const own = def.schema;
   const ownProps = (own.properties as Record<string, JsonSchema> | undefined) ?? {};
   const props: Record<string, JsonSchema> = { type: { const: def.type, description: def.description } };
   if (def.kind !== 'source') props.inputs = inputsSchema;
+  if (def.kind === 'transform' && def.module !== undefined) props.workers = workersSchema;
   Object.assign(props, ownProps);
   const required = ['type', ...(def.kind !== 'source' ? ['inputs'] : []), ...(((own.required as string[] | undefined) ?? []))];
   return { ...own, type: 'object', properties: props, required, additionalProperties: own.additionalProperties ?? false };

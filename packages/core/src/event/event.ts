@@ -106,6 +106,18 @@ export class LogEvent {
     this.dirty = true;
   }
 
+  /**
+   * Replaces the event with a serialised document a stage produced elsewhere (a transform run in a
+   * worker thread): the text becomes the event's line, and its fields are parsed only if a later
+   * stage reads them. Sinks then forward that text as it is.
+   */
+  replaceSerialized(json: string): void {
+    this.raw = json;
+    this.rawFormat = 'json';
+    this.value = undefined;
+    this.dirty = false;
+  }
+
   /** JSON text of the event: the original line when it is JSON and unchanged. */
   toJson(): string {
     if (!this.dirty && this.rawFormat === 'json' && this.raw !== undefined) return this.raw;

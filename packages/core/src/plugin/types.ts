@@ -67,10 +67,12 @@ export type Emit = (events: LogEvent[], output?: string) => void;
 
 export interface Transform {
   /**
-   * Processes one batch synchronously and emits what goes on. Events not emitted are dropped (the
-   * transform counts them). A transform must not keep events after it returns.
+   * Processes one batch and emits what goes on. Events not emitted are dropped (the transform counts
+   * them). Built-in transforms are synchronous and must not keep events after they return; a
+   * transform that returns a promise (one running in worker threads) may emit until it resolves, and
+   * the engine holds the batch's acknowledgement until then.
    */
-  process(events: LogEvent[], emit: Emit): void;
+  process(events: LogEvent[], emit: Emit): void | Promise<void>;
 }
 
 // ---------------------------------------------------------------- sinks
@@ -116,6 +118,12 @@ export interface TransformDefinition<C = unknown> extends DefinitionBase<C> {
   readonly kind: 'transform';
   /** True when the transform changes events (the engine then copies events it shares with other consumers). */
   readonly mutates: boolean;
+  /**
+   * URL of the module that exports this definition (`import.meta.url`). Set it to let users run the
+   * transform in worker threads (`workers: N`): each worker imports the module, builds the transform
+   * from the same options and processes whole batches, exchanging events as JSON text.
+   */
+  readonly module?: string;
   /** Named outputs (for `route`); consumers read them as `<id>.<name>`. Omitted: one unnamed output. */
   outputs?(config: C): string[];
   build(config: C, ctx: ComponentContext): Transform | Promise<Transform>;

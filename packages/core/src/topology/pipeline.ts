@@ -25,6 +25,7 @@ import type { ComponentContext, Sink, Source, SourceContext, Transform } from '.
 import { TernError } from '../errors.ts';
 import { Telemetry, type ComponentTelemetry, type Counter } from '../telemetry/telemetry.ts';
 import { InFlightBudget } from './budget.ts';
+import { TransformWorkerPool } from './worker-pool.ts';
 import { parseInput, topologicalOrder } from './graph.ts';
 
 interface Consumer {
@@ -41,9 +42,6 @@ interface TransformNode {
   readonly eventsIn: Counter;
   readonly eventsOut: Counter;
   readonly errors: Counter;
-  /** Output key → consumers. Main output key is the id; named outputs `id.name`. */
-  readonly emit: (events: LogEvent[], output?: string) => void;
-  ack: AckGroup | undefined;
 }
 
 export interface PipelineOptions {
@@ -78,6 +76,8 @@ export class Pipeline {
   private stopReason: StopReason = 'signal';
   private built = false;
   private onLateStop: (() => void) | undefined;
+  private readonly pendingAsync = new Set<Promise<void>>();
+  private readonly pools: TransformWorkerPool[] = [];
 
   constructor(config: PipelineConfig, opts: PipelineOptions) {
     this.config = config;
@@ -139,7 +139,13 @@ export class Pipeline {
           built = { id: c.id, sink };
           mutatesDownstream.set(c.id, false);
         } else if (def.kind === 'transform') {
-          const transform = await def.build(c.options as never, ctx);
+          let transform: Transform;
+          if (c.workers > 0 && def.module !== undefined) {
+            const pool = new TransformWorkerPool({ module: def.module, type: c.type, options: c.options }, c.workers, ctx);
+            this.pools.push(pool);
+            await pool.ready();
+            transform = pool;
+          } else transform = await def.build(c.options as never, ctx);
           const node = this.transformNode(c.id, transform, def.mutates, ctx.telemetry);
           this.transforms.set(c.id, node);
           built = { id: c.id, transform: node };
@@ -184,21 +190,7 @@ export class Pipeline {
   }
 
   private transformNode(id: string, transform: Transform, mutates: boolean, t: ComponentTelemetry): TransformNode {
-    const node: TransformNode = {
-      id,
-      transform,
-      mutates,
-      eventsIn: t.counter('events_in'),
-      eventsOut: t.counter('events_out'),
-      errors: t.counter('errors'),
-      ack: undefined,
-      emit: (events, output) => {
-        if (events.length === 0 || node.ack === undefined) return;
-        node.eventsOut.inc(events.length);
-        this.dispatch(output === undefined ? id : `${id}.${output}`, events, node.ack);
-      },
-    };
-    return node;
+    return { id, transform, mutates, eventsIn: t.counter('events_in'), eventsOut: t.counter('events_out'), errors: t.counter('errors') };
   }
 
   private sourceContext(c: ComponentConfig, ctx: ComponentContext): SourceContext {
@@ -249,19 +241,46 @@ export class Pipeline {
           ack.release('rejected');
         }
       } else if (c.transform) {
-        const node = c.transform;
-        node.eventsIn.inc(evs.length);
-        const prev = node.ack;
-        node.ack = ack;
-        try {
-          node.transform.process(evs, node.emit);
-        } catch (e) {
-          node.errors.inc();
-          this.logger.error({ component: c.id, err: e }, 'transform failed on a batch; the batch is dropped');
-        } finally {
-          node.ack = prev;
-        }
+        this.runTransform(c.transform, evs, ack);
       }
+    }
+  }
+
+  private runTransform(node: TransformNode, events: LogEvent[], ack: AckGroup): void {
+    node.eventsIn.inc(events.length);
+    const emit = (out: LogEvent[], output?: string): void => {
+      if (out.length === 0) return;
+      node.eventsOut.inc(out.length);
+      this.dispatch(output === undefined ? node.id : `${node.id}.${output}`, out, ack);
+    };
+    let r: void | Promise<void>;
+    try {
+      r = node.transform.process(events, emit);
+    } catch (e) {
+      node.errors.inc();
+      this.logger.error({ component: node.id, err: e }, 'transform failed on a batch; the batch is dropped');
+      return;
+    }
+    if (r instanceof Promise) {
+      // Emits may come later (a worker thread): hold the batch's acknowledgement until they did.
+      ack.retain();
+      const p: Promise<void> = r.then(
+        () => ack.release(),
+        (e: unknown) => {
+          node.errors.inc();
+          this.logger.error({ component: node.id, err: e }, 'transform failed on a batch; the batch is dropped');
+          ack.release();
+        },
+      );
+      this.pendingAsync.add(p);
+      void p.finally(() => this.pendingAsync.delete(p));
+    }
+  }
+
+  /** Waits until no batch is inside an asynchronous transform (emits from them may start more). */
+  private async asyncIdle(deadline: AbortSignal): Promise<void> {
+    while (this.pendingAsync.size > 0 && !deadline.aborted) {
+      await Promise.race([Promise.all([...this.pendingAsync]), new Promise((r) => deadline.addEventListener('abort', r, { once: true }))]);
     }
   }
 
@@ -320,6 +339,7 @@ export class Pipeline {
     }
     this.onLateStop = arm;
     await Promise.all(running);
+    await this.asyncIdle(deadline.signal);
     // A sink's stop honours the deadline by contract; the race makes sure a sink that does not
     // cannot hold the process past it.
     const deadlinePassed = new Promise<void>((r) => deadline.signal.addEventListener('abort', () => r(), { once: true }));
@@ -332,6 +352,7 @@ export class Pipeline {
     if (timer) clearTimeout(timer);
     if (stall) clearInterval(stall);
     if (stats) clearInterval(stats);
+    for (const pool of this.pools) await pool.close();
     for (const { id, source } of this.sources) {
       await source.close?.().catch((e: unknown) => this.logger.error({ component: id, err: e }, 'source failed to close'));
     }

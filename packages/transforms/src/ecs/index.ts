@@ -63,6 +63,8 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
   type: 'ecs',
   description: "Maps Tetragon, Falco, Kubernetes audit or Zeek events to ECS as Elastic's integrations do; tags events it cannot map.",
   mutates: true,
+  // Lets `workers: N` run the mapping in worker threads (they import this module).
+  module: import.meta.url,
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -1,0 +1,111 @@
+/**
+ * Entry point of a worker thread that runs one transform (see worker-pool.ts). It imports the module
+ * that defines the transform, builds it from the same options, and for every batch: rebuilds the
+ * events from their JSON text, runs the transform, and answers with what it emitted, per output, as
+ * event indexes plus the new JSON text of events it changed (unchanged events keep theirs). Counters
+ * the transform increments travel back with each answer.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { LogEvent, type EventOrigin } from '../event/event.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { ComponentTelemetry } from '../telemetry/telemetry.ts';
+import type { ComponentContext, Transform, TransformDefinition } from '../plugin/types.ts';
+
+export interface WorkerInit {
+  module: string;
+  type: string;
+  id: string;
+  options: Record<string, unknown>;
+  dataDir: string;
+  configDir: string;
+  host: string;
+}
+
+export interface WorkerBatch {
+  seq: number;
+  lines: string[];
+  /** 1 when the line is JSON, 0 for text. */
+  json: Uint8Array;
+  paths: string[];
+  sourceIds: string[];
+}
+
+export interface WorkerAnswer {
+  seq: number;
+  /** Per emit call: output name, event indexes, and new JSON text (null: unchanged). */
+  emitted: Array<{ output: string | undefined; indexes: number[]; texts: Array<string | null> }>;
+  counters: Record<string, number>;
+  error?: string;
+}
+
+async function main(): Promise<void> {
+  const init = workerData as WorkerInit;
+  const mod = (await import(init.module)) as Record<string, unknown>;
+  const isDef = (v: unknown): v is TransformDefinition<unknown> => typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'transform' && (v as { type?: unknown }).type === init.type;
+  let def: TransformDefinition<unknown> | undefined;
+  for (const v of Object.values(mod)) {
+    if (isDef(v)) def = v;
+    else if (Array.isArray(v)) def ??= v.find(isDef);
+  }
+  if (!def) throw new Error(`module ${init.module} exports no transform of type ${init.type}`);
+  const telemetry = new ComponentTelemetry(init.id);
+  const ctx: ComponentContext = {
+    id: init.id,
+    kind: 'transform',
+    type: init.type,
+    logger: createLogger({ level: 'silent', format: 'json' }),
+    telemetry,
+    dataDir: init.dataDir,
+    host: init.host,
+    signal: new AbortController().signal,
+    once: false,
+    configDir: init.configDir,
+  };
+  const transform: Transform = await def.build(init.options, ctx);
+  const origins = new Map<string, EventOrigin>();
+  let last: Record<string, number> = {};
+  parentPort?.on('message', (b: WorkerBatch) => {
+    const answer: WorkerAnswer = { seq: b.seq, emitted: [], counters: {} };
+    try {
+      const events: LogEvent[] = new Array(b.lines.length);
+      const index = new Map<LogEvent, number>();
+      for (let i = 0; i < b.lines.length; i++) {
+        const key = `${b.sourceIds[i]}\0${b.paths[i]}`;
+        let origin = origins.get(key);
+        if (!origin) {
+          origin = { sourceId: b.sourceIds[i] as string, path: b.paths[i] as string, host: init.host };
+          if (origins.size > 10_000) origins.clear();
+          origins.set(key, origin);
+        }
+        const ev = new LogEvent(origin, b.lines[i], b.json[i] === 1 ? 'json' : 'text', undefined, i);
+        events[i] = ev;
+        index.set(ev, i);
+      }
+      void transform.process(events, (out, output) => {
+        const indexes: number[] = [];
+        const texts: Array<string | null> = [];
+        for (const ev of out) {
+          const i = index.get(ev);
+          if (i === undefined) continue; // an event the transform created: not supported across threads
+          indexes.push(i);
+          texts.push(ev.modified ? ev.toJson() : null);
+        }
+        answer.emitted.push({ output, indexes, texts });
+      });
+    } catch (e) {
+      answer.error = (e as Error).message;
+    }
+    const now = telemetry.snapshot();
+    for (const [k, v] of Object.entries(now)) {
+      const d = v - (last[k] ?? 0);
+      if (d) answer.counters[k] = d;
+    }
+    last = now;
+    parentPort?.postMessage(answer);
+  });
+  parentPort?.postMessage({ ready: true });
+}
+
+main().catch((e: unknown) => {
+  parentPort?.postMessage({ fatal: (e as Error).message });
+});
