@@ -11,8 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { BulkStore, globToRegExp, invalidIndexName, resolveDateMath } from './elasticsearch-bulk.ts';
 import type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, MappingType, StoredDocument } from './elasticsearch-bulk.ts';
-import { EmulatorServer, json, parseBasic, text } from './server.ts';
-import type { CommonOptions, Emulator, Exchange, FaultRule, RecordedRequest, Reply } from './server.ts';
+import { EmulatorFacade, EmulatorServer, json, parseBasic, text } from './server.ts';
+import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
 
 export type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, MappingType, StoredDocument } from './elasticsearch-bulk.ts';
 
@@ -66,8 +66,8 @@ export async function startElasticsearch(opts: ElasticsearchOptions = {}): Promi
   return emu;
 }
 
-class ElasticsearchServer implements ElasticsearchEmulator {
-  readonly server: EmulatorServer;
+class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulator {
+  override readonly server: EmulatorServer;
   #opts: ElasticsearchOptions;
   #store: BulkStore;
   #flavor: 'elasticsearch' | 'opensearch';
@@ -77,6 +77,7 @@ class ElasticsearchServer implements ElasticsearchEmulator {
   #templates = new Map<string, Record<string, unknown>>();
 
   constructor(opts: ElasticsearchOptions) {
+    super();
     this.#opts = opts;
     this.#flavor = opts.flavor ?? 'elasticsearch';
     this.#version = opts.version ?? (this.#flavor === 'opensearch' ? '2.17.0' : '8.15.0');
@@ -100,21 +101,6 @@ class ElasticsearchServer implements ElasticsearchEmulator {
     });
   }
 
-  get url(): string {
-    return this.server.url;
-  }
-  get requests(): RecordedRequest[] {
-    return this.server.requests;
-  }
-  fault(...rules: FaultRule[]): void {
-    this.server.fault(...rules);
-  }
-  clearFaults(): void {
-    this.server.clearFaults();
-  }
-  close(): Promise<void> {
-    return this.server.close();
-  }
   docs(target: string): StoredDocument[] {
     return this.#store.docs(target);
   }

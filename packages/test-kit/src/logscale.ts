@@ -8,8 +8,8 @@
  * Error bodies are short `text/plain` messages because LogScale's own are undocumented (§1.8):
  * a sink must not parse them.
  */
-import { EmulatorServer, json, text } from './server.ts';
-import type { CommonOptions, Emulator, Exchange, FaultRule, RecordedRequest, Reply } from './server.ts';
+import { EmulatorFacade, EmulatorServer, json, text } from './server.ts';
+import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
 
 export interface LogScaleOptions extends CommonOptions {
   /** Ingest tokens; default `{ 'test-token': { repository: 'sandbox' } }`. */
@@ -67,8 +67,8 @@ export async function startLogScale(opts: LogScaleOptions = {}): Promise<LogScal
   return emu;
 }
 
-class LogScaleServer implements LogScaleEmulator {
-  readonly server: EmulatorServer;
+class LogScaleServer extends EmulatorFacade implements LogScaleEmulator {
+  override readonly server: EmulatorServer;
   #tokens: Record<string, { repository: string; parser?: string }>;
   #maxRequest: number;
   #maxEvent: number;
@@ -77,6 +77,7 @@ class LogScaleServer implements LogScaleEmulator {
   #stats: LogScaleStats = { ingestRequests: 0, events: 0, byStatus: {} };
 
   constructor(opts: LogScaleOptions) {
+    super();
     this.#tokens = opts.tokens ?? { 'test-token': { repository: 'sandbox' } };
     this.#maxRequest = opts.maxRequestBytes ?? 32 * MiB;
     this.#maxEvent = opts.maxEventBytes ?? 1_000_000;
@@ -95,21 +96,6 @@ class LogScaleServer implements LogScaleEmulator {
     });
   }
 
-  get url(): string {
-    return this.server.url;
-  }
-  get requests(): RecordedRequest[] {
-    return this.server.requests;
-  }
-  fault(...rules: FaultRule[]): void {
-    this.server.fault(...rules);
-  }
-  clearFaults(): void {
-    this.server.clearFaults();
-  }
-  close(): Promise<void> {
-    return this.server.close();
-  }
   events(repository?: string): LogScaleEvent[] {
     if (repository !== undefined) return [...(this.#events.get(repository) ?? [])];
     return [...this.#events.values()].flat();

@@ -10,8 +10,8 @@
  * The check order is the real server's (§3.9.6): auth → Content-Type → Content-Length → body
  * size → JSON parse → X-P-Stream → stream name → stream existence → content rules.
  */
-import { EmulatorServer, parseBasic, text } from './server.ts';
-import type { CommonOptions, Emulator, Exchange, FaultRule, RecordedRequest, Reply } from './server.ts';
+import { EmulatorFacade, EmulatorServer, parseBasic, text } from './server.ts';
+import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
 import { parseStrictJson, StrictJsonError } from './strict-json.ts';
 
 export interface ParseableOptions extends CommonOptions {
@@ -77,14 +77,15 @@ export async function startParseable(opts: ParseableOptions = {}): Promise<Parse
   return emu;
 }
 
-class ParseableServer implements ParseableEmulator {
-  readonly server: EmulatorServer;
+class ParseableServer extends EmulatorFacade implements ParseableEmulator {
+  override readonly server: EmulatorServer;
   #opts: ParseableOptions;
   #limit: number;
   #streams = new Map<string, Stream>();
   #stats: ParseableStats = { ingestRequests: 0, rows: 0, byStatus: {} };
 
   constructor(opts: ParseableOptions) {
+    super();
     this.#opts = opts;
     this.#limit = opts.maxPayloadBytes ?? 10 * MiB;
     const onRequest = opts.onRequest;
@@ -102,21 +103,6 @@ class ParseableServer implements ParseableEmulator {
     });
   }
 
-  get url(): string {
-    return this.server.url;
-  }
-  get requests(): RecordedRequest[] {
-    return this.server.requests;
-  }
-  fault(...rules: FaultRule[]): void {
-    this.server.fault(...rules);
-  }
-  clearFaults(): void {
-    this.server.clearFaults();
-  }
-  close(): Promise<void> {
-    return this.server.close();
-  }
   rows(stream: string): ParseableRow[] {
     return [...(this.#streams.get(stream)?.rows ?? [])];
   }

@@ -248,6 +248,29 @@ interface QueuedRule {
 }
 
 /** The listening server shared by all emulators. Emulators wrap it and add their query surface. */
+/**
+ * Base of the four emulators: the `Emulator` surface (URL, request log, faults, close) delegated to
+ * the `EmulatorServer` each one runs, so an emulator class holds only its protocol.
+ */
+export abstract class EmulatorFacade implements Emulator {
+  abstract readonly server: EmulatorServer;
+  get url(): string {
+    return this.server.url;
+  }
+  get requests(): RecordedRequest[] {
+    return this.server.requests;
+  }
+  fault(...rules: FaultRule[]): void {
+    this.server.fault(...rules);
+  }
+  clearFaults(): void {
+    this.server.clearFaults();
+  }
+  close(): Promise<void> {
+    return this.server.close();
+  }
+}
+
 export class EmulatorServer implements Emulator {
   readonly requests: RecordedRequest[] = [];
   #server: http.Server | https.Server;

@@ -11,8 +11,8 @@
  * request, refused ones included, is in `requests`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { EmulatorServer, text } from './server.ts';
-import type { CommonOptions, Emulator, Exchange, FaultRule, RecordedRequest, Reply } from './server.ts';
+import { EmulatorFacade, EmulatorServer, text } from './server.ts';
+import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
 
 export interface WebhookOptions extends CommonOptions {
   mode?: 'generic' | 'slack';
@@ -60,8 +60,8 @@ export async function startWebhook(opts: WebhookOptions = {}): Promise<WebhookEm
   return emu;
 }
 
-class WebhookServer implements WebhookEmulator {
-  readonly server: EmulatorServer;
+class WebhookServer extends EmulatorFacade implements WebhookEmulator {
+  override readonly server: EmulatorServer;
   readonly received: WebhookMessage[] = [];
   #opts: WebhookOptions;
   #slack: boolean;
@@ -69,6 +69,7 @@ class WebhookServer implements WebhookEmulator {
   #stats: WebhookStats = { accepted: 0, byStatus: {} };
 
   constructor(opts: WebhookOptions) {
+    super();
     this.#opts = opts;
     this.#slack = opts.mode === 'slack';
     const onRequest = opts.onRequest;
@@ -85,21 +86,6 @@ class WebhookServer implements WebhookEmulator {
     });
   }
 
-  get url(): string {
-    return this.server.url;
-  }
-  get requests(): RecordedRequest[] {
-    return this.server.requests;
-  }
-  fault(...rules: FaultRule[]): void {
-    this.server.fault(...rules);
-  }
-  clearFaults(): void {
-    this.server.clearFaults();
-  }
-  close(): Promise<void> {
-    return this.server.close();
-  }
   stats(): WebhookStats {
     return { ...this.#stats, byStatus: { ...this.#stats.byStatus } };
   }
