@@ -67,6 +67,26 @@ describe('in-flight budget', () => {
     assert.equal(b.events, 7);
   });
 
+  it('an aborted wait takes no budget, rejects with AbortError, and lets the waiters behind it through', async () => {
+    const b = new InFlightBudget(10, 1_000_000);
+    assert.equal(b.acquire(6, 10), undefined);
+    const ac = new AbortController();
+    const big = b.acquire(6, 10, ac.signal);
+    const small = b.acquire(1, 10);
+    assert.ok(big && small);
+    let smallDone = false;
+    void small.then(() => (smallDone = true));
+    ac.abort(new Error('stop'));
+    await assert.rejects(big, { name: 'AbortError', message: 'stop' });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(smallDone, true, 'the small waiter no longer queues behind the aborted one');
+    assert.equal(b.events, 7);
+    assert.equal(b.waiting, 0);
+    const ac2 = new AbortController();
+    ac2.abort();
+    await assert.rejects(b.acquire(100, 10, ac2.signal) as Promise<void>, { name: 'AbortError' });
+  });
+
   it('lets a batch larger than the whole budget through when nothing else is in flight', () => {
     const b = new InFlightBudget(10, 100);
     assert.equal(b.acquire(50, 5000), undefined);

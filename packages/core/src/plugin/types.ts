@@ -46,8 +46,11 @@ export interface SourceContext extends ComponentContext {
    * pipeline's in-flight budget is spent (this is the backpressure: a slow sink slows the source).
    * `onAck` runs once every sink that received any of the events has delivered or rejected them.
    * `bytes` is the batch's size in input bytes when the source knows it (else it is estimated).
+   * `signal` bounds the wait for budget: when it aborts first, the promise rejects with an
+   * `AbortError` (`BudgetAbortError`) and nothing was dispatched (a push source answering "busy",
+   * a source told to stop). The pipeline's own stop deadline also ends the wait this way.
    */
-  emit(events: LogEvent[], onAck?: AckCallback, bytes?: number): Promise<void>;
+  emit(events: LogEvent[], onAck?: AckCallback, bytes?: number, signal?: AbortSignal): Promise<void>;
 }
 
 export interface Source {

@@ -16,6 +16,14 @@ interface Waiter {
   resolve: () => void;
 }
 
+/** The error an aborted `acquire` rejects with: no budget was taken, the caller dispatched nothing. */
+export class BudgetAbortError extends Error {
+  constructor(reason: unknown) {
+    super(reason instanceof Error ? reason.message : 'in-flight budget wait aborted', { cause: reason });
+    this.name = 'AbortError';
+  }
+}
+
 export class InFlightBudget {
   readonly maxEvents: number;
   readonly maxBytes: number;
@@ -36,20 +44,57 @@ export class InFlightBudget {
     return this.events + events <= this.maxEvents && this.bytes + bytes <= this.maxBytes;
   }
 
-  /** Takes budget; returns undefined when granted at once (no promise on the fast path). */
-  acquire(events: number, bytes: number): Promise<void> | undefined {
+  /**
+   * Takes budget; returns undefined when granted at once (no promise on the fast path). A wait ends
+   * when budget returns, or when `signal` aborts: the promise then rejects with `BudgetAbortError`
+   * and no budget is held, so a source blocked here can always honour a stop deadline.
+   */
+  acquire(events: number, bytes: number, signal?: AbortSignal): Promise<void> | undefined {
     if (this.waiters.length === 0 && this.fits(events, bytes)) {
       this.events += events;
       this.bytes += bytes;
       return undefined;
     }
-    return new Promise((resolve) => this.waiters.push({ events, bytes, resolve }));
+    if (signal?.aborted) return Promise.reject(new BudgetAbortError(signal.reason));
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { events, bytes, resolve };
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          const i = this.waiters.indexOf(w);
+          if (i < 0) return; // granted meanwhile
+          this.waiters.splice(i, 1);
+          reject(new BudgetAbortError(signal.reason));
+          // The head may have been the one blocking smaller waiters behind it.
+          this.grant();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        w.resolve = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      }
+      this.waiters.push(w);
+    });
+  }
+
+  /** Waiters still queued for budget. */
+  get waiting(): number {
+    return this.waiters.length;
   }
 
   release(events: number, bytes: number): void {
     this.released += events;
     this.events -= events;
     this.bytes -= bytes;
+    this.grant();
+    if (this.events === 0 && this.idleWaiters.length) {
+      const ws = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  private grant(): void {
     while (this.waiters.length > 0) {
       const w = this.waiters[0] as Waiter;
       if (!this.fits(w.events, w.bytes)) break;
@@ -57,11 +102,6 @@ export class InFlightBudget {
       this.events += w.events;
       this.bytes += w.bytes;
       w.resolve();
-    }
-    if (this.events === 0 && this.idleWaiters.length) {
-      const ws = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of ws) w();
     }
   }
 

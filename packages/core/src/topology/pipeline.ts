@@ -200,7 +200,7 @@ export class Pipeline {
     const budget = this.budget;
     return {
       ...ctx,
-      emit: (events: LogEvent[], onAck?: AckCallback, bytes?: number): Promise<void> => {
+      emit: (events: LogEvent[], onAck?: AckCallback, bytes?: number, signal?: AbortSignal): Promise<void> => {
         if (events.length === 0) return Promise.resolve();
         let size = bytes;
         if (size === undefined) {
@@ -217,7 +217,7 @@ export class Pipeline {
           this.dispatch(key, events, group);
           group.release();
         };
-        const wait = budget.acquire(n, size);
+        const wait = budget.acquire(n, size, signal);
         if (wait === undefined) {
           dispatchNow();
           return Promise.resolve();
