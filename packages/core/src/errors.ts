@@ -18,6 +18,16 @@ export const ERROR_CODES = {
   TERN_ERR_SINK_AUTH: 'A sink was refused for its credentials (401/403); it pauses and keeps the data.',
   TERN_ERR_SINK_UNSUPPORTED: 'A sink reached a server that cannot take its data as configured (another product or version, a deleted or archived webhook); it pauses and keeps the data.',
   TERN_ERR_SHUTDOWN_TIMEOUT: 'Shutdown did not drain within its deadline; undelivered events are re-read on restart.',
+  TERN_ERR_CONFIG_LIMIT: 'A pipeline file is over the size limit, has too many YAML aliases, or defines no source or no sink.',
+  TERN_ERR_DATA_DIR: 'The data directory (checkpoints, disk buffers) cannot be created or written; tern refuses to start rather than lose its place.',
+  TERN_ERR_CHECKPOINT: 'A checkpoint could not be written; the run does not report success and the events after the last saved checkpoint are read again on restart.',
+  TERN_ERR_EVENT_ENCODE: 'An event cannot be serialised or copied (nested too deep); it alone is dead-lettered or rejected, its batch goes on.',
+  TERN_ERR_REJECTED: 'A destination refused events for good and no dead-letter output took them; they are counted as rejected and the run does not report success.',
+  TERN_ERR_TRANSFORM: 'A transform failed on an event; that event alone is dead-lettered or rejected, the rest of its batch goes on.',
+  TERN_ERR_WORKER: 'A transform worker thread exited; it is replaced and its unfinished batches run again (an event that crashes workers repeatedly is dead-lettered).',
+  TERN_ERR_BUFFER: 'A disk buffer cannot write (disk full, file too large) or found a corrupt or torn record, reported with its file and byte range.',
+  TERN_ERR_WRITE: 'A file or console sink cannot write (disk full, file too large, closed pipe); it retries with backoff and keeps the events.',
+  TERN_ERR_ONCE_FATAL: '`run --once` met a condition that can never resolve on its own (credentials refused, unsupported server, no progress); it stops instead of waiting forever.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -46,7 +46,7 @@ describe('LineSplitter', () => {
 });
 
 describe('decoding', () => {
-  it('json_lazy forwards the line unparsed, parses on first read, and turns a bad line into a tagged event', async () => {
+  it('json_lazy forwards the line unparsed, parses on first read; a bad line reads as a tagged event but keeps its bytes until a stage changes it', async () => {
     const { decodeLine, LogEvent } = await import('../src/index.ts');
     const origin = { sourceId: 's', path: 'p', host: 'h' };
     const ok = decodeLine(origin, '{"a":1}', 0, 'json_lazy') as InstanceType<typeof LogEvent>;
@@ -56,7 +56,10 @@ describe('decoding', () => {
     const bad = decodeLine(origin, '{"a":', 8, 'json_lazy') as InstanceType<typeof LogEvent>;
     assert.equal(bad.toJson(), '{"a":', 'nobody read it: forwarded as it is');
     assert.deepEqual(bad.data.tags, ['_json_parse_failure']);
-    assert.equal(JSON.parse(bad.toJson()).message, '{"a":', 'once read, it is written as a valid object');
+    assert.equal(bad.invalidJson, true);
+    assert.equal(bad.toJson(), '{"a":', 'reading does not change what other sinks sharing the event send');
+    bad.mutate().x = 1;
+    assert.equal(JSON.parse(bad.toJson()).message, '{"a":', 'a stage that changes it writes the tagged object');
     assert.match(String(decodeLine(origin, 'plain', 0, 'json_lazy')), /not a JSON object/);
     assert.match(String(decodeLine(origin, '{"a":', 0, 'json')), /JSON/);
   });

@@ -111,13 +111,32 @@ describe('AckGroup', () => {
   it('runs its callback once when the last holder releases, reporting the worst status', () => {
     const seen: string[] = [];
     const g = new AckGroup(3, 30, (s) => seen.push(s));
-    g.retain(2);
-    g.release();
-    g.release('rejected');
+    const own = g.ref();
+    const a = g.ref();
+    const b = g.ref();
+    own.release();
+    a.release('rejected');
     assert.deepEqual(seen, []);
-    g.release();
+    b.release('dead_lettered');
     assert.deepEqual(seen, ['rejected']);
-    assert.throws(() => g.release(), /released more often/);
+    assert.throws(() => b.release(), /released twice/);
+    assert.throws(() => g.ref(), /after completion/);
+  });
+
+  it('admission comes first: the budget callback runs once every holder admitted, before delivery', () => {
+    const order: string[] = [];
+    const g = new AckGroup(2, 20, () => order.push('done'), () => order.push('admitted'));
+    const own = g.ref();
+    const slow = g.ref();
+    const fast = g.ref();
+    own.release();
+    fast.release('delivered'); // releasing admits too
+    assert.deepEqual(order, []);
+    slow.admit();
+    slow.admit(); // idempotent
+    assert.deepEqual(order, ['admitted'], 'the slow sink buffered the events: the budget may go');
+    slow.release('delivered');
+    assert.deepEqual(order, ['admitted', 'done']);
   });
 });
 

@@ -255,17 +255,30 @@ describe('sink-kit retry', () => {
   });
 
   it('rejects a permanent failure without retrying and logs once per interval', async () => {
-    const { sink, proto, clock, counters, ctx } = setup({ batch: { max_events: 2 } });
+    const { sink, proto, clock, counters, ctx } = setup({ batch: { max_events: 1 } });
     for (let i = 0; i < 5; i++) proto.script.push({ kind: 'permanent', reason: 'HTTP 400: bad request' });
-    const b = trackedBatch(makeEvents(10));
+    const b = trackedBatch(makeEvents(5));
     sink.accept(b);
     await clock.advance(10);
     assert.equal(proto.sent.length, 5);
     assert.equal(await b.done, 'rejected');
     assert.equal(b.completions(), 1);
-    assert.equal(counters().events_rejected, 10);
+    assert.equal(counters().events_rejected, 5);
     assert.equal(counters().retries ?? 0, 0);
     assert.equal(ctx.records.filter((r) => r.msg.includes('refused events for good')).length, 1);
+  });
+
+  it('a request refused whole is split until the refused event stands alone: only it is rejected', async () => {
+    const { sink, proto, clock, counters } = setup({ batch: { max_events: 4 } });
+    // Events 0-3 in one request; the server refuses any request that holds event 2.
+    for (let i = 0; i < 10; i++) proto.script.push((seqs) => (seqs.includes(2) ? { kind: 'permanent', reason: 'HTTP 400: bad event', status: 400 } : { kind: 'ok' }));
+    const b = trackedBatch(makeEvents(4));
+    sink.accept(b);
+    await clock.advance(10);
+    assert.deepEqual(proto.sent.map((s) => s.seqs), [[0, 1, 2, 3], [0, 1], [2, 3], [2], [3]]);
+    assert.equal(await b.done, 'rejected');
+    assert.equal(counters().events_delivered, 3);
+    assert.equal(counters().events_rejected, 1);
   });
 
   it('gives up after retry_max_duration_ms and rejects', async () => {
@@ -457,7 +470,8 @@ describe('sink-kit acknowledgement model (randomized)', () => {
           return { kind: 'too_large' };
         }
         if (r < 0.85) {
-          for (const q of seqs) refused.add(q);
+          // A multi-event request refused whole is split, so only a lone event is refused for good.
+          if (seqs.length === 1) refused.add(seqs[0] as number);
           return { kind: 'permanent', reason: 'HTTP 400' };
         }
         if (r < 0.9) return { kind: 'auth', status: 401, reason: 'security_exception' };

@@ -11,7 +11,7 @@
  * Pure: the same events always give the same body, so the kit may re-encode a subset to resend.
  */
 import { hash } from 'node:crypto';
-import { BodyWriter, getPath, type EncodedRequest, type LogEvent } from '@tern/core';
+import { BodyWriter, getPath, stringifyEvent, type EncodedRequest, type LogEvent } from '@tern/core';
 import type { EsIdStrategy, EsMode } from './schema.ts';
 
 // ---------------------------------------------------------------- templates
@@ -170,11 +170,12 @@ export class BulkEncoder {
     // Cheap tests first: parsing every line just to look for @timestamp would cost more than the send.
     // A document whose first key is @timestamp (what the ecs transform writes) needs no parse at all.
     if (first.startsWith('{"@timestamp":"')) return { line: first, original: first };
-    if (first.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined) return { line: first, original: first };
+    if (first.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined && !ev.invalidJson) return { line: first, original: first };
     const ts = new Date(this.eventTime(ev)).toISOString();
-    // Reading the time may have parsed a lazily decoded line and found it malformed: it is then
-    // the tagged `{message, error, tags}` event, which is what gets stored (not a line ES refuses).
-    const original = ev.toJson();
+    // Reading the time may have parsed a lazily decoded line and found it is not JSON: this sink then
+    // stores its tagged `{message, error, tags}` object (its own bytes; the shared event is untouched),
+    // not a line Elasticsearch would refuse. (Unparsed, it goes as it is, and a refusal resends the tagged copy.)
+    const original = ev.parsed && ev.invalidJson ? stringifyEvent(ev.data) : first;
     // `original` is a JSON object text: splice the field in after its `{` (leading blanks allowed).
     const open = original.indexOf('{');
     const rest = original.slice(open + 1).trimStart();

@@ -20,8 +20,6 @@ export interface LogScaleRequest extends EncodedRequest {
   readonly body: string;
   readonly count: number;
   readonly events: readonly LogEvent[];
-  /** Some lines went out unparsed (`decoding: json_lazy`): a 400 may be one malformed line (see `recheckLazyLines`). */
-  readonly unchecked: boolean;
 }
 
 export interface EncoderOptions {
@@ -98,12 +96,12 @@ export class LogScaleEncoder {
     const count = events.length;
     switch (this.mode) {
       case 'structured':
-        return { body: this.structured(events, tags), count, events, unchecked: hasUnparsedJson(events) };
+        return { body: this.structured(events, tags), count, events };
       case 'unstructured':
         // Lines travel as JSON strings here: a malformed one cannot break the body.
-        return { body: this.unstructured(events, tags), count, events, unchecked: false };
+        return { body: this.unstructured(events, tags), count, events };
       case 'hec':
-        return { body: this.hec(events, tags), count, events, unchecked: hasUnparsedJson(events) };
+        return { body: this.hec(events, tags), count, events };
     }
   }
 
@@ -229,27 +227,6 @@ export function fromValue(v: unknown): Time | undefined {
     return { ms: Math.round(ms) };
   }
   return undefined;
-}
-
-/** True when a line would go out as unparsed bytes (`decoding: json_lazy`), never checked to be JSON. */
-export function hasUnparsedJson(events: readonly LogEvent[]): boolean {
-  for (const ev of events) if (!ev.parsed && ev.rawFormat === 'json') return true;
-  return false;
-}
-
-/**
- * After a 400 to a request with unparsed lines: parses them, which turns a malformed one into its
- * tagged `{message, error, tags}` event (valid JSON from then on). Returns how many were malformed;
- * when some were, resending the same events (re-encoded) succeeds instead of losing the whole batch.
- */
-export function recheckLazyLines(events: readonly LogEvent[]): number {
-  let bad = 0;
-  for (const ev of events) {
-    if (ev.parsed || ev.rawFormat !== 'json') continue;
-    void ev.data;
-    if (ev.rawFormat !== 'json') bad++;
-  }
-  return bad;
 }
 
 function tagsJson(entries: ReadonlyArray<readonly [string, string]>): string {

@@ -10,7 +10,7 @@ import { healthcheck } from './healthcheck.ts';
 import { createClient, LogScaleSender } from './request.ts';
 import { DEFAULT_TAGS, DEFAULT_TIMESTAMP_FIELDS, LOGSCALE_BATCH_DEFAULTS, schema, validate, type LogScaleConfig, type LogScaleMode } from './schema.ts';
 
-export { LogScaleEncoder, fromValue, hasUnparsedJson, lastKeyString, recheckLazyLines, type LogScaleRequest } from './encoder.ts';
+export { LogScaleEncoder, fromValue, lastKeyString, type LogScaleRequest } from './encoder.ts';
 export { classifyLogScale } from './classify.ts';
 export { INGEST_PATHS } from './request.ts';
 export { compileTemplate, templateErrors, type Template } from './template.ts';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { HttpClient, type Payload, type SendResult } from '@tern/core';
 import { classifyLogScale } from './classify.ts';
-import { recheckLazyLines, type LogScaleRequest } from './encoder.ts';
+import type { LogScaleRequest } from './encoder.ts';
 import type { LogScaleConfig, LogScaleMode } from './schema.ts';
 
 export const INGEST_PATHS: Readonly<Record<LogScaleMode, string>> = {
@@ -41,16 +41,11 @@ export class LogScaleSender {
     if (mode === 'hec') this.headers['x-splunk-request-channel'] = randomUUID();
   }
 
-  async send(req: LogScaleRequest, payload: Payload, signal: AbortSignal): Promise<SendResult> {
+  async send(_req: LogScaleRequest, payload: Payload, signal: AbortSignal): Promise<SendResult> {
     const headers = payload.encoding === 'gzip' ? { ...this.headers, 'content-encoding': 'gzip' } : this.headers;
     const res = await this.client.request({ method: 'POST', path: this.path, headers, body: payload.body, signal });
-    const r = classifyLogScale(res.status, res.headers, res.body);
-    if (r.kind === 'permanent' && res.status === 400 && req.unchecked) {
-      // One malformed lazily decoded line makes the whole body invalid JSON: find it, and resend
-      // with it as its tagged event, rather than reject every event of the request.
-      const bad = recheckLazyLines(req.events);
-      if (bad > 0) return { kind: 'retry', reason: `${r.reason} (${bad} malformed line(s) from json_lazy decoding; resending them as tagged events)` };
-    }
-    return r;
+    // A 400 for one malformed line is the kit's to handle: it resends such lines as their tagged
+    // copies, or splits the request until the refused events stand alone.
+    return classifyLogScale(res.status, res.headers, res.body);
   }
 }

@@ -223,18 +223,31 @@ describe('error table against the emulator', () => {
     assert.deepEqual(stored.map((e) => e.attributes.a), [1, undefined, 3]);
     assert.equal(stored[1]?.attributes.message, '{"a":2,"b":');
     assert.deepEqual(stored[1]?.attributes.tags, ['_json_parse_failure']);
-    assert.ok(ctx.records.some((r) => /1 malformed line/.test(String(r.reason))));
+    assert.ok(ctx.records.some((r) => /refused lines that are not JSON/.test(r.msg)));
+    assert.equal(lazy('{"a":2,"b":').toJson(), '{"a":2,"b":', 'the shared event itself is never changed');
   });
 
-  it('400 is permanent: rejected, not retried', async () => {
+  it('400 is permanent: not retried; the request is split until each refused event stands alone', async () => {
     const emu = await emulator();
-    emu.fault({ match: { path: '/api/v1/ingest/humio-structured' }, times: 1, action: { status: 400 } });
+    emu.fault({ match: { path: '/api/v1/ingest/humio-structured' }, times: 1000, action: { status: 400 } });
     const { sink, ctx } = sinkFor(emu);
     const b = trackedBatch(makeEvents(5));
     sink.accept(b);
     assert.equal(await b.done, 'rejected');
-    assert.equal(ctx.telemetry.snapshot().events_rejected, 5);
-    assert.equal(ctx.telemetry.snapshot().retries ?? 0, 0);
+    const c = ctx.telemetry.snapshot();
+    assert.equal(c.events_rejected, 5);
+    assert.equal(c.retries ?? 0, 0);
+    assert.equal(c.requests, 9, 'a tree of halves: 5 → 2+3 → 1+1+1+2 → 1+1');
+  });
+
+  it('a one-off 400 for a request costs none of its events: the halves are sent again and stored', async () => {
+    const emu = await emulator();
+    emu.fault({ match: { path: '/api/v1/ingest/humio-structured' }, times: 1, action: { status: 400 } });
+    const { sink } = sinkFor(emu);
+    const b = trackedBatch(makeEvents(5));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.count(), 5);
   });
 
   it('a refused token pauses the sink loudly once, keeps the events, and resumes when accepted', async () => {

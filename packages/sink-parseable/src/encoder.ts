@@ -16,7 +16,7 @@
  *
  * Pure: the same events always give the same body, so the kit may re-encode subsets to split.
  */
-import type { EncodedRequest, EventOrigin, LogEvent } from '@tern/core';
+import { stringifyEvent, type EncodedRequest, type EventOrigin, type LogEvent } from '@tern/core';
 import { compileTemplate, type Template } from './template.ts';
 import { sanitizeStream } from './schema.ts';
 
@@ -25,8 +25,6 @@ export interface ParseableRequest extends EncodedRequest {
   readonly stream: string;
   readonly count: number;
   readonly events: readonly LogEvent[];
-  /** Some lines went out unparsed (`decoding: json_lazy`): a 400 may be one malformed line (see `recheckLazyLines`). */
-  readonly unchecked: boolean;
 }
 
 export interface EncoderOptions {
@@ -89,12 +87,30 @@ export class ParseableEncoder {
       if (i > 0) body += ',';
       body += this.line(events[i] as LogEvent);
     }
-    return { body: `${body}]`, stream, count: events.length, events, unchecked: hasUnparsedJson(events) };
+    return { body: `${body}]`, stream, count: events.length, events };
+  }
+
+  /**
+   * Events this sink sends re-serialised from their parsed values instead of their original lines
+   * (Parseable's parser refused the line: duplicate keys). The sink's own encoding choice: the
+   * shared event is never changed, and entries go with the events.
+   */
+  private readonly reserialized = new WeakSet<LogEvent>();
+
+  /** Marks events to be sent re-serialised from now on; false when they all already are. */
+  reserialize(events: readonly LogEvent[]): boolean {
+    let changed = false;
+    for (const ev of events) {
+      if (ev.modified || this.reserialized.has(ev)) continue;
+      this.reserialized.add(ev);
+      changed = true;
+    }
+    return changed;
   }
 
   /** One event's JSON: the original line unless an array or `p_timestamp` must be rewritten. */
   line(ev: LogEvent): string {
-    const json = ev.toJson();
+    const json = this.reserialized.has(ev) ? stringifyEvent(ev.data) : ev.toJson();
     const mayHaveArray = !this.explodeArrays && json.includes('[');
     const mayHaveReserved = ev.parsed ? Object.hasOwn(ev.data, 'p_timestamp') : json.includes('"p_timestamp"');
     if (!mayHaveArray && !mayHaveReserved) return json;
@@ -115,27 +131,6 @@ export class ParseableEncoder {
     }
     return changed ? JSON.stringify(out) : json;
   }
-}
-
-/** True when a line would go out as unparsed bytes (`decoding: json_lazy`), never checked to be JSON. */
-export function hasUnparsedJson(events: readonly LogEvent[]): boolean {
-  for (const ev of events) if (!ev.parsed && ev.rawFormat === 'json') return true;
-  return false;
-}
-
-/**
- * After a 400 to a request with unparsed lines: parses them, which turns a malformed one into its
- * tagged `{message, error, tags}` event (valid JSON from then on). Returns how many were malformed;
- * when some were, resending the same events (re-encoded) succeeds instead of losing the whole batch.
- */
-export function recheckLazyLines(events: readonly LogEvent[]): number {
-  let bad = 0;
-  for (const ev of events) {
-    if (ev.parsed || ev.rawFormat !== 'json') continue;
-    void ev.data;
-    if (ev.rawFormat !== 'json') bad++;
-  }
-  return bad;
 }
 
 /**

@@ -11,7 +11,7 @@ import { createClient, ParseableSender } from './request.ts';
 import { PARSEABLE_BATCH_DEFAULTS, schema, validate, type ParseableConfig } from './schema.ts';
 import { compileTemplate } from './template.ts';
 
-export { ParseableEncoder, RENAMED_P_TIMESTAMP, hasUnparsedJson, recheckLazyLines, stringifyArrays, type ParseableRequest } from './encoder.ts';
+export { ParseableEncoder, RENAMED_P_TIMESTAMP, stringifyArrays, type ParseableRequest } from './encoder.ts';
 export { classifyParseable } from './classify.ts';
 export { INGEST_PATH } from './request.ts';
 export { compileTemplate, templateErrors, type Template } from './template.ts';
@@ -27,8 +27,8 @@ class ParseableProtocol implements SinkProtocol<ParseableRequest> {
   constructor(config: ParseableConfig, ctx: ComponentContext) {
     this.ctx = ctx;
     this.client = createClient(config, ctx.configDir);
-    this.sender = new ParseableSender(this.client, config.custom_fields ?? {});
     this.encoder = new ParseableEncoder({ stream: config.stream, explodeArrays: config.explode_arrays ?? false });
+    this.sender = new ParseableSender(this.client, config.custom_fields ?? {}, this.encoder);
     this.createStream = config.create_stream === true ? compileTemplate(config.stream).constant : undefined;
   }
 

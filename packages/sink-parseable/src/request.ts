@@ -5,9 +5,9 @@
  * custom `X-P-<name>` field headers. The password is read once at build (`password_file`) and only
  * ever goes into the Authorization header: error reasons quote the server's body, never the request.
  */
-import { HttpClient, type LogEvent, type Payload, type SendResult } from '@tern/core';
+import { HttpClient, type Payload, type SendResult } from '@tern/core';
 import { classifyParseable } from './classify.ts';
-import { recheckLazyLines, type ParseableRequest } from './encoder.ts';
+import type { ParseableEncoder, ParseableRequest } from './encoder.ts';
 import type { ParseableConfig } from './schema.ts';
 
 export const INGEST_PATH = '/api/v1/ingest';
@@ -24,26 +24,14 @@ export function createClient(c: ParseableConfig, baseDir: string): HttpClient {
   });
 }
 
-/**
- * Marks the events so that `toJson()` serialises their parsed value instead of returning the
- * original line. False when every event is already serialised that way (nothing left to try).
- */
-function reserializeOnce(events: readonly LogEvent[]): boolean {
-  let changed = false;
-  for (const ev of events) {
-    if (ev.modified) continue;
-    ev.mutate();
-    changed = true;
-  }
-  return changed;
-}
-
 export class ParseableSender {
   private readonly client: HttpClient;
   private readonly headers: Readonly<Record<string, string>>;
+  private readonly encoder: ParseableEncoder;
 
-  constructor(client: HttpClient, customFields: Readonly<Record<string, string>>) {
+  constructor(client: HttpClient, customFields: Readonly<Record<string, string>>, encoder: ParseableEncoder) {
     this.client = client;
+    this.encoder = encoder;
     const h: Record<string, string> = { 'content-type': 'application/json' };
     for (const [k, v] of Object.entries(customFields)) h[`x-p-${k.toLowerCase()}`] = v;
     this.headers = h;
@@ -55,16 +43,11 @@ export class ParseableSender {
     const res = await this.client.request({ method: 'POST', path: INGEST_PATH, headers, body: payload.body, signal });
     const r = classifyParseable(res.status, res.headers, res.body);
     if (r.kind !== 'permanent' || res.status !== 400) return r;
-    if (req.unchecked) {
-      // One malformed lazily decoded line makes the whole array invalid JSON: find it, and resend
-      // with it as its tagged event, rather than reject every event of the request.
-      const bad = recheckLazyLines(req.events);
-      if (bad > 0) return { kind: 'retry', reason: `${r.reason} (${bad} malformed line(s) from json_lazy decoding; resending them as tagged events)` };
-    }
-    if (res.body.startsWith('Json deserialize error') && reserializeOnce(req.events)) {
+    if (res.body.startsWith('Json deserialize error') && this.encoder.reserialize(req.events)) {
       // Parseable's JSON parser is strict where JSON.parse is not (duplicate keys): the original
       // lines passed the source but not the server. Resend the events re-serialised from their
-      // parsed values (last duplicate wins, as JSON.parse read it) instead of rejecting them.
+      // parsed values (last duplicate wins, as JSON.parse read it) instead of rejecting them. (A
+      // line that is not JSON at all is the kit's to handle: it resends its tagged copy.)
       return { kind: 'retry', reason: `${r.reason} (resending the events re-serialised)` };
     }
     return r;

@@ -194,13 +194,15 @@ describe('error table against the emulator', () => {
     assert.deepEqual(emu.rows('tetragon').map((r) => [r.a, r.b]), [[0, undefined], [2, 3]]);
   });
 
-  it('a 400 that is not a malformed lazy line stays permanent', async () => {
+  it('a 400 that is not a malformed lazy line stays permanent: each event is refused alone, never retried', async () => {
     const emu = await emulator();
-    emu.fault({ match: { path: '/api/v1/ingest' }, times: 1, action: { status: 400 } });
+    emu.fault({ match: { path: '/api/v1/ingest' }, times: 1000, action: { status: 400 } });
     const { sink, ctx } = sinkFor(emu);
     const lazy = (line: string) => new LogEvent(ORIGIN, line, 'json', undefined, -1);
     assert.equal(await deliver(sink, [lazy('{"a":1}'), lazy('{"a":2}')]), 'rejected');
     assert.equal(ctx.telemetry.snapshot().retries ?? 0, 0);
+    assert.equal(ctx.telemetry.snapshot().events_rejected, 2);
+    assert.equal(ctx.telemetry.snapshot().requests, 3);
   });
 
   it('503 shutting down: retried until stored', async () => {

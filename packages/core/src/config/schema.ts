@@ -5,6 +5,7 @@
  * merges them into the one schema that is published (schema/tern.schema.json) for editors, and
  * `componentSchema(def)` is what a single component is validated against.
  */
+import { BUFFER_SCHEMA } from '../buffer/schema.ts';
 import type { Registry } from '../plugin/registry.ts';
 import type { ComponentDefinition, ComponentKind, JsonSchema } from '../plugin/types.ts';
 
@@ -66,6 +67,7 @@ export function componentSchema(def: ComponentDefinition): JsonSchema {
   const props: Record<string, JsonSchema> = { type: { const: def.type, description: def.description } };
   if (def.kind !== 'source') props.inputs = inputsSchema;
   if (def.kind === 'transform' && def.module !== undefined) props.workers = workersSchema;
+  if (def.kind === 'sink') props.buffer = BUFFER_SCHEMA;
   Object.assign(props, ownProps);
   const required = ['type', ...(def.kind !== 'source' ? ['inputs'] : []), ...(((own.required as string[] | undefined) ?? []))];
   return { ...own, type: 'object', properties: props, required, additionalProperties: own.additionalProperties ?? false };

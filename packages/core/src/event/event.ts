@@ -7,9 +7,16 @@
  * changes an event must go through `mutate()` or `replace()`, which mark it modified; writing into
  * `data` directly is a bug that would make sinks send the stale original.
  *
+ * Events are read-only once emitted: reading `data` of a lazily decoded line parses it into a cache
+ * but never changes what `toJson()` returns, so two sinks sharing an event, or one sink retrying it,
+ * always see the same bytes (a content-hash `_id` stays the same across retries). Only `mutate()`,
+ * `replace()` and `replaceSerialized()` change an event, and only stages before a fan-out (or on their
+ * own copy) may call them.
+ *
  * Events are plain class instances with no per-event closures or promises: the hot path allocates
  * one object per line.
  */
+import { TernError } from '../errors.ts';
 
 /** What produced a group of events: shared by every event from the same file or stream. */
 export interface EventOrigin {
@@ -40,6 +47,8 @@ export class LogEvent {
   origin: EventOrigin;
   private value: EventData | undefined;
   private dirty: boolean;
+  private malformed = false;
+  private ver = 0;
 
   constructor(origin: EventOrigin, raw: string | undefined, rawFormat: RawFormat, data: EventData | undefined, offset = -1) {
     this.origin = origin;
@@ -60,8 +69,10 @@ export class LogEvent {
   /**
    * The event's fields, read-only by contract. Text lines read as `{ message: line }`. A JSON line
    * that was not parsed yet (`decoding: json_lazy`) is parsed now; if it is not a JSON object it
-   * reads as `{ message: line, error: { message }, tags: ['_json_parse_failure'] }` and is from then
-   * on written as that object, so a malformed line never fails the batch it travels in.
+   * reads as `{ message: line, error: { message }, tags: ['_json_parse_failure'] }`. Reading never
+   * changes the event's JSON text: an unchanged malformed line is still forwarded as it was read (a
+   * destination that refuses it dead-letters it), and a stage that changes it (`mutate()`) writes the
+   * tagged object.
    */
   get data(): EventData {
     let v = this.value;
@@ -73,7 +84,7 @@ export class LogEvent {
           v = parsed as EventData;
         } catch (e) {
           v = { message: this.raw, error: { message: `invalid JSON: ${(e as Error).message}` }, tags: ['_json_parse_failure'] };
-          this.rawFormat = 'text';
+          this.malformed = true;
         }
       } else {
         v = { message: this.raw ?? '' };
@@ -81,6 +92,11 @@ export class LogEvent {
       this.value = v;
     }
     return v;
+  }
+
+  /** True when the event's line was framed as JSON but is not a JSON object (known once `data` was read). */
+  get invalidJson(): boolean {
+    return this.malformed;
   }
 
   /** True once the fields exist as an object (parsed at the source, or read since). */
@@ -93,10 +109,16 @@ export class LogEvent {
     return this.dirty;
   }
 
+  /** Changes so far (mutate, replace): lets the engine tell which events a failed stage already touched. */
+  get version(): number {
+    return this.ver;
+  }
+
   /** The fields, for a stage that is about to change them in place. */
   mutate(): EventData {
     const v = this.data;
     this.dirty = true;
+    this.ver++;
     return v;
   }
 
@@ -104,6 +126,7 @@ export class LogEvent {
   replace(data: EventData): void {
     this.value = data;
     this.dirty = true;
+    this.ver++;
   }
 
   /**
@@ -116,12 +139,18 @@ export class LogEvent {
     this.rawFormat = 'json';
     this.value = undefined;
     this.dirty = false;
+    this.malformed = false;
+    this.ver++;
   }
 
-  /** JSON text of the event: the original line when it is JSON and unchanged. */
+  /**
+   * JSON text of the event: the original line when it is JSON and unchanged. Throws a `TernError`
+   * with code `TERN_ERR_EVENT_ENCODE` when the fields cannot be serialised (nested too deep for the
+   * serializer's stack): callers that encode batches treat that event alone as refused.
+   */
   toJson(): string {
     if (!this.dirty && this.rawFormat === 'json' && this.raw !== undefined) return this.raw;
-    return JSON.stringify(this.data);
+    return stringifyEvent(this.data);
   }
 
   /** Approximate size in bytes, for memory budgets (the raw line, or a serialised estimate). */
@@ -129,15 +158,40 @@ export class LogEvent {
     return this.raw !== undefined ? this.raw.length : 256;
   }
 
-  /** A copy that can be changed without affecting this event (used when one output feeds a mutating stage and others). */
+  /**
+   * A copy that can be changed without affecting this event (used when one output feeds a mutating
+   * stage and others). An unchanged event copies only its line (the copy parses it again if read);
+   * a changed one deep-copies its fields, which throws `TERN_ERR_EVENT_ENCODE` when they are nested
+   * too deep to copy.
+   */
   clone(): LogEvent {
     const ev = new LogEvent(this.origin, this.raw, this.rawFormat, undefined, this.offset);
     if (this.dirty || this.rawFormat !== 'json' || this.raw === undefined) {
-      ev.value = this.value === undefined ? undefined : structuredClone(this.value);
+      try {
+        ev.value = this.value === undefined ? undefined : structuredClone(this.value);
+      } catch (e) {
+        throw encodeError(e, 'copy');
+      }
       ev.dirty = this.dirty;
     }
+    ev.malformed = this.malformed;
     return ev;
   }
+}
+
+/** `JSON.stringify` of event fields, with a stack overflow (absurd nesting) turned into `TERN_ERR_EVENT_ENCODE`. */
+export function stringifyEvent(data: unknown): string {
+  try {
+    return JSON.stringify(data);
+  } catch (e) {
+    throw encodeError(e, 'serialise');
+  }
+}
+
+function encodeError(e: unknown, what: string): Error {
+  if (e instanceof RangeError) return new TernError('TERN_ERR_EVENT_ENCODE', `cannot ${what} the event: nested too deep (${e.message})`, { cause: e });
+  if (e instanceof TypeError) return new TernError('TERN_ERR_EVENT_ENCODE', `cannot ${what} the event: ${e.message}`, { cause: e });
+  return e as Error;
 }
 
 /** Reads a dotted path (`process.binary`) from event data; keys containing dots can be quoted with brackets elsewhere. */

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { AckCallback } from '../event/ack.ts';
+import type { DeadLetterInfo, DeadLetterOutput } from '../event/dead-letter.ts';
 import type { Batch } from '../event/batch.ts';
 import type { LogEvent } from '../event/event.ts';
 import type { ComponentTelemetry } from '../telemetry/telemetry.ts';
@@ -36,6 +37,17 @@ export interface ComponentContext {
   readonly once: boolean;
   /** Directory of the pipeline file, for resolving relative paths in options. */
   readonly configDir: string;
+  /**
+   * Where this component's refused events go (`<id>.dead_letter`). Sinks built on the delivery kit
+   * use it for permanent refusals; the engine uses it for events a transform fails on.
+   */
+  readonly deadLetters?: DeadLetterOutput;
+  /**
+   * Reports a condition that can never resolve on its own while running `--once` (credentials
+   * refused, an unsupported server): the engine stops the run with this error instead of waiting.
+   * Absent outside `--once`.
+   */
+  readonly fatal?: (err: Error) => void;
 }
 
 // ---------------------------------------------------------------- sources
@@ -68,14 +80,24 @@ export interface Source {
 /** Called by a transform for every (part of a) batch it passes on; `output` names a route output. */
 export type Emit = (events: LogEvent[], output?: string) => void;
 
+/**
+ * Called by a transform for events it refuses for good (they go to its `dead_letter` output, or are
+ * counted as rejected when nothing reads it), with why: one info per event, or one for all.
+ */
+export type Refuse = (events: LogEvent[], info: readonly DeadLetterInfo[] | DeadLetterInfo) => void;
+
 export interface Transform {
   /**
    * Processes one batch and emits what goes on. Events not emitted are dropped (the transform counts
    * them). Built-in transforms are synchronous and must not keep events after they return; a
    * transform that returns a promise (one running in worker threads) may emit until it resolves, and
-   * the engine holds the batch's acknowledgement until then.
+   * the engine holds the batch's acknowledgement until then. A transform must not throw for bad
+   * input; if it throws anyway, the engine runs the batch's events again one by one and refuses only
+   * those that fail (`TERN_ERR_TRANSFORM`).
    */
-  process(events: LogEvent[], emit: Emit): void | Promise<void>;
+  process(events: LogEvent[], emit: Emit, refuse?: Refuse): void | Promise<void>;
+  /** Releases what the transform holds (worker threads, timers) at shutdown. */
+  close?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------- sinks
@@ -84,15 +106,37 @@ export interface Sink {
   /** Starts background work (healthcheck, timers). Must return quickly. */
   start?(): void | Promise<void>;
   /**
-   * Takes a batch. The engine retained `batch.ack` once for this call; the sink releases it exactly
-   * once, after its destination accepted (or permanently refused) every event of the batch.
+   * Takes a batch. `batch.ack` is this sink's reference: the sink calls `admit()` once the events
+   * are in its own bounded buffer (the in-flight budget is then returned, so a slow sink does not
+   * hold up the others), and `release(status)` exactly once, when its destination took every event
+   * of the batch (or its disk buffer holds them durably), or they were refused and dead-lettered, or
+   * dropped as its config asked. Releasing also admits.
    */
   accept(batch: Batch): void;
   /**
    * Flushes and waits for everything accepted so far, until `deadline` aborts; then gives up on what
-   * is still pending (its acks are never released, so sources re-read it after a restart).
+   * is still pending (its acks are never released, so sources re-read it after a restart). Resolves
+   * shortly after the deadline whatever the destination does; safe to call twice and before `start`.
    */
   stop(deadline: AbortSignal): Promise<void>;
+  /** What the sink did with what it was given, for the run's summary (sinks on the delivery kit report it). */
+  report?(): SinkReport;
+}
+
+/** A sink's account of the events it was given. */
+export interface SinkReport {
+  /** Taken by the destination. */
+  readonly delivered: number;
+  /** Refused for good and handed to a dead-letter consumer. */
+  readonly dead_lettered: number;
+  /** Refused for good with no dead-letter consumer: counted as lost. */
+  readonly rejected: number;
+  /** Dropped because the buffer was full and `when_full: drop_newest` asked for it. */
+  readonly dropped: number;
+  /** Durably in the disk buffer, not yet delivered (sent after a restart). */
+  readonly buffered: number;
+  /** In memory, not delivered: their sources' checkpoints did not move, so they are read again after a restart. */
+  readonly undelivered: number;
 }
 
 // ---------------------------------------------------------------- definitions

@@ -31,6 +31,10 @@ export interface Payload {
 export interface ItemRejection {
   readonly index: number;
   readonly reason: string;
+  /** The item's own status, when the protocol has one (Elasticsearch bulk items). */
+  readonly status?: number;
+  /** The server's answer for this item (its error object as JSON, or text), for the dead letter. */
+  readonly answer?: string;
 }
 
 /**
@@ -63,7 +67,7 @@ export type SendResult =
       readonly rejected?: readonly ItemRejection[];
       readonly duplicates?: number;
     }
-  | { readonly kind: 'permanent'; readonly reason: string }
+  | { readonly kind: 'permanent'; readonly reason: string; readonly status?: number; readonly answer?: string }
   | { readonly kind: 'too_large'; readonly reason?: string }
   | { readonly kind: 'auth'; readonly status: number; readonly reason: string }
   | { readonly kind: 'unsupported'; readonly reason: string };
@@ -140,17 +144,27 @@ export interface AuthOptions {
 
 export type Compression = 'gzip' | 'none';
 
+/** The `buffer` block every sink has (see buffer/schema.ts). */
+export interface BufferOptions {
+  /** `memory`: events wait in memory; `disk`: in a checksummed segment log under `data_dir`. */
+  readonly type?: 'memory' | 'disk';
+  /** Memory buffer: events held (accepted, not yet delivered or refused). */
+  readonly max_events?: number;
+  /** Memory: bytes of events held; disk: bytes on disk. */
+  readonly max_bytes?: number;
+  /** What happens when the buffer is full: wait (backpressure to the sources), or drop and count the newest events. */
+  readonly when_full?: 'block' | 'drop_newest';
+  /** Disk: `batch` fsyncs before the source's checkpoint may move (survives power loss); `none` leaves it to the OS (survives a crash of tern). */
+  readonly sync?: 'batch' | 'none';
+}
+
 /** Delivery options of one sink, as read from YAML (everything optional; the kit fills defaults). */
 export interface DeliveryOptions {
   readonly batch?: BatchOptions;
   readonly request?: RequestOptions;
   readonly compression?: Compression;
   readonly healthcheck?: boolean;
+  readonly buffer?: BufferOptions;
 }
 
-/** Time source, injectable so tests can drive batching and backoff without sleeping. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Clock } from '../time/clock.ts';

@@ -86,6 +86,8 @@ export interface TrackedBatch extends Batch {
   readonly completions: () => number;
   /** Resolves with the final status. */
   readonly done: Promise<DeliveryStatus>;
+  /** True once the sink admitted the batch into its buffer (the in-flight budget would be returned). */
+  readonly admitted: () => boolean;
 }
 
 /**
@@ -97,14 +99,21 @@ export function trackedBatch(events: LogEvent[]): TrackedBatch {
   let completions = 0;
   let resolve!: (s: DeliveryStatus) => void;
   const done = new Promise<DeliveryStatus>((r) => (resolve = r));
-  const ack = new AckGroup(events.length, events.reduce((a, e) => a + e.size, 0), (s) => {
-    status = s;
-    completions++;
-    resolve(s);
-  });
-  ack.retain(); // the engine's reference for this sink
-  ack.release(); // the source is done dispatching
-  return { events, ack, status: () => status, completions: () => completions, done };
+  let admitted = false;
+  const group = new AckGroup(
+    events.length,
+    events.reduce((a, e) => a + e.size, 0),
+    (s) => {
+      status = s;
+      completions++;
+      resolve(s);
+    },
+    () => (admitted = true),
+  );
+  const own = group.ref(); // the source's reference while it dispatches
+  const ack = group.ref(); // the engine's reference for this sink
+  own.release(); // the source is done dispatching
+  return { events, ack, status: () => status, completions: () => completions, done, admitted: () => admitted };
 }
 
 /**

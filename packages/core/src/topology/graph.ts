@@ -16,13 +16,26 @@ export interface GraphIssue {
   message: string;
 }
 
-/** Output names a component offers: `id` for its main output, `id.name` for named outputs. */
+/** The output every transform and sink has for what it refuses for good (see event/dead-letter.ts). */
+export const DEAD_LETTER_OUTPUT = 'dead_letter';
+
+/**
+ * Output names a component offers: `id` for its main output, `id.name` for named outputs, and
+ * `id.dead_letter` for every transform and sink.
+ */
 export function outputsOf(c: ComponentConfig): string[] {
-  if (c.kind === 'sink') return [];
+  if (c.kind === 'sink') return [`${c.id}.${DEAD_LETTER_OUTPUT}`];
   if (c.kind === 'transform' && c.definition.kind === 'transform' && c.definition.outputs) {
-    return c.definition.outputs(c.options as never).map((o) => `${c.id}.${o}`);
+    return [...c.definition.outputs(c.options as never).map((o) => `${c.id}.${o}`), `${c.id}.${DEAD_LETTER_OUTPUT}`];
   }
+  if (c.kind === 'transform') return [c.id, `${c.id}.${DEAD_LETTER_OUTPUT}`];
   return [c.id];
+}
+
+/** True when some component reads `id.dead_letter`. */
+export function hasDeadLetterReaders(id: string, components: readonly ComponentConfig[]): boolean {
+  const key = `${id}.${DEAD_LETTER_OUTPUT}`;
+  return components.some((c) => c.inputs.includes(key));
 }
 
 /** Splits an input reference into component id and output name (undefined for the main output). */
@@ -45,8 +58,8 @@ export function checkGraph(components: readonly ComponentConfig[]): GraphIssue[]
       if (!outputs.has(ref)) {
         const target = byId.get(ref);
         let message: string;
-        if (target?.kind === 'sink') message = `input "${ref}" is a sink; sinks have no output`;
-        else if (target) message = `input "${ref}" has named outputs; read one of ${outputsOf(target).map((o) => `"${o}"`).join(', ')}`;
+        if (target?.kind === 'sink') message = `input "${ref}" is a sink; a sink's only output is "${ref}.${DEAD_LETTER_OUTPUT}" (what it refuses for good)`;
+        else if (target) message = `input "${ref}" has named outputs; read one of ${outputsOf(target).filter((o) => !o.endsWith(`.${DEAD_LETTER_OUTPUT}`)).map((o) => `"${o}"`).join(', ')}`;
         else {
           const s = suggest(ref, outputs);
           message = `input "${ref}" does not exist${s ? ` (did you mean "${s}"?)` : ''}`;

@@ -3,7 +3,9 @@
  * that defines the transform, builds it from the same options, and for every batch: rebuilds the
  * events from their JSON text, runs the transform, and answers with what it emitted, per output, as
  * event indexes plus the new JSON text of events it changed (unchanged events keep theirs). Counters
- * the transform increments travel back with each answer.
+ * the transform increments travel back with each answer. When the transform throws, the batch runs
+ * again event by event from the original texts, and only the events it fails on come back as
+ * `refused`, with the reason.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogEvent, type EventOrigin } from '../event/event.ts';
@@ -35,7 +37,8 @@ export interface WorkerAnswer {
   /** Per emit call: output name, event indexes, and new JSON text (null: unchanged). */
   emitted: Array<{ output: string | undefined; indexes: number[]; texts: Array<string | null> }>;
   counters: Record<string, number>;
-  error?: string;
+  /** Events the transform failed on (refused by the pool: dead letter or rejected). */
+  refused: Array<{ index: number; reason: string }>;
 }
 
 async function main(): Promise<void> {
@@ -64,24 +67,22 @@ async function main(): Promise<void> {
   const transform: Transform = await def.build(init.options, ctx);
   const origins = new Map<string, EventOrigin>();
   let last: Record<string, number> = {};
-  parentPort?.on('message', (b: WorkerBatch) => {
-    const answer: WorkerAnswer = { seq: b.seq, emitted: [], counters: {} };
-    try {
-      const events: LogEvent[] = new Array(b.lines.length);
-      const index = new Map<LogEvent, number>();
-      for (let i = 0; i < b.lines.length; i++) {
-        const key = `${b.sourceIds[i]}\0${b.paths[i]}`;
-        let origin = origins.get(key);
-        if (!origin) {
-          origin = { sourceId: b.sourceIds[i] as string, path: b.paths[i] as string, host: init.host };
-          if (origins.size > 10_000) origins.clear();
-          origins.set(key, origin);
-        }
-        const ev = new LogEvent(origin, b.lines[i], b.json[i] === 1 ? 'json' : 'text', undefined, i);
-        events[i] = ev;
-        index.set(ev, i);
-      }
-      void transform.process(events, (out, output) => {
+  const build = (b: WorkerBatch, i: number): LogEvent => {
+    const key = `${b.sourceIds[i]}\0${b.paths[i]}`;
+    let origin = origins.get(key);
+    if (!origin) {
+      origin = { sourceId: b.sourceIds[i] as string, path: b.paths[i] as string, host: init.host };
+      if (origins.size > 10_000) origins.clear();
+      origins.set(key, origin);
+    }
+    return new LogEvent(origin, b.lines[i], b.json[i] === 1 ? 'json' : 'text', undefined, i);
+  };
+  /** Runs the transform over events (whose batch positions `index` knows) and collects what it emits. */
+  const run = (events: LogEvent[], index: Map<LogEvent, number>, answer: WorkerAnswer): void => {
+    const emitted: WorkerAnswer['emitted'] = [];
+    void transform.process(
+      events,
+      (out, output) => {
         const indexes: number[] = [];
         const texts: Array<string | null> = [];
         for (const ev of out) {
@@ -90,10 +91,41 @@ async function main(): Promise<void> {
           indexes.push(i);
           texts.push(ev.modified ? ev.toJson() : null);
         }
-        answer.emitted.push({ output, indexes, texts });
-      });
-    } catch (e) {
-      answer.error = (e as Error).message;
+        emitted.push({ output, indexes, texts });
+      },
+      (evs, info) => {
+        evs.forEach((ev, k) => {
+          const i = index.get(ev);
+          const one = Array.isArray(info) ? info[k] ?? info[0] : info;
+          if (i !== undefined) answer.refused.push({ index: i, reason: (one as { reason: string }).reason });
+        });
+      },
+    );
+    answer.emitted.push(...emitted);
+  };
+  parentPort?.on('message', (b: WorkerBatch) => {
+    const answer: WorkerAnswer = { seq: b.seq, emitted: [], counters: {}, refused: [] };
+    const events: LogEvent[] = new Array(b.lines.length);
+    const index = new Map<LogEvent, number>();
+    for (let i = 0; i < b.lines.length; i++) {
+      const ev = build(b, i);
+      events[i] = ev;
+      index.set(ev, i);
+    }
+    try {
+      run(events, index, answer);
+    } catch {
+      // Again, one fresh event at a time: only the events the transform fails on are refused.
+      answer.emitted = [];
+      answer.refused = [];
+      for (let i = 0; i < b.lines.length; i++) {
+        const ev = build(b, i);
+        try {
+          run([ev], new Map([[ev, i]]), answer);
+        } catch (e) {
+          answer.refused.push({ index: i, reason: `transform failed: ${(e as Error).message}` });
+        }
+      }
     }
     const now = telemetry.snapshot();
     for (const [k, v] of Object.entries(now)) {

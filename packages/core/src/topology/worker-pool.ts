@@ -5,60 +5,83 @@
  * emit. Unchanged events keep their objects; changed ones get the worker's JSON text
  * (`replaceSerialized`), so their fields are parsed again only if a later stage reads them.
  *
+ * Supervision. A worker that exits (a crash, an out-of-memory kill, `process.exit` in a plugin) is
+ * replaced, counted (`worker_restarts`) and logged; the batches it held run again on a live worker.
+ * A batch that has already been inside two crashed workers is split in halves, so a poisoned event
+ * ends up alone: an event that crashes a worker on its own is refused (its dead letter), and
+ * everything else is delivered. Nothing a worker did not finish is ever acknowledged.
+ *
  * Batches may come back out of order across workers; acknowledgements do not care (the file source
  * commits only contiguous prefixes). Memory stays inside the pipeline's in-flight budget, which
- * counts these events until every sink acknowledged them.
+ * counts these events until every sink took them.
  */
 import { Worker } from 'node:worker_threads';
 import type { LogEvent } from '../event/event.ts';
-import type { ComponentContext, Emit, Transform } from '../plugin/types.ts';
+import type { ComponentContext, Emit, Refuse, Transform } from '../plugin/types.ts';
+import type { Counter } from '../telemetry/telemetry.ts';
 import type { WorkerAnswer, WorkerBatch, WorkerInit } from './transform-worker.ts';
 
 interface Pending {
-  events: LogEvent[];
-  emit: Emit;
-  resolve: () => void;
+  readonly events: LogEvent[];
+  readonly emit: Emit;
+  readonly refuse: Refuse | undefined;
+  readonly done: () => void;
+  /** Workers this batch was inside when they died. */
+  crashes: number;
 }
 
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
-  pending: Map<number, Pending>;
+  live: boolean;
+  readonly pending: Map<number, Pending>;
 }
+
+/** A batch inside this many crashed workers is split to isolate what crashes them. */
+const CRASHES_BEFORE_SPLIT = 2;
 
 export class TransformWorkerPool implements Transform {
   private readonly slots: Slot[] = [];
   private seq = 0;
+  private closing = false;
   private readonly ctx: ComponentContext;
+  private readonly url: URL;
+  private readonly data: WorkerInit;
+  private readonly restarts: Counter;
 
   constructor(init: Omit<WorkerInit, 'id' | 'dataDir' | 'configDir' | 'host'>, n: number, ctx: ComponentContext) {
     this.ctx = ctx;
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const url = new URL(`./transform-worker${ext}`, import.meta.url);
-    const data: WorkerInit = { ...init, id: ctx.id, dataDir: ctx.dataDir, configDir: ctx.configDir, host: ctx.host };
-    for (let i = 0; i < n; i++) {
-      const worker = new Worker(url, { workerData: data });
-      worker.unref();
-      const pending = new Map<number, Pending>();
-      const ready = new Promise<void>((resolve, reject) => {
-        worker.on('message', (m: WorkerAnswer | { ready: true } | { fatal: string }) => {
-          if ('ready' in m) return resolve();
-          if ('fatal' in m) {
-            reject(new Error(`transform worker failed to start: ${m.fatal}`));
-            return;
-          }
-          this.answer(pending, m);
-        });
-        worker.on('error', (e) => {
-          ctx.logger.error({ err: e }, 'transform worker crashed; its batches are dropped');
-          for (const p of pending.values()) p.resolve();
-          pending.clear();
-          reject(e);
-        });
+    this.url = new URL(`./transform-worker${ext}`, import.meta.url);
+    this.data = { ...init, id: ctx.id, dataDir: ctx.dataDir, configDir: ctx.configDir, host: ctx.host };
+    this.restarts = ctx.telemetry.counter('worker_restarts');
+    for (let i = 0; i < n; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.url, { workerData: this.data });
+    worker.unref();
+    const slot: Slot = { worker, ready: Promise.resolve(), live: true, pending: new Map() };
+    slot.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: WorkerAnswer | { ready: true } | { fatal: string }) => {
+        if ('ready' in m) return resolve();
+        if ('fatal' in m) {
+          reject(new Error(`transform worker failed to start: ${m.fatal}`));
+          return;
+        }
+        this.answer(slot, m);
       });
-      ready.catch(() => undefined);
-      this.slots.push({ worker, ready, pending });
-    }
+      worker.on('error', (err) => {
+        this.ctx.logger.error({ err, code: 'TERN_ERR_WORKER' }, 'transform worker threw an uncaught error');
+        reject(err);
+      });
+      worker.on('exit', (code) => {
+        reject(new Error(`transform worker exited with code ${code} before it was ready`));
+        if (!this.closing) this.crashed(slot, code);
+      });
+    });
+    slot.ready.catch(() => undefined);
+    return slot;
   }
 
   /** Resolves once every worker built its transform (build errors surface here, at start-up). */
@@ -66,15 +89,46 @@ export class TransformWorkerPool implements Transform {
     await Promise.all(this.slots.map((s) => s.ready));
   }
 
-  private answer(pending: Map<number, Pending>, a: WorkerAnswer): void {
-    const p = pending.get(a.seq);
-    if (!p) return;
-    pending.delete(a.seq);
-    for (const [k, v] of Object.entries(a.counters)) this.ctx.telemetry.counter(k).inc(v);
-    if (a.error !== undefined) {
-      this.ctx.telemetry.counter('errors').inc();
-      this.ctx.logger.error({ error: a.error }, 'transform failed on a batch in a worker; the batch is dropped');
+  /** A worker died: replace it and run what it held again. */
+  private crashed(slot: Slot, code: number): void {
+    if (!slot.live) return;
+    slot.live = false;
+    this.restarts.inc();
+    const held = [...slot.pending.values()];
+    slot.pending.clear();
+    this.ctx.logger.error(
+      { code: 'TERN_ERR_WORKER', exit_code: code, batches: held.length, events: held.reduce((a, p) => a + p.events.length, 0) },
+      'transform worker exited; replacing it and running its unfinished batches again',
+    );
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots[i] = this.spawn();
+    for (const p of held) {
+      p.crashes++;
+      if (p.crashes < CRASHES_BEFORE_SPLIT) this.submit(p);
+      else if (p.events.length > 1) this.splitAndSubmit(p);
+      else {
+        // This event crashes workers on its own: refuse it (dead letter) rather than crash forever.
+        p.refuse?.(p.events, { reason: `the event crashed the transform worker ${p.crashes} times (exit code ${code})`, code: 'TERN_ERR_WORKER' });
+        p.done();
+      }
     }
+  }
+
+  private splitAndSubmit(p: Pending): void {
+    const mid = p.events.length >>> 1;
+    let left = 2;
+    const done = (): void => {
+      if (--left === 0) p.done();
+    };
+    this.submit({ events: p.events.slice(0, mid), emit: p.emit, refuse: p.refuse, done, crashes: p.crashes - 1 });
+    this.submit({ events: p.events.slice(mid), emit: p.emit, refuse: p.refuse, done, crashes: p.crashes - 1 });
+  }
+
+  private answer(slot: Slot, a: WorkerAnswer): void {
+    const p = slot.pending.get(a.seq);
+    if (!p) return;
+    slot.pending.delete(a.seq);
+    for (const [k, v] of Object.entries(a.counters)) this.ctx.telemetry.counter(k).inc(v);
     for (const group of a.emitted) {
       const out: LogEvent[] = new Array(group.indexes.length);
       for (let j = 0; j < group.indexes.length; j++) {
@@ -85,19 +139,44 @@ export class TransformWorkerPool implements Transform {
       }
       p.emit(out, group.output);
     }
-    p.resolve();
+    if (a.refused.length > 0) {
+      this.ctx.telemetry.counter('errors').inc();
+      const evs = a.refused.map((r) => p.events[r.index] as LogEvent);
+      p.refuse?.(evs, a.refused.map((r) => ({ reason: r.reason, code: 'TERN_ERR_TRANSFORM' as const })));
+    }
+    p.done();
   }
 
-  process(events: LogEvent[], emit: Emit): Promise<void> {
-    let slot = this.slots[0] as Slot;
-    for (const s of this.slots) if (s.pending.size < slot.pending.size) slot = s;
-    const n = events.length;
+  process(events: LogEvent[], emit: Emit, refuse?: Refuse): Promise<void> {
+    // An event that cannot be serialised to cross to the worker is refused alone.
+    let sendable = events;
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i] as LogEvent;
+      if (!ev.modified && ev.raw !== undefined) continue;
+      try {
+        ev.toJson();
+      } catch (err) {
+        if (sendable === events) sendable = events.slice(0, i);
+        refuse?.([ev], { reason: (err as Error).message, code: 'TERN_ERR_EVENT_ENCODE' });
+        continue;
+      }
+      if (sendable !== events) sendable.push(ev);
+    }
+    if (sendable.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.submit({ events: sendable, emit, refuse, done: resolve, crashes: 0 }));
+  }
+
+  private submit(p: Pending): void {
+    let slot: Slot | undefined;
+    for (const s of this.slots) if (s.live && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
+    if (slot === undefined) throw new Error('no live transform worker');
+    const n = p.events.length;
     const lines: string[] = new Array(n);
     const json = new Uint8Array(n);
     const paths: string[] = new Array(n);
     const sourceIds: string[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const ev = events[i] as LogEvent;
+      const ev = p.events[i] as LogEvent;
       if (!ev.modified && ev.raw !== undefined) {
         lines[i] = ev.raw;
         json[i] = ev.rawFormat === 'json' ? 1 : 0;
@@ -110,13 +189,18 @@ export class TransformWorkerPool implements Transform {
     }
     const seq = ++this.seq;
     const batch: WorkerBatch = { seq, lines, json, paths, sourceIds };
-    return new Promise<void>((resolve) => {
-      slot.pending.set(seq, { events, emit, resolve });
-      slot.worker.postMessage(batch);
-    });
+    slot.pending.set(seq, p);
+    slot.worker.postMessage(batch);
   }
 
+  /** Stops the workers (what they still held is not acknowledged: it is read again after a restart). */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  /** Test hook: the worker threads (to check supervision). */
+  get threads(): readonly Worker[] {
+    return this.slots.map((s) => s.worker);
   }
 }

@@ -1,0 +1,587 @@
+/**
+ * The disk buffer: an append-only, checksummed segment log under `data_dir/buffers/<sink id>/`.
+ *
+ * Write side. Closed batches are encoded as records (record.ts) and appended to the active segment by
+ * one writer loop; everything pushed while a write runs goes out in the next write (group commit).
+ * With `sync: batch` the loop fsyncs before it settles the batches, so the sources' checkpoints move
+ * only past events that would survive a power loss; with `sync: none` they move once the bytes are
+ * in the page cache (they survive a crash of tern). A failed write (disk full, file too large) is
+ * truncated back to the last whole record, reported, and retried with backoff on a fresh segment;
+ * nothing spins, and staging memory fills so admission blocks (backpressure).
+ *
+ * Read side. The dispatcher takes records in order. Each record's events are acknowledged through a
+ * `RecordRef`; a segment is deleted once the reader moved past it and every record read from it was
+ * acknowledged. The position of the first unacknowledged record is saved in `ledger.json` every
+ * second and at close, so a restart replays from there (what was acknowledged out of order after it
+ * is sent again: duplicates, never loss).
+ *
+ * Recovery. At open, every segment is scanned: a torn tail (a record cut by SIGKILL or a power loss)
+ * is reported with its byte range and ignored. While reading, a record whose magic, length or CRC is
+ * wrong is reported with its byte range, and the reader resynchronises on the next valid record, so
+ * the valid records around the damage are all delivered. A new segment is started at every open:
+ * old segments are never appended to.
+ */
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { TernError } from '../errors.ts';
+import type { LogEvent } from '../event/event.ts';
+import type { ClosedBatch } from '../sink-kit/batcher.ts';
+import { settleSpans, type Job, type Outcome, type Settler, type Span } from '../sink-kit/job.ts';
+import type { ComponentTelemetry, Counter } from '../telemetry/telemetry.ts';
+import { LogLimiter } from '../telemetry/log-limit.ts';
+import type { Clock } from '../time/clock.ts';
+import { decodePayload, encodeRecord, HEADER_BYTES, MAX_PAYLOAD, OriginCache, readHeader, recordCrc, type StoredEvent } from './record.ts';
+import type { SinkBuffer } from './types.ts';
+
+interface Segment {
+  readonly seq: number;
+  readonly path: string;
+  /** Bytes of whole records (the valid end; a torn tail after it is ignored). */
+  size: number;
+  /** Bytes the file takes on disk (size plus any torn tail), for `max_bytes`. */
+  diskBytes: number;
+  /** Events not yet acknowledged. */
+  unacked: number;
+  /** Records read from it and records of those acknowledged. */
+  read: number;
+  acked: number;
+  /** The reader moved past it (or it was never written to). */
+  done: boolean;
+}
+
+interface PendingWrite {
+  readonly buf: Buffer;
+  readonly spans: Span[];
+  readonly events: number;
+}
+
+/** A record being delivered: its events settle here; the last one acknowledges the record. */
+class RecordRef implements Settler {
+  remaining: number;
+  private readonly buffer: DiskBuffer;
+  readonly seg: Segment;
+  readonly offset: number;
+  constructor(buffer: DiskBuffer, seg: Segment, offset: number, events: number) {
+    this.buffer = buffer;
+    this.seg = seg;
+    this.offset = offset;
+    this.remaining = events;
+  }
+  settle(count: number, _outcome: Outcome): void {
+    this.remaining -= count;
+    this.buffer.settled(this, count);
+  }
+}
+
+/** Timers of the buffer never keep the process alive on their own. */
+function unref(h: unknown): unknown {
+  (h as { unref?: () => void } | undefined)?.unref?.();
+  return h;
+}
+
+const SEGMENT_NAME = /^(\d{12})\.seg$/;
+const segName = (seq: number): string => `${String(seq).padStart(12, '0')}.seg`;
+
+export interface DiskBufferOptions {
+  readonly dir: string;
+  readonly maxBytes: number;
+  /** Memory for open batches and writes in progress. */
+  readonly stagingBytes: number;
+  readonly sync: 'batch' | 'none';
+  readonly logger: Logger;
+  readonly telemetry: ComponentTelemetry;
+  readonly clock: Clock;
+  /** Segment size at which the writer starts a new one (default: max_bytes / 8, between 1 and 32 MiB). */
+  readonly segmentBytes?: number;
+}
+
+export class DiskBuffer implements SinkBuffer {
+  readonly type = 'disk';
+  onRoom: () => void = () => undefined;
+  onReady: () => void = () => undefined;
+
+  private readonly o: DiskBufferOptions;
+  private readonly segmentBytes: number;
+  private readonly limiter: LogLimiter;
+  private readonly c: Record<'written' | 'writeErrors' | 'corruptBytes' | 'corruptRegions' | 'replayed', Counter>;
+  private readonly origins = new OriginCache();
+
+  private readonly segments: Segment[] = [];
+  private active: Segment | undefined;
+  private activeFh: FileHandle | undefined;
+  private diskTotal = 0;
+  private staged = 0;
+  private stagedBytes = 0;
+  private durable = 0;
+
+  private pending: PendingWrite[] = [];
+  private writing: Promise<void> | undefined;
+  private writeFailures = 0;
+  private closed = false;
+
+  /** Events that cannot be written (they cannot be serialised): handed to the dispatcher, which refuses them. */
+  private readonly memJobs: Job[] = [];
+  private readSeg = 0; // index into segments
+  private readOff = 0;
+  private readFh: FileHandle | undefined;
+  private readFhSeq = -1;
+  private takeBusy = false;
+  /** Records handed out and not yet acknowledged, in read order (for the ledger). */
+  private readonly outstanding: RecordRef[] = [];
+  private ledgerDirty = false;
+  private ledgerTimer: unknown;
+  private opened: Promise<void> | undefined;
+
+  constructor(o: DiskBufferOptions) {
+    this.o = o;
+    this.segmentBytes = o.segmentBytes ?? Math.min(32 << 20, Math.max(1 << 20, Math.floor(o.maxBytes / 8)));
+    this.limiter = new LogLimiter(o.logger, 10_000, o.clock);
+    const t = o.telemetry;
+    this.c = {
+      written: t.counter('buffer_events_written'),
+      writeErrors: t.counter('buffer_write_errors'),
+      corruptBytes: t.counter('buffer_corrupt_bytes'),
+      corruptRegions: t.counter('buffer_corrupt_regions'),
+      replayed: t.counter('buffer_events_replayed'),
+    };
+  }
+
+  // ---------------------------------------------------------------- accounting
+
+  /** Unacknowledged events on disk plus events staged for writing. */
+  get events(): number {
+    return this.durable + this.staged + this.memJobEvents();
+  }
+
+  get bytes(): number {
+    return this.diskTotal + this.stagedBytes;
+  }
+
+  /** Events durably in the buffer, not yet acknowledged by the destination. */
+  get durableEvents(): number {
+    return this.durable;
+  }
+
+  /** Events accepted and not yet written (they hold their sources' acknowledgements). */
+  get stagedEvents(): number {
+    return this.staged + this.memJobEvents();
+  }
+
+  private memJobEvents(): number {
+    let n = 0;
+    for (const j of this.memJobs) n += j.events.length;
+    return n;
+  }
+
+  hasRoom(_events: number, bytes: number): boolean {
+    if (this.diskTotal + this.stagedBytes + bytes > this.o.maxBytes && this.diskTotal + this.stagedBytes > 0) return false;
+    return this.staged === 0 || this.stagedBytes + bytes <= this.o.stagingBytes;
+  }
+
+  reserve(events: number, bytes: number): void {
+    this.staged += events;
+    this.stagedBytes += bytes;
+  }
+
+  /** Staged events settled (written, or refused before writing). */
+  free(events: number, bytes: number): void {
+    this.staged -= events;
+    this.stagedBytes -= bytes;
+    this.onRoom();
+  }
+
+  // ---------------------------------------------------------------- open and recovery
+
+  /** Creates the directory, recovers existing segments, starts a new active segment. Idempotent. */
+  open(): Promise<void> {
+    this.opened ??= this.doOpen();
+    return this.opened;
+  }
+
+  private async doOpen(): Promise<void> {
+    const dir = this.o.dir;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+    } catch (e) {
+      throw new TernError('TERN_ERR_DATA_DIR', `disk buffer: cannot create ${dir}: ${(e as Error).message}; make data_dir writable by tern`, { cause: e });
+    }
+    const ledger = this.readLedger();
+    const seqs = readdirSync(dir)
+      .map((n) => SEGMENT_NAME.exec(n)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    let replay = 0;
+    for (const seq of seqs) {
+      const path = join(dir, segName(seq));
+      if (ledger !== undefined && seq < ledger.seq) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      const scan = await this.scan(path);
+      const seg: Segment = { seq, path, size: scan.validEnd, diskBytes: scan.fileBytes, unacked: scan.events, read: 0, acked: 0, done: false };
+      this.segments.push(seg);
+      this.diskTotal += seg.diskBytes;
+      this.durable += seg.unacked;
+      replay += seg.unacked;
+    }
+    // Start reading at the ledger's position (records before it were acknowledged).
+    if (ledger !== undefined && this.segments[0]?.seq === ledger.seq && ledger.offset <= (this.segments[0] as Segment).size) {
+      this.readOff = ledger.offset;
+      const skipped = await this.countEvents((this.segments[0] as Segment).path, 0, ledger.offset);
+      (this.segments[0] as Segment).unacked -= skipped;
+      this.durable -= skipped;
+      replay -= skipped;
+    }
+    if (replay > 0) {
+      this.c.replayed.inc(replay);
+      this.o.logger.info({ dir, events: replay, segments: this.segments.length }, 'disk buffer holds events from before the restart; sending them first');
+    }
+    await this.startSegment();
+    this.ledgerTimer = unref(this.o.clock.setTimeout(() => this.ledgerTick(), 1000));
+    if (this.queued > 0) this.onReady();
+  }
+
+  /** Walks a segment's record headers: events, the end of the last whole record, and any torn tail. */
+  private async scan(path: string): Promise<{ events: number; validEnd: number; fileBytes: number }> {
+    const fh = await open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const head = Buffer.alloc(HEADER_BYTES);
+      let off = 0;
+      let events = 0;
+      while (off < size) {
+        const { bytesRead } = await fh.read(head, 0, HEADER_BYTES, off);
+        const h = bytesRead === HEADER_BYTES ? readHeader(head, 0) : undefined;
+        if (h === undefined || h.length > MAX_PAYLOAD || off + HEADER_BYTES + h.length > size) {
+          // Either a torn tail (cut mid-record) or damage: the reader resynchronises on damage it
+          // meets inside the valid end; bytes after the last whole record are a torn tail.
+          const resume = h === undefined ? await this.findNext(fh, off + 1, size) : await this.findNext(fh, off + 1, size);
+          if (resume < 0) {
+            this.reportCorrupt(path, off, size, 'torn tail (a write cut short, e.g. by SIGKILL or power loss)');
+            return { events, validEnd: off, fileBytes: size };
+          }
+          // Damage in the middle: keep scanning after it; the reader reports and skips it too.
+          off = resume;
+          continue;
+        }
+        events += h.events;
+        off += HEADER_BYTES + h.length;
+      }
+      return { events, validEnd: off, fileBytes: size };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Events in the records between two offsets of a segment (headers only). */
+  private async countEvents(path: string, from: number, to: number): Promise<number> {
+    const fh = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(HEADER_BYTES);
+      let off = from;
+      let n = 0;
+      while (off < to) {
+        const { bytesRead } = await fh.read(head, 0, HEADER_BYTES, off);
+        const h = bytesRead === HEADER_BYTES ? readHeader(head, 0) : undefined;
+        if (h === undefined) break;
+        n += h.events;
+        off += HEADER_BYTES + h.length;
+      }
+      return n;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Offset of the next valid record (magic, sane length, matching CRC) at or after `from`, or -1. */
+  private async findNext(fh: FileHandle, from: number, end: number): Promise<number> {
+    if (from >= end) return -1;
+    const rest = Buffer.alloc(end - from);
+    await fh.read(rest, 0, rest.length, from);
+    for (let i = rest.indexOf('TERN', 0, 'latin1'); i >= 0; i = rest.indexOf('TERN', i + 1, 'latin1')) {
+      const h = readHeader(rest, i);
+      if (h === undefined || h.length > MAX_PAYLOAD || i + HEADER_BYTES + h.length > rest.length) continue;
+      if (recordCrc(h.events, rest.subarray(i + HEADER_BYTES, i + HEADER_BYTES + h.length)) === h.crc) return from + i;
+    }
+    return -1;
+  }
+
+  private reportCorrupt(path: string, from: number, to: number, what: string): void {
+    this.c.corruptBytes.inc(to - from);
+    this.c.corruptRegions.inc();
+    this.o.logger.error({ code: 'TERN_ERR_BUFFER', file: path, bytes: `${from}-${to}`, length: to - from }, `disk buffer: ${what} in ${path} at bytes ${from}-${to}; skipped, the records around it are kept`);
+  }
+
+  private readLedger(): { seq: number; offset: number } | undefined {
+    try {
+      const l = JSON.parse(readFileSync(join(this.o.dir, 'ledger.json'), 'utf8')) as { seq?: unknown; offset?: unknown };
+      if (typeof l.seq === 'number' && typeof l.offset === 'number') return { seq: l.seq, offset: l.offset };
+    } catch {
+      // No ledger (first start) or a damaged one: replay everything on disk (duplicates, not loss).
+    }
+    return undefined;
+  }
+
+  private writeLedger(): void {
+    if (!this.ledgerDirty) return;
+    const head = this.outstanding[0];
+    const pos = head !== undefined ? { seq: head.seg.seq, offset: head.offset } : { seq: this.segments[this.readSeg]?.seq ?? (this.active?.seq ?? 0), offset: this.readOff };
+    const path = join(this.o.dir, 'ledger.json');
+    try {
+      writeFileSync(`${path}.tmp`, JSON.stringify(pos));
+      renameSync(`${path}.tmp`, path);
+      this.ledgerDirty = false;
+    } catch (err) {
+      this.limiter.log('warn', 'ledger', { err, file: path }, 'disk buffer: cannot save the read position; a restart will send some events twice');
+    }
+  }
+
+  private ledgerTick(): void {
+    this.ledgerTimer = undefined;
+    if (this.closed) return;
+    this.writeLedger();
+    this.ledgerTimer = unref(this.o.clock.setTimeout(() => this.ledgerTick(), 1000));
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  private async startSegment(): Promise<void> {
+    const last = this.segments[this.segments.length - 1];
+    const seq = (last?.seq ?? 0) + 1;
+    const path = join(this.o.dir, segName(seq));
+    await this.activeFh?.close().catch(() => undefined);
+    this.activeFh = await open(path, 'wx', 0o640);
+    const seg: Segment = { seq, path, size: 0, diskBytes: 0, unacked: 0, read: 0, acked: 0, done: false };
+    this.segments.push(seg);
+    this.active = seg;
+  }
+
+  push(b: ClosedBatch): void {
+    const stored: StoredEvent[] = [];
+    const bad: LogEvent[] = [];
+    const badSpans: Span[] = [];
+    const goodSpans: Span[] = [];
+    let i = 0;
+    for (const s of b.spans) {
+      let good = 0;
+      let nbad = 0;
+      for (let k = 0; k < s.count; k++, i++) {
+        const ev = b.events[i] as LogEvent;
+        try {
+          const unchanged = !ev.modified && ev.raw !== undefined;
+          stored.push({ origin: ev.origin, offset: ev.offset, format: unchanged ? ev.rawFormat : 'json', text: unchanged ? (ev.raw as string) : ev.toJson() });
+          good++;
+        } catch {
+          bad.push(ev);
+          nbad++;
+        }
+      }
+      if (good > 0) goodSpans.push({ to: s.to, count: good });
+      if (nbad > 0) badSpans.push({ to: s.to, count: nbad });
+    }
+    if (bad.length > 0) {
+      // The dispatcher fails to encode them too, and refuses them alone (dead letter).
+      this.memJobs.push({ partition: b.partition, events: bad, spans: badSpans, attempt: 0, failingSince: -1 });
+      this.onReady();
+    }
+    if (stored.length === 0) return;
+    this.pending.push({ buf: encodeRecord(b.partition, stored), spans: goodSpans, events: stored.length });
+    this.writing ??= this.writeLoop();
+  }
+
+  private async writeLoop(): Promise<void> {
+    try {
+      await this.open();
+      while (this.pending.length > 0 && !this.closed) {
+        const batch = this.pending;
+        this.pending = [];
+        const bufs = batch.map((p) => p.buf);
+        const total = bufs.reduce((a, b) => a + b.length, 0);
+        if ((this.active as Segment).size > 0 && (this.active as Segment).size + total > this.segmentBytes) await this.rotate();
+        const seg = this.active as Segment;
+        const fh = this.activeFh as FileHandle;
+        const before = seg.size;
+        try {
+          let off = 0;
+          while (off < total) {
+            const { bytesWritten } = await fh.writev(off === 0 ? bufs : [Buffer.concat(bufs).subarray(off)], before + off);
+            off += bytesWritten;
+          }
+          if (this.o.sync === 'batch') await fh.datasync();
+        } catch (err) {
+          // Nothing of this write counts: cut the file back to its last whole record, put the batches
+          // back, wait, and try again on a fresh segment (a full disk may free up; EFBIG needs a new file).
+          await fh.truncate(before).catch(() => undefined);
+          this.pending = [...batch, ...this.pending];
+          this.c.writeErrors.inc();
+          this.writeFailures++;
+          const wait = Math.min(5000, 100 * 2 ** Math.min(this.writeFailures - 1, 6));
+          this.limiter.log(
+            'error',
+            'write',
+            { code: 'TERN_ERR_BUFFER', err, file: seg.path, errno: (err as NodeJS.ErrnoException).code, retry_in_ms: wait },
+            `disk buffer: cannot write ${seg.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the events wait in memory and sources slow down until it works again`,
+          );
+          await new Promise<void>((r) => unref(this.o.clock.setTimeout(r, wait)));
+          if (!this.closed && seg.size > 0) await this.rotate().catch(() => undefined);
+          continue;
+        }
+        this.writeFailures = 0;
+        seg.size += total;
+        seg.diskBytes = seg.size;
+        this.diskTotal += total;
+        for (const p of batch) {
+          seg.unacked += p.events;
+          this.durable += p.events;
+          this.c.written.inc(p.events);
+          // Durably buffered: the sources' acknowledgements go (their checkpoints may move).
+          settleSpans(p.spans, 'delivered');
+        }
+        this.onReady();
+      }
+    } catch (err) {
+      this.o.logger.error({ err, code: 'TERN_ERR_BUFFER', dir: this.o.dir }, 'disk buffer writer stopped; staged events stay unacknowledged and are read again after restart');
+    } finally {
+      this.writing = undefined;
+      if (this.pending.length > 0 && !this.closed) this.writing = this.writeLoop();
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    await this.startSegment();
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  get queued(): number {
+    return this.memJobs.length + (this.takeBusy ? 0 : this.unread() ? 1 : 0);
+  }
+
+  private unread(): boolean {
+    for (let i = this.readSeg; i < this.segments.length; i++) {
+      const s = this.segments[i] as Segment;
+      if ((i === this.readSeg ? this.readOff : 0) < s.size) return true;
+    }
+    return false;
+  }
+
+  take(): Job | undefined | Promise<Job | undefined> {
+    const mem = this.memJobs.shift();
+    if (mem !== undefined) return mem;
+    if (this.takeBusy || !this.unread()) return undefined;
+    this.takeBusy = true;
+    return this.readNext().finally(() => {
+      this.takeBusy = false;
+    });
+  }
+
+  private async readNext(): Promise<Job | undefined> {
+    for (;;) {
+      const seg = this.segments[this.readSeg];
+      if (seg === undefined) return undefined;
+      if (this.readOff >= seg.size) {
+        if (seg === this.active) return undefined; // caught up with the writer
+        seg.done = true;
+        this.readSeg++;
+        this.readOff = 0;
+        this.ledgerDirty = true;
+        this.maybeDelete(seg);
+        continue;
+      }
+      const fh = await this.readerFor(seg);
+      const head = Buffer.alloc(HEADER_BYTES);
+      const start = this.readOff;
+      await fh.read(head, 0, HEADER_BYTES, start);
+      const h = readHeader(head, 0);
+      let problem: string | undefined;
+      let payload: Buffer | undefined;
+      if (h === undefined) problem = 'bad record marker';
+      else if (h.length > MAX_PAYLOAD || start + HEADER_BYTES + h.length > seg.size) problem = 'record length past the end of the segment';
+      else {
+        payload = Buffer.allocUnsafe(h.length);
+        await fh.read(payload, 0, h.length, start + HEADER_BYTES);
+        if (recordCrc(h.events, payload) !== h.crc) problem = 'checksum mismatch';
+      }
+      if (problem === undefined && h !== undefined && payload !== undefined) {
+        try {
+          const { partition, events } = decodePayload(payload, h.events, this.origins);
+          this.readOff = start + HEADER_BYTES + h.length;
+          seg.read++;
+          const ref = new RecordRef(this, seg, start, events.length);
+          this.outstanding.push(ref);
+          return { partition, events, spans: [{ to: ref, count: events.length }], attempt: 0, failingSince: -1 };
+        } catch (e) {
+          problem = `undecodable record (${(e as Error).message})`;
+        }
+      }
+      // Damage: skip to the next valid record of this segment, or to its end.
+      const next = await this.findNext(fh, start + 1, seg.size);
+      const end = next < 0 ? seg.size : next;
+      const lost = h !== undefined && problem === 'checksum mismatch' ? h.events : undefined;
+      this.reportCorrupt(seg.path, start, end, `corrupt record (${problem})${lost !== undefined ? `, about ${lost} events` : ''}`);
+      if (lost !== undefined) {
+        seg.unacked -= Math.min(lost, seg.unacked);
+        this.durable -= Math.min(lost, this.durable);
+      }
+      this.readOff = end;
+      this.ledgerDirty = true;
+    }
+  }
+
+  private async readerFor(seg: Segment): Promise<FileHandle> {
+    if (this.readFh !== undefined && this.readFhSeq === seg.seq) return this.readFh;
+    await this.readFh?.close().catch(() => undefined);
+    this.readFh = await open(seg.path, 'r');
+    this.readFhSeq = seg.seq;
+    return this.readFh;
+  }
+
+  /** Some events of a record settled. */
+  settled(ref: RecordRef, count: number): void {
+    ref.seg.unacked -= count;
+    this.durable -= count;
+    if (ref.remaining > 0) return;
+    ref.seg.acked++;
+    // The ledger position is the first record not yet acknowledged.
+    while (this.outstanding.length > 0 && (this.outstanding[0] as RecordRef).remaining === 0) this.outstanding.shift();
+    this.ledgerDirty = true;
+    this.maybeDelete(ref.seg);
+    this.onRoom();
+  }
+
+  private maybeDelete(seg: Segment): void {
+    if (seg === this.active || !seg.done || seg.acked < seg.read) return;
+    const i = this.segments.indexOf(seg);
+    if (i < 0) return;
+    this.segments.splice(i, 1);
+    if (i < this.readSeg) this.readSeg--;
+    this.diskTotal -= seg.diskBytes;
+    if (this.readFhSeq === seg.seq) {
+      void this.readFh?.close().catch(() => undefined);
+      this.readFh = undefined;
+      this.readFhSeq = -1;
+    }
+    unlink(seg.path).catch((err: unknown) => this.limiter.log('warn', 'unlink', { err, file: seg.path }, 'disk buffer: cannot delete a delivered segment'));
+    this.onRoom();
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  async close(deadline: AbortSignal): Promise<void> {
+    if (this.closed) return;
+    // Let the write in progress finish (its batches' acknowledgements depend on it), within the deadline.
+    if (this.writing !== undefined && !deadline.aborted) {
+      await Promise.race([this.writing, new Promise((r) => deadline.addEventListener('abort', r, { once: true }))]);
+    }
+    this.closed = true;
+    if (this.ledgerTimer !== undefined) this.o.clock.clearTimeout(this.ledgerTimer);
+    this.ledgerDirty = true;
+    if (this.opened !== undefined) this.writeLedger();
+    await this.readFh?.close().catch(() => undefined);
+    await this.activeFh?.close().catch(() => undefined);
+    this.limiter.flush();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The data directory must be writable before anything is read: a checkpoint that cannot be saved
+ * means the next start re-sends everything, so tern refuses to start instead (exit 1, naming the
+ * path, the errno and the fix). It is created owner-and-group only (0750), whatever the umask.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { TernError } from '../errors.ts';
+
+function fix(code: string | undefined, dir: string): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `give tern's user write access to ${dir} (in Kubernetes: an init container that chowns the hostPath, or run as its owner)`;
+    case 'EROFS':
+      return `${dir} is on a read-only file system; point data_dir at a writable volume (a hostPath or emptyDir)`;
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+      return `the file system holding ${dir} is full (or a file size limit applies); free space or move data_dir`;
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return `a path component of ${dir} is a file, not a directory; choose another data_dir`;
+    default:
+      return `make ${dir} a writable directory`;
+  }
+}
+
+/** Creates `dir` (0750) and proves a file can be written and synced in it; throws `TERN_ERR_DATA_DIR` otherwise. */
+export function ensureDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TernError('TERN_ERR_DATA_DIR', `data_dir ${dir} cannot be created (${code ?? (e as Error).message}); ${fix(code, dir)}`, { cause: e });
+  }
+  const probe = join(dir, `.write-test-${process.pid}`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(probe, 'w', 0o600);
+    writeSync(fd, 'tern');
+    fsyncSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TernError('TERN_ERR_DATA_DIR', `data_dir ${dir} is not writable (${code ?? (e as Error).message}): checkpoints could not be saved and every restart would send everything again; ${fix(code, dir)}`, { cause: e });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(probe, { force: true });
+  }
+}
