@@ -1,6 +1,14 @@
 /**
- * The `tern` command line: `run`, `validate`, `schema`. Exit codes: 0 ok, 1 invalid configuration
- * or a run that could not drain, 2 usage error, 130 after a second interrupt.
+ * The `tern` command line: `run`, `validate`, `schema`. Exit codes: 0 ok (everything read was
+ * delivered, dead-lettered, or dropped as configured), 1 invalid configuration, a state error
+ * (unwritable data_dir), or a run that ended with events not delivered (the summary says which),
+ * 2 usage error, 130 after a second interrupt.
+ *
+ * Signals (through rxjs): the first SIGINT/SIGTERM drains within `shutdown_timeout_ms`, and a
+ * backstop timer ends the process shortly after that deadline whatever happens; a second one exits
+ * at once. SIGHUP is logged and ignored (reload is not there yet; restart to apply a new config).
+ * SIGXFSZ is ignored so a file size limit surfaces as EFBIG on the write (reported, retried) rather
+ * than killing the process.
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -9,6 +17,9 @@ import { ConfigError, createLogger, formatIssue, isTernError, loadPipeline, Pipe
 import { builtinRegistry } from './registry.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** How long after `shutdown_timeout_ms` the backstop ends a process that did not stop by itself. */
+const BACKSTOP_GRACE_MS = 1000;
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -64,25 +75,37 @@ export function createProgram(registry: Registry = builtinRegistry()): Command {
       const statsSeconds = Number(opts.statsInterval);
       const pipeline = new Pipeline(cfg, { logger, once: opts.once, statsIntervalMs: Number.isFinite(statsSeconds) && statsSeconds > 0 ? statsSeconds * 1000 : 0 });
       let signals = 0;
+      let backstop: NodeJS.Timeout | undefined;
       const sub: Subscription = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).subscribe(() => {
         signals++;
         if (signals === 1) {
           logger.info({ deadline_ms: cfg.shutdownTimeoutMs }, 'signal received; draining (send it again to exit at once)');
           pipeline.stop('signal');
+          // The pipeline ends within its deadline by design; this makes sure of it.
+          backstop = setTimeout(() => {
+            logger.error({ code: 'TERN_ERR_SHUTDOWN_TIMEOUT', deadline_ms: cfg.shutdownTimeoutMs }, 'shutdown did not finish within shutdown_timeout_ms; exiting now (undelivered events are read again after restart)');
+            process.exit(1);
+          }, cfg.shutdownTimeoutMs + BACKSTOP_GRACE_MS);
+          backstop.unref();
         } else {
           logger.warn('second signal; exiting without draining');
           process.exit(130);
         }
       });
+      const hup = fromEvent(process, 'SIGHUP').subscribe(() => logger.warn('SIGHUP received and ignored: live reload is not supported yet; restart tern to apply a changed pipeline (it resumes from its checkpoints)'));
+      const xfsz = fromEvent(process, 'SIGXFSZ').subscribe(() => undefined);
       try {
         logger.info({ files: cfg.files, graph: summary(cfg), data_dir: cfg.dataDir }, 'starting');
         const result = await pipeline.run();
-        process.exitCode = result.drained ? 0 : 1;
+        process.exitCode = result.ok ? 0 : 1;
       } catch (e) {
         logger.fatal({ err: e, ...(isTernError(e) ? { code: e.code } : {}) }, isTernError(e) ? e.message : 'pipeline failed');
         process.exitCode = 1;
       } finally {
         sub.unsubscribe();
+        hup.unsubscribe();
+        xfsz.unsubscribe();
+        if (backstop) clearTimeout(backstop);
       }
     });
 

@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { TernError } from '../src/errors.ts';
 import type { LogEvent } from '../src/event/event.ts';
+import type { DeadLetterInfo } from '../src/event/dead-letter.ts';
+import type { ComponentContext } from '../src/plugin/types.ts';
 import { createDeliverySink, type DeliveryOptions, type Payload, type SendResult, type SinkProtocol } from '../src/sink-kit/index.ts';
 import { ManualClock, makeEvents, settle, testContext, trackedBatch } from '../src/testing/helpers.ts';
 
@@ -57,11 +59,11 @@ class ScriptedProtocol implements SinkProtocol<Req> {
   }
 }
 
-function setup(options: DeliveryOptions = {}, opts: { partition?: (ev: LogEvent) => string; random?: () => number } = {}) {
+function setup(options: DeliveryOptions = {}, opts: { partition?: (ev: LogEvent) => string; random?: () => number; ctx?: Partial<ComponentContext> } = {}) {
   const clock = new ManualClock();
   const proto = new ScriptedProtocol();
   if (opts.partition) proto.partition = opts.partition;
-  const ctx = testContext('es_out', 'test');
+  const ctx = testContext('es_out', 'test', opts.ctx);
   const sink = createDeliverySink(
     proto,
     { compression: 'none', healthcheck: false, ...options, batch: { max_events: 10, max_bytes: 1_000_000, timeout_ms: 1000, ...options.batch }, request: { retry_initial_ms: 100, retry_max_ms: 1000, concurrency: 2, ...options.request } },
@@ -514,4 +516,112 @@ describe('sink-kit acknowledgement model (randomized)', () => {
       assert.equal(c.events_in, seq);
     });
   }
+});
+
+describe('sink-kit buffer and admission', () => {
+  it('admits a batch into a buffer with room at once (the in-flight budget returns) and delivers it later', async () => {
+    const { sink, proto, clock } = setup({ batch: { max_events: 100, timeout_ms: 1000 } });
+    const b = trackedBatch(makeEvents(10));
+    sink.accept(b);
+    assert.equal(b.admitted(), true, 'in the buffer: the budget may go');
+    assert.equal(b.status(), undefined, 'but not acknowledged: not delivered yet');
+    await clock.advance(1000);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(proto.sent.length, 1);
+  });
+
+  it('when_full: block keeps a batch waiting (budget held) until delivered events make room', async () => {
+    const { sink, proto, clock } = setup({ batch: { max_events: 10 }, buffer: { max_events: 10, when_full: 'block' }, request: { concurrency: 1 } });
+    proto.script.push('hang');
+    const first = trackedBatch(makeEvents(10, 0));
+    const second = trackedBatch(makeEvents(10, 10));
+    sink.accept(first);
+    sink.accept(second);
+    assert.equal(first.admitted(), true);
+    assert.equal(second.admitted(), false, 'no room: it waits, holding its budget (backpressure)');
+    assert.equal(sink.state.waiting, 1);
+    // The hung request times out and is retried; then both go through.
+    await clock.advance(30_000);
+    await clock.advance(1000);
+    assert.equal(await first.done, 'delivered');
+    assert.equal(second.admitted(), true);
+    assert.equal(await second.done, 'delivered');
+  });
+
+  it('when_full: drop_newest drops what does not fit, counts it and says so; the rest is delivered', async () => {
+    const { sink, proto, clock, counters, ctx } = setup({ batch: { max_events: 10 }, buffer: { max_events: 10, when_full: 'drop_newest' }, request: { concurrency: 1 } });
+    proto.script.push({ kind: 'retry', reason: 'HTTP 503' });
+    const first = trackedBatch(makeEvents(10, 0));
+    const second = trackedBatch(makeEvents(10, 10));
+    sink.accept(first);
+    sink.accept(second);
+    assert.equal(second.status(), 'dropped');
+    await clock.advance(100);
+    assert.equal(await first.done, 'delivered');
+    assert.equal(counters().events_dropped, 10);
+    assert.ok(ctx.records.some((r) => /drop_newest/.test(r.msg)));
+    assert.deepEqual(sink.report(), { delivered: 10, dead_lettered: 0, rejected: 0, dropped: 10, buffered: 0, undelivered: 0 });
+  });
+});
+
+describe('sink-kit dead letters', () => {
+  it('refused events go to the dead-letter output with their reason; the batch completes once the consumer took them', async () => {
+    const sent: Array<{ events: LogEvent[]; info: readonly DeadLetterInfo[] | DeadLetterInfo; done: (s: 'delivered') => void }> = [];
+    const deadLetters = { connected: true, send: (events: readonly LogEvent[], info: readonly DeadLetterInfo[] | DeadLetterInfo, done: (s: 'delivered') => void) => sent.push({ events: [...events], info, done }) };
+    const { sink, proto, clock, counters } = setup({ batch: { max_events: 3 } }, { ctx: { deadLetters } });
+    proto.script.push({ kind: 'retry_items', indices: [], rejected: [{ index: 1, reason: 'item status 400: mapper_parsing_exception', status: 400, answer: '{"type":"mapper_parsing_exception"}' }], reason: 'items' });
+    const b = trackedBatch(makeEvents(3));
+    sink.accept(b);
+    await clock.advance(10);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0]?.events[0]?.data.seq, 1);
+    assert.equal((sent[0]?.info as DeadLetterInfo[])[0]?.status, 400);
+    assert.equal(b.status(), undefined, 'held until the dead-letter consumer took it');
+    sent[0]?.done('delivered');
+    assert.equal(await b.done, 'dead_lettered');
+    assert.equal(counters().events_dead_lettered, 1);
+    assert.equal(counters().events_rejected ?? 0, 0, 'dead-lettered is not lost');
+    assert.equal(counters().events_delivered, 2);
+  });
+
+  it('an event that cannot be encoded is refused alone; its batch goes on', async () => {
+    const { sink, proto, clock, counters } = setup({ batch: { max_events: 3 } });
+    const events = makeEvents(3);
+    const deep = events[1] as LogEvent;
+    let v: unknown = [];
+    for (let i = 0; i < 20_000; i++) v = [v];
+    deep.mutate().deep = v;
+    const b = trackedBatch(events);
+    sink.accept(b);
+    await clock.advance(10);
+    assert.equal(await b.done, 'rejected');
+    assert.deepEqual(proto.sent.map((x) => x.seqs), [[0, 2]]);
+    assert.equal(counters().events_rejected, 1);
+    assert.equal(counters().encode_errors, 1);
+  });
+});
+
+describe('sink-kit limits hold in every state', () => {
+  it('retry_max_duration_ms also refuses events waiting behind a failing healthcheck', async () => {
+    const { sink, proto, clock, counters } = setup({ healthcheck: true, request: { retry_max_duration_ms: 1000, retry_max_ms: 300 } });
+    for (let i = 0; i < 50; i++) proto.healthy.push(new Error('ECONNREFUSED'));
+    sink.start();
+    const b = trackedBatch(makeEvents(5));
+    sink.accept(b);
+    await clock.advance(2000);
+    assert.equal(await b.done, 'rejected');
+    assert.equal(proto.sent.length, 0, 'nothing was sent to a server that never came up');
+    assert.equal(counters().events_rejected, 5);
+  });
+
+  it('--once: refused credentials are reported to the run, which ends with that error once nothing moves', async () => {
+    const fatal: Error[] = [];
+    const { sink, proto, clock } = setup({}, { ctx: { fatal: (e) => fatal.push(e) } });
+    proto.script.push({ kind: 'auth', status: 401, reason: 'security_exception' });
+    sink.accept(trackedBatch(makeEvents(2)));
+    await clock.advance(1000);
+    assert.equal(fatal.length, 1);
+    assert.match(fatal[0]?.message ?? '', /credentials refused \(HTTP 401\)/);
+    assert.equal((fatal[0] as TernError).code, 'TERN_ERR_SINK_AUTH');
+  });
 });

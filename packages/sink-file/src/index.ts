@@ -1,21 +1,39 @@
 /**
  * Local sinks: `console` (stdout/stderr) and `file` (NDJSON appended to a path). For the demo, for
- * tests, and for piping tern into other tools. Both acknowledge a batch once it was written.
+ * tests, for dead letters, and for piping tern into other tools. Both are built on the delivery kit
+ * like every sink: a buffer, retries with backoff, dead letters and the stop deadline come from it;
+ * their protocol (writer.ts) only appends lines to a file descriptor.
  */
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Sink, SinkDefinition, ComponentContext } from '@tern/core';
-import { BatchWriter, type Encoding } from './writer.ts';
+import { batchSchema, createDeliverySink, LogLimiter, type BatchOptions, type ComponentContext, type DeliveryOptions, type Sink, type SinkDefinition } from '@tern/core';
+import { FdProtocol, truncateTornTail, type Encoding } from './writer.ts';
 
 export interface ConsoleSinkConfig {
   encoding: Encoding;
   target: 'stdout' | 'stderr';
+  batch?: BatchOptions;
 }
 
 export interface FileSinkConfig {
   path: string;
   encoding: Encoding;
   fsync: boolean;
+  batch?: BatchOptions;
+}
+
+/** Local writes: large batches, a short wait, one write in flight (lines stay in order). */
+export const LOCAL_BATCH_DEFAULTS = { max_events: 10_000, max_bytes: 4 * 1024 * 1024, timeout_ms: 100 } as const;
+
+/** Delivery options of a local sink: no compression, no healthcheck, one write at a time, retry with backoff forever. */
+function delivery(cfg: { batch?: BatchOptions; buffer?: DeliveryOptions['buffer'] }): DeliveryOptions {
+  return {
+    ...(cfg.batch ? { batch: cfg.batch } : {}),
+    ...(cfg.buffer ? { buffer: cfg.buffer } : {}),
+    compression: 'none',
+    healthcheck: false,
+    request: { concurrency: 1, timeout_ms: 600_000, retry_initial_ms: 100, retry_max_ms: 5000, retry_max_duration_ms: 0 },
+  };
 }
 
 const encodingSchema = (def: Encoding) => ({
@@ -24,21 +42,6 @@ const encodingSchema = (def: Encoding) => ({
   description: '`json`: one JSON object per line (an unchanged event is written as its original line); `text`: the original line (or `message`); `pretty`: indented JSON, for reading.',
   examples: ['json'],
 });
-
-function counters(ctx: ComponentContext) {
-  const t = ctx.telemetry;
-  return { eventsIn: t.counter('events_in'), delivered: t.counter('events_delivered'), bytes: t.counter('bytes_sent'), errors: t.counter('errors') };
-}
-
-function writerSink(writer: BatchWriter, close?: () => void): Sink {
-  return {
-    accept: (batch) => writer.push(batch),
-    async stop(deadline) {
-      await writer.flush(deadline);
-      close?.();
-    },
-  };
-}
 
 export const consoleSink: SinkDefinition<ConsoleSinkConfig> = {
   kind: 'sink',
@@ -50,18 +53,20 @@ export const consoleSink: SinkDefinition<ConsoleSinkConfig> = {
     properties: {
       encoding: encodingSchema('json'),
       target: { enum: ['stdout', 'stderr'], default: 'stdout', description: 'Stream to write to.', examples: ['stdout'] },
+      batch: batchSchema(LOCAL_BATCH_DEFAULTS),
     },
   },
-  build(cfg, ctx) {
-    const fd = cfg.target === 'stderr' ? 2 : 1;
-    const writer = new BatchWriter({
-      fd: () => fd,
+  build(cfg, ctx): Sink {
+    const protocol = new FdProtocol({
+      fd: cfg.target === 'stderr' ? 2 : 1,
+      name: cfg.target,
       encoding: cfg.encoding,
       fsync: false,
-      counters: counters(ctx),
-      onError: (err) => ctx.logger.error({ err }, `cannot write to ${cfg.target}; events stay unacknowledged`),
+      truncatable: false,
+      limiter: new LogLimiter(ctx.logger),
+      writeErrors: ctx.telemetry.counter('write_errors'),
     });
-    return writerSink(writer);
+    return createDeliverySink(protocol, delivery(cfg as ConsoleSinkConfig & { buffer?: DeliveryOptions['buffer'] }), ctx, { defaults: { batch: LOCAL_BATCH_DEFAULTS } });
   },
 };
 
@@ -77,26 +82,31 @@ export const fileSink: SinkDefinition<FileSinkConfig> = {
       path: { type: 'string', minLength: 1, description: 'File to append to, relative to the pipeline file; its directory is created.', examples: ['./out/events.ndjson'] },
       encoding: encodingSchema('json'),
       fsync: { type: 'boolean', default: false, description: 'fsync after every write before acknowledging (survives a power loss, costs throughput).', examples: [true] },
+      batch: batchSchema(LOCAL_BATCH_DEFAULTS),
     },
   },
-  build(cfg, ctx) {
+  build(cfg, ctx: ComponentContext): Sink {
     const path = resolve(ctx.configDir, cfg.path);
-    mkdirSync(dirname(path), { recursive: true });
-    const fd = openSync(path, 'a', 0o640);
-    const writer = new BatchWriter({
-      fd: () => fd,
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    const fd = openSync(path, 'a+', 0o640); // read too: to find a torn last line
+    const regular = fstatSync(fd).isFile();
+    if (regular) {
+      const torn = truncateTornTail(fd);
+      if (torn) ctx.logger.warn({ file: path, bytes: `${torn.from}-${torn.to}` }, `${path} ended in a torn line (bytes ${torn.from}-${torn.to}, left by an interrupted write); truncated it back to the last whole line`);
+    }
+    const protocol = new FdProtocol({
+      fd,
+      name: path,
       encoding: cfg.encoding,
       fsync: cfg.fsync,
-      counters: counters(ctx),
-      onError: (err) => ctx.logger.error({ err, path }, 'cannot write to file; events stay unacknowledged'),
+      truncatable: regular,
+      limiter: new LogLimiter(ctx.logger),
+      writeErrors: ctx.telemetry.counter('write_errors'),
+      close: true,
     });
-    let closed = false;
-    return writerSink(writer, () => {
-      if (!closed) closeSync(fd);
-      closed = true;
-    });
+    return createDeliverySink(protocol, delivery(cfg as FileSinkConfig & { buffer?: DeliveryOptions['buffer'] }), ctx, { defaults: { batch: LOCAL_BATCH_DEFAULTS } });
   },
 };
 
 export const sinks = [consoleSink, fileSink];
-export { BatchWriter, encodeEvent, type Encoding } from './writer.ts';
+export { FdProtocol, encodeEvent, truncateTornTail, type Encoding } from './writer.ts';

@@ -1,12 +1,19 @@
 /**
- * Writes batches to a file descriptor in order and acknowledges each batch once its bytes were
- * handed to the kernel. Everything queued while a write is running goes out in the next write, so
- * a busy pipeline makes few, large writes. Writes go through libuv's thread pool (`fs.write`), so a
- * slow reader on the other end of a pipe blocks a pool thread, never the event loop; the queue stays
- * bounded because the pipeline's in-flight budget stops the sources meanwhile.
+ * The protocol of the local sinks: encode a batch as lines, append them to a file descriptor in one
+ * write. Everything else (batching, the buffer, retries with backoff, dead letters, stop deadline) is
+ * the delivery kit's, as for every sink.
+ *
+ * A write that fails (disk full, file too large, closed pipe) is cut back to the last whole line with
+ * `ftruncate` on a regular file, reported (rate-limited, with the path and errno) and retried by the
+ * kit with backoff: the events stay unacknowledged, nothing spins, and no torn half line is left for
+ * the retry to glue onto. At open, a torn last line left by a crash is truncated the same way. Writes
+ * go through libuv's thread pool (`fs.write`), so a slow reader on the other end of a pipe blocks a
+ * pool thread, never the event loop; the request timeout never abandons a write that is still
+ * running (a write cannot be undone), the stop deadline does.
  */
-import { fsync, write } from 'node:fs';
-import type { Batch, Counter, LogEvent } from '@tern/core';
+import { closeSync, fstatSync, fsync, ftruncate, readSync, ftruncateSync, write } from 'node:fs';
+import type { Counter, EncodedRequest, LogEvent, LogLimiter, Payload, SendResult, SinkProtocol } from '@tern/core';
+import { BodyWriter } from '@tern/core';
 
 export type Encoding = 'json' | 'text' | 'pretty';
 
@@ -44,71 +51,109 @@ function writeAll(fd: number, buf: Buffer): Promise<void> {
   });
 }
 
-export interface WriterCounters {
-  eventsIn: Counter;
-  delivered: Counter;
-  bytes: Counter;
-  errors: Counter;
+const promisified = <A extends unknown[]>(f: (...a: [...A, (e: NodeJS.ErrnoException | null) => void]) => void) => (...a: A): Promise<void> =>
+  new Promise<void>((res, rej) => f(...a, (e) => (e ? rej(e) : res())));
+const fsyncP = promisified<[number]>(fsync);
+const ftruncateP = promisified<[number, number]>(ftruncate);
+
+export interface LinesRequest extends EncodedRequest {
+  readonly body: Buffer;
 }
 
-export class BatchWriter {
-  private queue: Batch[] = [];
-  private running: Promise<void> | undefined;
-  private readonly fd: () => number;
-  private readonly encoding: Encoding;
-  private readonly doFsync: boolean;
-  private readonly counters: WriterCounters;
-  private readonly onError: (err: unknown) => void;
-  private failed = false;
+export interface FdProtocolOptions {
+  readonly fd: number;
+  /** For messages: the path, or `stdout`/`stderr`. */
+  readonly name: string;
+  readonly encoding: Encoding;
+  readonly fsync: boolean;
+  /** True for a regular file: failed writes are cut back with ftruncate. */
+  readonly truncatable: boolean;
+  readonly limiter: LogLimiter;
+  readonly writeErrors: Counter;
+  readonly close?: boolean;
+}
 
-  constructor(opts: { fd: () => number; encoding: Encoding; fsync: boolean; counters: WriterCounters; onError: (err: unknown) => void }) {
-    this.fd = opts.fd;
-    this.encoding = opts.encoding;
-    this.doFsync = opts.fsync;
-    this.counters = opts.counters;
-    this.onError = opts.onError;
+/** Appends batches as lines to a file descriptor. */
+export class FdProtocol implements SinkProtocol<LinesRequest> {
+  private readonly o: FdProtocolOptions;
+  /** Bytes of whole lines in a regular file (where the next write starts). */
+  private size: number;
+
+  constructor(o: FdProtocolOptions) {
+    this.o = o;
+    this.size = o.truncatable ? fstatSync(o.fd).size : 0;
   }
 
-  push(batch: Batch): void {
-    this.counters.eventsIn.inc(batch.events.length);
-    this.queue.push(batch);
-    this.running ??= this.drain();
+  encode(events: readonly LogEvent[]): LinesRequest {
+    let hint = 0;
+    for (const ev of events) hint += ev.size + 1;
+    const w = new BodyWriter(hint);
+    for (const ev of events) {
+      w.write(encodeEvent(ev, this.o.encoding));
+      w.write('\n');
+    }
+    return { body: w.toBuffer() };
   }
 
-  /** Resolves once everything pushed so far is written (or the deadline passed). */
-  async flush(deadline: AbortSignal): Promise<void> {
-    while (this.running && !deadline.aborted) {
-      await Promise.race([this.running, new Promise((r) => deadline.addEventListener('abort', r, { once: true }))]);
+  async send(req: LinesRequest, _payload: Payload): Promise<SendResult> {
+    const before = this.size;
+    try {
+      await writeAll(this.o.fd, req.body);
+      if (this.o.fsync) await fsyncP(this.o.fd);
+      this.size = before + req.body.length;
+      return { kind: 'ok' };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.o.writeErrors.inc();
+      let cut = '';
+      if (this.o.truncatable) {
+        try {
+          await ftruncateP(this.o.fd, before);
+          cut = `; cut back to the last whole line at byte ${before}`;
+        } catch (te) {
+          cut = `; could not cut back the partial write (${(te as NodeJS.ErrnoException).code ?? (te as Error).message})`;
+        }
+      }
+      this.o.limiter.log(
+        'error',
+        `write:${e.code ?? 'error'}`,
+        { code: 'TERN_ERR_WRITE', errno: e.code, file: this.o.name, err },
+        `cannot write to ${this.o.name} (${e.code ?? e.message})${cut}; the events are kept and the write is retried with backoff`,
+      );
+      return { kind: 'retry', reason: `${e.code ?? 'write error'}: ${e.message}` };
     }
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0 && !this.failed) {
-      const batches = this.queue;
-      this.queue = [];
-      const parts: string[] = [];
-      let n = 0;
-      for (const b of batches) {
-        for (const ev of b.events) parts.push(encodeEvent(ev, this.encoding));
-        n += b.events.length;
-      }
-      parts.push('');
-      const buf = Buffer.from(parts.join('\n'), 'utf8');
-      try {
-        await writeAll(this.fd(), buf);
-        if (this.doFsync) await new Promise<void>((res, rej) => fsync(this.fd(), (e) => (e ? rej(e) : res())));
-      } catch (e) {
-        // The destination is broken (disk full, closed pipe): keep the acks unreleased so the
-        // events are read again after a restart, and say so once.
-        this.failed = true;
-        this.counters.errors.inc();
-        this.onError(e);
-        break;
-      }
-      this.counters.bytes.inc(buf.length);
-      this.counters.delivered.inc(n);
-      for (const b of batches) b.ack.release('delivered');
-    }
-    this.running = undefined;
+  close(): Promise<void> {
+    if (this.o.close) closeSync(this.o.fd);
+    return Promise.resolve();
   }
+}
+
+/**
+ * A regular file that does not end with a newline was cut mid-line (a crash or a full disk during a
+ * write): truncate it back to the last whole line, so the replay does not glue onto half a line.
+ * Returns the removed byte range, if any.
+ */
+export function truncateTornTail(fd: number): { from: number; to: number } | undefined {
+  const size = fstatSync(fd).size;
+  if (size === 0) return undefined;
+  const one = Buffer.alloc(1);
+  readSync(fd, one, 0, 1, size - 1);
+  if (one[0] === 0x0a) return undefined;
+  const chunk = Buffer.alloc(64 * 1024);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const n = readSync(fd, chunk, 0, end - start, start);
+    const i = chunk.subarray(0, n).lastIndexOf(0x0a);
+    if (i >= 0) {
+      const keep = start + i + 1;
+      ftruncateSync(fd, keep);
+      return { from: keep, to: size };
+    }
+    end = start;
+  }
+  ftruncateSync(fd, 0);
+  return { from: 0, to: size };
 }

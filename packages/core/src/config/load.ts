@@ -4,7 +4,7 @@
  * as `file:line:col: <component>: message`, so one `tern validate` run shows everything to fix.
  * Nothing here touches the network or any file but the pipeline files themselves.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, Scalar } from 'yaml';
@@ -69,6 +69,8 @@ interface Loaded {
   file: string;
   doc: Document.Parsed;
   lc: LineCounter;
+  /** Where the first alias is (for an error when the aliases expand to too much). */
+  firstAlias: { line: number; col: number } | undefined;
 }
 
 const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
@@ -153,9 +155,19 @@ function knownPropsAt(schema: Record<string, unknown>, path: string[]): string[]
   return Object.keys((s?.properties as Record<string, unknown> | undefined) ?? {});
 }
 
+/** A pipeline file is a few kilobytes; anything this large is a mistake (or an attack) and is refused before parsing. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** YAML aliases allowed per file (anchors are handy; thousands of them are an alias bomb). */
+export const MAX_CONFIG_ALIASES = 100;
+
 function parseFile(file: string, env: Readonly<Record<string, string | undefined>>, issues: ConfigIssue[]): Loaded | undefined {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) {
+      issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, line: 1, col: 1, message: `pipeline file is ${size} bytes, over the limit of ${MAX_CONFIG_BYTES} (is this the right file?)` });
+      return undefined;
+    }
     text = readFileSync(file, 'utf8');
   } catch (e) {
     issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_PARSE', file, line: 1, col: 1, message: `cannot read pipeline file: ${(e as Error).message}` });
@@ -163,6 +175,20 @@ function parseFile(file: string, env: Readonly<Record<string, string | undefined
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  let aliases = 0;
+  let tooMany: YamlNode | undefined;
+  let firstAlias: { line: number; col: number } | undefined;
+  visit(doc, {
+    Alias(_k, node) {
+      firstAlias ??= lc.linePos(node.range?.[0] ?? 0);
+      if (++aliases > MAX_CONFIG_ALIASES && tooMany === undefined) tooMany = node;
+    },
+  });
+  if (tooMany !== undefined) {
+    const pos = lc.linePos(tooMany.range?.[0] ?? 0);
+    issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, line: pos.line, col: pos.col, message: `more than ${MAX_CONFIG_ALIASES} YAML aliases (*name); a pipeline needs a handful (an alias bomb would expand without bound)` });
+    return undefined;
+  }
   // The first syntax error is the useful one; the rest are usually its echo.
   for (const err of doc.errors.slice(0, 1)) {
     const pos = lc.linePos(err.pos[0]);
@@ -188,7 +214,7 @@ function parseFile(file: string, env: Readonly<Record<string, string | undefined
       node.value = value;
     },
   });
-  return { file, doc, lc };
+  return { file, doc, lc, firstAlias };
 }
 
 export interface LoadOptions {
@@ -208,7 +234,14 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
   for (const file of absFiles) {
     const l = parseFile(file, env, issues);
     if (!l) continue;
-    const root = l.doc.toJS() as unknown;
+    let root: unknown;
+    try {
+      root = l.doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES }) as unknown;
+    } catch (e) {
+      const at = l.firstAlias ?? { line: 1, col: 1 };
+      issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, ...at, message: `the YAML aliases (*name) expand to too much data (${(e as Error).message}); a pipeline needs no nested aliases of aliases` });
+      continue;
+    }
     if (root === null || root === undefined) continue;
     if (!topValidator(root)) {
       for (const e of topValidator.errors ?? []) {
@@ -271,6 +304,21 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
     }
   }
 
+  if (!issues.some((i) => i.severity === 'error')) {
+    for (const kind of ['source', 'sink'] as const) {
+      if (!components.some((c) => c.kind === kind)) {
+        issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file: absFiles[0] ?? '', line: 1, col: 1, message: `the pipeline defines no ${kind}: add one under ${kind}s: (an empty pipeline would run and deliver nothing)` });
+      }
+    }
+    for (const c of components) {
+      const tls = (c.options as { tls?: { verify?: unknown } }).tls;
+      if (tls?.verify === false) {
+        const w = where.get(c.id);
+        const pos = w ? locate(w.l, [...w.path, 'tls', 'verify']) : { line: 1, col: 1 };
+        issues.push({ severity: 'warning', code: 'TERN_ERR_CONFIG_INVALID', file: c.file, ...pos, component: c.id, message: 'tls.verify is false: the server\'s certificate is not checked, so anyone on the network path can read and change what tern sends (use tls.ca_file for a private CA instead)' });
+      }
+    }
+  }
   if (!issues.some((i) => i.severity === 'error')) {
     for (const g of checkGraph(components)) {
       const w = where.get(g.component);

@@ -14,8 +14,8 @@
  *
  * After inputs finished on their own a long drain is legitimate (a backfill into a slow sink), so the
  * deadline then applies to a drain that stopped moving: nothing settled for `shutdown_timeout_ms`.
- * With `--once` that watch runs from the start, and a sink that can never succeed on its own
- * (credentials refused, an unsupported server) ends the run at once with its error.
+ * With `--once` that watch runs from the start, and when a sink is paused on something only a human
+ * fixes (credentials refused, an unsupported server), the run ends with that error.
  *
  * The run's result says exactly what happened (summary.ts): it succeeds only when everything read was
  * delivered, dead-lettered or dropped as configured, and every checkpoint was saved.
@@ -77,6 +77,7 @@ export class Pipeline {
   private readonly transforms: Array<{ id: string; transform: Transform }> = [];
   private stopReason: StopReason = 'signal';
   private fatalError: Error | undefined;
+  private blockedBy: Error | undefined;
   private built = false;
   private onLateStop: (() => void) | undefined;
 
@@ -114,6 +115,15 @@ export class Pipeline {
     this.onLateStop?.();
   }
 
+  /**
+   * A sink met a condition that only a human fixes (credentials refused, an unsupported server).
+   * With `--once` it is what the run ends with if nothing moves for `shutdown_timeout_ms`: a clear
+   * error instead of a wait forever. A sink that resumes (a transient 404, a rotated token) clears it.
+   */
+  private blocked(err: Error): void {
+    this.blockedBy = err;
+  }
+
   private context(c: ComponentConfig): ComponentContext {
     const kind = c.kind;
     return {
@@ -128,7 +138,7 @@ export class Pipeline {
       once: this.once,
       configDir: c.configDir,
       ...(kind !== 'source' ? { deadLetters: this.router.deadLetterOutput({ id: c.id, type: c.type, kind }, hasDeadLetterReaders(c.id, this.config.components)) } : {}),
-      ...(this.once ? { fatal: (err: Error) => this.fatal(err) } : {}),
+      ...(this.once ? { fatal: (err: Error) => this.blocked(err) } : {}),
     };
   }
 
@@ -297,7 +307,9 @@ export class Pipeline {
           still = Date.now();
         } else if (Date.now() - still >= timeout) {
           this.logger.error({ code: 'TERN_ERR_ONCE_FATAL', undelivered_events: this.budget.events, stalled_ms: Date.now() - still }, 'nothing was delivered for shutdown_timeout_ms; giving up the drain');
-          if (!this.stopController.signal.aborted) this.fatal(new TernError('TERN_ERR_ONCE_FATAL', `no progress for shutdown_timeout_ms (${timeout} ms)`));
+          const why = this.blockedBy !== undefined ? `${this.blockedBy.message}; ` : '';
+          clearInterval(stall);
+          this.fatal(new TernError('TERN_ERR_ONCE_FATAL', `${why}no progress for shutdown_timeout_ms (${timeout} ms)`));
           drain.abort();
           timers.push(setTimeout(() => hard.abort(), reserve));
         }

@@ -7,8 +7,8 @@
  *
  * Supervision. A worker that exits (a crash, an out-of-memory kill, `process.exit` in a plugin) is
  * replaced, counted (`worker_restarts`) and logged; the batches it held run again on a live worker.
- * A batch that has already been inside two crashed workers is split in halves, so a poisoned event
- * ends up alone: an event that crashes a worker on its own is refused (its dead letter), and
+ * A batch that was running (the oldest of its worker's queue) when two workers died is split in
+ * halves, so a poisoned event ends up alone: an event that crashes a worker on its own is refused (its dead letter), and
  * everything else is delivered. Nothing a worker did not finish is ever acknowledged.
  *
  * Batches may come back out of order across workers; acknowledgements do not care (the file source
@@ -102,7 +102,13 @@ export class TransformWorkerPool implements Transform {
     );
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots[i] = this.spawn();
-    for (const p of held) {
+    // A worker handles its batches in order: only the oldest was running when it died. The others
+    // only waited behind it and are resubmitted without blame.
+    for (const [i, p] of held.entries()) {
+      if (i > 0) {
+        this.submit(p);
+        continue;
+      }
       p.crashes++;
       if (p.crashes < CRASHES_BEFORE_SPLIT) this.submit(p);
       else if (p.events.length > 1) this.splitAndSubmit(p);
