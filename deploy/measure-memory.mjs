@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Measures what the deployment's memory requests and limits rest on: tern's peak RSS running the
+// DaemonSet pipelines of examples/ (tetragon-logscale, tetragon-elasticsearch, tetragon-parseable) as
+// the manifests run them (NODE_OPTIONS=--max-old-space-size=256, the default in-flight budget of
+// 32 MiB / 50,000 events) on a Tetragon-like log of N lines (~1.4 KB each) that it backfills as fast
+// as the emulated server (in its own process) accepts, which keeps the in-flight budget full: the
+// worst case for memory. Also the idle RSS once caught up. Uses bench/lib.mjs (emulators, /usr/bin/time).
+// usage: node deploy/measure-memory.mjs [N=200000]
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { BIN, dataFile, ROOT, rssOf, startEmulator, TMP, timeTern } from '../bench/lib.mjs';
+
+const N = Number(process.argv[2] ?? 200_000);
+const data = dataFile(N);
+const NODE_OPTIONS = '--max-old-space-size=256';
+
+const scenarios = [
+  { name: 'tetragon-logscale', emulator: ['logscale', '--token', 'bench-token:tetragon'], env: (url) => ({ LOGSCALE_URL: url }), secrets: { 'logscale-token': 'bench-token' } },
+  { name: 'tetragon-elasticsearch', emulator: ['elasticsearch', '--store', 'count', '--api-key', 'YmVuY2g6YmVuY2g='], env: (url) => ({ ES_URL: url }), secrets: { 'es-api-key': 'YmVuY2g6YmVuY2g=' } },
+  { name: 'tetragon-parseable', emulator: ['parseable', '--user', 'tern-ingest:bench-password'], env: (url, hook) => ({ PARSEABLE_URL: url, ALERT_WEBHOOK_URL: `${hook}/tetragon` }), secrets: { 'parseable-password': 'bench-password', 'alert-token': 'x' }, webhook: true },
+];
+
+function setup(s, url, hook) {
+  const dir = join(TMP, `memory-${s.name}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'secrets'), { recursive: true });
+  for (const [k, v] of Object.entries(s.secrets)) writeFileSync(join(dir, 'secrets', k), `${v}\n`);
+  return { NODE_OPTIONS, TERN_DATA_DIR: join(dir, 'state'), SECRETS_DIR: join(dir, 'secrets'), TETRAGON_LOG: data, TETRAGON_LOG_NEW: join(dir, 'absent.log'), ...s.env(url, hook) };
+}
+
+const rows = [];
+for (const s of scenarios) {
+  const pipeline = join(ROOT, 'examples', s.name, 'pipeline.yaml');
+  // 1. Backfill: peak RSS over the whole run (/usr/bin/time).
+  // The alert sink of tetragon-parseable needs a receiver, or --once would wait for it forever.
+  const hook = s.webhook ? await startEmulator(['webhook']) : undefined;
+  let emu = await startEmulator(s.emulator);
+  const env = setup(s, emu.url, hook?.url);
+  const res = await timeTern(['run', '--once', '-c', pipeline, '--log-level', 'warn'], { env });
+  await emu.stop();
+  if (res.code !== 0) throw new Error(`${s.name}: exit ${res.code}\n${res.stderr}`);
+  // 2. Idle: a long-running tern caught up with the file (the checkpoint from 1), RSS after 10 s.
+  emu = await startEmulator(s.emulator);
+  const child = spawn(process.execPath, ['--conditions=tern-src', BIN, 'run', '-c', pipeline, '--log-level', 'warn'], { env: { ...process.env, ...env, ...s.env(emu.url, hook?.url) }, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 10_000));
+  const idle = rssOf(child.pid);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await emu.stop();
+  await hook?.stop();
+  rows.push({ name: s.name, eps: N / res.wall, rss: res.rssMb, idle });
+  process.stderr.write(`${s.name}: ${(N / res.wall).toFixed(0)} events/s, peak RSS ${res.rssMb.toFixed(0)} MB, idle ${idle.toFixed(0)} MB\n`);
+}
+console.log('| pipeline (examples/…) | backfill events/s | peak RSS MB (backfill, budget full) | RSS MB idle, caught up |');
+console.log('|---|---:|---:|---:|');
+for (const r of rows) console.log(`| ${r.name} | ${r.eps.toFixed(0)} | ${r.rss.toFixed(0)} | ${r.idle.toFixed(0)} |`);
+console.log(`\n${N} lines; NODE_OPTIONS=${NODE_OPTIONS}; default in_flight (32 MiB, 50,000 events).`);
