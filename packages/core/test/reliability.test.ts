@@ -1,13 +1,12 @@
 // The engine's promises, as a user sees them through a pipeline file: a dead sink does not starve a
 // healthy one until its own buffer is full; refused events reach a dead-letter output or make the
-// run fail; a transform or a worker that fails costs only the events it fails on; state errors
+// run fail; a transform that fails costs only the events it fails on (workers: the CLI fault suite); state errors
 // (an unwritable data_dir) stop tern at start; the configuration's limits hold.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createDeliverySink, LogEvent, loadPipeline, Pipeline, Registry, type ComponentContext, type SendResult, type SinkDefinition, type SourceDefinition, type TransformDefinition } from '../src/index.ts';
-import { crashTransform } from './fixtures/crash-transform.ts';
 import { memorySink, memorySource, received, silent, tagTransform, tmp, writeYaml } from './helpers.ts';
 
 /** Sink `kit`: a sink on the delivery kit whose server answers `ok`, `permanent` (400) or never. */
@@ -64,7 +63,7 @@ const linesSource: SourceDefinition<{ lines: string[] }> = {
   }),
 };
 
-const registry = () => new Registry().register(memorySource, memorySink, linesSource, kitSink, explode, crashTransform, tagTransform);
+const registry = () => new Registry().register(memorySource, memorySink, linesSource, kitSink, explode, tagTransform);
 
 async function run(yaml: string, once = true) {
   const dir = tmp();
@@ -178,27 +177,6 @@ sinks:
     assert.equal(dl.length, 1);
     assert.equal(dl[0]?.event.original, nested, 'the original line, since the changed event cannot be serialised');
     assert.equal(dl[0]?.error.code, 'TERN_ERR_EVENT_ENCODE');
-    assert.equal(result.ok, true);
-  });
-});
-
-describe('supervised transform workers', () => {
-  it('a worker that crashes is replaced; its batches run again; the event that crashes it alone is dead-lettered', async () => {
-    const { result } = await run(`sources:
-  src: { type: memory, count: 40, batch: 8 }
-transforms:
-  t: { type: crash_on, inputs: [src], workers: 2 }
-sinks:
-  out: { type: memory, inputs: [t] }
-  dlq: { type: memory, inputs: [t.dead_letter] }
-`);
-    const out = (received.get('out') as Array<{ n: number; seen: boolean }>).map((e) => e.n).sort((a, b) => a - b);
-    assert.deepEqual(out, Array.from({ length: 40 }, (_, i) => i).filter((n) => n !== 13), 'nothing a crashed worker held was lost');
-    const dl = received.get('dlq') as Array<Record<string, any>>;
-    assert.equal(dl.length, 1);
-    assert.equal(JSON.parse(dl[0]?.event.original).n, 13);
-    assert.equal(dl[0]?.error.code, 'TERN_ERR_WORKER');
-    assert.ok((result.telemetry.t?.worker_restarts ?? 0) >= 2, `restarts: ${result.telemetry.t?.worker_restarts}`);
     assert.equal(result.ok, true);
   });
 });

@@ -238,7 +238,7 @@ describe('HttpClient', () => {
     replies.push([429, { 'retry-after': '3' }, 'slow down'], [400, {}, 'bad\nrequest']);
     const p = { body: 'x', encoding: 'identity' as const, rawBytes: 1, wireBytes: 1 };
     assert.deepEqual(await client.send('/', p, new AbortController().signal), { kind: 'retry', reason: 'HTTP 429: slow down', afterMs: 3000 });
-    assert.deepEqual(await client.send('/', p, new AbortController().signal), { kind: 'permanent', reason: 'HTTP 400: bad request' });
+    assert.deepEqual(await client.send('/', p, new AbortController().signal), { kind: 'permanent', reason: 'HTTP 400: bad request', status: 400, answer: 'bad request' });
   });
 
   it('goes through a proxy when `proxy` is set', async () => {

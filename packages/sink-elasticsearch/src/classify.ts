@@ -66,7 +66,7 @@ export function classifyBulkBody(body: unknown, count: number): SendResult {
         if (retryReason === '') retryReason = `item status ${status}: ${errorText(item?.error, status)}`;
         break;
       case 'reject':
-        rejected.push({ index: i, reason: `item status ${status}: ${errorText(item?.error, status)}` });
+        rejected.push({ index: i, reason: `item status ${status}: ${errorText(item?.error, status)}`, status, ...(item?.error !== undefined ? { answer: JSON.stringify(item.error).slice(0, 2000) } : {}) });
         break;
     }
   }
@@ -105,7 +105,7 @@ export function classifyResponse(status: number, headers: Headers, body: unknown
     const afterMs = parseRetryAfter(headers['retry-after'], now);
     return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
   }
-  return { kind: 'permanent', reason };
+  return { kind: 'permanent', reason, status, ...(text ? { answer: text } : {}) };
 }
 
 interface ClientErrorShape {

@@ -39,7 +39,7 @@ describe('whole-request status table (§2.7)', () => {
   }
   it('a permanent reason carries error.type and error.reason', () => {
     const r = classifyResponse(400, {}, envelope('illegal_argument_exception', 'Malformed action/metadata line [1]', 400), 0);
-    assert.deepEqual(r, { kind: 'permanent', reason: 'HTTP 400 illegal_argument_exception: Malformed action/metadata line [1]' });
+    assert.deepEqual(r, { kind: 'permanent', reason: 'HTTP 400 illegal_argument_exception: Malformed action/metadata line [1]', status: 400, answer: 'illegal_argument_exception: Malformed action/metadata line [1]' });
   });
 });
 

@@ -32,5 +32,5 @@ export function classifyLogScale(status: number, headers: IncomingHttpHeaders = 
     const r = status === 503 ? `${reason} (ingest backlog or unavailable)` : reason;
     return afterMs === undefined ? { kind: 'retry', reason: r } : { kind: 'retry', reason: r, afterMs };
   }
-  return { kind: 'permanent', reason };
+  return { kind: 'permanent', reason, status, ...(body ? { answer: bodyExcerpt(body, 2000) } : {}) };
 }

@@ -43,6 +43,8 @@ describe('Parseable status table (§3.5)', () => {
     assert.deepEqual(classifyParseable(400, {}, 'Invalid Request: field p_timestamp is a reserved field', NOW), {
       kind: 'permanent',
       reason: 'HTTP 400: Invalid Request: field p_timestamp is a reserved field',
+      status: 400,
+      answer: 'Invalid Request: field p_timestamp is a reserved field',
     });
   });
   it('auth says which server refused', () => {

@@ -42,7 +42,7 @@ export function classifySlack(status: number, headers: IncomingHttpHeaders = {},
   if (status === 401 || status === 403) return { kind: 'auth', status, reason: `${reason}: Slack refused this webhook` };
   if (status === 408 || status === 429 || (status >= 500 && status !== 501)) return retryAfter(headers, reason, now);
   if (status === 413) return { kind: 'too_large', reason };
-  return { kind: 'permanent', reason };
+  return { kind: 'permanent', reason, status, ...(body ? { answer: bodyExcerpt(body, 2000) } : {}) };
 }
 
 const TEAMS_FAILURE = /delivery failed|error/i;

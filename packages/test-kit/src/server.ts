@@ -33,6 +33,8 @@ export interface RecordedRequest {
 export type FaultAction =
   | { status: number; headers?: Record<string, string>; body?: string }
   | { reset: 'before' }
+  /** The connection is torn down while the client is still sending the body (after its first chunk). */
+  | { reset: 'mid_body' }
   | { reset: 'after' }
   | { delayMs: number };
 
@@ -382,6 +384,16 @@ export class EmulatorServer implements Emulator {
       this.#spec.options.onRequest?.({ method: record.method, path: record.path, status: record.status, note, ms: performance.now() - started });
     };
 
+    if (action !== undefined && 'reset' in action && action.reset === 'mid_body') {
+      // Wait for the first bytes of the body, then cut the connection with the upload unfinished.
+      await new Promise<void>((resolve) => {
+        if (req.readableEnded) return resolve();
+        req.once('data', () => resolve());
+        req.once('end', () => resolve());
+      });
+      req.socket.resetAndDestroy();
+      return log('fault: reset mid-body');
+    }
     if (action !== undefined && ('status' in action || ('reset' in action && action.reset === 'before'))) {
       // The fault replaces processing: read the body only to record it, store nothing.
       await ex.body();

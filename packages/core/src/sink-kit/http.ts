@@ -139,5 +139,5 @@ export function classifyHttpStatus(status: number, headers: IncomingHttpHeaders 
     const afterMs = parseRetryAfter(headers['retry-after'], now);
     return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
   }
-  return { kind: 'permanent', reason };
+  return { kind: 'permanent', reason, status, ...(body ? { answer: bodyExcerpt(body, 2000) } : {}) };
 }
