@@ -1056,7 +1056,7 @@ function checkpointFix(op: 'read' | 'write', e: unknown): string {
       : errno === 'EROFS'
         ? 'mount data_dir read-write'
         : errno === 'EACCES' || errno === 'EPERM'
-          ? "make data_dir writable by tern's user"
+          ? "make data_dir readable and writable by tern's user"
           : 'check data_dir';
   return `${what}. Fix: ${fix}`;
 }
