@@ -104,24 +104,28 @@ export class Intake {
   }
 
   /**
-   * Emits a batch for a push source that answers its sender: resolves when the pipeline could not
-   * take it before `signal` aborted (`refused`: nothing dispatched), when it is dispatched
-   * (`queued`, with `acknowledge: false`), when every sink is done with it (`acknowledged`; any
-   * acknowledgement status counts: refused events are the engine's accounting, not the sender's),
-   * or when `signal` aborts first (`unacknowledged`).
+   * Emits a batch for a push source that answers its sender: resolves `refused` when the pipeline
+   * could not take it before `signal` aborted (nothing dispatched), `queued` once dispatched (with
+   * `acknowledge: false`), `acknowledged` once every sink is done with it (any acknowledgement
+   * status counts: events refused by a sink are the engine's accounting, not the sender's to
+   * retry), or `unacknowledged` when `ackSignal` (default: `signal`) aborts first.
    */
-  async submit(events: LogEvent[], bytes: number, opts: { readonly signal?: AbortSignal; readonly acknowledge: boolean }): Promise<SubmitOutcome> {
+  async submit(
+    events: LogEvent[],
+    bytes: number,
+    opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly acknowledge: boolean },
+  ): Promise<SubmitOutcome> {
     let acked!: () => void;
     const done = new Promise<void>((resolve) => (acked = resolve));
-    const { signal } = opts;
     try {
-      await this.ctx.emit(events, () => acked(), bytes, signal);
+      await this.ctx.emit(events, () => acked(), bytes, opts.signal);
     } catch (e) {
       if ((e as Error).name === 'AbortError') return 'refused';
       throw e;
     }
     this.counters.events.inc(events.length);
     if (!opts.acknowledge) return 'queued';
+    const signal = opts.ackSignal ?? opts.signal;
     if (signal === undefined) {
       await done;
       return 'acknowledged';
