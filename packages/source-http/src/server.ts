@@ -133,9 +133,9 @@ export class HttpServerSource implements Source {
         this.log.log('warn', 'tls', { err: err.message }, 'TLS handshake refused (mutual TLS needs a client certificate signed by tls.ca_file)');
       });
     } else this.server = http.createServer(options);
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res, false));
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.serve(req, res, false));
     // Answer `Expect: 100-continue` only after the checks that need no body (curl sends it for bodies over 1 KB).
-    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res, true));
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.serve(req, res, true));
   }
 
   /** The URL the server listens on (after `run` started listening). */
@@ -154,9 +154,10 @@ export class HttpServerSource implements Source {
     }
     const addr = parseAddress(this.s.address) as { host: string; port: number };
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
+      const failed = (e: Error): void => reject(new Error(`cannot listen on ${this.s.address}: ${e.message}`, { cause: e }));
+      this.server.once('error', failed);
       this.server.listen(addr.port, addr.host, () => {
-        this.server.off('error', reject);
+        this.server.off('error', failed);
         resolve();
       });
     });
@@ -184,6 +185,14 @@ export class HttpServerSource implements Source {
   }
 
   // ------------------------------------------------------------------ requests
+
+  /** Never crashes the process on a request: an unexpected failure is logged and answered 500. */
+  private serve(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    this.handle(req, res, expectContinue).catch((e: unknown) => {
+      this.log.log('error', 'internal', { err: e }, 'request failed unexpectedly (500)');
+      this.answer(res, 500, { error: 'internal error' });
+    });
+  }
 
   private async handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
     this.c.requests.inc();
@@ -227,7 +236,7 @@ export class HttpServerSource implements Source {
         return this.answer(res, body.status, { error: body.message });
       }
       this.c.bytes.inc(body.wireBytes);
-      const format = s.decoding === 'auto' ? (String(req.headers['content-type'] ?? '').startsWith('text/plain') ? 'text' : 'json') : s.decoding;
+      const format = s.decoding === 'auto' ? (String(req.headers['content-type'] ?? '').toLowerCase().startsWith('text/plain') ? 'text' : 'json') : s.decoding;
       const events = this.intake.documents(origin, body.body.toString('utf8'), format, { remote: req.socket.remoteAddress });
       if (!Array.isArray(events)) return this.answer(res, 400, { error: `malformed ${format} body: ${events.message}` });
       if (events.length === 0) {

@@ -13,9 +13,8 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { writeTestTls } from '@tern/core/testing';
-import { startElasticsearch } from '@tern/test-kit';
 import { lines } from '../../cli/test/helpers.ts';
-import { falcoAlert, serve, until } from './helpers.ts';
+import { elasticsearch, esSink, falcoAlert, serve, until } from './helpers.ts';
 
 async function post(url: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, opts: { method?: 'POST' | 'GET' | 'PUT'; dispatcher?: Agent } = {}) {
   const res = await request(url, { method: opts.method ?? 'POST', headers, body: opts.method === 'GET' ? null : body, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) });
@@ -151,22 +150,14 @@ describe('credentials', () => {
 
 describe('acknowledgements', () => {
   it('off: 200 as soon as the events are queued, while the sink is still down; they arrive after it recovers', async (t) => {
-    const es = await startElasticsearch();
-    t.after(() => es.close());
-    es.fault({ match: { path: '/_bulk' }, times: Infinity, action: { status: 503 } });
+    const es = await elasticsearch(t, true);
     const s = await serve(
       t,
       `data_dir: ./state
 sources:
   in: { type: http_server, address: 127.0.0.1:0, sender: falco, acknowledgements: false }
 sinks:
-  es:
-    type: elasticsearch
-    inputs: [in]
-    endpoints: ["${es.url}"]
-    index: falco
-    request: { retry_initial_ms: 20, retry_max_ms: 100 }
-`,
+${esSink('es', 'in', es.url, 'falco')}`,
     );
     const r = await post(s.url, JSON.stringify(falcoAlert(1)));
     assert.equal(r.status, 200);

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { AuditWebhookSender, FalcoSender, startElasticsearch, startWebhook } from '@tern/test-kit';
-import { auditEvent, logs, tmp, until } from './helpers.ts';
+import { AuditWebhookSender, FalcoSender, startWebhook } from '@tern/test-kit';
+import { auditEvent, elasticsearch, logs, tmp, until } from './helpers.ts';
 import { tern } from '../../cli/test/helpers.ts';
 
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
@@ -32,9 +32,9 @@ async function runExample(t: import('node:test').TestContext, name: string, env:
 
 describe('push examples', () => {
   it('falco-sidekick: every alert Falco posts reaches Elasticsearch in ECS; Critical and above reach Slack', async (t) => {
-    const es = await startElasticsearch();
+    const es = await elasticsearch(t);
     const slack = await startWebhook({ mode: 'slack' });
-    t.after(() => Promise.all([es.close(), slack.close()]));
+    t.after(() => slack.close());
     const { url, r } = await runExample(t, 'falco-sidekick', { ES_URL: es.url, SLACK_WEBHOOK_URL: `${slack.url}/services/T0000000/B0000000/emulator`, CLUSTER: 'prod-eu1' });
     const alerts = readFileSync(join(examples, 'elasticsearch/falco.json'), 'utf8')
       .split('\n')
@@ -61,8 +61,7 @@ describe('push examples', () => {
   });
 
   it('k8s-audit-webhook: the apiserver, configured from the example kubeconfig, delivers every event to Elasticsearch mapped to ECS', async (t) => {
-    const es = await startElasticsearch();
-    t.after(() => es.close());
+    const es = await elasticsearch(t);
     const { url, r, dir } = await runExample(t, 'k8s-audit-webhook', { ES_URL: es.url });
     const kubeconfig = parse(readFileSync(join(dir, 'webhook-kubeconfig.yaml'), 'utf8')) as { clusters: Array<{ cluster: { server: string } }>; users: Array<{ user: { token: string } }> };
     const server = new URL(kubeconfig.clusters[0]?.cluster.server ?? '');

@@ -4,6 +4,7 @@
  * by the test's cleanup hook if the test did not stop it.
  */
 import type { TestContext } from 'node:test';
+import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
 import { logs, tern, tmp, until, write, type Run } from '../../cli/test/helpers.ts';
 
 export { logs, tmp, until, write, type Run };
@@ -45,6 +46,27 @@ export async function serve(t: TestContext, yaml: string, opts: { env?: Record<s
     },
   };
 }
+
+/** The Elasticsearch emulator, closed by the test's cleanup; `down`: every `_bulk` answered 503 until `clearFaults()`. */
+export async function elasticsearch(t: TestContext, down = false): Promise<ElasticsearchEmulator> {
+  const es = await startElasticsearch();
+  t.after(() => es.close());
+  if (down) es.fault({ match: { path: '/_bulk' }, times: Infinity, action: { status: 503 } });
+  return es;
+}
+
+/**
+ * An Elasticsearch sink (pipeline YAML) for the data stream logs-<dataset>-default. A short batch
+ * timeout: Falco sends its next alert only after the answer, so the sink's batching delay is Falco's pace.
+ */
+export const esSink = (id: string, input: string, url: string, dataset: string): string => `  ${id}:
+    type: elasticsearch
+    inputs: [${input}]
+    endpoints: ["${url}"]
+    data_stream: { dataset: ${dataset} }
+    batch: { timeout_ms: 20 }
+    request: { retry_initial_ms: 20, retry_max_ms: 100 }
+`;
 
 /** A Falco alert as `http_output` posts it (json_output: true). */
 export function falcoAlert(seq: number, priority = 'Warning', extra: Record<string, unknown> = {}): Record<string, unknown> {

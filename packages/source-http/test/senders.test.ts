@@ -12,29 +12,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AuditWebhookSender, FalcoSender, startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
-import { auditEvent, falcoAlert, logs, serve, until } from './helpers.ts';
-
-/**
- * An Elasticsearch sink for the data stream logs-<dataset>-default. A short batch timeout: Falco
- * sends its next alert only after the answer, so the sink's batching delay is Falco's pace.
- */
-const esSink = (id: string, input: string, url: string, dataset: string) => `  ${id}:
-    type: elasticsearch
-    inputs: [${input}]
-    endpoints: ["${url}"]
-    data_stream: { dataset: ${dataset} }
-    batch: { timeout_ms: 20 }
-    request: { retry_initial_ms: 20, retry_max_ms: 100 }
-`;
+import { AuditWebhookSender, FalcoSender, type ElasticsearchEmulator } from '@tern/test-kit';
+import { auditEvent, elasticsearch, esSink, falcoAlert, logs, serve, until } from './helpers.ts';
 
 const stream = (dataset: string): string => `logs-${dataset}-default`;
 const seqs = (es: ElasticsearchEmulator, dataset: string, key: string): string[] => es.docs(stream(dataset)).map((d) => String(d._source[key]));
 
 describe('delivery', () => {
   it('Falco alerts posted one per request and audit EventLists arrive at Elasticsearch once each', async (t) => {
-    const es = await startElasticsearch();
-    t.after(() => es.close());
+    const es = await elasticsearch(t);
     const s = await serve(
       t,
       `data_dir: ./state
@@ -82,9 +68,7 @@ ${esSink('audit_es', 'audit', es.url, 'audit')}`,
 
 describe('a sink outage with no room left', () => {
   it('k8s_audit answers 503 with Retry-After; the apiserver retries and everything arrives after recovery', async (t) => {
-    const es = await startElasticsearch();
-    t.after(() => es.close());
-    es.fault({ match: { path: '/_bulk' }, times: Infinity, action: { status: 503 } });
+    const es = await elasticsearch(t, true);
     const s = await serve(
       t,
       `data_dir: ./state
@@ -117,9 +101,7 @@ ${esSink('es', 'audit', es.url, 'audit')}`,
   });
 
   it('falco holds its answers (backpressure on Falco, never a status it would drop on); every alert three Falcos sent arrives', async (t) => {
-    const es = await startElasticsearch();
-    t.after(() => es.close());
-    es.fault({ match: { path: '/_bulk' }, times: Infinity, action: { status: 503 } });
+    const es = await elasticsearch(t, true);
     const s = await serve(
       t,
       `data_dir: ./state
@@ -157,9 +139,7 @@ ${esSink('es', 'falco', es.url, 'falco')}`,
 
 describe('shutdown', () => {
   it('a request whose events were not acknowledged before tern stops is answered 503 with Retry-After', async (t) => {
-    const es = await startElasticsearch();
-    t.after(() => es.close());
-    es.fault({ match: { path: '/_bulk' }, times: Infinity, action: { status: 503 } });
+    const es = await elasticsearch(t, true);
     const s = await serve(
       t,
       `data_dir: ./state
