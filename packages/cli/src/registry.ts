@@ -9,6 +9,7 @@ import * as logscale from '@tern/sink-logscale';
 import * as parseable from '@tern/sink-parseable';
 import * as webhook from '@tern/sink-webhook';
 import { sources } from '@tern/source-file';
+import { sources as httpSources } from '@tern/source-http';
 import * as transforms from '@tern/transforms';
 
 /** Reads a package's list of definitions (`sinks`, `transforms`), tolerating packages that export none yet. */
@@ -20,6 +21,7 @@ function list(pkg: object, key: string): ComponentDefinition<never>[] {
 export function builtinRegistry(): Registry {
   return new Registry().register(
     ...(sources as ComponentDefinition<never>[]),
+    ...(httpSources as ComponentDefinition<never>[]),
     ...list(transforms, 'transforms'),
     ...(fileSinks as ComponentDefinition<never>[]),
     ...list(elasticsearch, 'sinks'),

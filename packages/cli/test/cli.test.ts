@@ -20,7 +20,7 @@ describe('tern validate', () => {
     assert.equal(await r.exit, 1);
     assert.equal(
       r.stderr(),
-      `${p}:2:15: error: in: unknown source type "stdn" (did you mean "stdin"?); known: file, stdin\n` +
+      `${p}:2:15: error: in: unknown source type "stdn" (did you mean "stdin"?); known: file, http_server, stdin\n` +
         `${p}:4:8: error: out: missing required option "path"\n` +
         `${p}:4:36: error: out: unknown option "pth" (did you mean "path"?)\n`,
     );

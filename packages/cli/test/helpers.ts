@@ -28,8 +28,10 @@ export interface Run {
   exit: Promise<number | null>;
 }
 
-export function tern(args: string[], opts: { cwd?: string; input?: string | Buffer; env?: Record<string, string> } = {}): Run {
-  const child = spawn(process.execPath, ['--conditions=tern-src', BIN, ...args], {
+/** `wrap`: a command that runs tern (for example `setpriv` dropping capabilities), before node and its arguments. */
+export function tern(args: string[], opts: { cwd?: string; input?: string | Buffer; env?: Record<string, string>; wrap?: string[] } = {}): Run {
+  const [cmd, ...pre] = opts.wrap ?? [];
+  const child = spawn(cmd ?? process.execPath, [...(cmd === undefined ? [] : [...pre, process.execPath]), '--conditions=tern-src', BIN, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, TERN_LOG_LEVEL: 'info', ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -17,13 +17,21 @@ export interface Derived {
   readonly title: string;
   /** Lower-case severity: Falco priority, else inferred (see `inferSeverity`). */
   readonly severity: string;
-  /** `namespace/name` of the pod, or `host` for a process outside any pod. */
+  /** Falco's priority as written (`Critical`); empty for other events. */
+  readonly priority: string;
+  /**
+   * `namespace/name` of the pod; for a Tetragon process outside any pod `host`; empty when the
+   * event does not say (a Falco alert on the host, a Falco k8s_audit alert).
+   */
   readonly pod: string;
   readonly namespace: string;
   readonly container: string;
   readonly binary: string;
   readonly arguments: string;
+  /** The Kubernetes node, when the event names it (Tetragon `node_name`, Falco `k8s.node.name`). */
   readonly node: string;
+  /** Falco's `hostname`: the node only if Falco runs with FALCO_HOSTNAME=spec.nodeName, else its pod's name. */
+  readonly hostname: string;
   readonly time: string;
   /** First file path among a kprobe's arguments (or Falco `fd.name`). */
   readonly file: string;
@@ -61,12 +69,14 @@ function base(kind: string, data: unknown, suppressed: number): { -readonly [K i
     kind,
     title: '',
     severity: '',
+    priority: '',
     pod: '',
     namespace: '',
     container: '',
     binary: '',
     arguments: '',
     node: '',
+    hostname: '',
     time: '',
     file: '',
     access: '',
@@ -141,22 +151,31 @@ function tetragon(kind: string, data: Obj, suppressed: number): Derived {
   return d;
 }
 
+/**
+ * A Falco alert. Pod, namespace and node are what the alert itself carries, nothing guessed: an alert
+ * on the host has no pod (not "host"), a k8s_audit-source alert has the audited object's namespace
+ * (`ka.target.namespace`) and no pod, and Falco's `hostname` is not taken for the node (it is the
+ * Falco pod's name unless FALCO_HOSTNAME is set from spec.nodeName); a node shows only when an
+ * output field names it (`k8s.node.name`, for example added by the rule's output or a custom field).
+ */
 function falco(data: Obj, suppressed: number): Derived {
   const d = base('falco', data, suppressed);
   const f = obj(data['output_fields']) ?? {};
   d.rule = str(data['rule']);
   d.title = d.rule;
-  d.severity = str(data['priority']).toLowerCase();
-  d.namespace = str(f['k8s.ns.name']);
-  const pod = str(f['k8s.pod.name']);
-  d.pod = pod !== '' ? (d.namespace !== '' ? `${d.namespace}/${pod}` : pod) : 'host';
+  d.priority = str(data['priority']);
+  d.severity = d.priority.toLowerCase();
+  d.namespace = str(f['k8s.ns.name'] ?? f['k8smeta.ns.name'] ?? f['ka.target.namespace']);
+  const pod = str(f['k8s.pod.name'] ?? f['k8smeta.pod.name']);
+  d.pod = pod !== '' ? (d.namespace !== '' ? `${d.namespace}/${pod}` : pod) : '';
   d.container = str(f['container.name']);
   d.binary = str(f['proc.exepath'] ?? f['proc.name']);
   d.arguments = str(f['proc.cmdline']);
-  d.node = str(data['hostname'] ?? f['evt.hostname']);
+  d.node = str(f['k8s.node.name']);
+  d.hostname = str(data['hostname'] ?? f['evt.hostname']);
   d.time = str(data['time']);
   d.file = str(f['fd.name']);
-  d.user = str(f['user.name']);
+  d.user = str(f['user.name'] ?? f['ka.user.name']);
   return d;
 }
 
@@ -184,6 +203,32 @@ export function inferSeverity(d: Pick<Derived, 'kind' | 'action' | 'file'>): str
   return 'informational';
 }
 
+/** A Falco alert as Falco posts it (`rule`, `priority`, `output`). */
+export function isFalcoAlert(o: Record<string, unknown>): boolean {
+  return typeof o['rule'] === 'string' && typeof o['priority'] === 'string' && typeof o['output'] === 'string';
+}
+
+/** Falco's priorities, lowest first (Falcosidekick's `minimumpriority` order); `info` is Falco's short form. */
+export const PRIORITIES = ['debug', 'informational', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Rank of a severity in Falco's order; -1 for an unknown one (below every minimum). */
+export function priorityRank(severity: string): number {
+  const s = severity.toLowerCase();
+  return PRIORITIES.indexOf((s === 'info' ? 'informational' : s) as Priority);
+}
+
+/**
+ * The event with custom fields added, as Falcosidekick's `customfields` are: into a Falco alert's
+ * `output_fields`, at the top level of any other event. A field the event already has keeps its value.
+ */
+export function withCustomFields(data: unknown, custom: Readonly<Record<string, string>> | undefined): unknown {
+  const o = obj(data);
+  if (custom === undefined || o === undefined) return data;
+  if (isFalcoAlert(o)) return { ...o, output_fields: { ...custom, ...(obj(o['output_fields']) ?? {}) } };
+  return { ...custom, ...o };
+}
+
 /** Derived fields of one event's data; `suppressed` is the rate limiter's count for it. */
 export function describe(data: unknown, suppressed = 0): Derived {
   const o = obj(data);
@@ -193,7 +238,7 @@ export function describe(data: unknown, suppressed = 0): Derived {
     return d;
   }
   for (const k of TETRAGON_KINDS) if (obj(o[k]) !== undefined) return tetragon(k, o, suppressed);
-  if (typeof o['rule'] === 'string' && typeof o['priority'] === 'string' && typeof o['output'] === 'string') return falco(o, suppressed);
+  if (isFalcoAlert(o)) return falco(o, suppressed);
   if (o['kind'] === 'Event' && typeof o['apiVersion'] === 'string' && o['apiVersion'].startsWith('audit.k8s.io')) return audit(o, suppressed);
   const d = base('event', data, suppressed);
   d.node = str(o['node_name'] ?? o['hostname'] ?? o['host']);

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EncodedRequest, LogEvent } from '@tern/core';
-import { describe } from './describe.ts';
+import { describe, withCustomFields } from './describe.ts';
 import { MessageFormatter, escapeMrkdwn, slackMessage, teamsMessage } from './format.ts';
 import type { BodyMode, MessageOptions, WebhookFormat } from './schema.ts';
 import { compileJson, compileText, isJsonTemplate, type JsonTemplate, type TextTemplate } from './template.ts';
@@ -32,6 +32,8 @@ export interface EncoderOptions {
   readonly idempotencyKey?: boolean;
   /** Similar alerts suppressed before this event (from the rate limiter); 0 when none. */
   readonly suppressedOf?: (ev: LogEvent) => number;
+  /** Fields added to every event (`custom_fields`). */
+  readonly customFields?: Readonly<Record<string, string>>;
 }
 
 /** Field added to `json` events that carry a rate-limit count. */
@@ -49,8 +51,10 @@ export class WebhookEncoder {
   private readonly formatter: MessageFormatter | undefined;
   private readonly idempotency: boolean;
   private readonly suppressedOf: (ev: LogEvent) => number;
+  private readonly custom: Readonly<Record<string, string>> | undefined;
 
   constructor(opts: EncoderOptions) {
+    this.custom = opts.customFields;
     this.format = opts.format;
     this.mode = opts.format === 'slack' || opts.format === 'teams' ? 'single' : opts.body;
     if (opts.format === 'template') {
@@ -58,7 +62,7 @@ export class WebhookEncoder {
       if (isJsonTemplate(src)) this.json = compileJson(src);
       else this.text = compileText(src);
     }
-    if (opts.format === 'slack' || opts.format === 'teams') this.formatter = new MessageFormatter(opts.message);
+    if (opts.format === 'slack' || opts.format === 'teams') this.formatter = new MessageFormatter(opts.message, opts.customFields);
     this.idempotency = opts.idempotencyKey === true;
     this.suppressedOf = opts.suppressedOf ?? (() => 0);
   }
@@ -95,11 +99,11 @@ export class WebhookEncoder {
   private one(ev: LogEvent): string {
     const suppressed = this.suppressedOf(ev);
     if (this.format === 'json') {
-      if (suppressed === 0) return ev.toJson();
-      const data = dataOf(ev);
-      return JSON.stringify({ ...data, [SUPPRESSED_FIELD]: suppressed });
+      if (suppressed === 0 && this.custom === undefined) return ev.toJson();
+      const data = withCustomFields(dataOf(ev), this.custom) as Record<string, unknown>;
+      return JSON.stringify(suppressed === 0 ? data : { ...data, [SUPPRESSED_FIELD]: suppressed });
     }
-    const data = dataOf(ev);
+    const data = withCustomFields(dataOf(ev), this.custom);
     if (this.formatter !== undefined) {
       if (this.format === 'slack') {
         const f = this.formatter.format(data, suppressed, escapeMrkdwn);

@@ -50,7 +50,20 @@ export const DEFAULT_TEXTS: Readonly<Record<string, string>> = Object.freeze({
   event: '{{_.json}}',
 });
 
-/** Default fields shown under the sentence: derived name → label. */
+/**
+ * Default fields of a Falco alert: its rule and priority, and where it happened only as far as the
+ * alert says (the namespace alone when there is no pod, as for k8s_audit alerts).
+ */
+const FALCO_FIELDS: ReadonlyArray<readonly [keyof Derived, string]> = [
+  ['rule', 'Rule'],
+  ['priority', 'Priority'],
+  ['pod', 'Pod'],
+  ['namespace', 'Namespace'],
+  ['container', 'Container'],
+  ['node', 'Node'],
+];
+
+/** Default fields shown under the sentence for other events: derived name → label. */
 const DEFAULT_FIELDS: ReadonlyArray<readonly [keyof Derived, string]> = [
   ['pod', 'Pod'],
   ['binary', 'Binary'],
@@ -97,8 +110,11 @@ export class MessageFormatter {
   private readonly severityPath: Path | undefined;
   private readonly defaults = new Map<string, TextTemplate>();
   readonly colors: Readonly<Record<string, string>>;
+  private readonly custom: ReadonlyArray<readonly [string, string]>;
 
-  constructor(opts: MessageOptions = {}) {
+  /** `custom`: fields added to every alert (shown after the default fields). */
+  constructor(opts: MessageOptions = {}, custom: Readonly<Record<string, string>> = {}) {
+    this.custom = Object.entries(custom);
     this.title = opts.title !== undefined ? compileText(opts.title) : undefined;
     this.text = opts.text !== undefined ? compileText(opts.text) : undefined;
     this.fields = opts.fields?.map((f) => ({ name: f, path: parsePath(f) }));
@@ -112,11 +128,7 @@ export class MessageFormatter {
     const d = describe(data, suppressed);
     const scope: Scope = { data, derived: () => d };
     const esc = escape ?? ((s: string) => s);
-    let severity = d.severity;
-    if (this.severityPath !== undefined) {
-      const v = stringify(this.severityPath[0] === '_' ? getIn(d, this.severityPath, 1) : getIn(data, this.severityPath)).toLowerCase();
-      if (v !== '') severity = v;
-    }
+    const severity = severityOf(data, d, this.severityPath);
     const title = this.title !== undefined ? this.title.render(scope, esc) : esc(d.title);
     let text: string;
     if (this.text !== undefined) text = this.text.render(scope, esc);
@@ -134,10 +146,13 @@ export class MessageFormatter {
         if (v !== '') fields.push({ name: esc(f.name), value: esc(v) });
       }
     } else {
-      for (const [key, label] of DEFAULT_FIELDS) {
+      for (const [key, label] of d.kind === 'falco' ? FALCO_FIELDS : DEFAULT_FIELDS) {
         const v = d[key];
-        if (typeof v === 'string' && v !== '' && !(key === 'pod' && v === 'host' && d.kind === 'event')) fields.push({ name: label, value: esc(v) });
+        if (typeof v !== 'string' || v === '' || (key === 'pod' && v === 'host' && d.kind === 'event')) continue;
+        if (key === 'namespace' && d.pod !== '') continue;
+        fields.push({ name: label, value: esc(v) });
       }
+      for (const [name, value] of this.custom) fields.push({ name: esc(name), value: esc(value) });
     }
     const footer = [`tern · ${d.kind}`, severity, d.node ? esc(d.node) : '', d.suppressed_note].filter((s) => s !== '').join(' · ');
     return { title, text, severity, fields, footer };
@@ -146,6 +161,15 @@ export class MessageFormatter {
   color(severity: string): string {
     return this.colors[severity] ?? UNKNOWN_COLOR;
   }
+}
+
+/** The severity of an event: the `severity_field` when set and present, else the derived one. */
+export function severityOf(data: unknown, d: Derived, severityPath?: Path): string {
+  if (severityPath !== undefined) {
+    const v = stringify(severityPath[0] === '_' ? getIn(d, severityPath, 1) : getIn(data, severityPath)).toLowerCase();
+    if (v !== '') return v;
+  }
+  return d.severity;
 }
 
 function lowerKeys(o: Readonly<Record<string, string>>): Record<string, string> {

@@ -7,6 +7,8 @@
  */
 import {
   createDeliverySink,
+  readSecret,
+  TernError,
   type Batch,
   type ComponentContext,
   type Counter,
@@ -20,18 +22,21 @@ import {
   type SinkDefinition,
   type SinkProtocol,
 } from '@tern/core';
+import { describe as deriveFields, priorityRank } from './describe.ts';
 import { WebhookEncoder, type WebhookRequest } from './encoder.ts';
+import { severityOf } from './format.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { WebhookClient } from './request.ts';
-import { WEBHOOK_BATCH_DEFAULTS, WEBHOOK_REQUEST_DEFAULTS, schema, validate, type WebhookConfig } from './schema.ts';
+import { WEBHOOK_BATCH_DEFAULTS, WEBHOOK_REQUEST_DEFAULTS, schema, urlErrors, validate, type WebhookConfig } from './schema.ts';
+import { parsePath, type Path } from './template.ts';
 
 export { classifierFor, classifyGeneric, classifySlack, classifyTeams, type Classifier } from './classify.ts';
-export { describe, inferSeverity, suppressedNote, type Derived } from './describe.ts';
+export { describe, inferSeverity, isFalcoAlert, PRIORITIES, priorityRank, suppressedNote, withCustomFields, type Derived, type Priority } from './describe.ts';
 export { SUPPRESSED_FIELD, WebhookEncoder, eventId, idempotencyKey, type EncoderOptions, type WebhookRequest } from './encoder.ts';
-export { DEFAULT_COLORS, DEFAULT_TEXTS, MessageFormatter, SLACK_LIMITS, TEAMS_LIMITS, escapeMrkdwn, slackMessage, teamsMessage, truncate, type Formatted, type SlackMessage } from './format.ts';
+export { DEFAULT_COLORS, DEFAULT_TEXTS, MessageFormatter, SLACK_LIMITS, TEAMS_LIMITS, escapeMrkdwn, severityOf, slackMessage, teamsMessage, truncate, type Formatted, type SlackMessage } from './format.ts';
 export { RateLimiter, type RateLimiterOptions, type Verdict } from './rate-limit.ts';
 export { WebhookClient } from './request.ts';
-export { WEBHOOK_BATCH_DEFAULTS, WEBHOOK_REQUEST_DEFAULTS, schema, validate, type BodyMode, type MessageOptions, type RateLimitOptions, type SignatureOptions, type WebhookConfig, type WebhookFormat } from './schema.ts';
+export { WEBHOOK_BATCH_DEFAULTS, WEBHOOK_REQUEST_DEFAULTS, schema, urlErrors, validate, type BodyMode, type MessageOptions, type RateLimitOptions, type SignatureOptions, type WebhookConfig, type WebhookFormat } from './schema.ts';
 export { sign, type SignatureAlgorithm } from './signature.ts';
 export { compileJson, compileText, getIn, parsePath, templateError, type JsonTemplate, type Scope, type TextTemplate } from './template.ts';
 
@@ -61,19 +66,29 @@ class WebhookProtocol implements SinkProtocol<WebhookRequest> {
   }
 }
 
-/** The sink: the rate limiter (when configured) in front of the kit's delivery driver. */
+/** Which events go out at all: `minimum_priority` (rank in Falco's order, and where the severity is read). */
+export interface PriorityFilter {
+  readonly minRank: number;
+  readonly severityPath: Path | undefined;
+}
+
+/** The sink: the priority filter and the rate limiter (when configured) in front of the kit's delivery driver. */
 export class WebhookSink implements Sink {
   readonly delivery: DeliverySink<WebhookRequest>;
   private readonly limiter: RateLimiter | undefined;
+  private readonly priority: PriorityFilter | undefined;
   private readonly notes: WeakMap<LogEvent, number>;
   private readonly suppressed: Counter;
+  private readonly below: Counter;
   private readonly evicted: Counter;
 
-  constructor(delivery: DeliverySink<WebhookRequest>, limiter: RateLimiter | undefined, notes: WeakMap<LogEvent, number>, ctx: ComponentContext) {
+  constructor(delivery: DeliverySink<WebhookRequest>, limiter: RateLimiter | undefined, notes: WeakMap<LogEvent, number>, ctx: ComponentContext, priority?: PriorityFilter) {
     this.delivery = delivery;
     this.limiter = limiter;
+    this.priority = priority;
     this.notes = notes;
     this.suppressed = ctx.telemetry.counter('events_suppressed');
+    this.below = ctx.telemetry.counter('events_below_priority');
     this.evicted = ctx.telemetry.counter('rate_limit_keys_evicted');
   }
 
@@ -86,13 +101,15 @@ export class WebhookSink implements Sink {
   }
 
   accept(batch: Batch): void {
-    const limiter = this.limiter;
-    if (limiter === undefined) {
+    const { limiter, priority } = this;
+    if (limiter === undefined && priority === undefined) {
       this.delivery.accept(batch);
       return;
     }
     const kept: LogEvent[] = [];
-    const evictedBefore = limiter.evicted;
+    const evictedBefore = limiter?.evicted ?? 0;
+    let below = 0;
+    let suppressed = 0;
     for (const ev of batch.events) {
       let data: unknown;
       try {
@@ -100,17 +117,27 @@ export class WebhookSink implements Sink {
       } catch {
         data = { message: ev.raw ?? '' };
       }
-      const v = limiter.check(data);
-      if (!v.send) continue;
+      // Below the minimum first: an alert that is not sent must not open a rate-limit window either.
+      if (priority !== undefined && priorityRank(severityOf(data, deriveFields(data), priority.severityPath)) < priority.minRank) {
+        below++;
+        continue;
+      }
+      if (limiter !== undefined) {
+        const v = limiter.check(data);
+        if (!v.send) {
+          suppressed++;
+          continue;
+        }
+        if (v.suppressed > 0) this.notes.set(ev, v.suppressed);
+      }
       kept.push(ev);
-      if (v.suppressed > 0) this.notes.set(ev, v.suppressed);
     }
-    const n = batch.events.length - kept.length;
-    if (n > 0) this.suppressed.inc(n);
-    if (limiter.evicted > evictedBefore) this.evicted.inc(limiter.evicted - evictedBefore);
-    // Suppressed events are done with on purpose: the kit releases the group once the kept ones settle
-    // (at once when none are kept).
-    this.delivery.accept(n === 0 ? batch : { events: kept, ack: batch.ack });
+    if (below > 0) this.below.inc(below);
+    if (suppressed > 0) this.suppressed.inc(suppressed);
+    if (limiter !== undefined && limiter.evicted > evictedBefore) this.evicted.inc(limiter.evicted - evictedBefore);
+    // Filtered and suppressed events are done with on purpose: the kit releases the group once the
+    // kept ones settle (at once when none are kept).
+    this.delivery.accept(kept.length === batch.events.length ? batch : { events: kept, ack: batch.ack });
   }
 
   stop(deadline: AbortSignal): Promise<void> {
@@ -121,6 +148,10 @@ export class WebhookSink implements Sink {
 /** Builds the sink (also for tests, which inject a clock or random source through `deps`). */
 export function createWebhookSink(config: WebhookConfig, ctx: ComponentContext, deps: DeliveryDeps = {}): WebhookSink {
   const format = config.format ?? 'json';
+  // The URL may be a secret (a Slack webhook is its own credential): from a file, like every other secret.
+  const url = readSecret(config.url, config.url_file, 'url', ctx.configDir);
+  const bad = url === undefined ? ['url: set url or url_file'] : urlErrors(url, config.url_file !== undefined ? `url_file (${config.url_file})` : 'url');
+  if (bad.length > 0 || url === undefined) throw new TernError('TERN_ERR_BUILD', bad.join('; '));
   const notes = new WeakMap<LogEvent, number>();
   const encoder = new WebhookEncoder({
     format,
@@ -128,11 +159,12 @@ export function createWebhookSink(config: WebhookConfig, ctx: ComponentContext, 
     ...(config.template !== undefined ? { template: config.template } : {}),
     ...(config.message !== undefined ? { message: config.message } : {}),
     idempotencyKey: config.idempotency_key === true,
+    ...(config.custom_fields !== undefined && Object.keys(config.custom_fields).length > 0 ? { customFields: config.custom_fields } : {}),
     suppressedOf: (ev) => notes.get(ev) ?? 0,
   });
   const concurrency = config.request?.concurrency ?? WEBHOOK_REQUEST_DEFAULTS.concurrency ?? 4;
   const now = deps.clock ? deps.clock.now.bind(deps.clock) : Date.now;
-  const client = new WebhookClient({ config, baseDir: ctx.configDir, concurrency, now });
+  const client = new WebhookClient({ config, url, baseDir: ctx.configDir, concurrency, now });
   const rl = config.rate_limit;
   const limiter = rl === undefined ? undefined : new RateLimiter({ keyFields: rl.key_fields, intervalMs: rl.interval_ms ?? 600_000, maxKeys: rl.max_keys ?? 10_000, now });
   // One event per request in single mode (and so for every Slack or Teams message), whatever batch.max_events says.
@@ -142,8 +174,12 @@ export function createWebhookSink(config: WebhookConfig, ctx: ComponentContext, 
     ...deps,
     defaults: { batch: WEBHOOK_BATCH_DEFAULTS, request: WEBHOOK_REQUEST_DEFAULTS, compression: 'none', ...deps.defaults },
   });
-  ctx.logger.debug({ origin: client.origin, format, body: encoder.single ? 'single' : config.body, rate_limit: limiter !== undefined, signed: config.signature !== undefined }, 'webhook sink built');
-  return new WebhookSink(delivery, limiter, notes, ctx);
+  const priority =
+    config.minimum_priority === undefined
+      ? undefined
+      : { minRank: priorityRank(config.minimum_priority), severityPath: config.message?.severity_field !== undefined ? parsePath(config.message.severity_field) : undefined };
+  ctx.logger.debug({ origin: client.origin, format, body: encoder.single ? 'single' : config.body, rate_limit: limiter !== undefined, minimum_priority: config.minimum_priority, signed: config.signature !== undefined }, 'webhook sink built');
+  return new WebhookSink(delivery, limiter, notes, ctx, priority);
 }
 
 export const webhookSink: SinkDefinition<WebhookConfig> = {

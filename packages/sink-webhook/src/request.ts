@@ -18,6 +18,8 @@ const USER_AGENT = 'tern';
 
 export interface WebhookClientOptions {
   readonly config: WebhookConfig;
+  /** The receiver URL (from `url`, or read from `url_file`). */
+  readonly url: string;
   readonly baseDir: string;
   readonly concurrency: number;
   readonly now?: () => number;
@@ -34,7 +36,7 @@ export class WebhookClient {
 
   constructor(opts: WebhookClientOptions) {
     const c = opts.config;
-    const url = new URL(c.url);
+    const url = new URL(opts.url);
     this.origin = url.origin;
     this.path = (url.pathname === '' ? '/' : url.pathname) + url.search;
     this.method = c.method ?? 'POST';

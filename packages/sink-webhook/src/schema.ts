@@ -24,6 +24,7 @@ import {
   type RequestDefaults,
   type TlsOptions,
 } from '@tern/core';
+import { PRIORITIES, type Priority } from './describe.ts';
 import { parsePath, templateError } from './template.ts';
 
 /** 500 events / 1 MB / 1 s for `array` and `ndjson` bodies; `single` always sends one event. */
@@ -56,7 +57,11 @@ export interface SignatureOptions {
 }
 
 export interface WebhookConfig extends DeliveryOptions {
-  readonly url: string;
+  /** The receiver URL; `url_file` instead reads it from a file (one of the two is set). */
+  readonly url?: string;
+  readonly url_file?: string;
+  readonly minimum_priority?: Priority;
+  readonly custom_fields?: Readonly<Record<string, string>>;
   readonly method?: 'POST' | 'PUT';
   readonly headers?: Readonly<Record<string, string>>;
   readonly auth?: AuthOptions;
@@ -74,13 +79,32 @@ export interface WebhookConfig extends DeliveryOptions {
 export const schema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['url'],
   properties: {
     url: {
       type: 'string',
       pattern: '^https?://',
-      description: 'Receiver URL, query string included. For Slack it is the incoming-webhook URL, which is itself the secret: use ${ENV} interpolation. It is never logged (only its origin is).',
+      description: 'Receiver URL, query string included (set `url` or `url_file`). For Slack it is the incoming-webhook URL, which is itself the secret: use `url_file` or ${ENV} interpolation. It is never logged (only its origin is).',
       examples: ['https://hooks.slack.com/services/${SLACK_WEBHOOK_PATH}', 'https://alerts.internal/falco'],
+    },
+    url_file: {
+      type: 'string',
+      minLength: 1,
+      description: 'File holding the receiver URL (a mounted Kubernetes Secret, as for every other secret); one trailing newline is ignored. Read at start.',
+      examples: ['/var/run/secrets/tern/slack-webhook-url'],
+    },
+    minimum_priority: {
+      type: 'string',
+      enum: [...PRIORITIES],
+      description:
+        'Send only events at or above this priority, in Falco\'s order (debug < informational < notice < warning < error < critical < alert < emergency), as Falcosidekick\'s `minimumpriority`. The priority is Falco\'s `priority` (`Info` counts as informational), else the derived severity (`_.severity`, or `message.severity_field` when set); an event with no known priority is below every minimum. Events below it are not sent: acknowledged at once and counted (`events_below_priority`). Omit to send everything.',
+      examples: ['critical', 'warning'],
+    },
+    custom_fields: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      default: {},
+      description: 'Fields added to every alert, as Falcosidekick\'s `customfields`: into a Falco alert\'s `output_fields`, at the top level of other events (a field the event already has keeps its value). Slack and Teams messages list them after the default fields; templates read them like any field.',
+      examples: [{ cluster: 'prod-eu1', team: 'secops' }],
     },
     method: {
       type: 'string',
@@ -222,6 +246,19 @@ export const schema: JsonSchema = {
   },
 };
 
+/** What is wrong with a receiver URL (also checked at build time for one read from `url_file`). */
+export function urlErrors(value: string, option: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [`${option}: not a valid URL`];
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return [`${option}: not an http(s) URL`];
+  if (url.username !== '' || url.password !== '') return [`${option}: credentials in the URL are not sent; use auth (strategy basic)`];
+  return [];
+}
+
 function pathErrors(paths: readonly string[] | undefined, option: string): string[] {
   const out: string[] = [];
   for (const [i, p] of (paths ?? []).entries()) {
@@ -239,13 +276,8 @@ export function validate(c: WebhookConfig): string[] {
   const out: string[] = [];
   const format = c.format ?? 'json';
   const body = c.body ?? 'single';
-  let url: URL | undefined;
-  try {
-    url = new URL(c.url);
-  } catch {
-    out.push('url: not a valid URL');
-  }
-  if (url !== undefined && (url.username !== '' || url.password !== '')) out.push('url: credentials in the URL are not sent; use auth (strategy basic)');
+  if ((c.url === undefined) === (c.url_file === undefined)) out.push('url: set url or url_file (one of them)');
+  if (c.url !== undefined) out.push(...urlErrors(c.url, 'url'));
   if (format === 'template') {
     if (c.template === undefined) out.push('template: required with format template');
     else {

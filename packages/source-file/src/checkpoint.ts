@@ -38,12 +38,17 @@ export class CheckpointStore {
     this.path = join(this.dir, `${sourceId}.json`);
   }
 
-  load(): CheckpointFile {
+  /**
+   * The stored checkpoint, or an empty one when there is none yet. A checkpoint that exists but
+   * cannot be read (permissions, I/O) is reported through `onError` before starting empty: the
+   * files are then read again from their start (duplicates, never loss), which must not go unsaid.
+   */
+  load(onError?: (e: unknown) => void): CheckpointFile {
     try {
       const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as CheckpointFile;
       if (parsed && parsed.version === 1 && parsed.files && typeof parsed.files === 'object') return parsed;
-    } catch {
-      /* none yet, or unreadable: start fresh */
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') onError?.(e);
     }
     return { version: 1, files: {} };
   }

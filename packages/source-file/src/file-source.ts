@@ -32,15 +32,15 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
-  decodeLine,
-  LineSplitter,
-  RateLimitedWarn,
-  DecodeError,
+  Intake,
+  LogLimiter,
   setPath,
   type Counter,
   type Decoding,
   type EventOrigin,
+  type LineStream,
   type LogEvent,
+  type MultilineOptions,
   type Source,
   type SourceContext,
 } from '@tern/core';
@@ -67,6 +67,7 @@ export interface FileSourceConfig {
   max_unsaved_events?: number;
   path_fields?: string | string[];
   add_metadata?: 'none' | 'ecs';
+  multiline?: MultilineOptions;
 }
 
 /** Reads a busy file may make in a row while files without a handle wait for one. */
@@ -104,9 +105,9 @@ interface Reader {
   headLen: number;
   hashedLen: number;
   headHash: string;
-  splitter: LineSplitter;
+  /** Lines → events (framing, multiline, decoding), and where a reader may resume. */
+  stream: LineStream;
   tracker: AckTracker;
-  batch: LogEvent[];
   /** Path no longer leads here: renamed out of the globs, or deleted. Read to the end, then closed. */
   gone: '' | 'renamed' | 'deleted';
   goneSince: number;
@@ -121,6 +122,8 @@ interface Reader {
   seen: boolean;
   lastSize: number;
   lastMtime: number;
+  /** Opening failed with EACCES/EPERM: reported once, retried quietly at every scan. */
+  denied: boolean;
 }
 
 function sha1(buf: Buffer, len: number): string {
@@ -165,17 +168,18 @@ export class FileSource implements Source {
   /** Events the checkpoint in memory moved over since the last write began. */
   private coveredSinceSave = 0;
   private saving: Promise<void> | undefined;
-  private readonly warn = new RateLimitedWarn();
+  private readonly intake: Intake;
+  /** Checkpoint write failures repeat every interval while the disk is full: one line per errno and 10 s. */
+  private readonly cpLog: LogLimiter;
   private readonly c: {
-    lines: Counter;
-    decodeErrors: Counter;
-    oversize: Counter;
     truncations: Counter;
     files: Counter;
     bytes: Counter;
     lost: Counter;
     recovered: Counter;
     saves: Counter;
+    saveErrors: Counter;
+    denied: Counter;
   };
 
   constructor(cfg: FileSourceConfig, ctx: SourceContext) {
@@ -186,23 +190,29 @@ export class FileSource implements Source {
     const tpl = cfg.path_fields === undefined ? [] : Array.isArray(cfg.path_fields) ? cfg.path_fields : [cfg.path_fields];
     this.templates = tpl.map((t) => compilePathTemplate(t, ctx.configDir));
     this.store = new CheckpointStore(ctx.dataDir, ctx.id);
-    this.checkpoint = this.store.load();
+    this.cpLog = new LogLimiter(ctx.logger);
+    this.intake = new Intake(ctx, {
+      decoding: cfg.decoding,
+      max_line_bytes: cfg.max_line_bytes,
+      ...(cfg.multiline ? { multiline: cfg.multiline } : {}),
+      ...(cfg.add_metadata === 'ecs' ? { enrich: ecsMetadata } : {}),
+    });
     this.readBuf = Buffer.allocUnsafe(cfg.read_buffer_bytes);
     this.scratch = Buffer.allocUnsafe(cfg.fingerprint_bytes);
     this.maxOpen = cfg.max_open_files ?? 1024;
     this.maxUnsaved = cfg.max_unsaved_events ?? 100_000;
     const t = ctx.telemetry;
     this.c = {
-      lines: t.counter('events_read'),
-      decodeErrors: t.counter('decode_errors'),
-      oversize: t.counter('lines_too_long'),
       truncations: t.counter('truncations'),
       files: t.counter('files_opened'),
       bytes: t.counter('bytes_read'),
       lost: t.counter('files_lost'),
       recovered: t.counter('truncation_copies_read'),
       saves: t.counter('checkpoint_writes'),
+      saveErrors: t.counter('checkpoint_errors'),
+      denied: t.counter('permission_errors'),
     };
+    this.checkpoint = this.store.load((e) => this.checkpointFailed('read', e));
   }
 
   async run(): Promise<void> {
@@ -245,12 +255,14 @@ export class FileSource implements Source {
       this.updateCheckpoint(r);
       const cp = this.checkpoint.files[r.id];
       // A .gz whose every line was acknowledged during the drain is done.
-      if (cp && r.gz?.ended && r.tracker.inFlight === 0 && r.splitter.pendingBytes === 0) cp.done = true;
+      if (cp && r.gz?.ended && r.tracker.inFlight === 0 && !r.stream.held) cp.done = true;
     }
     try {
       this.store.save(this.checkpoint);
     } catch (e) {
-      this.ctx.logger.error({ err: e, path: this.store.path }, 'cannot write checkpoint');
+      // The last write: logged whatever the rate limit says.
+      this.c.saveErrors.inc();
+      this.ctx.logger.error({ err: e, path: this.store.path, errno: (e as NodeJS.ErrnoException).code }, checkpointFix('write', e));
     }
     for (const r of this.readers.values()) await this.release(r);
     this.readers.clear();
@@ -342,6 +354,8 @@ export class FileSource implements Source {
         known.goneSince = 0;
         // A parked file has unread data when its size differs from the read position (or it was rewritten).
         if (known.fh === undefined && !known.queued && !known.fresh && (st.size !== known.pos || st.mtimeMs !== known.lastMtime)) this.enqueue(known);
+        // A file we may not read is tried again, quietly, at every scan.
+        else if (known.fh === undefined && !known.queued && known.denied) this.enqueue(known);
         if (known.fh === undefined) {
           known.lastSize = st.size;
           known.lastMtime = st.mtimeMs;
@@ -387,13 +401,7 @@ export class FileSource implements Source {
         this.moved(r, found);
         r.gone = 'renamed';
         if (!r.queued) this.enqueue(r);
-      } else {
-        if (r.pos < r.lastSize) {
-          this.c.lost.inc();
-          this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file removed while it had no open handle; lines after offset are lost');
-        }
-        this.forget(r);
-      }
+      } else this.lostWhileClosed(r);
     }
     // Checkpoints of files that are gone: at start, a file rotated while tern was down is finished
     // (found next to its old path by inode and head); otherwise the entry is dropped.
@@ -457,9 +465,8 @@ export class FileSource implements Source {
       headLen: 0,
       hashedLen: -1,
       headHash: '',
-      splitter: undefined as unknown as LineSplitter,
+      stream: undefined as unknown as LineStream,
       tracker: new AckTracker(0),
-      batch: [],
       gone: '',
       goneSince: 0,
       idleSince: 0,
@@ -470,8 +477,9 @@ export class FileSource implements Source {
       seen: true,
       lastSize: 0,
       lastMtime: 0,
+      denied: false,
     };
-    r.splitter = this.splitterFor(r, 0);
+    r.stream = this.intake.lines(r.origin, 0);
     this.readers.set(id, r);
     this.byPath.set(path, r);
     this.enqueue(r);
@@ -489,47 +497,7 @@ export class FileSource implements Source {
     this.byPath.set(path, r);
     r.path = path;
     r.origin = r.origin.fields ? { ...r.origin, path } : { sourceId: this.ctx.id, path, host: this.ctx.host, fileId: r.id };
-  }
-
-  private splitterFor(r: Reader, offset: number): LineSplitter {
-    const push =
-      this.cfg.add_metadata === 'ecs'
-        ? (ev: LogEvent): void => {
-            // Opt-in: writing fields makes sinks serialise the event instead of forwarding its line.
-            const d = ev.mutate();
-            setPath(d, 'log.file.path', ev.origin.path);
-            setPath(d, 'log.offset', ev.offset);
-            const host = d.host;
-            if (!(host !== null && typeof host === 'object' && 'name' in host)) setPath(d, 'host.name', ev.origin.host);
-            const f = ev.origin.fields;
-            if (f) for (const k in f) setPath(d, k, f[k]);
-            r.batch.push(ev);
-          }
-        : (ev: LogEvent): void => {
-            r.batch.push(ev);
-          };
-    return new LineSplitter(
-      {
-        line: (text, off) => {
-          const ev = decodeLine(r.origin, text, off, this.cfg.decoding);
-          if (ev instanceof DecodeError) {
-            this.c.decodeErrors.inc();
-            this.report(r, ev.offset, `malformed line skipped: ${ev.message}`);
-          } else push(ev);
-        },
-        oversize: (off, length) => {
-          this.c.oversize.inc();
-          this.report(r, off, `line longer than max_line_bytes (${length} > ${this.cfg.max_line_bytes} bytes); skipped`);
-        },
-      },
-      this.cfg.max_line_bytes,
-      offset,
-    );
-  }
-
-  private report(r: Reader, offset: number, message: string): void {
-    const suppressed = this.warn.take();
-    if (suppressed >= 0) this.ctx.logger.warn({ path: r.path, offset, ...(suppressed ? { suppressed_since_last: suppressed } : {}) }, message);
+    r.stream.origin = r.origin;
   }
 
   // ------------------------------------------------------------------ handles
@@ -566,7 +534,8 @@ export class FileSource implements Source {
     let fh: FileHandle;
     try {
       fh = await open(r.path, 'r');
-    } catch {
+    } catch (e) {
+      if (isDenied(e)) return this.deniedAccess(r, e);
       const found = await this.findById(dirname(r.path), r.id);
       if (!found) return this.lostWhileClosed(r);
       this.moved(r, found);
@@ -591,6 +560,10 @@ export class FileSource implements Source {
     this.openCount++;
     r.slice = 0;
     r.idleSince = 0;
+    if (r.denied) {
+      r.denied = false;
+      this.ctx.logger.info({ path: r.path, file_id: r.id }, 'file readable now; reading it');
+    }
     if (r.fresh) {
       r.fresh = false;
       // Writes to a symlink's target notify the target's directory, not the link's.
@@ -607,8 +580,20 @@ export class FileSource implements Source {
     if (r.headLen > 0 && !(await this.headStill(r))) await this.truncated(r, st.size);
   }
 
+  /** EACCES/EPERM: not a lost file but a file tern may not read. Said once, with the fix; retried at every scan. */
+  private deniedAccess(r: Reader, e: unknown): void {
+    if (r.denied) return;
+    r.denied = true;
+    this.c.denied.inc();
+    this.ctx.logger.warn(
+      { path: r.path, file_id: r.id, errno: (e as NodeJS.ErrnoException).code },
+      'permission denied: tern may not read this file; it is retried quietly and read once readable. Fix: run tern as the file\'s owner (or in its group), or grant read access (chmod, an ACL), or give tern CAP_DAC_READ_SEARCH',
+    );
+  }
+
   private lostWhileClosed(r: Reader): void {
-    if (r.pos < r.lastSize) {
+    if (r.denied) this.ctx.logger.warn({ path: r.path, file_id: r.id }, 'file removed before tern was allowed to read it (permission denied); its lines were not read');
+    else if (r.pos < r.lastSize) {
       this.c.lost.inc();
       this.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos }, 'file removed while it had no open handle; lines after offset are lost');
     }
@@ -650,7 +635,7 @@ export class FileSource implements Source {
     }
     r.pos = pos;
     r.tracker = new AckTracker(pos);
-    r.splitter = this.splitterFor(r, pos);
+    r.stream = this.intake.lines(r.origin, pos);
     this.c.files.inc();
     this.ctx.logger.info({ path: r.path, file_id: r.id, offset: pos, resumed }, 'reading file');
     this.updateCheckpoint(r);
@@ -708,8 +693,7 @@ export class FileSource implements Source {
   private restartAt(r: Reader, offset: number): void {
     this.outstanding -= r.tracker.reset(offset);
     r.pos = offset;
-    r.splitter.reset(offset);
-    r.batch = [];
+    r.stream.reset(offset);
     if (offset === 0) {
       r.headLen = 0;
       r.hashedLen = -1;
@@ -721,6 +705,8 @@ export class FileSource implements Source {
 
   /** One read on one file; returns whether it made progress. */
   private async readOnce(r: Reader): Promise<boolean> {
+    // A multiline event held past its timeout goes out even when no new line comes.
+    if (r.stream.expire()) await this.emitBatch(r, 0);
     if (r.gz) return this.readGz(r);
     const fh = r.fh as FileHandle;
     if (r.idleSince > 0) {
@@ -766,14 +752,14 @@ export class FileSource implements Source {
     r.slice++;
     r.pos = start + bytesRead;
     this.c.bytes.inc(bytesRead);
-    r.splitter.push(this.readBuf.subarray(0, bytesRead));
-    await this.emitBatch(r, r.splitter.committedOffset - start);
+    r.stream.push(this.readBuf.subarray(0, bytesRead));
+    await this.emitBatch(r, r.stream.committedOffset - start);
     return true;
   }
 
   private async emitBatch(r: Reader, bytes: number): Promise<void> {
-    const events = r.batch;
-    const end = r.splitter.committedOffset;
+    const events = r.stream.take();
+    const end = r.stream.committedOffset;
     if (events.length === 0) {
       // Only bad or partial lines: nothing to deliver, but bad lines are done with.
       if (end > r.tracker.committed) {
@@ -783,22 +769,26 @@ export class FileSource implements Source {
       }
       return;
     }
-    r.batch = [];
-    this.c.lines.inc(events.length);
     this.outstanding += events.length;
     const done = r.tracker.track(end, events.length);
-    await this.ctx.emit(
-      events,
-      () => {
-        const covered = done();
-        this.checkpointDirty = true;
-        if (covered > 0) {
-          this.coveredSinceSave += covered;
-          if (this.coveredSinceSave * 2 >= this.maxUnsaved && !this.saving) this.saveSoon();
-        }
-      },
-      Math.max(bytes, 0),
-    );
+    try {
+      await this.intake.emit(
+        events,
+        () => {
+          const covered = done();
+          this.checkpointDirty = true;
+          if (covered > 0) {
+            this.coveredSinceSave += covered;
+            if (this.coveredSinceSave * 2 >= this.maxUnsaved && !this.saving) this.saveSoon();
+          }
+        },
+        Math.max(bytes, 0),
+      );
+    } catch (e) {
+      // The pipeline stopped waiting for room (shutdown): the batch was not dispatched, and its
+      // unacknowledged entry keeps the checkpoint before it, so it is read again after a restart.
+      if ((e as Error).name !== 'AbortError') throw e;
+    }
   }
 
   /**
@@ -828,9 +818,10 @@ export class FileSource implements Source {
     // No more can come: with --once, or rotate_wait_ms after a rotated or deleted file last grew.
     const final = this.ctx.once || (r.gone !== '' && now - r.goneSince >= this.cfg.rotate_wait_ms);
     let changed = false;
-    if (final && r.splitter.pendingBytes > 0) {
-      // A last line without newline is still a line then; while tailing it may still be being written.
-      r.splitter.flush();
+    if (final && r.stream.held) {
+      // A last line without newline is still a line then (and a held CRI or multiline event an
+      // event); while tailing it may still be being written.
+      r.stream.flush();
       await this.emitBatch(r, 0);
       changed = true;
     }
@@ -851,7 +842,7 @@ export class FileSource implements Source {
   /** Copy-and-truncate: finish the old content from the copy if there is one next to the file, then read the file from 0. */
   private async truncated(r: Reader, size: number): Promise<void> {
     this.c.truncations.inc();
-    const from = r.splitter.committedOffset;
+    const from = r.stream.committedOffset;
     const copy = r.headLen > 0 ? await this.findCopy(dirname(r.path), r.id, r.headLen, r.head, from) : undefined;
     this.ctx.logger.warn({ path: r.path, offset: from, size: size >= 0 ? size : undefined, copy: copy?.[0] }, copy ? 'file truncated; reading the rest of its old content from the copy, then the file from its start' : 'file truncated; reading it again from the start');
     if (copy) this.readCopy(copy, r.head, r.headLen, from);
@@ -903,7 +894,7 @@ export class FileSource implements Source {
     c.headLen = headLen;
     c.pos = from;
     c.tracker = new AckTracker(from);
-    c.splitter = this.splitterFor(c, from);
+    c.stream = this.intake.lines(c.origin, from);
     c.gone = 'renamed';
     this.c.recovered.inc();
     this.updateCheckpoint(c);
@@ -969,7 +960,7 @@ export class FileSource implements Source {
         g.produced += chunk.length;
         if (g.produced <= r.pos) continue;
         if (chunkStart < r.pos) chunk = chunk.subarray(r.pos - chunkStart);
-        r.splitter.push(chunk);
+        r.stream.push(chunk);
         r.pos += chunk.length;
         got += chunk.length;
       }
@@ -991,9 +982,9 @@ export class FileSource implements Source {
         g.ended = true;
       }
     }
-    if (g.ended) r.splitter.flush();
+    if (g.ended) r.stream.flush();
     this.c.bytes.inc(got);
-    await this.emitBatch(r, r.splitter.committedOffset - start);
+    await this.emitBatch(r, r.stream.committedOffset - start);
     return got > 0 || g.ended;
   }
 
@@ -1039,8 +1030,49 @@ export class FileSource implements Source {
         this.coveredSinceSave += covered;
         this.checkpointDirty = true;
         this.saving = undefined;
-        this.ctx.logger.error({ err: e, path: this.store.path }, 'cannot write checkpoint');
+        this.checkpointFailed('write', e);
       },
     );
   }
+
+  /** Counted in `checkpoint_errors` (the engine reads it: a run with one does not claim success) and logged per errno every 10 s. */
+  private checkpointFailed(op: 'read' | 'write', e: unknown): void {
+    this.c.saveErrors.inc();
+    const errno = (e as NodeJS.ErrnoException).code ?? 'unknown';
+    this.cpLog.log('error', `${op}:${errno}`, { err: e, path: this.store.path, errno }, checkpointFix(op, e));
+  }
+}
+
+/** What a failed checkpoint read or write means, and what to do about it. */
+function checkpointFix(op: 'read' | 'write', e: unknown): string {
+  const errno = (e as NodeJS.ErrnoException).code ?? 'unknown error';
+  const what =
+    op === 'read'
+      ? `cannot read checkpoint (${errno}); starting without it, so files are read again from their start (duplicates, not loss)`
+      : `cannot write checkpoint (${errno}); acknowledged progress is kept in memory and written again at the next interval, but a restart now re-sends what was delivered since the last good write`;
+  const fix =
+    errno === 'ENOSPC' || errno === 'EDQUOT'
+      ? 'free space on the volume of data_dir'
+      : errno === 'EROFS'
+        ? 'mount data_dir read-write'
+        : errno === 'EACCES' || errno === 'EPERM'
+          ? "make data_dir readable and writable by tern's user"
+          : 'check data_dir';
+  return `${what}. Fix: ${fix}`;
+}
+
+const isDenied = (e: unknown): boolean => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+};
+
+/** `add_metadata: ecs`: the origin written into each event, as Filebeat does. Opt-in: it makes sinks serialise the event instead of forwarding its line. */
+function ecsMetadata(ev: LogEvent): void {
+  const d = ev.mutate();
+  setPath(d, 'log.file.path', ev.origin.path);
+  setPath(d, 'log.offset', ev.offset);
+  const host = d.host;
+  if (!(host !== null && typeof host === 'object' && 'name' in host)) setPath(d, 'host.name', ev.origin.host);
+  const f = ev.origin.fields;
+  if (f) for (const k in f) setPath(d, k, f[k]);
 }

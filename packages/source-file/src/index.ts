@@ -1,7 +1,7 @@
 /**
  * Sources that read lines: `file` (tail with globs, rotation and checkpoints) and `stdin`.
  */
-import { decodingSchema, type SourceDefinition } from '@tern/core';
+import { decodingSchema, multilineSchema, validateMultiline, type SourceDefinition } from '@tern/core';
 import { FileSource, type FileSourceConfig } from './file-source.ts';
 import { StdinSource, type StdinSourceConfig } from './stdin-source.ts';
 import { compilePathTemplate } from './path-fields.ts';
@@ -44,11 +44,12 @@ export const fileSource: SourceDefinition<FileSourceConfig> = {
         description: 'Template(s) of the file path naming the parts to capture as fields, e.g. `/logs/{pod}/{name}.log` or `/nfs/zeek/{observer.name}/{labels.date}/{log}.log`: `{field}` matches within one path segment, `*` and `**` as in globs. The first template that matches gives the fields, computed once per file (never per line). They travel as event origin fields, for transforms, and are written into events by `add_metadata: ecs` (dotted names become nested fields).',
         examples: ['/var/log/pods/{kubernetes.namespace}_{kubernetes.pod.name}_*/{container.name}/*.log'],
       },
+      multiline: multilineSchema,
       add_metadata: { enum: ['none', 'ecs'], default: 'none', description: '`ecs`: write the origin into each event as Filebeat does: `log.file.path`, `log.offset` (byte offset of the line), `host.name` (`NODE_NAME`, unless the event has one) and the `path_fields`. This changes every event, so sinks serialise it again instead of forwarding the original line, and `json_lazy` events get parsed: measure before turning it on at high rates. `none`: events stay as read; path, offset and host are still known to tern (for ids and transforms).', examples: ['ecs'] },
     },
   },
   validate(cfg) {
-    const out: string[] = [];
+    const out: string[] = validateMultiline(cfg.multiline);
     const tpl = cfg.path_fields === undefined ? [] : Array.isArray(cfg.path_fields) ? cfg.path_fields : [cfg.path_fields];
     for (const t of tpl) {
       try {
@@ -69,8 +70,9 @@ export const stdinSource: SourceDefinition<StdinSourceConfig> = {
   schema: {
     type: 'object',
     additionalProperties: false,
-    properties: { decoding: decodingSchema, max_line_bytes: maxLineBytes },
+    properties: { decoding: decodingSchema, max_line_bytes: maxLineBytes, multiline: multilineSchema },
   },
+  validate: (cfg) => validateMultiline(cfg.multiline),
   build: (cfg, ctx) => new StdinSource(cfg, ctx),
 };
 

@@ -2,13 +2,15 @@
  * The `stdin` source: reads lines from standard input until end of file, then finishes, which lets
  * the pipeline flush every sink and exit 0 (`tail -f x | tern run`, or a one-off backfill). Reading
  * pauses while the pipeline's in-flight budget is spent, so a slow sink slows the producer through
- * the pipe instead of growing memory.
+ * the pipe instead of growing memory. Decoding, counting and batching are the core `Intake`'s; this
+ * file is only the reading loop (and the timer that emits a held multiline event when input pauses).
  */
-import { DecodeError, decodeLine, LineSplitter, RateLimitedWarn, type Decoding, type EventOrigin, type LogEvent, type Source, type SourceContext } from '@tern/core';
+import { Intake, type Decoding, type EventOrigin, type MultilineOptions, type Source, type SourceContext } from '@tern/core';
 
 export interface StdinSourceConfig {
   decoding: Decoding;
   max_line_bytes: number;
+  multiline?: MultilineOptions;
 }
 
 export class StdinSource implements Source {
@@ -25,49 +27,33 @@ export class StdinSource implements Source {
   async run(): Promise<void> {
     const { ctx, cfg } = this;
     const origin: EventOrigin = { sourceId: ctx.id, path: '-', host: ctx.host };
-    const warn = new RateLimitedWarn();
-    const decodeErrors = ctx.telemetry.counter('decode_errors');
-    const tooLong = ctx.telemetry.counter('lines_too_long');
-    const read = ctx.telemetry.counter('events_read');
-    let batch: LogEvent[] = [];
-    const report = (offset: number, message: string): void => {
-      const s = warn.take();
-      if (s >= 0) ctx.logger.warn({ path: '-', offset, ...(s ? { suppressed_since_last: s } : {}) }, message);
-    };
-    const splitter = new LineSplitter(
-      {
-        line(text, offset) {
-          const ev = decodeLine(origin, text, offset, cfg.decoding);
-          if (ev instanceof DecodeError) {
-            decodeErrors.inc();
-            report(offset, `malformed line skipped: ${ev.message}`);
-          } else batch.push(ev);
-        },
-        oversize(offset, length) {
-          tooLong.inc();
-          report(offset, `line longer than max_line_bytes (${length} > ${cfg.max_line_bytes} bytes); skipped`);
-        },
-      },
-      cfg.max_line_bytes,
-    );
-    const flush = async (bytes: number): Promise<void> => {
-      if (batch.length === 0) return;
-      const events = batch;
-      batch = [];
-      read.inc(events.length);
-      await ctx.emit(events, undefined, bytes);
-    };
+    const intake = new Intake(ctx, { decoding: cfg.decoding, max_line_bytes: cfg.max_line_bytes, ...(cfg.multiline ? { multiline: cfg.multiline } : {}) });
+    const lines = intake.lines(origin);
     const stream = this.input as AsyncIterable<Buffer | string>;
     const aborted = new Promise<'aborted'>((resolve) => ctx.signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
     const it = stream[Symbol.asyncIterator]();
+    // A read stays pending across turns when a multiline timeout wins the race.
+    let next: Promise<IteratorResult<Buffer | string>> | undefined;
     for (;;) {
-      const next = await Promise.race([it.next(), aborted]);
-      if (next === 'aborted' || next.done) break;
-      const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
-      splitter.push(chunk);
-      await flush(chunk.length);
+      next ??= it.next();
+      const due = lines.nextExpiry;
+      let timer: NodeJS.Timeout | undefined;
+      const expired = due === undefined ? undefined : new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), Math.max(0, due - Date.now()))));
+      const r = await Promise.race(expired ? [next, aborted, expired] : [next, aborted]);
+      if (timer) clearTimeout(timer);
+      if (r === 'aborted') break;
+      if (r === 'expired') {
+        lines.expire();
+        await intake.emit(lines.take(), undefined, 0);
+        continue;
+      }
+      next = undefined;
+      if (r.done) break;
+      const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+      lines.push(chunk);
+      await intake.emit(lines.take(), undefined, chunk.length);
     }
-    if (!ctx.signal.aborted) splitter.flush();
-    await flush(0);
+    if (!ctx.signal.aborted) lines.flush();
+    await intake.emit(lines.take(), undefined, 0);
   }
 }

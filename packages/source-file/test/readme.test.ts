@@ -14,6 +14,6 @@ it('every option has a description, an example and (unless required) a default',
   for (const [name, s] of Object.entries(fileSource.schema.properties as Record<string, JsonSchema>)) {
     assert.ok(typeof s.description === 'string' && s.description.length > 20, `${name}: description`);
     assert.ok(Array.isArray(s.examples) && s.examples.length > 0, `${name}: examples`);
-    if (name !== 'include' && name !== 'path_fields') assert.ok(s.default !== undefined, `${name}: default`);
+    if (name !== 'include' && name !== 'path_fields' && name !== 'multiline') assert.ok(s.default !== undefined, `${name}: default`);
   }
 });

@@ -1,7 +1,9 @@
 /**
  * Public API of @tern/test-kit: protocol-faithful emulated servers (Elasticsearch, LogScale,
  * Parseable, generic webhook and Slack) that sink tests, benchmarks and examples talk to over real
- * HTTP instead of real servers. Behaviour follows /work/shared/protocols/README.md; see README.md.
+ * HTTP instead of real servers, and emulated senders (Falco's http_output, kube-apiserver's audit
+ * webhook) that post to tern's http_server source. Behaviour follows /work/shared/protocols/
+ * (README.md, senders.md); see README.md.
  */
 export type { BodyLimits, CommonOptions, Emulator, FaultAction, FaultRule, RecordedRequest, RequestLogEntry } from './server.ts';
 export { startElasticsearch } from './elasticsearch.ts';
@@ -20,3 +22,5 @@ export { startParseable } from './parseable.ts';
 export type { ParseableEmulator, ParseableOptions, ParseableRow, ParseableStats } from './parseable.ts';
 export { startWebhook } from './webhook.ts';
 export type { WebhookEmulator, WebhookMessage, WebhookOptions, WebhookStats } from './webhook.ts';
+export { AuditWebhookSender, FalcoSender, apiserverShouldRetry } from './senders.ts';
+export type { AuditAttempt, AuditWebhookSenderOptions, FalcoDropped, FalcoSenderOptions, SenderTls } from './senders.ts';

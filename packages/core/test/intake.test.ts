@@ -1,0 +1,219 @@
+/**
+ * The source helper: CRI framing (partial lines joined per stream, JSON or text content, the
+ * runtime's time and stream kept, offsets that never pass a held line), multiline grouping, request
+ * documents (object, array, NDJSON, text, audit EventList, and what is wrong with a bad one), and
+ * `submit`'s outcomes against a real pipeline budget.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AckGroup, DecodeError, decodeDocument, InFlightBudget, Intake, type AckRef, type DeliveryStatus, type EventOrigin, type LogEvent, type SourceContext } from '../src/index.ts';
+import { testContext } from '../src/testing/index.ts';
+
+const ORIGIN: EventOrigin = { sourceId: 'src', path: '/var/log/pods/ns_pod_uid/c/0.log', host: 'node-1' };
+
+/** A source context whose emit takes budget like the engine's and hands every batch's group to `groups`. */
+function sourceContext(budget = new InFlightBudget(1000, 1 << 20)) {
+  const base = testContext('src', 'test', { kind: 'source' });
+  const groups: AckRef[] = [];
+  const emitted: LogEvent[][] = [];
+  const ctx = {
+    ...base,
+    emit(events: LogEvent[], onAck?: (s: DeliveryStatus, g: AckGroup) => void, bytes?: number, signal?: AbortSignal): Promise<void> {
+      const dispatch = (): void => {
+        const g = new AckGroup(events.length, bytes ?? 0, (s, grp) => {
+          budget.release(grp.events, grp.bytes);
+          onAck?.(s, grp);
+        });
+        const own = g.ref();
+        groups.push(g.ref()); // one sink's reference
+        emitted.push(events);
+        own.release();
+      };
+      const wait = budget.acquire(events.length, bytes ?? 0, signal);
+      if (wait === undefined) {
+        dispatch();
+        return Promise.resolve();
+      }
+      return wait.then(dispatch);
+    },
+  } as SourceContext & { records: typeof base.records };
+  return { ctx, groups, emitted, budget, base };
+}
+
+function feed(intake: Intake, text: string, chunk = 7) {
+  const s = intake.lines(ORIGIN, 0);
+  const buf = Buffer.from(text);
+  for (let i = 0; i < buf.length; i += chunk) s.push(buf.subarray(i, i + chunk));
+  return s;
+}
+
+describe('CRI framing', () => {
+  it('joins partial lines per stream, decodes JSON content, keeps the runtime time and stream', () => {
+    const { ctx } = sourceContext();
+    const intake = new Intake(ctx, { decoding: 'cri' });
+    const falco = '{"rule":"Terminal shell in container","priority":"Notice","output":"a shell"}';
+    const text =
+      `2024-11-22T10:20:05.000000001Z stdout P ${falco.slice(0, 20)}\n` +
+      '2024-11-22T10:20:05.000000002Z stderr F plain text on stderr\n' +
+      `2024-11-22T10:20:05.000000003Z stdout P ${falco.slice(20, 50)}\n` +
+      `2024-11-22T10:20:05.000000004Z stdout F ${falco.slice(50)}\n`;
+    const s = feed(intake, text);
+    const evs = s.take();
+    assert.equal(evs.length, 2);
+    const [err, alert] = evs as [LogEvent, LogEvent];
+    assert.deepEqual(err.data, { '@timestamp': '2024-11-22T10:20:05.000000002Z', stream: 'stderr', message: 'plain text on stderr' });
+    assert.equal(alert.data.rule, 'Terminal shell in container');
+    assert.equal(alert.data.stream, 'stdout');
+    assert.equal(alert.data['@timestamp'], '2024-11-22T10:20:05.000000001Z', 'time of the first fragment');
+    assert.equal(alert.offset, 0, 'offset of the first fragment');
+    // The original text with the two fields spliced in: forwarded without a stringify, and valid JSON.
+    assert.equal(alert.modified, false);
+    assert.deepEqual(JSON.parse(alert.toJson()), alert.data);
+    assert.equal(s.committedOffset, Buffer.byteLength(text));
+  });
+
+  it('keeps @timestamp and stream an object already has; an empty object gets both', () => {
+    const { ctx } = sourceContext();
+    const s = feed(new Intake(ctx, { decoding: 'cri' }), '2024-11-22T10:00:00Z stdout F {"@timestamp":"mine","stream":"x"}\n2024-11-22T10:00:01Z stdout F {}\n');
+    const [a, b] = s.take() as [LogEvent, LogEvent];
+    assert.equal(a.toJson(), '{"@timestamp":"mine","stream":"x"}');
+    assert.deepEqual(JSON.parse(b.toJson()), { '@timestamp': '2024-11-22T10:00:01Z', stream: 'stdout' });
+  });
+
+  it('holds a partial line: the committed offset stays before it until its final fragment', () => {
+    const { ctx } = sourceContext();
+    const s = new Intake(ctx, { decoding: 'cri' }).lines(ORIGIN, 100);
+    const first = '2024-11-22T10:00:00Z stdout F done\n';
+    const part = '2024-11-22T10:00:01Z stdout P half';
+    s.push(Buffer.from(`${first}${part}\n`));
+    assert.equal(s.take().length, 1);
+    assert.equal(s.committedOffset, 100 + first.length);
+    assert.equal(s.held, true);
+    s.push(Buffer.from('2024-11-22T10:00:02Z stdout F -way\n'));
+    const [ev] = s.take();
+    assert.equal(ev?.data.message, 'half-way');
+    assert.equal(s.committedOffset, 100 + first.length + part.length + 1 + '2024-11-22T10:00:02Z stdout F -way\n'.length);
+    assert.equal(s.held, false);
+  });
+
+  it('counts and reports lines without CRI framing, and a joined line over max_line_bytes', () => {
+    const { ctx, base } = sourceContext();
+    const intake = new Intake(ctx, { decoding: 'cri', max_line_bytes: 100 });
+    const p = (c: string): string => `2024-11-22T10:00:00Z stdout P ${c.repeat(40)}\n`;
+    const s = feed(intake, `{"not":"cri"}\n${p('a')}${p('b')}${p('c')}2024-11-22T10:00:00Z stdout F end\n2024-11-22T10:00:01Z stdout F ok\n`);
+    assert.deepEqual(s.take().map((e) => e.data.message), ['ok']);
+    const t = ctx.telemetry.snapshot();
+    assert.equal(t.decode_errors, 1);
+    assert.equal(t.lines_too_long, 1);
+    assert.ok(base.records.some((r) => String(r.msg).startsWith('not a CRI log line') && r.path === ORIGIN.path && r.offset === 0));
+  });
+});
+
+describe('multiline', () => {
+  const trace = ['2024-11-22 10:00:00 ERROR boom', 'java.lang.IllegalStateException: x', '    at a.b(C.java:1)', '    at d.e(F.java:2)', '2024-11-22 10:00:01 INFO next', ''].join('\n');
+
+  it('start_pattern: lines until the next start are one event; the last waits for more (held, offset before it)', () => {
+    const { ctx } = sourceContext();
+    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { start_pattern: '^\\d{4}-' } }), trace);
+    const [ev] = s.take();
+    assert.equal(ev?.data.message, '2024-11-22 10:00:00 ERROR boom\njava.lang.IllegalStateException: x\n    at a.b(C.java:1)\n    at d.e(F.java:2)');
+    assert.equal(s.held, true);
+    assert.equal(s.committedOffset, trace.indexOf('2024-11-22 10:00:01'));
+    s.flush();
+    assert.deepEqual(s.take().map((e) => e.data.message), ['2024-11-22 10:00:01 INFO next']);
+  });
+
+  it('continuation_pattern groups the same way; a held event goes out after timeout_ms', () => {
+    const { ctx } = sourceContext();
+    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { continuation_pattern: '^\\s|^java\\.', timeout_ms: 50 } }), trace);
+    assert.equal(s.take().length, 1);
+    const due = s.nextExpiry as number;
+    assert.equal(s.expire(due - 1), false);
+    assert.equal(s.expire(due), true);
+    assert.deepEqual(s.take().map((e) => e.data.message), ['2024-11-22 10:00:01 INFO next']);
+    assert.equal(s.held, false);
+  });
+
+  it('max_lines cuts a long group into several events, losing nothing', () => {
+    const { ctx } = sourceContext();
+    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { continuation_pattern: '^ ', max_lines: 3 } }), 'a\n 1\n 2\n 3\n 4\nb\n');
+    s.flush();
+    assert.deepEqual(s.take().map((e) => e.data.message), ['a\n 1\n 2', ' 3\n 4', 'b']);
+  });
+});
+
+describe('documents', () => {
+  const ok = (r: LogEvent[] | DecodeError): LogEvent[] => {
+    if (r instanceof DecodeError) throw r;
+    return r;
+  };
+  it('a JSON object keeps its text; an array and NDJSON give one event per item or line', () => {
+    const [one] = ok(decodeDocument(ORIGIN, ' {"rule":"x","priority":"Critical"}\n', 'json'));
+    assert.equal(one?.toJson(), '{"rule":"x","priority":"Critical"}');
+    assert.deepEqual(ok(decodeDocument(ORIGIN, '[{"a":1},{"a":2}]', 'json')).map((e) => e.data.a), [1, 2]);
+    const nd = ok(decodeDocument(ORIGIN, '{"a":1}\r\n\n{"a":2}\n', 'json'));
+    assert.deepEqual(nd.map((e) => e.toJson()), ['{"a":1}', '{"a":2}']);
+    assert.deepEqual(ok(decodeDocument(ORIGIN, '{\n  "a": {\n    "b": 1\n  }\n}\n', 'json')).map((e) => e.toJson()), ['{"a":{"b":1}}']);
+  });
+  it('text: one event per non-empty line', () => {
+    assert.deepEqual(ok(decodeDocument(ORIGIN, 'one\r\n\ntwo', 'text')).map((e) => e.data.message), ['one', 'two']);
+  });
+  it('says what is wrong: the NDJSON line, the array item, the kind', () => {
+    const msg = (r: LogEvent[] | DecodeError): string => (r instanceof DecodeError ? r.message : 'no error');
+    assert.match(msg(decodeDocument(ORIGIN, '{"a":1}\n{"a":\n', 'json')), /^NDJSON line 2: /);
+    assert.equal(msg(decodeDocument(ORIGIN, '[{"a":1},3]', 'json')), 'item 1 of the array is not a JSON object');
+    assert.match(msg(decodeDocument(ORIGIN, 'hello', 'json')), /^not JSON/);
+    assert.match(msg(decodeDocument(ORIGIN, '', 'json')), /^empty body/);
+    assert.equal(msg(decodeDocument(ORIGIN, '{"kind":"Event","apiVersion":"audit.k8s.io/v1"}', 'k8s_audit')), 'expected kind EventList of apiVersion audit.k8s.io/v1, got kind "Event" of apiVersion "audit.k8s.io/v1"');
+  });
+  it('k8s_audit: one event per item, with kind and apiVersion as in the audit log file', () => {
+    const list = { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: [{ auditID: 'a1', verb: 'get' }, { auditID: 'a2', verb: 'list' }] };
+    const evs = ok(decodeDocument(ORIGIN, JSON.stringify(list), 'k8s_audit'));
+    assert.deepEqual(
+      evs.map((e) => e.data),
+      [
+        { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'a1', verb: 'get' },
+        { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'a2', verb: 'list' },
+      ],
+    );
+  });
+  it('Intake.documents counts and warns about a bad document', () => {
+    const { ctx, base } = sourceContext();
+    const intake = new Intake(ctx);
+    assert.ok(intake.documents(ORIGIN, '[1]', 'json', { remote: '10.0.0.1' }) instanceof DecodeError);
+    assert.equal(ctx.telemetry.snapshot().decode_errors, 1);
+    assert.ok(base.records.some((r) => r.msg === 'malformed json document refused: item 0 of the array is not a JSON object' && r.remote === '10.0.0.1'));
+  });
+});
+
+describe('submit', () => {
+  const events = (n: number): LogEvent[] => ok(decodeDocument(ORIGIN, Array.from({ length: n }, (_, i) => `{"i":${i}}`).join('\n'), 'json'));
+  const ok = (r: LogEvent[] | DecodeError): LogEvent[] => {
+    if (r instanceof DecodeError) throw r;
+    return r;
+  };
+
+  it('acknowledged once the sink releases; queued at once without acknowledgements', async () => {
+    const { ctx, groups } = sourceContext();
+    const intake = new Intake(ctx);
+    const p = intake.submit(events(2), 10, { acknowledge: true });
+    await new Promise((r) => setImmediate(r));
+    groups[0]?.release('rejected'); // any status means "done"
+    assert.equal(await p, 'acknowledged');
+    assert.equal(await intake.submit(events(1), 10, { acknowledge: false }), 'queued');
+    assert.equal(ctx.telemetry.snapshot().events_read, 3);
+  });
+
+  it('refused when the budget stays full until the signal aborts; unacknowledged when dispatched but not done', async () => {
+    const budget = new InFlightBudget(2, 1 << 20);
+    const { ctx, groups } = sourceContext(budget);
+    const intake = new Intake(ctx);
+    const first = intake.submit(events(2), 10, { acknowledge: true, signal: AbortSignal.timeout(30) });
+    assert.equal(await first, 'unacknowledged');
+    assert.equal(await intake.submit(events(2), 10, { acknowledge: true, signal: AbortSignal.timeout(30) }), 'refused');
+    assert.equal(groups.length, 1, 'the refused batch was never dispatched');
+    assert.equal(ctx.telemetry.snapshot().events_read, 2);
+    groups[0]?.release();
+    assert.equal(budget.events, 0);
+  });
+});
