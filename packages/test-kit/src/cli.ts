@@ -162,6 +162,9 @@ async function run(name: string, spec: EmulatorCommand, flags: Flags): Promise<v
   };
   const started = Date.now();
   const { emulator, stats } = await spec.start(flags, common);
+  // Faults for benchmarks and manual tests, on ingest (POST) requests only, so healthchecks pass.
+  if (typeof flags['faultStatus'] === 'number') emulator.fault({ match: { method: 'POST' }, times: Infinity, action: { status: flags['faultStatus'] } });
+  if (typeof flags['faultDelayMs'] === 'number') emulator.fault({ match: { method: 'POST' }, times: Infinity, action: { delayMs: flags['faultDelayMs'] } });
   process.stdout.write(`${emulator.url}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -193,7 +196,9 @@ for (const [name, spec] of Object.entries(EMULATORS)) {
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--quiet', 'no per-request log lines')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
-    .option('--tls-key <file>', 'PEM private key for --tls-cert');
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--fault-status <code>', 'answer every ingest (POST) request with this status (benchmarks: a sink that keeps retrying)', int)
+    .option('--fault-delay-ms <ms>', 'answer every ingest (POST) request this late (benchmarks: a slow sink)', int);
   spec.flags(cmd).action((flags: Flags) => run(name, spec, flags));
 }
 await program.parseAsync(process.argv);
