@@ -9,13 +9,13 @@ import { createDeliverySink, type ComponentContext, type DeliveryDeps, type Deli
 import { BulkEncoder, type BulkRequest } from './encoder.ts';
 import { healthcheck } from './healthcheck.ts';
 import { createClient, sendBulk } from './request.ts';
-import { ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, schema, validate, type ElasticsearchConfig } from './schema.ts';
+import { effectiveMode, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, schema, validate, type ElasticsearchConfig } from './schema.ts';
 
 export { BulkEncoder, compileTemplate, templateErrors, type BulkRequest, type Template } from './encoder.ts';
 export { classifyBulkBody, classifyClientError, classifyItemStatus, classifyResponse, type ItemClass } from './classify.ts';
 export { checkInfo, SUPPORTED_MAJORS, type ServerInfo } from './healthcheck.ts';
 export { BULK_FILTER_PATH } from './request.ts';
-export { schema, validate, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, type ElasticsearchConfig, type EsIdStrategy, type EsMode } from './schema.ts';
+export { schema, validate, effectiveMode, DATA_STREAM_NAME, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, type ElasticsearchConfig, type EsIdStrategy, type EsMode } from './schema.ts';
 
 class ElasticsearchProtocol implements SinkProtocol<BulkRequest> {
   private readonly client: Client;
@@ -28,7 +28,7 @@ class ElasticsearchProtocol implements SinkProtocol<BulkRequest> {
     this.client = createClient(config, ctx.configDir, timeoutMs);
     this.pipeline = config.pipeline;
     this.encoder = new BulkEncoder({
-      mode: config.mode ?? 'data_stream',
+      mode: effectiveMode(config),
       index: config.index ?? 'tern-%Y.%m.%d',
       dataStream: { type: config.data_stream?.type ?? 'logs', dataset: config.data_stream?.dataset ?? 'generic', namespace: config.data_stream?.namespace ?? 'default' },
       id: config.id ?? 'content_hash',

@@ -61,8 +61,8 @@ export const schema: JsonSchema = {
     mode: {
       type: 'string',
       enum: ['data_stream', 'index'],
-      default: 'data_stream',
-      description: 'data_stream: write to the data stream <type>-<dataset>-<namespace> (stock templates make logs-*-* a data stream). index: write to the index named by `index`.',
+      description:
+        'data_stream: write to the data stream <type>-<dataset>-<namespace> (stock templates make logs-*-* a data stream). index: write to the target named by `index`. Unset: `index` when `index` is set, else `data_stream`. A target named like a data stream (`logs-<dataset>-<namespace>`, also metrics-, traces-, synthetics-) is written as one in either mode (`create`, `@timestamp` added when missing).',
       examples: ['data_stream', 'index'],
     },
     data_stream: {
@@ -80,9 +80,9 @@ export const schema: JsonSchema = {
     index: {
       type: 'string',
       minLength: 1,
-      default: 'tern-%Y.%m.%d',
-      description: 'Index name (mode index): a literal, {{field.path}} templates and strftime %Y %m %d %H from the event time (timestamp_field, else now). Lower-cased.',
-      examples: ['tern-%Y.%m.%d', 'tetragon-{{node_name}}-%Y.%m'],
+      description:
+        'Target name (mode index; setting it selects mode index): a literal, {{field.path}} templates and strftime %Y %m %d %H from the event time (timestamp_field, else now). Lower-cased. Default in mode index: tern-%Y.%m.%d. A data-stream name here (logs-cilium_tetragon.log-default) is written as a data stream.',
+      examples: ['tern-%Y.%m.%d', 'tetragon-{{node_name}}-%Y.%m', 'logs-cilium_tetragon.log-default'],
     },
     id: {
       type: 'string',
@@ -113,9 +113,26 @@ export const schema: JsonSchema = {
   },
 };
 
+/** `<type>-<dataset>-<namespace>` with a type Elasticsearch ships data-stream templates for. */
+export const DATA_STREAM_NAME = /^(?:logs|metrics|traces|synthetics)-[^-]+-[^-]+$/;
+
+/** The mode in effect: as set, else `index` when an index is named, else `data_stream`. */
+export function effectiveMode(c: Pick<ElasticsearchConfig, 'mode' | 'index'>): EsMode {
+  return c.mode ?? (c.index !== undefined ? 'index' : 'data_stream');
+}
+
 /** Cross-field checks; pure. */
 export function validate(c: ElasticsearchConfig): string[] {
   const out: string[] = [];
+  // Options the mode would ignore are errors: a target option that silently does nothing sends
+  // every event somewhere the user did not ask for (logs-generic-default).
+  if (c.mode === 'data_stream' && c.index !== undefined) {
+    out.push(`index: "${c.index}" is not used in mode data_stream (the target is <data_stream.type>-<data_stream.dataset>-<data_stream.namespace>); remove mode to write to the target named by index, or set data_stream.dataset instead of index`);
+  }
+  const ds = c.data_stream;
+  if (effectiveMode(c) === 'index' && ds !== undefined && (ds.type !== undefined || ds.dataset !== undefined || ds.namespace !== undefined)) {
+    out.push('data_stream: is not used when writing to the target named by index; remove data_stream, or remove index (and mode) to write to <type>-<dataset>-<namespace>');
+  }
   const hasEndpoints = c.endpoints !== undefined && c.endpoints.length > 0;
   if (hasEndpoints && c.cloud_id) out.push('endpoints and cloud_id are exclusive: set one');
   if (!hasEndpoints && !c.cloud_id) out.push('endpoints (or cloud_id) is required');

@@ -54,6 +54,17 @@ describe('elasticsearch sink against the emulator', () => {
     assert.equal(ctx.telemetry.snapshot().events_delivered, 10);
   });
 
+  it('index: logs-cilium_tetragon.log-default without mode writes to that data stream, with @timestamp (never to logs-generic-default)', async () => {
+    const { emu, ctx, sink } = await setup({}, { data_stream: {}, index: DS });
+    const b = trackedBatch(makeEvents(5));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.deepEqual(emu.targets(), [DS]);
+    assert.equal(emu.count(DS), 5);
+    assert.ok(emu.docs(DS).every((d) => typeof d._source['@timestamp'] === 'string'));
+    assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
+  });
+
   it('resends per-item 429s alone, in a smaller request', async () => {
     const { emu, ctx, sink } = await setup();
     emu.itemFault({ positions: [3, 7], status: 429, error: { type: 'es_rejected_execution_exception', reason: 'rejected execution of coordinating operation' } });
