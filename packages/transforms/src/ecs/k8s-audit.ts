@@ -129,6 +129,8 @@ export function mapK8sAudit(input: Doc, ctx?: EcsMapContext): Doc {
   }
   if (gke !== undefined) mapGkeOrchestrator(input, gke, orch);
   out.orchestrator = orch;
+  if (gke !== undefined) mapGkeCloud(input, out);
+  else if (aksMeta !== undefined) out.cloud = { provider: 'azure' };
   if (code !== undefined && gke === undefined) out.http = { response: { status_code: code } };
   const uri = str(audit.requestURI);
   if (uri !== undefined) out.url = { original: uri };
@@ -149,6 +151,10 @@ export function mapK8sAudit(input: Doc, ctx?: EcsMapContext): Doc {
       if (isObj(v.request)) o.request = JSON.stringify(v.request);
       if (isObj(v.response)) o.response = JSON.stringify(v.response);
       ka[k] = o;
+    } else if (gke !== undefined && k === 'resource' && isObj(v) && isObj(v.labels) && v.labels.location !== undefined) {
+      // Moved to cloud.region: a field named `location` is a geo_point to Elasticsearch's ECS dynamic templates.
+      const { location: _moved, ...labels } = v.labels;
+      ka[k] = { ...v, labels };
     } else if (dedot && (k === 'user' || k === 'impersonatedUser') && isObj(v) && isObj(v.extra)) {
       ka[k] = { ...v, extra: dedotKeys(v.extra) };
     } else if (k === 'annotations' && annotations !== undefined) {
@@ -222,6 +228,18 @@ function mapGkeOrchestrator(input: Doc, proto: Doc, orch: Doc): void {
     put(cluster, 'id', str(labels.project_id));
     putObj(orch, 'cluster', cluster);
   }
+}
+
+/** Additions for GKE: the cloud the cluster runs in (Elastic sets `cloud.provider` from the agent's input instead). */
+function mapGkeCloud(input: Doc, out: Doc): void {
+  const cloud: Doc = { provider: 'gcp' };
+  const labels = isObj(input.resource) && isObj(input.resource.labels) ? input.resource.labels : undefined;
+  if (labels !== undefined) {
+    put(cloud, 'region', str(labels.location));
+    const project = str(labels.project_id);
+    if (project !== undefined) cloud.project = { id: project };
+  }
+  out.cloud = cloud;
 }
 
 function safeParse(s: string): unknown {
