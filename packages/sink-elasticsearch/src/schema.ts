@@ -21,6 +21,7 @@ import {
   type TlsOptions,
 } from '@tern/core';
 import { templateErrors } from './encoder.ts';
+import { DEFAULT_FLATTENED, type IndexTemplateOptions } from './index-template.ts';
 
 export const ES_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 5_000_000, timeout_ms: 1000 };
 export const ES_REQUEST_DEFAULTS: Partial<RequestDefaults> = { concurrency: 4, timeout_ms: 60_000 };
@@ -39,6 +40,7 @@ export interface ElasticsearchConfig extends DeliveryOptions {
   readonly timestamp_field?: string;
   readonly auth?: AuthOptions;
   readonly tls?: TlsOptions;
+  readonly index_template?: IndexTemplateOptions;
 }
 
 export const schema: JsonSchema = {
@@ -103,6 +105,27 @@ export const schema: JsonSchema = {
       default: 'time',
       description: 'Field holding the event time (dotted path). In data_stream mode it becomes @timestamp when the event has none; it also dates %Y.%m.%d index names.',
       examples: ['time', 'requestReceivedTimestamp'],
+    },
+    index_template: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'Install an index template for the targets this sink writes, before the first event (as Filebeat\'s setup does): the stock logs/ECS pieces plus tern\'s free-form vendor maps as `flattened`. Off by default; idempotent.',
+      examples: [{ install: true }, { install: true, name: 'tern-falco', priority: 210 }],
+      properties: {
+        install: { type: 'boolean', default: false, description: 'Install (or update) the templates at start; events wait until they are in place. Needs the manage_index_templates privilege.', examples: [true] },
+        name: { type: 'string', minLength: 1, pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Index template name (the component template is `<name>@mappings`). Default: `tern-` + the target pattern, e.g. tern-logs-falco.alerts-default.', examples: ['tern-falco'] },
+        priority: { type: 'integer', minimum: 0, default: 150, description: 'Template priority: above the built-in logs-*-* template (100); Elastic\'s integration templates use 200.', examples: [210] },
+        flattened: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: DEFAULT_FLATTENED,
+          description: 'Field paths (`*` wildcards) whose objects are mapped `flattened`: any keys and value types, no mapping conflicts. Default: the free-form maps of the ecs profiles.',
+          examples: [['falco.output_fields', '*.pod_labels']],
+        },
+        overwrite: { type: 'boolean', default: false, description: 'Replace a template of that name that tern did not install (one tern installed is updated whenever its content changes).', examples: [true] },
+      },
     },
     auth: AUTH_SCHEMA,
     tls: TLS_SCHEMA,
