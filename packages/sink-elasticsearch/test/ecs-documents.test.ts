@@ -134,7 +134,7 @@ const STREAMS: Array<[string, string, string]> = [
 const PROFILE: Record<string, string> = { tetragon: 'tetragon', falco: 'falco', audit: 'k8s_audit', conn: 'zeek', dns: 'zeek', http: 'zeek' };
 
 /** Writes the corpus and a pipeline sending each input through `ecs` into its integration's data stream. */
-function setup(es: ElasticsearchEmulator, ecsExtra: string): { dir: string; counts: Record<string, number> } {
+function setup(es: ElasticsearchEmulator, ecsExtra: string, sinkExtra = ''): { dir: string; counts: Record<string, number> } {
   const dir = mkdtempSync(join(tmpdir(), 'tern-ecs-docs-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const z = zeekCorpus();
@@ -149,7 +149,7 @@ function setup(es: ElasticsearchEmulator, ecsExtra: string): { dir: string; coun
   for (const [id] of STREAMS) yaml += `  ${id}_ecs: { type: ecs, inputs: [${id}], profile: ${PROFILE[id]}${ecsExtra} }\n`;
   yaml += 'sinks:\n';
   for (const [id, , dataset] of STREAMS) {
-    yaml += `  ${id}_es: { type: elasticsearch, inputs: [${id}_ecs], endpoints: ["${es.url}"], data_stream: { dataset: ${dataset} }, healthcheck: false }\n`;
+    yaml += `  ${id}_es: { type: elasticsearch, inputs: [${id}_ecs], endpoints: ["${es.url}"], data_stream: { dataset: ${dataset} }, healthcheck: false${sinkExtra} }\n`;
     counts[`logs-${dataset}-default`] = corpus[id]!.length;
   }
   writeFileSync(join(dir, 'pipeline.yaml'), yaml);
@@ -195,5 +195,20 @@ describe('ECS documents index under Elasticsearch\'s dynamic mapping for logs-*-
     assert.ok(stored('logs-cilium_tetragon.log-default') < tetragonCorpus().length, 'colliding Tetragon labels refused');
     assert.ok(stored('logs-falco.alerts-default') < falcoCorpus().length, 'Falco ka.uri / ka.uri.param refused');
     assert.ok(stored('logs-kubernetes.audit_logs-default') < auditCorpus().length, 'Pod and Status objects in one index refused');
+  });
+
+  it('with the sink\'s index template (flattened vendor maps), Elastic\'s nested shapes and dotted labels index too', { timeout: 120_000 }, async () => {
+    const es = await startElasticsearch({ dynamicMapping: true });
+    after(() => es.close());
+    const { dir, counts } = setup(es, ', dedot_labels: false, vendor_fields: nested', ', index_template: { install: true }');
+    const r = await run(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json'], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(Object.keys(es.stats().itemsByStatus), ['201'], JSON.stringify(es.stats().itemsByStatus));
+    for (const [ds, n] of Object.entries(counts)) {
+      assert.equal(es.count(ds), n, ds);
+      assert.match(es.mappingSource(ds) ?? '', /^tern-logs-/, ds);
+    }
+    assert.equal(es.mapping('logs-falco.alerts-default')['falco.output_fields'], 'flattened');
+    assert.equal(es.mapping('logs-kubernetes.audit_logs-default')['kubernetes.audit.requestObject'], 'flattened');
   });
 });
