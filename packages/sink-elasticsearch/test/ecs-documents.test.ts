@@ -75,25 +75,8 @@ function auditCorpus(): J[] {
     // AKS diagnostic records: the audit event as a JSON string, then as an object
     { category: 'kube-audit', operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read', properties: { log: JSON.stringify(ev({ auditID: 'aks-string' })), pod: 'kube-apiserver-1', stream: 'stdout' }, time: '2025-09-30T06:23:35.101355367Z' },
     { category: 'kube-audit', operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read', properties: { log: ev({ auditID: 'aks-object', responseObject: STATUS }), pod: 'kube-apiserver-1', stream: 'stdout' }, time: '2025-09-30T06:23:36.101355367Z' },
-    // GKE Cloud Audit Log records, one with the request and response objects
-    {
-      protoPayload: {
-        '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
-        authenticationInfo: { principalEmail: 'system:gke-master-healthcheck' },
-        authorizationInfo: [{ granted: true, permission: 'io.k8s.get', resource: 'readyz' }],
-        methodName: 'io.k8s.get',
-        requestMetadata: { callerIp: '67.43.156.1', callerSuppliedUserAgent: 'gke-master-healthcheck' },
-        resourceName: 'readyz',
-        serviceName: 'k8s.io',
-        status: { code: 0 },
-      },
-      insertId: 'gke-1',
-      resource: { type: 'k8s_cluster', labels: { cluster_name: 'test-cluster', location: 'us-central1', project_id: 'elastic-siem' } },
-      timestamp: '2025-07-13T08:38:39.127266Z',
-      labels: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed' },
-      logName: 'projects/elastic-siem/logs/cloudaudit.googleapis.com%2Fdata_access',
-      receiveTimestamp: '2025-07-13T08:38:41.005864307Z',
-    },
+    // GKE Cloud Audit Log records: Elastic's test record, and one with the request and response objects
+    ...read('gke-audit.log'),
     {
       protoPayload: { methodName: 'io.k8s.core.v1.pods.create', authenticationInfo: { principalEmail: 'admin@example.com' }, resourceName: 'core/v1/namespaces/default/pods/p', request: POD, response: STATUS, status: { code: 7, message: 'denied' } },
       insertId: 'gke-2',

@@ -366,16 +366,9 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
 
   async #template(ex: Exchange, name: string): Promise<Reply> {
     if (ex.method === 'PUT' || ex.method === 'POST') {
-      const r = await ex.body({ maxDeclared: this.#maxBody, maxDecoded: this.#maxBody });
-      if (!r.ok) return { status: 413 };
-      let v: unknown;
-      try {
-        v = JSON.parse(r.body.toString('utf8'));
-      } catch (err) {
-        return esError(400, 'x_content_parse_exception', (err as Error).message);
-      }
-      if (typeof v !== 'object' || v === null) return esError(400, 'x_content_parse_exception', 'template must be an object');
-      const t = v as Record<string, unknown>;
+      const body = await this.#jsonObject(ex);
+      if ('status' in body) return body;
+      const t = body.value;
       const patterns = t['index_patterns'];
       const list = typeof patterns === 'string' ? [patterns] : Array.isArray(patterns) ? patterns.filter((p): p is string => typeof p === 'string') : [];
       if (list.length === 0) return esError(400, 'action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
@@ -403,24 +396,31 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
     return methodNotAllowed(ex, ['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
   }
 
+  /** A request body that must be a JSON object (template APIs), or the error reply. */
+  async #jsonObject(ex: Exchange): Promise<{ value: Record<string, unknown> } | Reply> {
+    const r = await ex.body({ maxDeclared: this.#maxBody, maxDecoded: this.#maxBody });
+    if (!r.ok) return { status: 413 };
+    let v: unknown;
+    try {
+      v = JSON.parse(r.body.toString('utf8'));
+    } catch (err) {
+      return esError(400, 'x_content_parse_exception', (err as Error).message);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return esError(400, 'x_content_parse_exception', 'the body must be a JSON object');
+    return { value: v as Record<string, unknown> };
+  }
+
   /** `/_component_template/{name}`: the pieces index templates compose (`composed_of`). */
   async #component(ex: Exchange, name: string): Promise<Reply> {
     if (ex.method === 'PUT' || ex.method === 'POST') {
-      const r = await ex.body({ maxDeclared: this.#maxBody, maxDecoded: this.#maxBody });
-      if (!r.ok) return { status: 413 };
-      let v: unknown;
-      try {
-        v = JSON.parse(r.body.toString('utf8'));
-      } catch (err) {
-        return esError(400, 'x_content_parse_exception', (err as Error).message);
-      }
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof (v as Record<string, unknown>)['template'] !== 'object') {
-        return esError(400, 'action_request_validation_exception', 'Validation Failed: 1: template is missing;');
-      }
-      const problem = templateProblem(v as Record<string, unknown>);
+      const body = await this.#jsonObject(ex);
+      if ('status' in body) return body;
+      const v = body.value;
+      if (typeof v['template'] !== 'object') return esError(400, 'action_request_validation_exception', 'Validation Failed: 1: template is missing;');
+      const problem = templateProblem(v);
       if (problem !== undefined) return esError(400, 'mapper_parsing_exception', problem);
       if (ex.query.get('create') === 'true' && this.#components.has(name)) return esError(400, 'illegal_argument_exception', `component template [${name}] already exists`);
-      this.#components.set(name, v as Record<string, unknown>);
+      this.#components.set(name, v);
       return this.#reply(ex, 200, { acknowledged: true });
     }
     if (ex.method === 'GET' || ex.method === 'HEAD') {

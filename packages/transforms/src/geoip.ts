@@ -16,7 +16,8 @@
 import { resolve } from 'node:path';
 import { TernError, type TransformDefinition } from '@tern/core';
 import { open, type Reader, type Response } from 'maxmind';
-import { getIn, parsePath, pathError, setIn, type Path } from './path.ts';
+import { getIn, parsePath, setIn, type Path } from './path.ts';
+import { pathListErrors } from './shared.ts';
 
 type Names = { names?: Record<string, string> };
 interface MmdbRecord {
@@ -98,11 +99,7 @@ export const geoipTransform: TransformDefinition<GeoipConfig> = {
     },
   },
   validate(cfg) {
-    const errors: string[] = [];
-    (cfg.fields ?? []).forEach((f, i) => {
-      const e = pathError(f);
-      if (e !== undefined) errors.push(`fields.${i}: ${e}`);
-    });
+    const errors = pathListErrors('fields', cfg.fields);
     return errors.length ? errors : undefined;
   },
   async build(cfg, ctx) {

@@ -244,25 +244,7 @@ test('k8s audit: AKS diagnostic envelopes are unwrapped', () => {
 
 test('k8s audit: GKE Cloud Audit Log records are renamed into audit Events (Elastic\'s test record)', () => {
   // The GKE record of Elastic's kubernetes audit_logs pipeline test (test-audit.log, line 4).
-  const gke = {
-    protoPayload: {
-      '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
-      authenticationInfo: { principalEmail: 'system:gke-master-healthcheck' },
-      authorizationInfo: [{ granted: true, permission: 'io.k8s.get', resource: 'readyz' }],
-      methodName: 'io.k8s.get',
-      requestMetadata: { callerIp: '67.43.156.1', callerSuppliedUserAgent: 'gke-master-healthcheck' },
-      resourceName: 'readyz',
-      serviceName: 'k8s.io',
-      status: { code: 0 },
-    },
-    insertId: '1234abcd',
-    resource: { type: 'k8s_cluster', labels: { cluster_name: 'test-cluster', location: 'us-central1', project_id: 'elastic-siem' } },
-    timestamp: '2025-07-13T08:38:39.127266Z',
-    labels: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding' },
-    logName: 'projects/elastic-siem/logs/cloudaudit.googleapis.com%2Fdata_access',
-    operation: { id: '1234abcd', producer: 'k8s.io', first: true, last: true },
-    receiveTimestamp: '2025-07-13T08:38:41.005864307Z',
-  };
+  const gke = JSON.parse(fixtureLine('gke-audit.log', 1)) as Doc;
   const out = mapK8sAudit(gke);
   const audit = (out.kubernetes as { audit: Doc }).audit;
   // Elastic's renames and fields (expected test output):
