@@ -17,7 +17,13 @@ import { writeMmdb } from '../packages/transforms/test/fixtures/mmdb-writer.ts';
 const N = Number(process.argv[2] ?? 100_000);
 const lines = readFileSync(dataFile(N), 'utf8').split('\n').filter(Boolean);
 const origin = { sourceId: 'in', path: '/var/run/cilium/tetragon/tetragon.log', host: 'bench' };
-const fresh = (ls = lines, path = origin.path) => ls.map((l, i) => decodeLine({ ...origin, path }, l, i, 'json'));
+// One origin per input, as a file source shares one origin between the events of a file.
+const origins = new Map();
+const originOf = (path) => (origins.has(path) ? origins.get(path) : origins.set(path, { ...origin, path }).get(path));
+const fresh = (ls = lines, path = origin.path) => {
+  const o = originOf(path);
+  return ls.map((l, i) => decodeLine(o, l, i, 'json'));
+};
 
 // Zeek-like inputs: the fixture lines with addresses, names and user agents varied deterministically.
 const FX = new URL('../packages/transforms/test/fixtures/', import.meta.url);
