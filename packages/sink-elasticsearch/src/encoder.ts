@@ -12,7 +12,7 @@
  */
 import { hash } from 'node:crypto';
 import { BodyWriter, getPath, stringifyEvent, type EncodedRequest, type LogEvent } from '@tern/core';
-import type { EsIdStrategy, EsMode } from './schema.ts';
+import { DATA_STREAM_NAME, type EsIdStrategy, type EsMode } from './schema.ts';
 
 // ---------------------------------------------------------------- templates
 
@@ -105,6 +105,7 @@ export class BulkEncoder {
   private readonly now: () => number;
   /** Action-line prefixes per target name; bounded (a runaway template must not grow it forever). */
   private readonly prefixes = new Map<string, string>();
+  private readonly dsNames = new Map<string, boolean>();
 
   constructor(o: EncoderOptions) {
     this.dataStreamMode = o.mode === 'data_stream';
@@ -138,7 +139,7 @@ export class BulkEncoder {
     for (const ev of events) {
       // Target first: rendering fields may parse the event, and the document must reflect that parse.
       const target = this.targetOf(ev);
-      const doc = this.document(ev);
+      const doc = this.document(ev, this.dataStreamMode || this.isDataStream(target));
       body.write(this.prefix(target));
       if (this.id !== 'none') body.write(`,"_id":"${this.docId(ev, doc.original)}"`);
       body.write('}}\n');
@@ -163,10 +164,21 @@ export class BulkEncoder {
     return p;
   }
 
+  /** Whether an index-mode target is named like a data stream (then it needs `@timestamp` as one). */
+  private isDataStream(target: string): boolean {
+    let v = this.dsNames.get(target);
+    if (v === undefined) {
+      v = DATA_STREAM_NAME.test(target);
+      if (this.dsNames.size >= 10_000) this.dsNames.clear();
+      this.dsNames.set(target, v);
+    }
+    return v;
+  }
+
   /** The document line, and the original JSON the content hash is taken over (stable across @timestamp splicing). */
-  private document(ev: LogEvent): { line: string; original: string } {
+  private document(ev: LogEvent, dataStream: boolean): { line: string; original: string } {
     const first = ev.toJson();
-    if (!this.dataStreamMode) return { line: first, original: first };
+    if (!dataStream) return { line: first, original: first };
     // Cheap tests first: parsing every line just to look for @timestamp would cost more than the send.
     // A document whose first key is @timestamp (what the ecs transform writes) needs no parse at all.
     if (first.startsWith('{"@timestamp":"')) return { line: first, original: first };

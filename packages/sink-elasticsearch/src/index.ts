@@ -8,27 +8,43 @@ import type { Client } from '@elastic/elasticsearch';
 import { createDeliverySink, type ComponentContext, type DeliveryDeps, type DeliverySink, type LogEvent, type Payload, type SendResult, type SinkDefinition, type SinkProtocol } from '@tern/core';
 import { BulkEncoder, type BulkRequest } from './encoder.ts';
 import { healthcheck } from './healthcheck.ts';
+import { installTemplates, targetPattern, templateBodies, type TemplateBodies } from './index-template.ts';
 import { createClient, sendBulk } from './request.ts';
-import { ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, schema, validate, type ElasticsearchConfig } from './schema.ts';
+import { DATA_STREAM_NAME, effectiveMode, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, schema, validate, type ElasticsearchConfig } from './schema.ts';
 
 export { BulkEncoder, compileTemplate, templateErrors, type BulkRequest, type Template } from './encoder.ts';
 export { classifyBulkBody, classifyClientError, classifyItemStatus, classifyResponse, type ItemClass } from './classify.ts';
 export { checkInfo, SUPPORTED_MAJORS, type ServerInfo } from './healthcheck.ts';
 export { BULK_FILTER_PATH } from './request.ts';
-export { schema, validate, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, type ElasticsearchConfig, type EsIdStrategy, type EsMode } from './schema.ts';
+export { DEFAULT_FLATTENED, defaultTemplateName, installTemplates, targetPattern, templateBodies, type IndexTemplateOptions, type TemplateBodies } from './index-template.ts';
+export { schema, validate, effectiveMode, DATA_STREAM_NAME, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, type ElasticsearchConfig, type EsIdStrategy, type EsMode } from './schema.ts';
 
 class ElasticsearchProtocol implements SinkProtocol<BulkRequest> {
   private readonly client: Client;
   private readonly encoder: BulkEncoder;
   private readonly pipeline: string | undefined;
   private readonly ctx: ComponentContext;
+  /** The templates to install before the first bulk (index_template.install), and the install in progress. */
+  private readonly templates: TemplateBodies | undefined;
+  private readonly overwrite: boolean;
+  private installed: Promise<void> | undefined;
+  private templatesReady = false;
 
   constructor(config: ElasticsearchConfig, ctx: ComponentContext, timeoutMs: number) {
     this.ctx = ctx;
     this.client = createClient(config, ctx.configDir, timeoutMs);
     this.pipeline = config.pipeline;
+    const t = config.index_template;
+    this.overwrite = t?.overwrite === true;
+    if (t?.install === true) {
+      const mode = effectiveMode(config);
+      const ds = config.data_stream;
+      const target = mode === 'data_stream' ? `${ds?.type ?? 'logs'}-${ds?.dataset ?? 'generic'}-${ds?.namespace ?? 'default'}` : (config.index ?? 'tern-%Y.%m.%d');
+      const pattern = targetPattern(target);
+      this.templates = templateBodies(pattern, mode === 'data_stream' || DATA_STREAM_NAME.test(target), t);
+    }
     this.encoder = new BulkEncoder({
-      mode: config.mode ?? 'data_stream',
+      mode: effectiveMode(config),
       index: config.index ?? 'tern-%Y.%m.%d',
       dataStream: { type: config.data_stream?.type ?? 'logs', dataset: config.data_stream?.dataset ?? 'generic', namespace: config.data_stream?.namespace ?? 'default' },
       id: config.id ?? 'content_hash',
@@ -44,13 +60,34 @@ class ElasticsearchProtocol implements SinkProtocol<BulkRequest> {
     return this.encoder.estimate(ev);
   }
 
-  send(req: BulkRequest, payload: Payload, signal: AbortSignal): Promise<SendResult> {
+  async send(req: BulkRequest, payload: Payload, signal: AbortSignal): Promise<SendResult> {
+    // Without a healthcheck the first send installs the templates: no document may create a data
+    // stream before its mapping is in place.
+    if (this.templates !== undefined && !this.templatesReady) await this.ensureTemplates(signal);
     return sendBulk(this.client, req, payload, signal, this.pipeline);
   }
 
   async healthcheck(signal: AbortSignal): Promise<void> {
     const info = await healthcheck(this.client, signal);
     this.ctx.logger.info({ version: info.version }, 'connected to Elasticsearch');
+    if (this.templates !== undefined) await this.ensureTemplates(signal);
+  }
+
+  /** Installs the templates once; a failed attempt is forgotten so the next one retries. */
+  private ensureTemplates(signal: AbortSignal): Promise<void> {
+    const t = this.templates;
+    if (t === undefined || this.templatesReady) return Promise.resolve();
+    this.installed ??= installTemplates(this.client, t, this.overwrite, this.ctx.logger, signal).then(
+      (r) => {
+        this.templatesReady = true;
+        this.ctx.logger.info({ template: t.name, component: t.component, result: r }, r === 'installed' ? 'index template installed' : r === 'kept' ? 'index template left as it was' : 'index template up to date');
+      },
+      (err: unknown) => {
+        this.installed = undefined;
+        throw err;
+      },
+    );
+    return this.installed;
   }
 
   close(): Promise<void> {

@@ -21,6 +21,7 @@ import {
   type TlsOptions,
 } from '@tern/core';
 import { templateErrors } from './encoder.ts';
+import { DEFAULT_FLATTENED, type IndexTemplateOptions } from './index-template.ts';
 
 export const ES_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 5_000_000, timeout_ms: 1000 };
 export const ES_REQUEST_DEFAULTS: Partial<RequestDefaults> = { concurrency: 4, timeout_ms: 60_000 };
@@ -39,6 +40,7 @@ export interface ElasticsearchConfig extends DeliveryOptions {
   readonly timestamp_field?: string;
   readonly auth?: AuthOptions;
   readonly tls?: TlsOptions;
+  readonly index_template?: IndexTemplateOptions;
 }
 
 export const schema: JsonSchema = {
@@ -61,8 +63,8 @@ export const schema: JsonSchema = {
     mode: {
       type: 'string',
       enum: ['data_stream', 'index'],
-      default: 'data_stream',
-      description: 'data_stream: write to the data stream <type>-<dataset>-<namespace> (stock templates make logs-*-* a data stream). index: write to the index named by `index`.',
+      description:
+        'data_stream: write to the data stream <type>-<dataset>-<namespace> (stock templates make logs-*-* a data stream). index: write to the target named by `index`. Unset: `index` when `index` is set, else `data_stream`. A target named like a data stream (`logs-<dataset>-<namespace>`, also metrics-, traces-, synthetics-) is written as one in either mode (`create`, `@timestamp` added when missing).',
       examples: ['data_stream', 'index'],
     },
     data_stream: {
@@ -80,9 +82,9 @@ export const schema: JsonSchema = {
     index: {
       type: 'string',
       minLength: 1,
-      default: 'tern-%Y.%m.%d',
-      description: 'Index name (mode index): a literal, {{field.path}} templates and strftime %Y %m %d %H from the event time (timestamp_field, else now). Lower-cased.',
-      examples: ['tern-%Y.%m.%d', 'tetragon-{{node_name}}-%Y.%m'],
+      description:
+        'Target name (mode index; setting it selects mode index): a literal, {{field.path}} templates and strftime %Y %m %d %H from the event time (timestamp_field, else now). Lower-cased. Default in mode index: tern-%Y.%m.%d. A data-stream name here (logs-cilium_tetragon.log-default) is written as a data stream.',
+      examples: ['tern-%Y.%m.%d', 'tetragon-{{node_name}}-%Y.%m', 'logs-cilium_tetragon.log-default'],
     },
     id: {
       type: 'string',
@@ -104,6 +106,27 @@ export const schema: JsonSchema = {
       description: 'Field holding the event time (dotted path). In data_stream mode it becomes @timestamp when the event has none; it also dates %Y.%m.%d index names.',
       examples: ['time', 'requestReceivedTimestamp'],
     },
+    index_template: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        'Install an index template for the targets this sink writes, before the first event (as Filebeat\'s setup does): the stock logs/ECS pieces plus tern\'s free-form vendor maps as `flattened`. Off by default; idempotent.',
+      examples: [{ install: true }, { install: true, name: 'tern-falco', priority: 210 }],
+      properties: {
+        install: { type: 'boolean', default: false, description: 'Install (or update) the templates at start; events wait until they are in place. Needs the manage_index_templates privilege.', examples: [true] },
+        name: { type: 'string', minLength: 1, pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Index template name (the component template is `<name>@mappings`). Default: `tern-` + the target pattern, e.g. tern-logs-falco.alerts-default.', examples: ['tern-falco'] },
+        priority: { type: 'integer', minimum: 0, default: 150, description: 'Template priority: above the built-in logs-*-* template (100); Elastic\'s integration templates use 200.', examples: [210] },
+        flattened: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          default: DEFAULT_FLATTENED,
+          description: 'Field paths (`*` wildcards) whose objects are mapped `flattened`: any keys and value types, no mapping conflicts. Default: the free-form maps of the ecs profiles.',
+          examples: [['falco.output_fields', '*.pod_labels']],
+        },
+        overwrite: { type: 'boolean', default: false, description: 'Replace a template of that name that tern did not install (one tern installed is updated whenever its content changes).', examples: [true] },
+      },
+    },
     auth: AUTH_SCHEMA,
     tls: TLS_SCHEMA,
     compression: COMPRESSION_SCHEMA,
@@ -113,9 +136,28 @@ export const schema: JsonSchema = {
   },
 };
 
+/** `<type>-<dataset>-<namespace>` with a type Elasticsearch ships data-stream templates for. */
+export const DATA_STREAM_NAME = /^(?:logs|metrics|traces|synthetics)-[^-]+-[^-]+$/;
+
+/** The mode in effect: as set, else `index` when an index is named, else `data_stream`. */
+export function effectiveMode(c: Pick<ElasticsearchConfig, 'mode' | 'index'>): EsMode {
+  return c.mode ?? (c.index !== undefined ? 'index' : 'data_stream');
+}
+
 /** Cross-field checks; pure. */
 export function validate(c: ElasticsearchConfig): string[] {
   const out: string[] = [];
+  // Options the mode would ignore are errors: a target option that silently does nothing sends
+  // every event somewhere the user did not ask for (logs-generic-default).
+  if (c.mode === 'data_stream' && c.index !== undefined) {
+    out.push(`index: "${c.index}" is not used in mode data_stream (the target is <data_stream.type>-<data_stream.dataset>-<data_stream.namespace>); remove mode to write to the target named by index, or set data_stream.dataset instead of index`);
+  }
+  const ds = c.data_stream;
+  // The schema fills data_stream's defaults (logs/generic/default), so only values other than those were written by the user.
+  const set = (v: string | undefined, def: string): boolean => v !== undefined && v !== def;
+  if (effectiveMode(c) === 'index' && ds !== undefined && (set(ds.type, 'logs') || set(ds.dataset, 'generic') || set(ds.namespace, 'default'))) {
+    out.push('data_stream: is not used when writing to the target named by index; remove data_stream, or remove index (and mode) to write to <type>-<dataset>-<namespace>');
+  }
   const hasEndpoints = c.endpoints !== undefined && c.endpoints.length > 0;
   if (hasEndpoints && c.cloud_id) out.push('endpoints and cloud_id are exclusive: set one');
   if (!hasEndpoints && !c.cloud_id) out.push('endpoints (or cloud_id) is required');

@@ -32,6 +32,76 @@ const bulks = (emu: ElasticsearchEmulator) => emu.requests.filter((r) => r.path.
 const docCount = (body: Buffer) => body.toString('utf8').split('\n').filter((l) => l !== '').length / 2;
 const DS = 'logs-cilium_tetragon.log-default';
 
+describe('index_template.install: templates before the first document', () => {
+  const FALCO_DS = 'logs-falco.alerts-default';
+  const put = (emu: ElasticsearchEmulator) => emu.requests.filter((r) => r.method === 'PUT' && /_(index|component)_template\//.test(r.path));
+  const alert = (of: Record<string, unknown>, seq: number) =>
+    new LogEvent(TEST_ORIGIN, JSON.stringify({ '@timestamp': '2024-11-05T09:14:25.118Z', seq, falco: { output_fields: of } }), 'json', undefined, seq);
+
+  it('installs the component and index templates first; Elastic\'s nested vendor shapes then index as flattened', async () => {
+    const { emu, sink } = await setup({ dynamicMapping: true }, { data_stream: { dataset: 'falco.alerts' }, index_template: { install: true } });
+    // ka.uri as a value in one alert and an object path in the next: refused without the template.
+    const b = trackedBatch([alert({ ka: { uri: '/version' } }, 1), alert({ ka: { uri: { param: { command: 'sh' } } } }, 2), alert({ proc: { tty: 'pts/0' } }, 3), alert({ proc: { tty: 34816 } }, 4)]);
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.count(FALCO_DS), 4);
+    assert.deepEqual(Object.keys(emu.indexTemplates()), ['tern-logs-falco.alerts-default']);
+    assert.deepEqual(Object.keys(emu.componentTemplates()), ['tern-logs-falco.alerts-default@mappings']);
+    const t = emu.indexTemplates()['tern-logs-falco.alerts-default'] as Record<string, unknown>;
+    assert.deepEqual(t.index_patterns, [FALCO_DS]);
+    assert.equal(t.priority, 150);
+    assert.deepEqual(t.data_stream, {});
+    assert.deepEqual(t.composed_of, ['logs@mappings', 'logs@settings', 'tern-logs-falco.alerts-default@mappings', 'ecs@mappings']);
+    assert.equal(emu.mappingSource(FALCO_DS), 'tern-logs-falco.alerts-default');
+    assert.equal(emu.mapping(FALCO_DS)['falco.output_fields'], 'flattened');
+    const first = emu.requests.findIndex((r) => r.path.endsWith('/_bulk'));
+    assert.ok(first > emu.requests.findIndex((r) => r.method === 'PUT' && r.path.startsWith('/_index_template/')), 'templates before the first bulk');
+  });
+
+  it('is idempotent: an up-to-date template is not written again; someone else\'s is kept unless overwrite', async () => {
+    const { emu, ctx, sink } = await setup({ dynamicMapping: true }, { data_stream: { dataset: 'falco.alerts' }, index_template: { install: true }, healthcheck: true });
+    const b = trackedBatch([alert({ a: 1 }, 1)]);
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.equal(put(emu).length, 2);
+    // A second sink (a restart) finds them up to date.
+    const again = createElasticsearchSink({ endpoints: [emu.url], compression: 'none', data_stream: { dataset: 'falco.alerts' }, index_template: { install: true }, batch: { max_events: 10, timeout_ms: 20 }, request: FAST }, testContext('es_again', 'elasticsearch'));
+    again.start();
+    const b2 = trackedBatch([alert({ a: 2 }, 2)]);
+    again.accept(b2);
+    assert.equal(await b2.done, 'delivered');
+    await again.stop(AbortSignal.timeout(500));
+    assert.equal(put(emu).length, 2, 'nothing written the second time');
+    // A template of that name that tern did not install is left alone, and that is said.
+    const foreign = await fetch(`${emu.url}/_index_template/mine`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ index_patterns: ['logs-x-*'], priority: 300 }) });
+    assert.equal(foreign.status, 200);
+    const c3 = testContext('es_mine', 'elasticsearch');
+    const mine = createElasticsearchSink({ endpoints: [emu.url], compression: 'none', data_stream: { dataset: 'x' }, index_template: { install: true, name: 'mine' }, batch: { max_events: 10, timeout_ms: 20 }, request: FAST }, c3);
+    mine.start();
+    const b3 = trackedBatch([alert({ a: 3 }, 3)]);
+    mine.accept(b3);
+    assert.equal(await b3.done, 'delivered');
+    await mine.stop(AbortSignal.timeout(500));
+    assert.equal((emu.indexTemplates()['mine'] as Record<string, unknown>).priority, 300, 'kept as it was');
+    assert.ok(c3.records.some((r) => /not installed by tern: left as it is/.test(r.msg ?? '')));
+    assert.ok(ctx.records.some((r) => r.msg === 'index template installed'));
+  });
+
+  it('no privilege to install: the sink says so once, pauses, and keeps the events', async () => {
+    const { emu, ctx, sink } = await setup({ dynamicMapping: true }, { data_stream: { dataset: 'falco.alerts' }, index_template: { install: true }, request: { retry_max_ms: 50 } });
+    emu.fault({ match: { method: 'PUT', path: /^\/_component_template\// }, times: Infinity, action: { status: 403 } });
+    const b = trackedBatch([alert({ a: 1 }, 1)]);
+    sink.accept(b);
+    await waitFor(() => ctx.records.some((r) => r.code === 'TERN_ERR_SINK_AUTH'), 5000, 'template error');
+    assert.match(ctx.records.find((r) => r.code === 'TERN_ERR_SINK_AUTH')?.msg ?? '', /manage_index_templates/);
+    assert.equal(bulks(emu).length, 0, 'no document before the template');
+    assert.equal(b.status(), undefined);
+    emu.clearFaults();
+    assert.equal(await b.done, 'delivered');
+    assert.equal(emu.mapping(FALCO_DS)['falco.output_fields'], 'flattened');
+  });
+});
+
 describe('elasticsearch sink against the emulator', () => {
   it('writes to the data stream with create actions, ids, the original lines and @timestamp', async () => {
     const { emu, ctx, sink } = await setup({}, { compression: 'gzip', pipeline: 'tetragon-enrich' });
@@ -52,6 +122,17 @@ describe('elasticsearch sink against the emulator', () => {
     const stored = emu.docs(DS).map((d) => d._source.seq).sort((x, y) => Number(x) - Number(y));
     assert.deepEqual(stored, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.equal(ctx.telemetry.snapshot().events_delivered, 10);
+  });
+
+  it('index: logs-cilium_tetragon.log-default without mode writes to that data stream, with @timestamp (never to logs-generic-default)', async () => {
+    const { emu, ctx, sink } = await setup({}, { data_stream: {}, index: DS });
+    const b = trackedBatch(makeEvents(5));
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.deepEqual(emu.targets(), [DS]);
+    assert.equal(emu.count(DS), 5);
+    assert.ok(emu.docs(DS).every((d) => typeof d._source['@timestamp'] === 'string'));
+    assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
   });
 
   it('resends per-item 429s alone, in a smaller request', async () => {

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { LogEvent } from '@tern/core';
 import { makeEvents, TEST_ORIGIN } from '@tern/core/testing';
-import { BulkEncoder, compileTemplate, schema, templateErrors, validate } from '../src/index.ts';
+import { BulkEncoder, compileTemplate, effectiveMode, schema, templateErrors, validate } from '../src/index.ts';
 
 const base = { mode: 'data_stream' as const, index: 'tern-%Y.%m.%d', dataStream: { type: 'logs', dataset: 'cilium_tetragon.log', namespace: 'default' }, id: 'content_hash' as const, timestampField: 'time', now: () => Date.UTC(2026, 0, 2, 3) };
 const line = (s: string, offset = 0) => new LogEvent(TEST_ORIGIN, s, 'json', undefined, offset);
@@ -127,7 +127,9 @@ describe('schema and validate', () => {
   it('fills Elasticsearch defaults', () => {
     const c: Record<string, unknown> = { endpoints: ['http://localhost:9200'] };
     assert.ok(check(c), JSON.stringify(check.errors));
-    assert.equal(c.mode, 'data_stream');
+    // mode and index have no static default: unset, the mode follows from whether index is set.
+    assert.equal(c.mode, undefined);
+    assert.equal(effectiveMode(c), 'data_stream');
     assert.equal(c.id, 'content_hash');
     assert.deepEqual(c.data_stream, { type: 'logs', dataset: 'generic', namespace: 'default' });
     assert.deepEqual(c.batch, { max_events: 1000, max_bytes: 5_000_000, timeout_ms: 1000 });
@@ -148,12 +150,34 @@ describe('schema and validate', () => {
     assert.deepEqual(validate({ endpoints: ['http://x'], auth: { strategy: 'basic', user: 'elastic' } }), ['auth: strategy basic needs password or password_file']);
   });
 
+  it('the data-stream trap: a target option the mode would ignore is an error, and index alone selects it', () => {
+    const e = ['http://x'];
+    // index without mode: the target is index (mode index), so nothing goes to logs-generic-default.
+    assert.equal(effectiveMode({ index: 'logs-cilium_tetragon.log-default' }), 'index');
+    assert.deepEqual(validate({ endpoints: e, index: 'logs-cilium_tetragon.log-default' }), []);
+    const [ds] = validate({ endpoints: e, mode: 'data_stream', index: 'logs-cilium_tetragon.log-default' });
+    assert.match(ds ?? '', /^index: "logs-cilium_tetragon\.log-default" is not used in mode data_stream/);
+    const [both] = validate({ endpoints: e, index: 'tetragon', data_stream: { dataset: 'x' } });
+    assert.match(both ?? '', /^data_stream: is not used when writing to the target named by index/);
+    assert.deepEqual(validate({ endpoints: e, mode: 'index', data_stream: {} }), [], 'an empty block (the schema default) is fine');
+  });
+
+  it('a target named like a data stream gets @timestamp in mode index too (else every document is refused)', () => {
+    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'logs-cilium_tetragon.log-default' });
+    const [action, doc] = lines(enc.encode([line('{"a":1,"time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [{ create: { _index: string } }, Record<string, unknown>];
+    assert.equal(action.create._index, 'logs-cilium_tetragon.log-default');
+    assert.equal(doc['@timestamp'], '2024-11-22T05:20:00.000Z');
+    const plain = new BulkEncoder({ ...base, mode: 'index', index: 'tetragon-%Y' });
+    const [, doc2] = lines(plain.encode([line('{"a":1,"time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [unknown, Record<string, unknown>];
+    assert.equal(doc2['@timestamp'], undefined, 'an ordinary index gets the line as it is');
+  });
+
   it('every option documents description and examples (defaults where one applies)', () => {
     const props = (schema as { properties: Record<string, Record<string, unknown>> }).properties;
     for (const [k, v] of Object.entries(props)) {
       assert.ok(typeof v.description === 'string', `${k}.description`);
       assert.ok('examples' in v, `${k}.examples`);
     }
-    for (const k of ['mode', 'data_stream', 'index', 'id', 'timestamp_field', 'compression', 'healthcheck', 'batch', 'request', 'tls']) assert.ok('default' in (props[k] ?? {}), `${k}.default`);
+    for (const k of ['data_stream', 'id', 'timestamp_field', 'compression', 'healthcheck', 'batch', 'request', 'tls']) assert.ok('default' in (props[k] ?? {}), `${k}.default`);
   });
 });

@@ -10,8 +10,9 @@
  * correctly shaped item per action, with the data-stream op_type rule and item faults applied.
  */
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_RULES, fitsType, TargetMapping, type MappingRefusal, type MappingRules, type MappingType } from './elasticsearch-mapping.ts';
 
-export type MappingType = 'long' | 'integer' | 'short' | 'byte' | 'double' | 'float' | 'keyword' | 'text' | 'boolean' | 'date' | 'ip' | 'object';
+export type { MappingType } from './elasticsearch-mapping.ts';
 
 export interface MappingConflictRule {
   /** Dotted field path; matches nested objects (`a.b` in `{"a":{"b":…}}`) or a literal dotted key. */
@@ -42,6 +43,8 @@ export interface ElasticsearchStats {
 export interface StoredDocument {
   _id: string;
   _source: Record<string, unknown>;
+  /** Fields skipped under `ignore_malformed` (dynamic mapping only), as Elasticsearch's `_ignored`. */
+  _ignored?: string[];
 }
 
 interface StoredInternal {
@@ -49,6 +52,7 @@ interface StoredInternal {
   _source: Record<string, unknown>;
   version: number;
   seqNo: number;
+  ignored?: string[];
 }
 
 interface Target {
@@ -60,8 +64,8 @@ interface Target {
   docs: Map<string, StoredInternal>;
   seqNo: number;
   count: number;
-  /** Dynamic mapping: dotted field path → mapped type (only with `dynamicMapping`). */
-  mapping: Map<string, MappingType>;
+  /** Dynamic mapping (only with `dynamicMapping`): the rules of the target's template and the fields mapped so far. */
+  mapping: TargetMapping;
 }
 
 /** A request-level failure: the whole bulk is refused with this status and error envelope. */
@@ -97,6 +101,8 @@ export interface BulkStoreOptions {
   dynamicMapping?: boolean;
   /** `index.mapping.total_fields.limit` (with dynamicMapping); default 1000. */
   totalFieldsLimit?: number;
+  /** The mapping rules a new target gets from the installed templates (with dynamicMapping); default: Elasticsearch's defaults. */
+  rulesFor?: (name: string) => MappingRules;
 }
 
 export class BulkStore {
@@ -111,9 +117,11 @@ export class BulkStore {
 
   #dynamic: boolean;
   #fieldsLimit: number;
+  #rulesFor: (name: string) => MappingRules;
 
   constructor(opts: BulkStoreOptions) {
     this.#mode = opts.mode;
+    this.#rulesFor = opts.rulesFor ?? (() => DEFAULT_RULES);
     this.#dynamic = opts.dynamicMapping ?? false;
     this.#fieldsLimit = opts.totalFieldsLimit ?? 1000;
     this.#dsPatterns = opts.dataStreamPatterns.map(globToRegExp);
@@ -156,7 +164,7 @@ export class BulkStore {
   docs(name: string): StoredDocument[] {
     const t = this.target(name);
     if (t === undefined) return [];
-    return [...t.docs.values()].map((d) => ({ _id: d._id, _source: d._source }));
+    return [...t.docs.values()].map((d) => (d.ignored !== undefined && d.ignored.length > 0 ? { _id: d._id, _source: d._source, _ignored: d.ignored } : { _id: d._id, _source: d._source }));
   }
 
   count(name?: string): number {
@@ -185,7 +193,7 @@ export class BulkStore {
         seqNo: 0,
         count: 0,
         // Data-stream templates map @timestamp as a date.
-        mapping: new Map(dataStream ? [['@timestamp', 'date']] : []),
+        mapping: new TargetMapping(this.#dynamic ? this.#rulesFor(name) : DEFAULT_RULES, this.#fieldsLimit, dataStream),
       };
       this.#targets.set(name, t);
     }
@@ -368,9 +376,10 @@ export class BulkStore {
         if (typeof fresh !== 'object' || fresh === null) {
           return fail(idx, 404, withIndex({ type: 'document_missing_exception', reason: `[${id}]: document missing` }), id);
         }
-        const problem = this.#checkSource(t, fresh as Record<string, unknown>, id, src);
-        if (problem !== undefined) return fail(idx, 400, withIndex(problem), id);
-        t.docs.set(id, { _id: id, _source: fresh as Record<string, unknown>, version: 1, seqNo: t.seqNo });
+        const checked = this.#checkSource(t, fresh as Record<string, unknown>, id, src);
+        if ('problem' in checked) return fail(idx, 400, withIndex(checked.problem), id);
+        checked.commit();
+        t.docs.set(id, { _id: id, _source: fresh as Record<string, unknown>, version: 1, seqNo: t.seqNo, ignored: checked.ignored });
         t.count++;
         return { _index: idx, _id: id, _version: 1, result: 'created', _shards: SHARDS, _seq_no: t.seqNo++, _primary_term: 1, status: 201 };
       }
@@ -381,9 +390,11 @@ export class BulkStore {
       if (JSON.stringify(merged) === JSON.stringify(existing._source)) {
         return { _index: idx, _id: id, _version: existing.version, result: 'noop', _shards: { total: 0, successful: 0, failed: 0 }, _seq_no: existing.seqNo, _primary_term: 1, status: 200 };
       }
-      const problem = this.#checkSource(t, merged, id, src);
-      if (problem !== undefined) return fail(idx, 400, withIndex(problem), id);
+      const checked = this.#checkSource(t, merged, id, src);
+      if ('problem' in checked) return fail(idx, 400, withIndex(checked.problem), id);
+      checked.commit();
       existing._source = merged;
+      existing.ignored = checked.ignored;
       existing.version++;
       existing.seqNo = t.seqNo;
       return { _index: idx, _id: id, _version: existing.version, result: 'updated', _shards: SHARDS, _seq_no: t.seqNo++, _primary_term: 1, status: 200 };
@@ -412,95 +423,76 @@ export class BulkStore {
       this.stats.conflicts++;
       return fail(idx, 409, withIndex({ type: 'version_conflict_engine_exception', reason: `[${id}]: version conflict, document already exists (current version [${existing.version}])` }), id);
     }
-    const problem = this.#checkSource(t, d, id, src);
-    if (problem !== undefined) return fail(idx, 400, withIndex(problem), givenId);
+    const checked = this.#checkSource(t, d, id, src);
+    if ('problem' in checked) return fail(idx, 400, withIndex(checked.problem), givenId);
+    checked.commit();
     const seqNo = t.seqNo++;
     if (existing !== undefined) {
       existing._source = d;
+      existing.ignored = checked.ignored;
       existing.version++;
       existing.seqNo = seqNo;
       return { _index: idx, _id: id, _version: existing.version, result: 'updated', _shards: SHARDS, _seq_no: seqNo, _primary_term: 1, status: 200 };
     }
-    t.docs.set(id, { _id: id, _source: d, version: 1, seqNo });
+    t.docs.set(id, { _id: id, _source: d, version: 1, seqNo, ignored: checked.ignored });
     t.count++;
     return { _index: idx, _id: id, _version: 1, result: 'created', _shards: SHARDS, _seq_no: seqNo, _primary_term: 1, status: 201 };
   }
 
-  /** Mapping checks: the data-stream @timestamp must be a date, and the configured conflict rules. */
-  #checkSource(t: Target, d: Record<string, unknown>, id: string, src: string): Record<string, unknown> | undefined {
+  /**
+   * Mapping checks: the data-stream @timestamp must be a date, the configured conflict rules, and
+   * with dynamicMapping the target's mapping (see elasticsearch-mapping.ts). An accepted document
+   * may come back with fields ignored under `ignore_malformed`; the mapping grows only when the
+   * caller stores it (`#accept`).
+   */
+  #checkSource(t: Target, d: Record<string, unknown>, id: string, src: string): { problem: Record<string, unknown> } | { ignored: string[]; commit: () => void } {
     const col = src.length;
-    if (t.dataStream && d['@timestamp'] !== undefined && !fitsType(d['@timestamp'], 'date')) {
-      return this.#fieldError('@timestamp', 'date', d['@timestamp'], id, col);
+    if (t.dataStream && d['@timestamp'] !== undefined && !fitsAll(d['@timestamp'], 'date')) {
+      return { problem: this.#fieldError({ field: '@timestamp', type: 'date', value: d['@timestamp'], kind: 'misfit' }, id, col) };
     }
     for (const rule of this.#mappingRules) {
       if (rule.index !== undefined && !matches(rule.index, t.name)) continue;
       const v = getPath(d, rule.field);
       if (v === undefined || v === null) continue;
-      if (!fitsType(v, rule.type)) return this.#fieldError(rule.field, rule.type, v, id, col);
+      if (!fitsAll(v, rule.type)) return { problem: this.#fieldError({ field: rule.field, type: rule.type, value: v, kind: 'misfit' }, id, col) };
     }
-    if (this.#dynamic) {
-      // New fields are only added to the mapping when the document is accepted (callers store right after).
-      const added = new Map<string, MappingType>();
-      const problem = this.#walkMapping(t.mapping, added, d, '', id, col);
-      if (problem !== undefined) return problem;
-      if (added.size > 0 && t.mapping.size + added.size > this.#fieldsLimit) {
-        const reason = `Limit of total fields [${this.#fieldsLimit}] has been exceeded while adding new fields [${added.size}]`;
-        return { type: this.#parseType, reason: `[1:${col}] failed to parse: ${reason}`, caused_by: { type: 'illegal_argument_exception', reason } };
-      }
-      for (const [k, v] of added) t.mapping.set(k, v);
-    }
-    return undefined;
-  }
-
-  /** Dynamic mapping walk: infer types of new fields (date detection on, numeric detection off), check known ones. */
-  #walkMapping(mapping: Map<string, MappingType>, added: Map<string, MappingType>, obj: Record<string, unknown>, prefix: string, id: string, col: number): Record<string, unknown> | undefined {
-    const known = (p: string): MappingType | undefined => mapping.get(p) ?? added.get(p);
-    for (const [key, value] of Object.entries(obj)) {
-      const path = prefix + key;
-      // A dotted key `a.b` means object `a` with field `b`.
-      const parts = path.split('.');
-      for (let i = 1; i < parts.length; i++) {
-        const parent = parts.slice(0, i).join('.');
-        const pt = known(parent);
-        if (pt === undefined) added.set(parent, 'object');
-        else if (pt !== 'object') return this.#fieldError(parent, pt, { [parts.slice(i).join('.')]: value }, id, col);
-      }
-      const values = Array.isArray(value) ? value : [value];
-      for (const v of values) {
-        if (v === null || v === undefined) continue;
-        const current = known(path);
-        if (typeof v === 'object' && !Array.isArray(v)) {
-          if (current !== undefined && current !== 'object') return this.#fieldError(path, current, v, id, col);
-          if (current === undefined) added.set(path, 'object');
-          const problem = this.#walkMapping(mapping, added, v as Record<string, unknown>, `${path}.`, id, col);
-          if (problem !== undefined) return problem;
-        } else if (current === undefined) {
-          added.set(path, inferType(v));
-        } else if (!fitsType(v, current)) {
-          return this.#fieldError(path, current, v, id, col);
-        }
-      }
-    }
-    return undefined;
+    if (!this.#dynamic) return { ignored: [], commit: () => {} };
+    const check = t.mapping.check(d);
+    if (check.refusal !== undefined) return { problem: this.#fieldError(check.refusal, id, col) };
+    return { ignored: check.ignored, commit: () => t.mapping.commit(check) };
   }
 
   mapping(name: string): Record<string, MappingType> {
-    return Object.fromEntries(this.target(name)?.mapping ?? []);
+    return Object.fromEntries(this.target(name)?.mapping.fields ?? []);
   }
 
-  #fieldError(field: string, type: MappingType, value: unknown, id: string, col: number): Record<string, unknown> {
-    if (type === 'object') {
+  /** Which template a target's mapping rules came from (`(defaults)`, `logs (built-in)`, or an installed template's name). */
+  mappingSource(name: string): string | undefined {
+    return this.target(name)?.mapping.rules.source;
+  }
+
+  #fieldError(r: MappingRefusal, id: string, col: number): Record<string, unknown> {
+    const { field, type, value } = r;
+    if (r.kind === 'limit') {
+      const reason = `Limit of total fields [${this.#fieldsLimit}] has been exceeded while adding new fields [${r.added ?? 0}]`;
+      return { type: this.#parseType, reason: `[1:${col}] failed to parse: ${reason}`, caused_by: { type: 'illegal_argument_exception', reason } };
+    }
+    if (r.kind === 'leaf_as_object') {
+      return { type: this.#parseType, reason: `[1:${col}] Could not dynamically add mapping for field [${r.child ?? field}]. Existing mapping for [${field}] must be of type object but found [${type}].` };
+    }
+    if (type === 'object' || type === 'nested') {
       return { type: this.#parseType, reason: `[1:${col}] object mapping for [${field}] tried to parse field [${field}] as object, but found a concrete value` };
     }
     const preview = typeof value === 'object' ? javaPreview(value) : String(value);
-    const causedBy = typeof value === 'string' && (type === 'long' || type === 'integer' || type === 'short' || type === 'byte' || type === 'double' || type === 'float')
+    const reason = `[1:${col}] failed to parse field [${field}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview}'`;
+    if (r.kind === 'flattened') {
+      return { type: this.#parseType, reason, caused_by: { type: 'parsing_exception', reason: `Failed to parse object: expecting token of type [START_OBJECT] but found [${tokenName(value)}]` } };
+    }
+    const numeric = type === 'long' || type === 'integer' || type === 'short' || type === 'byte' || type === 'double' || type === 'float';
+    const causedBy = typeof value === 'string' && numeric
       ? { type: 'illegal_argument_exception', reason: `For input string: "${value}"` }
       : { type: 'illegal_state_exception', reason: `Can't get text on a ${typeof value === 'object' ? 'START_OBJECT' : 'VALUE_STRING'} at 1:${col}` };
-    return {
-      type: this.#parseType,
-      reason: `[1:${col}] failed to parse field [${field}] of type [${type}] in document with id '${id}'. Preview of field's value: '${preview}'`,
-      caused_by: causedBy,
-    };
+    return { type: this.#parseType, reason, caused_by: causedBy };
   }
 
   // ---------------------------------------------------------------- item faults
@@ -837,39 +829,10 @@ function getPath(obj: Record<string, unknown>, path: string): unknown {
   return undefined;
 }
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-
-/** Elasticsearch's dynamic mapping of a first value: long/float, boolean, date (date_detection), else text. */
-function inferType(v: unknown): MappingType {
-  if (typeof v === 'boolean') return 'boolean';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'long' : 'float';
-  if (typeof v === 'string' && ISO_DATE.test(v) && v.length >= 10) return 'date';
-  return 'text';
-}
-
-function fitsType(v: unknown, type: MappingType): boolean {
-  if (Array.isArray(v)) return v.every((x) => x === null || fitsType(x, type));
-  switch (type) {
-    case 'long':
-    case 'integer':
-    case 'short':
-    case 'byte':
-    case 'double':
-    case 'float':
-      // Elasticsearch coerces numeric strings by default.
-      return typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)));
-    case 'keyword':
-    case 'text':
-      return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-    case 'boolean':
-      return typeof v === 'boolean' || v === 'true' || v === 'false' || v === '';
-    case 'date':
-      return (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && (ISO_DATE.test(v) || /^\d+$/.test(v)));
-    case 'ip':
-      return typeof v === 'string' && (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) || (v.includes(':') && /^[0-9a-fA-F:.]+$/.test(v)));
-    case 'object':
-      return typeof v === 'object' && v !== null;
-  }
+/** A value, or every item of a list, fits a leaf type (the configured conflict rules and @timestamp). */
+function fitsAll(v: unknown, type: MappingType): boolean {
+  if (Array.isArray(v)) return v.every((x) => x === null || fitsAll(x, type));
+  return fitsType(v, type);
 }
 
 /** Java's Map.toString, which is how Elasticsearch previews an object value in errors. */

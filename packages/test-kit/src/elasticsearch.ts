@@ -10,11 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { BulkStore, globToRegExp, invalidIndexName, resolveDateMath } from './elasticsearch-bulk.ts';
+import { BUILTIN_COMPONENTS, resolveRules, templateProblem } from './elasticsearch-mapping.ts';
 import type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, MappingType, StoredDocument } from './elasticsearch-bulk.ts';
 import { EmulatorFacade, EmulatorServer, json, parseBasic, text } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
 
 export type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, MappingType, StoredDocument } from './elasticsearch-bulk.ts';
+export { BUILTIN_COMPONENTS, BUILTIN_LOGS_TEMPLATE, TargetMapping, resolveRules } from './elasticsearch-mapping.ts';
+export type { MappingRules } from './elasticsearch-mapping.ts';
 
 export interface ElasticsearchOptions extends CommonOptions {
   /** Reported `version.number`; its major drives the compatible-with rule. Default '8.15.0' ('2.17.0' for OpenSearch). */
@@ -34,9 +37,12 @@ export interface ElasticsearchOptions extends CommonOptions {
   /** `full` (default) keeps documents; `count` keeps per-target counts only, for benchmarks. */
   store?: 'full' | 'count';
   /**
-   * Full store only: map each field from its first value (long/float/boolean/date/text/object, as
-   * Elasticsearch's dynamic mapping does) and fail later documents that do not fit with a 400
-   * `document_parsing_exception` item; also enforces `totalFieldsLimit`. Default false.
+   * Full store only: map fields as Elasticsearch does (elasticsearch-mapping.ts): from the target's
+   * index template — installed with `PUT /_index_template` (and `/_component_template`), or the
+   * built-in `logs` template for `logs-*-*` (ECS dynamic templates, no date detection,
+   * `ignore_malformed`) — else from each field's first value. Documents that do not fit are 400
+   * `document_parsing_exception` items; fields skipped under `ignore_malformed` are listed in the
+   * stored document's `_ignored`. Also enforces `totalFieldsLimit`. Default false.
    */
   dynamicMapping?: boolean;
   /** `index.mapping.total_fields.limit` with dynamicMapping; default 1000. */
@@ -54,6 +60,12 @@ export interface ElasticsearchEmulator extends Emulator {
   clearItemRules(): void;
   /** Field path → type inferred by `dynamicMapping` for a target (data streams always have `@timestamp: date`). */
   mapping(target: string): Record<string, MappingType>;
+  /** Which index template a target's mapping came from: an installed template's name, `logs (built-in)` or `(defaults)`. */
+  mappingSource(target: string): string | undefined;
+  /** Installed index templates (`PUT /_index_template/{name}`), by name. */
+  indexTemplates(): Record<string, Record<string, unknown>>;
+  /** Installed component templates (`PUT /_component_template/{name}`), by name. */
+  componentTemplates(): Record<string, Record<string, unknown>>;
 }
 
 const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
@@ -75,6 +87,7 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
   #major: number;
   #maxBody: number;
   #templates = new Map<string, Record<string, unknown>>();
+  #components = new Map<string, Record<string, unknown>>();
 
   constructor(opts: ElasticsearchOptions) {
     super();
@@ -89,6 +102,7 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
       dataStreamPatterns: opts.dataStreamPatterns ?? ['logs-*-*', 'metrics-*-*'],
       major: this.#major,
       dynamicMapping: opts.dynamicMapping ?? false,
+      rulesFor: (name) => resolveRules(name, this.#templates, this.#components),
       ...(opts.totalFieldsLimit === undefined ? {} : { totalFieldsLimit: opts.totalFieldsLimit }),
     });
     this.server = new EmulatorServer({
@@ -126,6 +140,15 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
   mapping(target: string): Record<string, MappingType> {
     return this.#store.mapping(target);
   }
+  mappingSource(target: string): string | undefined {
+    return this.#store.mappingSource(target);
+  }
+  indexTemplates(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries(this.#templates);
+  }
+  componentTemplates(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries(this.#components);
+  }
 
   async #handle(ex: Exchange): Promise<Reply> {
     const denied = this.#authenticate(ex);
@@ -149,6 +172,7 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
       return this.#reply(ex, 200, this.#health());
     }
     if (first === '_index_template' && third === undefined && second !== undefined) return this.#template(ex, second);
+    if (first === '_component_template' && third === undefined && second !== undefined) return this.#component(ex, second);
     if (first !== undefined && !first.startsWith('_') && segs.length === 1 && m === 'HEAD') {
       return { status: this.#store.target(first) === undefined ? 404 : 200, headers: { 'content-type': 'application/json; charset=utf-8' } };
     }
@@ -191,7 +215,7 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
   #search(ex: Exchange, names: string[]): Reply {
     const size = Number(ex.query.get('size') ?? 10);
     const from = Number(ex.query.get('from') ?? 0);
-    const all = names.flatMap((n) => this.#store.docs(n).map((d) => ({ _index: this.#store.target(n)?.writeIndex ?? n, _id: d._id, _score: 1.0, _source: d._source })));
+    const all = names.flatMap((n) => this.#store.docs(n).map((d) => ({ _index: this.#store.target(n)?.writeIndex ?? n, _id: d._id, _score: 1.0, ...(d._ignored ? { _ignored: d._ignored } : {}), _source: d._source })));
     return this.#reply(ex, 200, {
       took: 1,
       timed_out: false,
@@ -342,19 +366,19 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
 
   async #template(ex: Exchange, name: string): Promise<Reply> {
     if (ex.method === 'PUT' || ex.method === 'POST') {
-      const r = await ex.body({ maxDeclared: this.#maxBody, maxDecoded: this.#maxBody });
-      if (!r.ok) return { status: 413 };
-      let v: unknown;
-      try {
-        v = JSON.parse(r.body.toString('utf8'));
-      } catch (err) {
-        return esError(400, 'x_content_parse_exception', (err as Error).message);
-      }
-      if (typeof v !== 'object' || v === null) return esError(400, 'x_content_parse_exception', 'template must be an object');
-      const t = v as Record<string, unknown>;
+      const body = await this.#jsonObject(ex);
+      if ('status' in body) return body;
+      const t = body.value;
       const patterns = t['index_patterns'];
       const list = typeof patterns === 'string' ? [patterns] : Array.isArray(patterns) ? patterns.filter((p): p is string => typeof p === 'string') : [];
       if (list.length === 0) return esError(400, 'action_request_validation_exception', 'Validation Failed: 1: index patterns are missing;');
+      const problem = templateProblem(t);
+      if (problem !== undefined) return esError(400, 'mapper_parsing_exception', problem);
+      const missing = (Array.isArray(t['composed_of']) ? (t['composed_of'] as unknown[]) : []).filter(
+        (c): c is string => typeof c === 'string' && !this.#components.has(c) && BUILTIN_COMPONENTS[c] === undefined && !(Array.isArray(t['ignore_missing_component_templates']) && (t['ignore_missing_component_templates'] as unknown[]).includes(c)),
+      );
+      if (missing.length > 0) return esError(400, 'invalid_index_template_exception', `index_template [${name}] invalid, cause [index template [${name}] specifies component templates [${missing.join(', ')}] that do not exist]`);
+      if (ex.query.get('create') === 'true' && this.#templates.has(name)) return esError(400, 'illegal_argument_exception', `index template [${name}] already exists`);
       this.#templates.set(name, t);
       // A template with `data_stream` makes matching names data streams, as on a real cluster.
       if (t['data_stream'] !== undefined) this.#store.addDataStreamPatterns(list);
@@ -367,6 +391,45 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
     }
     if (ex.method === 'DELETE') {
       if (!this.#templates.delete(name)) return esError(404, 'index_template_missing_exception', `index_template [${name}] missing`);
+      return this.#reply(ex, 200, { acknowledged: true });
+    }
+    return methodNotAllowed(ex, ['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+  }
+
+  /** A request body that must be a JSON object (template APIs), or the error reply. */
+  async #jsonObject(ex: Exchange): Promise<{ value: Record<string, unknown> } | Reply> {
+    const r = await ex.body({ maxDeclared: this.#maxBody, maxDecoded: this.#maxBody });
+    if (!r.ok) return { status: 413 };
+    let v: unknown;
+    try {
+      v = JSON.parse(r.body.toString('utf8'));
+    } catch (err) {
+      return esError(400, 'x_content_parse_exception', (err as Error).message);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return esError(400, 'x_content_parse_exception', 'the body must be a JSON object');
+    return { value: v as Record<string, unknown> };
+  }
+
+  /** `/_component_template/{name}`: the pieces index templates compose (`composed_of`). */
+  async #component(ex: Exchange, name: string): Promise<Reply> {
+    if (ex.method === 'PUT' || ex.method === 'POST') {
+      const body = await this.#jsonObject(ex);
+      if ('status' in body) return body;
+      const v = body.value;
+      if (typeof v['template'] !== 'object') return esError(400, 'action_request_validation_exception', 'Validation Failed: 1: template is missing;');
+      const problem = templateProblem(v);
+      if (problem !== undefined) return esError(400, 'mapper_parsing_exception', problem);
+      if (ex.query.get('create') === 'true' && this.#components.has(name)) return esError(400, 'illegal_argument_exception', `component template [${name}] already exists`);
+      this.#components.set(name, v);
+      return this.#reply(ex, 200, { acknowledged: true });
+    }
+    if (ex.method === 'GET' || ex.method === 'HEAD') {
+      const t = this.#components.get(name);
+      if (t === undefined) return esError(404, 'resource_not_found_exception', `component template matching [${name}] not found`);
+      return this.#reply(ex, 200, { component_templates: [{ name, component_template: t }] });
+    }
+    if (ex.method === 'DELETE') {
+      if (!this.#components.delete(name)) return esError(404, 'resource_not_found_exception', `component template matching [${name}] not found`);
       return this.#reply(ex, 200, { acknowledged: true });
     }
     return methodNotAllowed(ex, ['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);

@@ -431,6 +431,87 @@ describe('elasticsearch emulator: dynamic mapping (opt-in)', () => {
   });
 });
 
+describe('elasticsearch emulator: mappings from templates (dynamicMapping)', () => {
+  const TS = '2026-08-21T10:00:00.000Z';
+
+  test('logs-*-* gets the built-in logs template: label keys that collide are refused, misfits are ignored, not refused', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true });
+    try {
+      const r = await post(`${es.url}/_bulk`, nd(
+        { create: { _index: 'logs-k8s-default', _id: 'labels' } }, { '@timestamp': TS, labels: { app: 'web', 'app.kubernetes.io/name': 'web' } },
+        { create: { _index: 'logs-k8s-default', _id: 'pid-number' } }, { '@timestamp': TS, proc: { pid: 42, when: 'never' }, source: { ip: '10.0.0.1' } },
+        { create: { _index: 'logs-k8s-default', _id: 'pid-word' } }, { '@timestamp': TS, proc: { pid: 'forty-two' }, source: { ip: 'not-an-ip' } },
+        { create: { _index: 'logs-k8s-default', _id: 'pid-object' } }, { '@timestamp': TS, proc: { pid: { n: 1 } } },
+        { create: { _index: 'logs-k8s-default', _id: 'proc-flat' } }, { '@timestamp': TS, proc: 'flat' },
+        { create: { _index: 'logs-k8s-default', _id: 'bad-ts' } }, { '@timestamp': 'yesterday' },
+      ));
+      const items = r.json.items.map((i: any) => i.create);
+      assert.deepEqual(items.map((i: any) => i.status), [400, 201, 201, 400, 400, 400]);
+      assert.equal(items[0].error.reason, `[1:${JSON.stringify({ '@timestamp': TS, labels: { app: 'web', 'app.kubernetes.io/name': 'web' } }).length}] Could not dynamically add mapping for field [labels.app.kubernetes.io/name]. Existing mapping for [labels.app] must be of type object but found [keyword].`);
+      assert.match(items[3].error.reason, /failed to parse field \[proc\.pid\] of type \[long\]/);
+      assert.match(items[4].error.reason, /object mapping for \[proc\] tried to parse field \[proc\] as object, but found a concrete value/);
+      assert.match(items[5].error.reason, /failed to parse field \[@timestamp\] of type \[date\]/);
+      // date detection is off, strings are keywords, *.ip is an ip (ECS dynamic templates)
+      assert.equal(es.mappingSource('logs-k8s-default'), 'logs (built-in)');
+      const m = es.mapping('logs-k8s-default');
+      assert.equal(m['proc.when'], 'keyword');
+      assert.equal(m['source.ip'], 'ip');
+      assert.equal(m['proc.pid'], 'long');
+      const word = es.docs('logs-k8s-default').find((d) => d._id === 'pid-word');
+      assert.deepEqual(word?._ignored, ['proc.pid', 'source.ip']);
+      assert.equal(es.docs('logs-k8s-default').find((d) => d._id === 'pid-number')?._ignored, undefined);
+    } finally {
+      await es.close();
+    }
+  });
+
+  test('a plain index keeps Elasticsearch defaults: date detection, text, misfits refused', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true });
+    try {
+      const r = await post(`${es.url}/_bulk`, nd(
+        { index: { _index: 'plain', _id: '1' } }, { n: 1, when: TS, s: 'x' },
+        { index: { _index: 'plain', _id: '2' } }, { n: 'one' },
+      ));
+      assert.deepEqual(r.json.items.map((i: any) => i.index.status), [201, 400]);
+      assert.deepEqual(es.mapping('plain'), { n: 'long', when: 'date', s: 'text' });
+      assert.equal(es.mappingSource('plain'), '(defaults)');
+    } finally {
+      await es.close();
+    }
+  });
+
+  test('an installed index template (composed of component templates) decides: flattened, dynamic false, priority over the built-in', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true });
+    try {
+      const put = (path: string, body: unknown) => post(`${es.url}${path}`, JSON.stringify(body), { 'content-type': 'application/json' }, 'PUT');
+      const c = await put('/_component_template/tern-ecs@mappings', { template: { mappings: { properties: { falco: { properties: { output_fields: { type: 'flattened' } } }, kubernetes: { properties: { audit: { properties: { requestObject: { type: 'object', dynamic: false } } } } } } } } });
+      assert.equal(c.status, 200);
+      const missing = await put('/_index_template/broken', { index_patterns: ['logs-x-*'], composed_of: ['nope@mappings'] });
+      assert.equal(missing.status, 400);
+      assert.equal(missing.json.error.type, 'invalid_index_template_exception');
+      const badType = await put('/_component_template/bad', { template: { mappings: { properties: { a: { type: 'flattend' } } } } });
+      assert.equal(badType.status, 400);
+      const t = await put('/_index_template/tern-falco', { index_patterns: ['logs-falco.alerts-*'], priority: 150, data_stream: {}, composed_of: ['logs@mappings', 'logs@settings', 'ecs@mappings', 'tern-ecs@mappings'] });
+      assert.equal(t.status, 200);
+      const r = await post(`${es.url}/_bulk`, nd(
+        { create: { _index: 'logs-falco.alerts-default', _id: 'a' } }, { '@timestamp': TS, falco: { output_fields: { ka: { uri: '/version' } } }, kubernetes: { audit: { requestObject: { status: 'Success' } } } },
+        { create: { _index: 'logs-falco.alerts-default', _id: 'b' } }, { '@timestamp': TS, falco: { output_fields: { 'ka.uri': 1, 'ka.uri.param[command]': 'sh' } }, kubernetes: { audit: { requestObject: { status: { phase: 'Running' } } } } },
+        { create: { _index: 'logs-falco.alerts-default', _id: 'c' } }, { '@timestamp': TS, falco: { output_fields: 'not an object' } },
+      ));
+      assert.deepEqual(r.json.items.map((i: any) => i.create.status), [201, 201, 400]);
+      assert.match(r.json.items[2].create.error.reason, /failed to parse field \[falco\.output_fields\] of type \[flattened\]/);
+      assert.equal(es.mappingSource('logs-falco.alerts-default'), 'tern-falco');
+      const m = es.mapping('logs-falco.alerts-default');
+      assert.equal(m['falco.output_fields'], 'flattened');
+      assert.equal(m['kubernetes.audit.requestObject.status'], undefined, 'dynamic: false maps nothing below');
+      const got = (await (await fetch(`${es.url}/_component_template/tern-ecs@mappings`)).json()) as { component_templates: Array<{ name: string }> };
+      assert.equal(got.component_templates[0]?.name, 'tern-ecs@mappings');
+    } finally {
+      await es.close();
+    }
+  });
+});
+
 describe('elasticsearch emulator: TLS', () => {
   test('serves https with the given certificate; the official client verifies it', async () => {
     const { TEST_TLS_CERT, TEST_TLS_KEY } = await import('@tern/core/testing');

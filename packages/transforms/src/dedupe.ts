@@ -17,8 +17,8 @@
  */
 import { hash } from 'node:crypto';
 import type { LogEvent, TransformDefinition } from '@tern/core';
-import { getIn, keyString, parsePath, pathError, type Path } from './path.ts';
-import { LruMap, readData } from './shared.ts';
+import { getIn, keyString, parsePath, type Path } from './path.ts';
+import { LruMap, pathListErrors, readData } from './shared.ts';
 
 export interface DedupeConfig {
   fields?: string[];
@@ -58,11 +58,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
     },
   },
   validate(cfg) {
-    const errors: string[] = [];
-    (cfg.fields ?? []).forEach((f, i) => {
-      const e = pathError(f);
-      if (e !== undefined) errors.push(`fields.${i}: ${e}`);
-    });
+    const errors = pathListErrors('fields', cfg.fields);
     return errors.length ? errors : undefined;
   },
   build(cfg, ctx) {

@@ -6,7 +6,7 @@
  *
  * Paths are parsed once at build time into segment arrays; the per-event helpers only walk them.
  */
-import type { EventData } from '@tern/core';
+import type { EventData, LogEvent } from '@tern/core';
 
 export type Path = readonly string[];
 
@@ -87,6 +87,37 @@ export function getIn(data: unknown, path: Path): unknown {
     cur = (cur as Record<string, unknown>)[path[i] as string];
   }
   return cur;
+}
+
+/**
+ * Origin fields: what tern knows about where an event came from, readable where a field path is
+ * (remap `from`, templates): `@path` (file path), `@host` (node name), `@source` (source id),
+ * `@offset` (byte offset of the line) and `@fields.<name>` (a `path_fields` capture, e.g.
+ * `@fields.k8s.pod.name`). `@timestamp` and every other name stay ordinary event fields.
+ */
+export const ORIGIN_FIELDS: ReadonlySet<string> = new Set(['@path', '@host', '@source', '@offset', '@fields']);
+
+/** Whether a parsed path reads an origin field. */
+export function isOriginPath(path: Path): boolean {
+  return path.length > 0 && ORIGIN_FIELDS.has(path[0] as string);
+}
+
+/** Reads an origin field of an event (see ORIGIN_FIELDS); undefined when the origin has no such value. */
+export function getOrigin(ev: Pick<LogEvent, 'origin' | 'offset'>, path: Path): unknown {
+  switch (path[0]) {
+    case '@path':
+      return path.length === 1 ? ev.origin.path : undefined;
+    case '@host':
+      return path.length === 1 ? ev.origin.host : undefined;
+    case '@source':
+      return path.length === 1 ? ev.origin.sourceId : undefined;
+    case '@offset':
+      return path.length === 1 && ev.offset >= 0 ? ev.offset : undefined;
+    case '@fields':
+      return path.length === 1 ? ev.origin.fields : ev.origin.fields?.[path.slice(1).join('.')];
+    default:
+      return undefined;
+  }
 }
 
 /** Writes a parsed path, creating objects on the way (an existing non-object on the way is replaced). */

@@ -10,6 +10,7 @@
  * alike whichever way it reaches us, and one bad event never fails a batch.
  */
 import type { Counter, EventData, LogEvent } from '@tern/core';
+import { pathError } from './path.ts';
 
 export const JSON_FAILURE_TAG = '_json_parse_failure';
 
@@ -119,6 +120,16 @@ export function fnv1a(s: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/** Validation messages for a list option of field paths (`fields.1: invalid field path …`). */
+export function pathListErrors(option: string, paths: readonly string[] | undefined): string[] {
+  const errors: string[] = [];
+  (paths ?? []).forEach((f, i) => {
+    const e = pathError(f);
+    if (e !== undefined) errors.push(`${option}.${i}: ${e}`);
+  });
+  return errors;
 }
 
 /** JSON Schema for a field path option. */

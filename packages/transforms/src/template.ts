@@ -5,15 +5,23 @@
  * A template that is exactly one placeholder (`"{{process_exec.process.pid}}"`) yields the field's
  * value with its type (a number stays a number, an object is copied by reference); a template with
  * text around placeholders yields a string, where a missing field renders as the empty string and
- * a non-string value as its JSON. `{{{{` writes a literal `{{`.
+ * a non-string value as its JSON. `{{{{` writes a literal `{{`. Origin fields (`{{@path}}`,
+ * `{{@host}}`, `{{@source}}`, `{{@offset}}`, `{{@fields.name}}`, see path.ts) read the event's
+ * origin when one is given to `render`.
  */
-import { getIn, parsePath, type Path } from './path.ts';
+import type { LogEvent } from '@tern/core';
+import { getIn, getOrigin, isOriginPath, parsePath, type Path } from './path.ts';
 
 export interface Template {
   readonly source: string;
   /** True when the template has no placeholder (rendering returns the source). */
   readonly constant: boolean;
-  render(data: unknown): unknown;
+  render(data: unknown, ev?: Pick<LogEvent, 'origin' | 'offset'>): unknown;
+}
+
+function read(data: unknown, path: Path, ev: Pick<LogEvent, 'origin' | 'offset'> | undefined): unknown {
+  if (isOriginPath(path)) return ev === undefined ? undefined : getOrigin(ev, path);
+  return getIn(data, path);
 }
 
 function stringify(v: unknown): string {
@@ -63,14 +71,14 @@ export function compileTemplate(source: string): Template {
   }
   const only = paths[0] as Path;
   if (paths.length === 1 && literals[0] === '' && literals[1] === '') {
-    return { source, constant: false, render: (data) => getIn(data, only) };
+    return { source, constant: false, render: (data, ev) => read(data, only, ev) };
   }
   return {
     source,
     constant: false,
-    render(data: unknown): string {
+    render(data: unknown, ev?: Pick<LogEvent, 'origin' | 'offset'>): string {
       let out = literals[0] as string;
-      for (let k = 0; k < paths.length; k++) out += stringify(getIn(data, paths[k] as Path)) + (literals[k + 1] as string);
+      for (let k = 0; k < paths.length; k++) out += stringify(read(data, paths[k] as Path, ev)) + (literals[k + 1] as string);
       return out;
     },
   };

@@ -158,9 +158,9 @@ test('the README examples are valid pipeline files (loaded together)', () => {
     ...(transforms as TransformDefinition<never>[]),
   );
   const files = blocks.map((b) => pipeline(b));
-  files.push(pipeline('sources:\n  falco: { type: file }\n  audit: { type: file }\n'));
+  files.push(pipeline('sources:\n  falco: { type: file }\n  audit: { type: file }\n  zeek: { type: file }\n'));
   const cfg = loadPipeline(files, reg, { env: {} });
-  for (const id of ['execs', 'by_kind', 'like_the_helm_chart', 'trim', 'kprobes_1_in_10', 'falco_per_rule', 'audit_once']) {
+  for (const id of ['execs', 'by_kind', 'like_the_helm_chart', 'trim', 'kprobes_1_in_10', 'falco_per_rule', 'audit_once', 'audit_ua', 'zeek_geo']) {
     assert.ok(cfg.components.some((c) => c.id === id), id);
   }
 });

@@ -11,6 +11,7 @@ import type { Doc, EcsConfig, ZeekLog } from '../src/ecs/index.ts';
 import { expected, fixtureLine, fixtureLines, jsonEvent, origin, run } from './fixtures/context.ts';
 
 const CREATED = '2024-11-06T15:00:00.000Z';
+const isObjDoc = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 type Golden = [file: string, line: number, expectedName: string, map: (input: Doc) => Doc];
 const zeek = (zeekLog: ZeekLog) => (input: Doc) => mapZeek(input, { zeekLog, ingestTime: CREATED });
@@ -235,7 +236,113 @@ test('k8s audit: AKS diagnostic envelopes are unwrapped', () => {
     pod: 'kube-apiserver-7d9f',
     stream: 'stdout',
   };
+  want.cloud = { provider: 'azure' };
   assert.deepEqual(out, want);
+  // The newer form carries the audit event as an object: same document.
+  assert.deepEqual(mapK8sAudit({ ...aks, properties: { ...aks.properties, log: inner } }), want);
+});
+
+test('k8s audit: GKE Cloud Audit Log records are renamed into audit Events (Elastic\'s test record)', () => {
+  // The GKE record of Elastic's kubernetes audit_logs pipeline test (test-audit.log, line 4).
+  const gke = JSON.parse(fixtureLine('gke-audit.log', 1)) as Doc;
+  const out = mapK8sAudit(gke);
+  const audit = (out.kubernetes as { audit: Doc }).audit;
+  // Elastic's renames and fields (expected test output):
+  assert.equal(audit.auditID, '1234abcd');
+  assert.equal(audit.requestReceivedTimestamp, '2025-07-13T08:38:41.005864307Z');
+  assert.equal(audit.stageTimestamp, '2025-07-13T08:38:39.127266Z');
+  assert.deepEqual(audit.responseStatus, { code: 0 });
+  assert.equal((audit.protoPayload as Doc).status, undefined);
+  assert.deepEqual(audit.annotations, { 'authorization_k8s_io/decision': 'allow', 'authorization_k8s_io/reason': 'RBAC: allowed by ClusterRoleBinding' });
+  assert.equal((out.event as Doc).outcome, 'success');
+  assert.deepEqual(out.orchestrator, { type: 'kubernetes', resource: { name: 'readyz', type: 'k8s_cluster' }, cluster: { name: 'test-cluster', id: 'elastic-siem' } });
+  assert.equal(out['@timestamp'], '2025-07-13T08:38:39.127Z');
+  // Additions: the verb from the method name, the caller, the cloud.
+  assert.equal((out.event as Doc).action, 'get');
+  assert.deepEqual(out.user, { name: 'system:gke-master-healthcheck' });
+  assert.deepEqual(out.source, { ip: ['67.43.156.1'] });
+  assert.deepEqual(out.user_agent, { original: 'gke-master-healthcheck' });
+  assert.deepEqual(out.cloud, { provider: 'gcp', region: 'us-central1', project: { id: 'elastic-siem' } });
+  assert.deepEqual((audit.resource as Doc).labels, { cluster_name: 'test-cluster', project_id: 'elastic-siem' });
+  assert.equal(out.http, undefined, 'a gRPC status code is not an HTTP status');
+});
+
+test('Splunk search exports: the event is result._raw, host and source become host.name and log.file.path', async () => {
+  const line = fixtureLine('zeek-conn.log', 1);
+  const wrapped = JSON.stringify({ preview: false, offset: 0, result: { _raw: line, host: 'zeek-sensor-1', source: '/opt/zeek/logs/current/conn.log', sourcetype: 'bro:conn:json' } });
+  const ev = jsonEvent(wrapped, '/exports/splunk-export.json');
+  const { out, ctx } = await run<EcsConfig>(ecsTransform, { profile: 'zeek', keep_original: true }, [ev]);
+  const d = out[0]?.data as Doc;
+  const want = mapZeek(JSON.parse(line) as Doc, { zeekLog: 'conn' });
+  assert.equal(ctx.telemetry.snapshot().ecs_failures ?? 0, 0);
+  assert.deepEqual(d.zeek, want.zeek);
+  assert.deepEqual(d.source, want.source);
+  assert.deepEqual(d.host, { name: 'zeek-sensor-1' });
+  assert.deepEqual(d.log, { file: { path: '/opt/zeek/logs/current/conn.log' } });
+  assert.equal((d.event as Doc).original, line, 'event.original is the raw event');
+  const bad = await run<EcsConfig>(ecsTransform, { profile: 'zeek', zeek_log: 'conn' }, [jsonEvent('{"result":{"_raw":"not json"}}')]);
+  assert.ok((bad.out[0]?.data.tags as string[]).includes(ECS_FAILURE_TAG));
+});
+
+test('metadata the file source wrote (add_metadata: ecs, path_fields) stays at its ECS place, for every profile', async () => {
+  const cases: [EcsConfig, string, string, (d: Doc) => unknown][] = [
+    [{ profile: 'tetragon' }, 'tetragon.log', '/var/log/pods/payments_checkout/tetragon.log', (d) => (d.cilium_tetragon as { log: Doc }).log],
+    [{ profile: 'falco' }, 'falco.json', '/var/log/pods/payments_checkout/falco.json', (d) => (d.falco as Doc).output_fields],
+    [{ profile: 'k8s_audit' }, 'k8s-audit.log', '/var/log/pods/payments_checkout/audit.log', (d) => (d.kubernetes as { audit: Doc }).audit],
+    [{ profile: 'zeek' }, 'zeek-conn.log', '/var/log/zeek/checkout-7d9f/conn.log', (d) => (d.zeek as Doc).connection],
+  ];
+  for (const [cfg, file, path, vendor] of cases) {
+    const o = { sourceId: 'src', path, host: 'node-a', fields: { 'k8s.pod.name': 'checkout-7d9f', 'zeek.log': 'conn', pod: 'checkout-7d9f' } };
+    const input = JSON.parse(fixtureLine(file, 1)) as Doc;
+    // What the file source writes with add_metadata: ecs.
+    Object.assign(input, { log: { file: { path }, offset: 1234 }, k8s: { pod: { name: 'checkout-7d9f' } }, pod: 'checkout-7d9f' });
+    if (!isObjDoc(input.host)) input.host = { name: 'node-a' };
+    if (cfg.profile === 'zeek') input.zeek = { log: 'conn' };
+    const ev = new LogEvent(o, JSON.stringify(input), 'json', input);
+    const { out } = await run<EcsConfig>(ecsTransform, cfg, [ev]);
+    const d = out[0]?.data as Doc;
+    assert.deepEqual(d.log, { file: { path }, offset: 1234 }, cfg.profile);
+    assert.deepEqual(d.k8s, { pod: { name: 'checkout-7d9f' } }, cfg.profile);
+    assert.equal(d.pod, 'checkout-7d9f', cfg.profile);
+    assert.equal(typeof (d.host as Doc).name, 'string', cfg.profile);
+    const v = JSON.stringify(vendor(d));
+    assert.ok(!v.includes('"k8s":{') && !v.includes('"pod":"checkout-7d9f"'), `${cfg.profile}: path fields are not in the vendor namespace: ${v.slice(0, 200)}`);
+    assert.ok(!v.includes('"log":{"file"') && !v.includes('"offset":1234'), `${cfg.profile}: file metadata not in the vendor namespace`);
+    if (cfg.profile === 'zeek') assert.equal((d.zeek as Doc).log, 'conn');
+  }
+  // The profile's own host.name wins over the collector's (Tetragon: the node that saw the event).
+  const t = JSON.parse(fixtureLine('tetragon.log', 1)) as Doc;
+  const mapped = (await run<EcsConfig>(ecsTransform, { profile: 'tetragon' }, [jsonEvent(JSON.stringify({ ...t, host: { name: 'collector' } }))])).out[0]?.data as Doc;
+  assert.equal((mapped.host as Doc).name, t.node_name);
+});
+
+test('dedot_labels: false keeps label keys as Kubernetes wrote them', async () => {
+  const line = fixtureLine('tetragon.log', 2);
+  const { out } = await run<EcsConfig>(ecsTransform, { profile: 'tetragon', dedot_labels: false }, [jsonEvent(line)]);
+  const labels = ((((out[0]?.data.cilium_tetragon as { log: Doc }).log.process_exec as Doc).process as Doc).pod as Doc).pod_labels as Doc;
+  assert.ok(Object.keys(labels).includes('app.kubernetes.io/name'));
+  const deDotted = mapTetragon(JSON.parse(line) as Doc);
+  const labels2 = ((((deDotted.cilium_tetragon as { log: Doc }).log.process_exec as Doc).process as Doc).pod as Doc).pod_labels as Doc;
+  assert.deepEqual(Object.keys(labels2).sort(), ['app_kubernetes_io/name', 'app_kubernetes_io/part-of', 'pod-template-hash']);
+});
+
+test('vendor_fields: flat makes Falco output fields one level of keyword strings; nested is Elastic\'s shape', () => {
+  const alert = JSON.parse(fixtureLine('falco.json', 1)) as Doc;
+  (alert.output_fields as Doc)['ka.uri'] = '/version';
+  (alert.output_fields as Doc)['ka.uri.param[command]'] = 'sh';
+  (alert.output_fields as Doc)['custom.obj'] = { a: 1 };
+  const flat = (mapFalco(alert).falco as Doc).output_fields as Doc;
+  assert.equal(flat.ka_uri, '/version');
+  assert.equal(flat['ka_uri_param[command]'], 'sh');
+  assert.equal(flat.proc_tty, '34816');
+  assert.equal(flat.custom_obj, '{"a":1}');
+  assert.ok(Object.values(flat).every((v) => v === null || typeof v === 'string' || Array.isArray(v)));
+  const nested = (mapFalco(alert, { vendorFields: 'nested' }).falco as Doc).output_fields as Doc;
+  assert.deepEqual((nested.proc as Doc).tty, 34816);
+  assert.equal(((nested.ka as Doc).uri), '/version');
+  const audit = JSON.parse(fixtureLine('k8s-audit.log', 8)) as Doc;
+  assert.equal(typeof ((mapK8sAudit(audit).kubernetes as { audit: Doc }).audit.requestObject), 'string');
+  assert.equal(typeof ((mapK8sAudit(audit, { vendorFields: 'nested' }).kubernetes as { audit: Doc }).audit.requestObject), 'object');
 });
 
 test('community id matches Zeek and the spec (both directions of a flow share one id)', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { remapTransform, type RemapOperation } from '../src/remap.ts';
 import { compileTemplate, templateError } from '../src/template.ts';
 import { parsePath, pathError } from '../src/path.ts';
+import { LogEvent } from '@tern/core';
 import { badEv, build, counters, ev, FALCO, run, tetragon, throwingEv } from './helpers.ts';
 
 function remap(ops: RemapOperation[], line: string) {
@@ -164,4 +165,119 @@ test('validate names the operation and option', () => {
     ],
   });
   assert.deepEqual(msgs?.map((m) => m.split(':')[0]), ['operations.0.value', 'operations.1.from', 'operations.2.fields.1']);
+});
+
+test('append: adds to the mapper\'s tags instead of replacing them; lists, templates, duplicates', () => {
+  const line = JSON.stringify({ tags: ['local_orig'], node: 'n1', one: 'x' });
+  const { data } = remap(
+    [
+      { type: 'append', field: 'tags', value: ['tetragon', 'node-{{node}}'] },
+      { type: 'append', field: 'tags', value: 'tetragon', allow_duplicates: false },
+      { type: 'append', field: 'tags', value: 'local_orig' },
+      { type: 'append', field: 'one', value: 'y' },
+      { type: 'append', field: 'related.hosts', value: '{{node}}' },
+    ],
+    line,
+  );
+  assert.deepEqual(data.tags, ['local_orig', 'tetragon', 'node-n1', 'local_orig']);
+  assert.deepEqual(data.one, ['x', 'y'], 'a single value becomes a list');
+  assert.deepEqual(data.related, { hosts: ['n1'] });
+});
+
+test('parse_regex: named captures (JavaScript or RE2 syntax) become fields; no match tags and counts', () => {
+  const { data, ctx } = remap(
+    [
+      { type: 'parse_regex', field: 'path', pattern: '^/var/log/pods/(?P<namespace>[^_]+)_(?P<pod>[^_]+)_[^/]+/(?<container>[^/]+)/', target: 'kubernetes' },
+      { type: 'parse_regex', field: 'msg', pattern: 'user=(?<user>\\w+)' },
+      { type: 'parse_regex', field: 'absent', pattern: '(?<x>.)' },
+    ],
+    JSON.stringify({ path: '/var/log/pods/payments_checkout-7d9f_0b1c/api/0.log', msg: 'nothing here', tags: [] }),
+  );
+  assert.deepEqual(data.kubernetes, { namespace: 'payments', pod: 'checkout-7d9f', container: 'api' });
+  assert.equal(data.user, undefined);
+  assert.deepEqual(data.tags, ['_regex_parse_failure']);
+  assert.equal(counters(ctx).parse_errors, 1);
+});
+
+test('parse_key_value: logfmt with quotes, custom separators; nothing found tags and counts', () => {
+  const line = JSON.stringify({ message: 'level=warn msg="disk almost full" path=\'/var/lib\' code=507 flag', q: 'a:1;b:two', none: 'just words' });
+  const { data, ctx } = remap(
+    [
+      { type: 'parse_key_value', field: 'message', target: 'kv' },
+      { type: 'parse_key_value', field: 'q', field_split: ';', value_split: ':', target: 'q2' },
+      { type: 'parse_key_value', field: 'none' },
+    ],
+    line,
+  );
+  assert.deepEqual(data.kv, { level: 'warn', msg: 'disk almost full', path: '/var/lib', code: '507' });
+  assert.deepEqual(data.q2, { a: '1', b: 'two' });
+  assert.deepEqual(data.tags, ['_kv_parse_failure']);
+  assert.equal(counters(ctx).parse_errors, 1);
+});
+
+test('if: a CEL condition on any operation; errors skip it and are counted', () => {
+  const { t, ctx } = build(remapTransform, {
+    operations: [
+      { type: 'set', field: 'kind', value: 'exec', if: 'has(event.process_exec)' },
+      { type: 'set', field: 'kind', value: 'other', if: '!has(event.process_exec)' },
+      { type: 'append', field: 'tags', value: 'payments', if: 'event.process_exec.process.pod.namespace == "payments"' },
+    ],
+  });
+  const [exec, exit] = run(t, [ev(tetragon(1)), ev(tetragon(21))]).out;
+  assert.equal(exec?.data.kind, 'exec');
+  assert.deepEqual(exec?.data.tags, ['payments']);
+  assert.equal(exit?.data.kind, 'other');
+  assert.equal(exit?.data.tags, undefined);
+  assert.equal(counters(ctx).condition_errors, 1, 'process_exec is missing on the exit event');
+});
+
+test('origin fields: @path, @host, @source, @offset and path fields are readable, never writable', () => {
+  const { t } = build(remapTransform, {
+    operations: [
+      { type: 'copy', from: '@path', to: 'log.file.path' },
+      { type: 'copy', from: '@offset', to: 'log.offset' },
+      { type: 'set', field: 'where', value: '{{@host}}/{{@source}}/{{@fields.k8s.pod.name}}' },
+      { type: 'parse_regex', field: '@path', pattern: '/pods/(?<pod>[^/]+)/' },
+    ],
+  });
+  const origin = { sourceId: 'zeek', path: '/nfs/pods/checkout-7d9f/conn.log', host: 'node-a', fields: { 'k8s.pod.name': 'checkout-7d9f' } };
+  const e = new LogEvent(origin, '{"a":1}', 'json', { a: 1 }, 4096);
+  const [out] = run(t, [e]).out;
+  assert.deepEqual(out?.data, { a: 1, log: { file: { path: '/nfs/pods/checkout-7d9f/conn.log' }, offset: 4096 }, where: 'node-a/zeek/checkout-7d9f', pod: 'checkout-7d9f' });
+  const msgs = remapTransform.validate?.({ operations: [{ type: 'set', field: '@path', value: 'x' }, { type: 'rename', from: '@host', to: 'h' }, { type: 'copy', from: '@host', to: 'host.name' }] });
+  assert.deepEqual(msgs?.map((m) => m.split(':')[0]), ['operations.0.field', 'operations.1.from']);
+});
+
+test('dedot and rename_keys: keys by pattern, recursively when asked; untouched events stay unmodified', () => {
+  const line = JSON.stringify({ labels: { 'app.kubernetes.io/name': 'x', app: 'y', nested: { 'a.b': 1 } }, k8s_ns: 'payments', k8s_pod: 'p', list: [{ 'c.d': 2 }] });
+  const { data } = remap(
+    [
+      { type: 'dedot', field: 'labels' },
+      { type: 'rename_keys', pattern: '^k8s_(.*)$', replacement: 'kubernetes_$1' },
+    ],
+    line,
+  );
+  assert.deepEqual(data.labels, { 'app_kubernetes_io/name': 'x', app: 'y', nested: { a_b: 1 } });
+  assert.equal(data.kubernetes_ns, 'payments');
+  assert.equal(data.k8s_pod, undefined);
+  assert.deepEqual(data.list, [{ 'c.d': 2 }], 'outside the field nothing changes');
+  const whole = remap([{ type: 'dedot' }], line).data;
+  assert.deepEqual(whole.list, [{ c_d: 2 }]);
+  const deep = remap([{ type: 'rename_keys', pattern: '\\.', replacement: '-', recursive: true }], line).data;
+  assert.deepEqual(deep.labels.nested, { 'a-b': 1 });
+  const { t } = build(remapTransform, { operations: [{ type: 'dedot' }, { type: 'rename_keys', pattern: '^zzz', replacement: 'y' }] });
+  const [same] = run(t, [ev(JSON.stringify({ plain: { keys: 1 } }))]).out;
+  assert.equal(same?.modified, false);
+});
+
+test('validate: bad conditions and patterns name their operation', () => {
+  const msgs = remapTransform.validate?.({
+    operations: [
+      { type: 'set', field: 'x', value: 1, if: 'event.a ==' },
+      { type: 'parse_regex', field: 'm', pattern: '(unclosed' },
+      { type: 'parse_regex', field: 'm', pattern: 'no captures' },
+      { type: 'rename_keys', pattern: '[', replacement: '' },
+    ],
+  });
+  assert.deepEqual(msgs?.map((m) => m.split(':')[0]), ['operations.0.if', 'operations.1.pattern', 'operations.2.pattern', 'operations.3.pattern']);
 });

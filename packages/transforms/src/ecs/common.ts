@@ -15,6 +15,10 @@ export interface EcsMapContext {
   readonly zeekLog?: ZeekLog | undefined;
   /** When the forwarder read the event (RFC 3339); Zeek's `event.created` when the input has no `@timestamp`. */
   readonly ingestTime?: string | undefined;
+  /** Replace `.` in label and annotation keys with `_` (default true). */
+  readonly dedotLabels?: boolean | undefined;
+  /** Shape of free-form vendor maps (default `flat`). */
+  readonly vendorFields?: VendorFields | undefined;
 }
 
 export type ZeekLog = 'conn' | 'dns' | 'http';
@@ -184,4 +188,56 @@ export function appendTo(o: Doc, k: string, v: unknown, unique = true): void {
   if (Array.isArray(cur)) {
     if (!unique || !cur.includes(v)) cur.push(v);
   } else o[k] = [v];
+}
+
+/** How free-form vendor maps are shaped (ECS.md, "Documents that index"). */
+export type VendorFields = 'flat' | 'nested';
+
+/**
+ * Label and annotation keys with `.` replaced by `_`, as Filebeat's `labels.dedot` does: Elasticsearch
+ * reads a dot in a key as an object boundary, so `app` and `app.kubernetes.io/name` in one map would
+ * make `app` both a value and an object. Copy-on-write: a map without dotted keys is returned as is.
+ * Two keys that collide after the replacement (`a.b` and `a_b`) both survive: the later one gets
+ * another `_` appended until it is free.
+ */
+export function dedotKeys(o: Doc): Doc {
+  // Object.keys and an indexed loop: a `for…in` shared by label maps of many shapes goes
+  // megamorphic (it cost 0.5 µs per Tetragon event even with no dotted key).
+  const keys = Object.keys(o);
+  let dotted = false;
+  for (let i = 0; i < keys.length; i++) {
+    if ((keys[i] as string).indexOf('.') !== -1) {
+      dotted = true;
+      break;
+    }
+  }
+  if (!dotted) return o;
+  const out: Doc = {};
+  for (const k in o) {
+    let key = k.includes('.') ? k.replaceAll('.', '_') : k;
+    while (Object.hasOwn(out, key)) key += '_';
+    out[key] = o[k];
+  }
+  return out;
+}
+
+/**
+ * A leaf of a free-form vendor map as a keyword string: strings stay, numbers and booleans become
+ * their text, objects become JSON text, lists keep their shape with each item converted, null stays
+ * null (Elasticsearch skips it). Every leaf is then a keyword under any dynamic mapping, so a field
+ * that is a number in one event and a word in the next can neither be refused nor dropped as malformed.
+ */
+export function keywordLeaf(v: unknown): unknown {
+  if (v === null || typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) {
+    const out: unknown[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      out[i] = x !== null && typeof x === 'object' ? JSON.stringify(x) : keywordLeaf(x);
+    }
+    return out;
+  }
+  if (v === undefined) return undefined;
+  return JSON.stringify(v);
 }

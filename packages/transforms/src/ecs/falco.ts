@@ -10,7 +10,7 @@
  * is built per event and nothing is deep-copied.
  */
 import { parseTime, formatIsoMs } from '../timestamp-parse.ts';
-import { appendTo, EcsShapeError, ECS_VERSION, IAM_RESOURCES, isObj, keyword, num, put, putObj, splitWs, str, validIp, VERB_TYPE } from './common.ts';
+import { appendTo, EcsShapeError, ECS_VERSION, IAM_RESOURCES, isObj, keyword, keywordLeaf, num, put, putObj, splitWs, str, validIp, VERB_TYPE } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 
 const SEVERITY: Record<string, number> = {
@@ -76,7 +76,7 @@ const ENDPOINTS: readonly [string, string][] = [
 ];
 
 /** Maps one Falco alert. Throws EcsShapeError when it is not an alert (no `rule` and no `output_fields`). */
-export function mapFalco(input: Doc, _ctx?: EcsMapContext): Doc {
+export function mapFalco(input: Doc, ctx?: EcsMapContext): Doc {
   const rule = str(input.rule);
   const of = input.output_fields;
   if (rule === undefined && !isObj(of)) throw new EcsShapeError('neither rule nor output_fields in the document');
@@ -208,8 +208,8 @@ export function mapFalco(input: Doc, _ctx?: EcsMapContext): Doc {
     resource.type = 'pod';
   }
   put(resource, 'id', str(f['k8s.pod.uid']));
-  const labels = f['k8s.pod.labels'];
-  if (labels !== undefined && labels !== null) resource.label = labels;
+  const labels = podLabels(f['k8s.pod.labels']);
+  if (labels !== undefined) resource.label = labels;
   put(resource, 'ip', validIp(f['k8s.pod.ip']));
   if (isK8s) {
     if (orch.namespace === undefined) put(orch, 'namespace', str(f['ka.target.namespace']));
@@ -232,13 +232,25 @@ export function mapFalco(input: Doc, _ctx?: EcsMapContext): Doc {
   const mounts = str(f['container.mounts']);
   if (mounts !== undefined) falco.container = { mounts: parseMounts(mounts) };
   const rest: Doc = {};
-  for (const k in f) {
-    if (DROPPED.has(k)) {
-      if (k === 'evt.arg.flags') ensureObj(ensureObj(rest, 'evt'), 'arg');
-      continue;
+  if (ctx?.vendorFields === 'nested') {
+    for (const k in f) {
+      if (DROPPED.has(k)) {
+        if (k === 'evt.arg.flags') ensureObj(ensureObj(rest, 'evt'), 'arg');
+        continue;
+      }
+      if (MAPPED.has(k) || used.has(k)) continue;
+      setExpanded(rest, k, f[k]);
     }
-    if (MAPPED.has(k) || used.has(k)) continue;
-    setExpanded(rest, k, f[k]);
+  } else {
+    // Flat: Falco's own field names with `_` for `.`, every value a keyword. Falco fields are flat by
+    // nature and plugins add any name, so `ka.uri` next to `ka.uri.param[command]` is routine:
+    // nested, one is a value and an object at once and Elasticsearch refuses the document.
+    for (const k in f) {
+      if (DROPPED.has(k) || MAPPED.has(k) || used.has(k)) continue;
+      let key = k.includes('.') ? k.replaceAll('.', '_') : k;
+      while (Object.hasOwn(rest, key)) key += '_';
+      rest[key] = keywordLeaf(f[k]);
+    }
   }
   falco.output_fields = rest;
   out.falco = falco;
@@ -306,6 +318,17 @@ function mapProcess(f: Doc, used: Set<string>): Doc {
   putObj(p, 'group', group);
   putObj(p, 'parent', parent);
   return p;
+}
+
+/**
+ * Falco's `k8s.pod.labels` as ECS `orchestrator.resource.label`: a list of `key:value` strings (what
+ * Falco sends); a map or a lone string is brought to that shape so the field has one type everywhere.
+ */
+function podLabels(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x)));
+  if (isObj(v)) return Object.entries(v).map(([k, x]) => `${k}:${typeof x === 'string' ? x : JSON.stringify(x)}`);
+  return [String(v)];
 }
 
 /** `src:dst:mode:rdrw:propagation` items separated by whitespace or commas. */

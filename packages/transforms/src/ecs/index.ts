@@ -2,14 +2,20 @@
  * The `ecs` transform: maps Tetragon, Falco, Kubernetes audit and Zeek events to the Elastic Common
  * Schema the way Elastic's own integrations do, so documents look like Elastic's pipeline output
  * (ECS.md lists every field and every place we add to or differ from Elastic). Each profile is a pure
- * function in its own file, exported for tests and benchmarks; this file only picks the profile,
- * handles the event envelope (`replace`, `event.original`) and turns a document of the wrong shape
- * into a tagged, counted pass-through — an event is never dropped here.
+ * function in its own file, exported for tests and benchmarks; this file picks the profile, handles
+ * the event envelope (`replace`, `event.original`, Splunk export wrappers) and turns a document of
+ * the wrong shape into a tagged, counted pass-through — an event is never dropped here.
+ *
+ * Fields that are not the vendor's stay where they are, for every profile: what the file source
+ * wrote with `add_metadata: ecs` (`log.file.path`, `log.offset`, `host.name`, the `path_fields` such
+ * as `k8s.pod.name`) and any other top-level object a profile does not read as its input. They are
+ * taken out before the profile maps the event and merged back into its document afterwards (the
+ * profile's own values win where both set a field), so they never land in the vendor namespace.
  */
 import type { EventOrigin, LogEvent, TransformDefinition } from '@tern/core';
 import { addTag } from '../timestamp.ts';
 import { EcsShapeError, isObj } from './common.ts';
-import type { Doc, EcsMapContext, ZeekLog } from './common.ts';
+import type { Doc, EcsMapContext, VendorFields, ZeekLog } from './common.ts';
 import { mapFalco } from './falco.ts';
 import { mapK8sAudit } from './k8s-audit.ts';
 import { mapTetragon } from './tetragon.ts';
@@ -20,8 +26,8 @@ export { mapFalco } from './falco.ts';
 export { mapK8sAudit } from './k8s-audit.ts';
 export { mapZeek } from './zeek.ts';
 export { communityId } from './community-id.ts';
-export { ECS_VERSION, EcsShapeError } from './common.ts';
-export type { Doc, EcsMapContext, ZeekLog } from './common.ts';
+export { ECS_VERSION, EcsShapeError, dedotKeys, keywordLeaf } from './common.ts';
+export type { Doc, EcsMapContext, VendorFields, ZeekLog } from './common.ts';
 
 export type EcsProfile = 'tetragon' | 'falco' | 'k8s_audit' | 'zeek';
 
@@ -29,6 +35,8 @@ export interface EcsConfig {
   profile: EcsProfile;
   zeek_log?: ZeekLog | null;
   keep_original?: boolean;
+  dedot_labels?: boolean;
+  vendor_fields?: VendorFields;
 }
 
 export const ECS_FAILURE_TAG = '_ecs_mapping_failure';
@@ -42,6 +50,72 @@ export const ECS_PROFILES: Readonly<Record<EcsProfile, EcsMapper>> = {
   k8s_audit: mapK8sAudit,
   zeek: mapZeek,
 };
+
+/** Keys the profiles handle themselves wherever they sit (time set by an earlier stage, tags, tern's own). */
+const PASSED = new Set(['@timestamp', 'tags', 'tern']);
+const K8S_OBJECTS = new Set(['user', 'impersonatedUser', 'objectRef', 'responseStatus', 'requestObject', 'responseObject', 'annotations', 'metadata', 'properties', 'protoPayload', 'resource', 'labels', 'operation']);
+
+/** Whether a top-level object-valued key is the vendor's own input (else it is carried, see the file comment). */
+export const OWN_OBJECTS: Readonly<Record<EcsProfile, (key: string) => boolean>> = {
+  tetragon: (k) => k.startsWith('process_') || k === 'rate_limit_info' || k === 'node_labels' || k === 'aggregation_info',
+  falco: (k) => k === 'output_fields',
+  k8s_audit: (k) => K8S_OBJECTS.has(k),
+  // Zeek logs are flat (lists at most); only the tuple may come nested.
+  zeek: (k) => k === 'id',
+};
+
+/**
+ * Splits the fields that are not the vendor's off an input: top-level objects the profile does not
+ * own, and the roots of the origin's path fields. Returns the input itself when there are none.
+ */
+export function splitCarried(input: Doc, owns: (key: string) => boolean, pathRoots: ReadonlySet<string> | undefined): { vendor: Doc; carried: Doc | undefined } {
+  let carried: Doc | undefined;
+  for (const k in input) {
+    if (PASSED.has(k)) continue;
+    const v = input[k];
+    if ((pathRoots !== undefined && pathRoots.has(k)) || (isObj(v) && !owns(k))) (carried ??= {})[k] = v;
+  }
+  if (carried === undefined) return { vendor: input, carried };
+  const vendor: Doc = {};
+  for (const k in input) if (!Object.hasOwn(carried, k)) vendor[k] = input[k];
+  return { vendor, carried };
+}
+
+/** Merges carried fields into a mapped document; the document's values win. Copies each object it writes into (they may be shared with the input). */
+export function mergeCarried(doc: Doc, carried: Doc): void {
+  for (const k in carried) {
+    const v = carried[k];
+    const cur = doc[k];
+    if (cur === undefined) doc[k] = v;
+    else if (isObj(cur) && isObj(v)) {
+      const merged: Doc = { ...cur };
+      mergeCarried(merged, v);
+      doc[k] = merged;
+    }
+  }
+}
+
+/**
+ * A Splunk search export wrapper (`{"result": {"_raw": "<event JSON>", "host", "source", ...}}`), as
+ * Elastic's pipelines unwrap it: the event is `_raw`, `host` becomes `host.name` and `source`
+ * `log.file.path`. Undefined when the document is not such a wrapper.
+ */
+export function unwrapSplunk(input: Doc): { event: Doc; raw: string; carried: Doc } | undefined {
+  const result = input.result;
+  if (!isObj(result) || typeof result._raw !== 'string') return undefined;
+  const raw = result._raw;
+  let event: unknown;
+  try {
+    event = JSON.parse(raw);
+  } catch (e) {
+    throw new EcsShapeError(`Splunk result._raw is not JSON: ${(e as Error).message}`);
+  }
+  if (!isObj(event)) throw new EcsShapeError('Splunk result._raw is not a JSON object');
+  const carried: Doc = {};
+  if (typeof result.host === 'string' && result.host !== '') carried.host = { name: result.host };
+  if (typeof result.source === 'string' && result.source !== '') carried.log = { file: { path: result.source } };
+  return { event, raw, carried };
+}
 
 /**
  * Zeek log kind from a file name: `conn.log`, `zeek-conn.log`, `conn.2024-11-05.log`, `/x/dns.log`.
@@ -90,6 +164,21 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
         default: false,
         examples: [true],
       },
+      dedot_labels: {
+        description:
+          'Replace `.` with `_` in Kubernetes label and annotation keys (`app.kubernetes.io/name` → `app_kubernetes_io/name`), as Filebeat does by default: Elasticsearch reads a dot as an object boundary, so `app` and `app.kubernetes.io/name` in one map would be refused.',
+        type: 'boolean',
+        default: true,
+        examples: [false],
+      },
+      vendor_fields: {
+        description:
+          'Shape of free-form vendor maps whose keys and value types vary from event to event. `flat`: a shape no dynamic mapping can refuse (Falco `output_fields` leftovers as one level of keyword strings with `_` for `.`, Kubernetes request/response objects as JSON text). `nested`: Elastic\'s shapes (nested objects, typed values) — only with an index template that maps those fields `flattened` (the elasticsearch sink\'s `template` option installs one) or Elastic\'s integration templates.',
+        type: 'string',
+        enum: ['flat', 'nested'],
+        default: 'flat',
+        examples: ['nested'],
+      },
     },
   },
   validate(cfg) {
@@ -100,6 +189,19 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
     const profile = cfg.profile;
     const mapper = ECS_PROFILES[profile];
     const keepOriginal = cfg.keep_original === true;
+    const owns = OWN_OBJECTS[profile];
+    const mapOptions = { dedotLabels: cfg.dedot_labels !== false, vendorFields: cfg.vendor_fields ?? 'flat' } as const;
+    // Path-field roots per origin (`k8s.pod.name` → `k8s`): origins are shared by a file's events.
+    const roots = new WeakMap<EventOrigin, ReadonlySet<string> | null>();
+    const rootsOf = (origin: EventOrigin): ReadonlySet<string> | undefined => {
+      let r = roots.get(origin);
+      if (r === undefined) {
+        const f = origin.fields;
+        r = f === undefined ? null : new Set(Object.keys(f).map((k) => k.split('.')[0] as string));
+        roots.set(origin, r);
+      }
+      return r ?? undefined;
+    };
     const failures = ctx.telemetry.counter('ecs_failures');
     // Zeek kind per origin: origins are shared by all events of a file, so this is one lookup per file.
     const zeekKinds = new WeakMap<EventOrigin, ZeekLog | null>();
@@ -155,9 +257,24 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
               // not JSON after all: the profile reports the wrong shape below
             }
           }
+          let original: string | undefined;
+          let wrapperCarried: Doc | undefined;
+          try {
+            const splunk = unwrapSplunk(input);
+            if (splunk !== undefined) {
+              input = splunk.event;
+              original = splunk.raw;
+              wrapperCarried = splunk.carried;
+            }
+          } catch (e) {
+            fail(ev, input, (e as Error).message);
+            continue;
+          }
+          const { vendor, carried } = splitCarried(input, owns, rootsOf(ev.origin));
           let zeekLog: ZeekLog | undefined;
           if (profile === 'zeek') {
-            zeekLog = zeekKind(ev.origin);
+            // A Splunk export names the Zeek log in its source path.
+            zeekLog = wrapperCarried !== undefined && cfg.zeek_log == null ? (zeekLogFromPath(String(((wrapperCarried.log as Doc | undefined)?.file as Doc | undefined)?.path ?? '')) ?? zeekKind(ev.origin)) : zeekKind(ev.origin);
             if (zeekLog === undefined) {
               fail(ev, input, `cannot tell the Zeek log kind from origin "${ev.origin.path}"; set zeek_log`);
               continue;
@@ -166,15 +283,14 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
           }
           let doc: Doc;
           try {
-            doc = mapper(input, { zeekLog, ingestTime });
+            doc = mapper(vendor, { zeekLog, ingestTime, ...mapOptions });
           } catch (e) {
             fail(ev, input, e instanceof EcsShapeError ? e.message : `unexpected error: ${(e as Error).message}`);
             continue;
           }
-          if (keepOriginal) {
-            const original = ev.raw ?? JSON.stringify(input);
-            (doc.event as Doc).original = original;
-          }
+          if (carried !== undefined) mergeCarried(doc, carried);
+          if (wrapperCarried !== undefined) mergeCarried(doc, wrapperCarried);
+          if (keepOriginal) (doc.event as Doc).original = original ?? ev.raw ?? JSON.stringify(input);
           ev.replace(doc);
         }
         emit(events);

@@ -10,7 +10,7 @@
  * input instead of copying them, and parses `time` with the allocation-free RFC 3339 scanner.
  */
 import { formatIsoMs, parseRfc3339 } from '../timestamp-parse.ts';
-import { basename, ECS_VERSION, EcsShapeError, isObj, keyword, num, put, splitWs, str } from './common.ts';
+import { basename, dedotKeys, ECS_VERSION, EcsShapeError, isObj, keyword, num, put, splitWs, str } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 
 /** Event keys whose body carries `process` (+ `parent`) that Elastic's pipeline maps. */
@@ -27,8 +27,12 @@ const DENY_ACTIONS = new Set(['KPROBE_ACTION_SIGKILL', 'KPROBE_ACTION_OVERRIDE']
 // Kernel MAY_WRITE | MAY_APPEND bits of the mask passed to security_file_permission and friends.
 const MAY_WRITE_MASK = 0x2 | 0x8;
 
+/** Pod keys whose maps are free-form Kubernetes labels/annotations (de-dotted unless `dedotLabels: false`). */
+const LABEL_KEYS = new Set(['pod_labels', 'pod_annotations']);
+
 /** Maps one Tetragon event. Throws EcsShapeError when no known event key is present. */
-export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
+export function mapTetragon(input: Doc, ctx?: EcsMapContext): Doc {
+  const dedot = ctx?.dedotLabels !== false;
   let key: string | undefined;
   let body: Doc | undefined;
   for (const k in input) {
@@ -54,6 +58,7 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
   // cilium_tetragon.log: the envelope as-is plus the event body's leftovers.
   const log: Doc = {};
   for (const k in input) if (k !== key && !CARRIED.has(k)) log[k] = input[k];
+  if (dedot && isObj(log.node_labels)) log.node_labels = dedotKeys(log.node_labels);
 
   const nodeName = str(input.node_name);
   if (nodeName !== undefined) out.host = { name: nodeName };
@@ -63,14 +68,15 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
     let restN = 0;
     for (const k in body) {
       if (k === 'process' || k === 'parent') continue;
-      rest[k] = body[k];
+      const v = body[k];
+      rest[k] = dedot && k === 'ancestors' && Array.isArray(v) ? v.map(dedotProcessPod) : v;
       restN++;
     }
     const proc = body.process;
     let ecsProc: Doc | undefined;
     if (isObj(proc)) {
       ecsProc = mapProcessFields(proc);
-      const left = processLeftovers(proc);
+      const left = processLeftovers(proc, dedot);
       if (left !== undefined) {
         rest.process = left;
         restN++;
@@ -87,13 +93,13 @@ export function mapTetragon(input: Doc, _ctx?: EcsMapContext): Doc {
     if (key !== 'process_loader' && isObj(parent)) {
       const ecsParent = mapProcessFields(parent);
       if (ecsParent !== undefined) (ecsProc ??= {}).parent = ecsParent;
-      const left = parentLeftovers(parent);
+      const left = parentLeftovers(parent, dedot);
       if (left !== undefined) {
         rest.parent = left;
         restN++;
       }
     } else if (parent !== undefined) {
-      rest.parent = parent;
+      rest.parent = dedot ? dedotProcessPod(parent) : parent;
       restN++;
     }
 
@@ -178,7 +184,7 @@ function mapProcessFields(p: Doc): Doc | undefined {
 /** `process` minus what was moved; `pod` minus name/namespace/workload_kind/container id+name/image name. */
 // Emptiness is tracked with counters, not with a `for…in` probe: a probe shared by objects of many
 // shapes goes megamorphic and made this function the mapper's hot spot.
-function processLeftovers(p: Doc): Doc | undefined {
+function processLeftovers(p: Doc, dedot: boolean): Doc | undefined {
   const o: Doc = {};
   let n = 0;
   for (const k in p) {
@@ -218,7 +224,7 @@ function processLeftovers(p: Doc): Doc | undefined {
             pn++;
           }
         } else {
-          po[pk] = pv;
+          po[pk] = dedot && LABEL_KEYS.has(pk) && isObj(pv) ? dedotKeys(pv) : pv;
           pn++;
         }
       }
@@ -234,16 +240,36 @@ function processLeftovers(p: Doc): Doc | undefined {
   return n > 0 ? o : undefined;
 }
 
-/** `parent` minus what was moved; the parent's pod stays whole (Elastic never maps it). */
-function parentLeftovers(p: Doc): Doc | undefined {
+/** `parent` minus what was moved; the parent's pod stays whole (Elastic never maps it), labels de-dotted. */
+function parentLeftovers(p: Doc, dedot: boolean): Doc | undefined {
   const o: Doc = {};
   let n = 0;
   for (const k in p) {
     if (MOVED.has(k)) continue;
-    o[k] = p[k];
+    const v = p[k];
+    o[k] = dedot && k === 'pod' && isObj(v) ? dedotPod(v) : v;
     n++;
   }
   return n > 0 ? o : undefined;
+}
+
+/** A pod object with its label/annotation keys de-dotted; the same object when none has a dot. */
+function dedotPod(pod: Doc): Doc {
+  let out: Doc | undefined;
+  for (const k of LABEL_KEYS) {
+    const m = pod[k];
+    if (!isObj(m)) continue;
+    const d = dedotKeys(m);
+    if (d !== m) (out ??= { ...pod })[k] = d;
+  }
+  return out ?? pod;
+}
+
+/** A process object (an ancestor, a loader's parent) with its pod's labels de-dotted; copy-on-write. */
+function dedotProcessPod(p: unknown): unknown {
+  if (!isObj(p) || !isObj(p.pod)) return p;
+  const pod = dedotPod(p.pod);
+  return pod === p.pod ? p : { ...p, pod };
 }
 
 function mapPod(pod: Doc, out: Doc): void {

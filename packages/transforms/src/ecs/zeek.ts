@@ -2,12 +2,15 @@
  * Zeek JSON logs (conn, dns, http) → ECS, following Elastic's `zeek.connection`, `zeek.dns` and
  * `zeek.http` pipelines (see ECS.md): the connection tuple goes to `source`/`destination`, the
  * Community ID is computed, `ts` becomes `@timestamp` and is removed, and what the pipelines do not
- * move stays under `zeek.<stream>`. What needs server-side databases (GeoIP/ASN, the public-suffix
- * split of DNS names, user-agent parsing) is left out and listed in ECS.md.
+ * move stays under `zeek.<stream>`. User agents are parsed (`user_agent.*`) and DNS names split on
+ * the public suffix list (`dns.question.registered_domain`…) as Elastic's pipelines do; GeoIP/ASN
+ * needs a database the user supplies (the `geoip` transform, after this one).
  *
  * Zeek writes the tuple as literal dotted keys (`"id.orig_h"`); a nested `id` object is accepted too.
  */
+import { splitDomain } from '../domain.ts';
 import { parseTime, formatIsoMs } from '../timestamp-parse.ts';
+import { createUserAgentParser, userAgentDoc } from '../user-agent.ts';
 import { communityId, protocolNumber } from './community-id.ts';
 import { appendTo, EcsShapeError, ECS_VERSION, isObj, keyword, num, put, putObj, str, validIp } from './common.ts';
 import type { Doc, EcsMapContext, ZeekLog } from './common.ts';
@@ -40,6 +43,9 @@ const HTTP_REMOVED = new Set(['method', 'referrer', 'status_code', 'version', 'r
 const BAD_URI_CHAR = /[\s"<>\\^`{|}]/;
 const URI_SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//;
 const AUTHORITY_END = /[/?#]/;
+
+// One cache per process for the profile, as Elastic's processor keeps one per node.
+const parseUa = createUserAgentParser(1000);
 
 const DATASET: Record<ZeekLog, string> = { conn: 'zeek.connection', dns: 'zeek.dns', http: 'zeek.http' };
 const NAMESPACE: Record<ZeekLog, string> = { conn: 'connection', dns: 'dns', http: 'http' };
@@ -171,8 +177,11 @@ function mapDns(input: Doc, out: Doc, event: Doc, network: Doc, ns: Doc): void {
     ns.trans_id = transId;
   }
   const question: Doc = {};
-  // Deviation: without a public-suffix list we cannot split the name; we always keep it whole.
-  put(question, 'name', str(input.query));
+  // Deviation: Elastic drops the name when it cannot be split (printer.local); we always keep it.
+  const query = str(input.query);
+  put(question, 'name', query);
+  const parts = query !== undefined ? splitDomain(query) : undefined;
+  if (parts !== undefined) Object.assign(question, parts);
   const qclass = num(input.qclass);
   if (qclass !== undefined) put(question, 'class', QCLASS[qclass]);
   put(question, 'type', str(input.qtype_name));
@@ -243,7 +252,7 @@ function mapHttp(input: Doc, out: Doc, event: Doc, _ns: Doc, tags: string[]): vo
     out.related = { user: [username] };
   }
   const ua = str(input.user_agent);
-  if (ua !== undefined) out.user_agent = { original: ua };
+  if (ua !== undefined) out.user_agent = userAgentDoc(parseUa(ua));
 }
 
 /**
