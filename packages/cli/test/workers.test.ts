@@ -3,7 +3,7 @@
  * the pipeline still acknowledges everything before it exits.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -12,15 +12,15 @@ import { lines, tern, tmp, write } from './helpers.ts';
 const sample = fileURLToPath(new URL('../../../examples/quickstart/tetragon.log', import.meta.url));
 
 function pipeline(workers: number): string {
-  return `data_dir: ./state-${workers}\nsources:\n  tetragon: { type: file, include: ["./tetragon.log"], decoding: json_lazy }\ntransforms:\n  ecs:\n    type: ecs\n    inputs: [tetragon]\n    profile: tetragon\n    workers: ${workers}\nsinks:\n  out: { type: file, inputs: [ecs], path: ./out-${workers}.ndjson }\n`;
+  // Path fields (a top-level scalar `{pod}` too) and file offsets must reach the workers as they are on the main thread.
+  return `data_dir: ./state-${workers}\nsources:\n  tetragon: { type: file, include: ["./xwing/tetragon.log"], decoding: json_lazy, path_fields: "./{pod}/tetragon.log", add_metadata: ecs }\ntransforms:\n  ecs:\n    type: ecs\n    inputs: [tetragon]\n    profile: tetragon\n    workers: ${workers}\nsinks:\n  out: { type: file, inputs: [ecs], path: ./out-${workers}.ndjson }\n`;
 }
 
 describe('transforms in worker threads', () => {
   it('ecs with workers: 2 writes exactly what it writes on the main thread', async () => {
     const dir = tmp();
-    copyFileSync(sample, join(dir, 'tetragon.log'));
     // A malformed line too: the worker must tag it like the main thread does.
-    write(dir, 'tetragon.log', readFileSync(sample, 'utf8') + '{"broken": \n');
+    write(dir, 'xwing/tetragon.log', readFileSync(sample, 'utf8') + '{"broken": \n');
     for (const w of [0, 2]) {
       const r = tern(['run', '--once', '-c', write(dir, `p${w}.yaml`, pipeline(w)), '--log-format', 'json']);
       assert.equal(await r.exit, 0, r.stderr());
@@ -31,6 +31,7 @@ describe('transforms in worker threads', () => {
     const key = (d: Record<string, unknown>) => JSON.stringify(d);
     assert.deepEqual(workers.map(key).sort(), main.map(key).sort());
     assert.ok(main.some((d) => Array.isArray(d.tags) && (d.tags as string[]).includes('_ecs_mapping_failure')));
+    assert.ok(workers.filter((d) => d.pod === 'xwing').length >= 35, 'the path field reached the workers');
   });
 
   it('refuses workers on a transform that cannot run in a worker', async () => {

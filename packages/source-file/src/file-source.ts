@@ -1072,7 +1072,9 @@ function ecsMetadata(ev: LogEvent): void {
   setPath(d, 'log.file.path', ev.origin.path);
   setPath(d, 'log.offset', ev.offset);
   const host = d.host;
-  if (!(host !== null && typeof host === 'object' && 'name' in host)) setPath(d, 'host.name', ev.origin.host);
+  // A `host` the event already has as a value (Zeek http's Host header) is its own data: left alone.
+  if (host === undefined || host === null) setPath(d, 'host.name', ev.origin.host);
+  else if (typeof host === 'object' && !Array.isArray(host) && !('name' in host)) (host as Record<string, unknown>).name = ev.origin.host;
   const f = ev.origin.fields;
   if (f) for (const k in f) setPath(d, k, f[k]);
 }

@@ -195,11 +195,11 @@ describe('metadata', () => {
     const dir = tmp();
     mkdirSync(join(dir, 'zeek/sensor-7/2024-11-22'), { recursive: true });
     const f = join(dir, 'zeek/sensor-7/2024-11-22/conn.log');
-    writeFileSync(f, '{"seq":0}\n{"seq":1,"host":{"name":"kept"}}\n');
+    writeFileSync(f, '{"seq":0}\n{"seq":1,"host":{"name":"kept"}}\n{"seq":2,"host":"www.example.com"}\n');
     const s = start({ include: ['zeek/**/*.log'], path_fields: 'zeek/{observer.name}/{labels.date}/{event.dataset}.log', add_metadata: 'ecs' }, dir);
-    await until(() => s.events.length === 2, 5000, 'lines');
+    await until(() => s.events.length === 3, 5000, 'lines');
     await s.stop();
-    const [a, b] = s.events;
+    const [a, b, c] = s.events;
     assert.deepEqual(a?.origin.fields, { 'observer.name': 'sensor-7', 'labels.date': '2024-11-22', 'event.dataset': 'conn' });
     assert.deepEqual(JSON.parse(a?.toJson() ?? ''), {
       seq: 0,
@@ -211,6 +211,7 @@ describe('metadata', () => {
     });
     assert.equal((b?.data.host as { name: string }).name, 'kept');
     assert.equal((b?.data.log as { offset: number }).offset, 10);
+    assert.equal(c?.data.host, 'www.example.com', 'a host string of its own (Zeek http) is the event\'s data: not replaced');
   });
 
   it('without add_metadata events are forwarded as read', async () => {

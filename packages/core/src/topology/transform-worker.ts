@@ -28,8 +28,11 @@ export interface WorkerBatch {
   lines: string[];
   /** 1 when the line is JSON, 0 for text. */
   json: Uint8Array;
-  paths: string[];
-  sourceIds: string[];
+  /** The batch's distinct origins, and each event's index into them. */
+  origins: EventOrigin[];
+  originOf: Uint32Array;
+  /** Each event's byte offset in its origin (or -1). */
+  offsets: Float64Array;
 }
 
 export interface WorkerAnswer {
@@ -67,16 +70,20 @@ async function main(): Promise<void> {
   const transform: Transform = await def.build(init.options, ctx);
   const origins = new Map<string, EventOrigin>();
   let last: Record<string, number> = {};
-  const build = (b: WorkerBatch, i: number): LogEvent => {
-    const key = `${b.sourceIds[i]}\0${b.paths[i]}`;
-    let origin = origins.get(key);
-    if (!origin) {
-      origin = { sourceId: b.sourceIds[i] as string, path: b.paths[i] as string, host: init.host };
-      if (origins.size > 10_000) origins.clear();
-      origins.set(key, origin);
-    }
-    return new LogEvent(origin, b.lines[i], b.json[i] === 1 ? 'json' : 'text', undefined, i);
-  };
+  /** The batch's origins as shared objects (one lookup per origin per batch, not per event). */
+  const originsOf = (b: WorkerBatch): EventOrigin[] =>
+    b.origins.map((sent) => {
+      const key = JSON.stringify(sent);
+      let origin = origins.get(key);
+      if (!origin) {
+        origin = Object.freeze({ ...sent });
+        if (origins.size > 10_000) origins.clear();
+        origins.set(key, origin);
+      }
+      return origin;
+    });
+  const build = (b: WorkerBatch, batchOrigins: readonly EventOrigin[], i: number): LogEvent =>
+    new LogEvent(batchOrigins[b.originOf[i] as number] as EventOrigin, b.lines[i], b.json[i] === 1 ? 'json' : 'text', undefined, b.offsets[i] as number);
   /** Runs the transform over events (whose batch positions `index` knows) and collects what it emits. */
   const run = (events: LogEvent[], index: Map<LogEvent, number>, answer: WorkerAnswer): void => {
     const emitted: WorkerAnswer['emitted'] = [];
@@ -107,8 +114,9 @@ async function main(): Promise<void> {
     const answer: WorkerAnswer = { seq: b.seq, emitted: [], counters: {}, refused: [] };
     const events: LogEvent[] = new Array(b.lines.length);
     const index = new Map<LogEvent, number>();
+    const batchOrigins = originsOf(b);
     for (let i = 0; i < b.lines.length; i++) {
-      const ev = build(b, i);
+      const ev = build(b, batchOrigins, i);
       events[i] = ev;
       index.set(ev, i);
     }
@@ -119,7 +127,7 @@ async function main(): Promise<void> {
       answer.emitted = [];
       answer.refused = [];
       for (let i = 0; i < b.lines.length; i++) {
-        const ev = build(b, i);
+        const ev = build(b, batchOrigins, i);
         try {
           run([ev], new Map([[ev, i]]), answer);
         } catch (e) {

@@ -16,7 +16,7 @@
  * counts these events until every sink took them.
  */
 import { Worker } from 'node:worker_threads';
-import type { LogEvent } from '../event/event.ts';
+import type { EventOrigin, LogEvent } from '../event/event.ts';
 import type { ComponentContext, Emit, Refuse, Transform } from '../plugin/types.ts';
 import type { Counter } from '../telemetry/telemetry.ts';
 import type { WorkerAnswer, WorkerBatch, WorkerInit } from './transform-worker.ts';
@@ -179,8 +179,10 @@ export class TransformWorkerPool implements Transform {
     const n = p.events.length;
     const lines: string[] = new Array(n);
     const json = new Uint8Array(n);
-    const paths: string[] = new Array(n);
-    const sourceIds: string[] = new Array(n);
+    const origins: EventOrigin[] = [];
+    const originIndex = new Map<EventOrigin, number>();
+    const originOf = new Uint32Array(n);
+    const offsets = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const ev = p.events[i] as LogEvent;
       if (!ev.modified && ev.raw !== undefined) {
@@ -190,11 +192,19 @@ export class TransformWorkerPool implements Transform {
         lines[i] = ev.toJson();
         json[i] = 1;
       }
-      paths[i] = ev.origin.path;
-      sourceIds[i] = ev.origin.sourceId;
+      let o = originIndex.get(ev.origin);
+      if (o === undefined) {
+        o = origins.length;
+        originIndex.set(ev.origin, o);
+        origins.push(ev.origin);
+      }
+      originOf[i] = o;
+      offsets[i] = ev.offset;
     }
     const seq = ++this.seq;
-    const batch: WorkerBatch = { seq, lines, json, paths, sourceIds };
+    // Origins travel whole (path fields, file identity) and offsets as read, so the transform sees
+    // exactly what it would see on the main thread.
+    const batch: WorkerBatch = { seq, lines, json, origins, originOf, offsets };
     slot.pending.set(seq, p);
     slot.worker.postMessage(batch);
   }
