@@ -220,6 +220,33 @@ describe('configuration limits', () => {
   });
 
   it('tls.verify: false is a warning that says what it costs', () => {
-    void 0; // covered in the sink packages' validate tests (their schemas carry tls)
+    const tlsSink: SinkDefinition<{ tls?: { verify?: boolean } }> = {
+      kind: 'sink',
+      type: 'tls_sink',
+      description: 'test',
+      schema: { type: 'object', additionalProperties: false, properties: { tls: { type: 'object', properties: { verify: { type: 'boolean' } } } } },
+      build: () => ({ accept: () => undefined, stop: () => Promise.resolve() }),
+    };
+    const dir = tmp();
+    const cfg = loadPipeline([writeYaml(dir, 'p.yaml', 'sources:\n  s: { type: memory }\nsinks:\n  out:\n    type: tls_sink\n    inputs: [s]\n    tls: { verify: false }\n')], registry().register(tlsSink), { env: {} });
+    assert.equal(cfg.warnings.length, 1);
+    assert.equal(cfg.warnings[0]?.line, 7);
+    assert.match(cfg.warnings[0]?.message ?? '', /tls.verify is false: the server's certificate is not checked/);
+  });
+});
+
+describe('state directories', () => {
+  it('data_dir is created owner-and-group only (0750), whatever the umask', async () => {
+    const { ensureDataDir } = await import('../src/topology/data-dir.ts');
+    const { statSync } = await import('node:fs');
+    const old = process.umask(0);
+    try {
+      const d = join(tmp(), 'a/b/state');
+      ensureDataDir(d);
+      assert.equal(statSync(d).mode & 0o777, 0o750);
+      assert.equal(statSync(join(d, '..')).mode & 0o777, 0o750, 'parents it creates too');
+    } finally {
+      process.umask(old);
+    }
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * The run's lifecycle and honesty, through the CLI: `--once` against refused credentials ends with that
+ * error instead of waiting forever; SIGHUP does not kill tern; a checkpoint that cannot be written
+ * makes the run fail; a sink that re-encodes an event for itself (Parseable's re-serialisation) does not
+ * change what another sink sends (Elasticsearch's content-hash ids stay the same across its retries).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startElasticsearch, startParseable } from '@tern/test-kit';
+import { logs, tern, tetragonLines, tmp, until, write } from './helpers.ts';
+
+const closers: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of closers) await c();
+});
+
+describe('lifecycle', () => {
+  it('--once against refused credentials ends with that error once nothing moves, instead of waiting forever', async () => {
+    const es = await startElasticsearch({ auth: { apiKeys: ['right'] } });
+    closers.push(() => es.close());
+    const dir = tmp();
+    write(dir, 'in.log', tetragonLines(20));
+    write(
+      dir,
+      'p.yaml',
+      `data_dir: ./state
+shutdown_timeout_ms: 1500
+sources:
+  logs: { type: file, include: ["./in.log"] }
+sinks:
+  es:
+    type: elasticsearch
+    inputs: [logs]
+    endpoints: ["${es.url}"]
+    auth: { strategy: api_key, api_key: wrong }
+`,
+    );
+    const t = Date.now();
+    const r = tern(['run', '--once', '-c', join(dir, 'p.yaml'), '--log-format', 'json']);
+    assert.equal(await r.exit, 1);
+    assert.ok(Date.now() - t < 10_000, `ended in ${Date.now() - t} ms`);
+    const last = logs(r).at(-1) as { code?: string; msg: string };
+    assert.match(last.msg, /stopped, not everything read was delivered: sink es healthcheck: .*refused the credentials \(HTTP 401\); no progress for shutdown_timeout_ms/);
+    assert.equal(es.count(), 0);
+  });
+
+  it('SIGHUP is logged and ignored: tern keeps running and delivering', async () => {
+    const dir = tmp();
+    write(dir, 'in.log', tetragonLines(10));
+    write(dir, 'p.yaml', 'data_dir: ./state\nsources:\n  logs: { type: file, include: ["./in.log"] }\nsinks:\n  out: { type: file, inputs: [logs], path: ./out.ndjson }\n');
+    const r = tern(['run', '-c', join(dir, 'p.yaml'), '--log-format', 'json']);
+    await until(() => r.stderr().includes('reading file'), 10_000, 'started');
+    r.child.kill('SIGHUP');
+    await until(() => r.stderr().includes('SIGHUP received and ignored'), 5000, 'the SIGHUP line');
+    write(dir, 'in.log', tetragonLines(20));
+    await until(() => logs(r).some((l) => l.msg === 'reading file') && r.child.exitCode === null, 2000, 'still running');
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
+  it('a checkpoint that cannot be written makes the run fail, naming it', async () => {
+    const dir = tmp();
+    write(dir, 'in.log', tetragonLines(10));
+    write(dir, 'p.yaml', 'data_dir: ./state\nsources:\n  logs: { type: file, include: ["./in.log"], checkpoint_interval_ms: 100 }\nsinks:\n  out: { type: file, inputs: [logs], path: ./out.ndjson }\n');
+    const r = tern(['run', '-c', join(dir, 'p.yaml'), '--log-format', 'json']);
+    await until(() => r.stderr().includes('reading file'), 10_000, 'started');
+    // The checkpoint directory becomes a file: every later checkpoint write fails.
+    await new Promise((res) => setTimeout(res, 300));
+    rmSync(join(dir, 'state/checkpoints'), { recursive: true, force: true });
+    writeFileSync(join(dir, 'state/checkpoints'), 'not a directory');
+    await new Promise((res) => setTimeout(res, 500));
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exit, 1, 'a failed checkpoint is never reported as success');
+    const last = logs(r).at(-1) as { msg: string; code?: string };
+    assert.match(last.msg, /source logs: \d+ checkpoint writes? failed/);
+    assert.equal(last.code, 'TERN_ERR_CHECKPOINT');
+  });
+});
+
+describe('events are read-only to sinks', () => {
+  it('Parseable re-serialising a line for itself does not change the bytes, or the content-hash ids, Elasticsearch sends', async () => {
+    const es = await startElasticsearch();
+    const pb = await startParseable();
+    closers.push(() => es.close(), () => pb.close());
+    // The first bulk answers 503, so Elasticsearch's retry comes after Parseable re-serialised.
+    es.fault({ match: { path: /_bulk/ }, times: 1, action: { status: 503 } });
+    const dir = tmp();
+    mkdirSync(join(dir, 'in'));
+    const dup = '{"seq":1,"a":1,"a":2}'; // duplicate keys: Parseable's strict parser refuses the line
+    write(dir, 'in/0.log', `{"seq":0}\n${dup}\n{"seq":2}\n`);
+    write(
+      dir,
+      'p.yaml',
+      `data_dir: ./state
+sources:
+  logs: { type: file, include: ["./in/*.log"], decoding: json_lazy }
+sinks:
+  pb: { type: parseable, inputs: [logs], endpoint: "${pb.url}", stream: tetragon, username: admin, password: admin, batch: { timeout_ms: 10 } }
+  es:
+    type: elasticsearch
+    inputs: [logs]
+    endpoints: ["${es.url}"]
+    mode: index
+    index: shared
+    id: content_hash
+    request: { retry_initial_ms: 300, retry_max_ms: 300 }
+`,
+    );
+    const r = tern(['run', '--once', '-c', join(dir, 'p.yaml'), '--log-format', 'json']);
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.equal(pb.stats().byStatus[400], 1, 'Parseable refused the line once, and got it re-serialised');
+    const docs = es.docs('shared');
+    assert.equal(docs.length, 3);
+    const id = (line: string) => createHash('sha1').update(line).digest('base64url');
+    assert.ok(docs.some((d) => d._id === id(dup)), 'the id is the hash of the line as read, not of a re-serialisation');
+  });
+});
