@@ -51,6 +51,8 @@ it('examples/zeek-per-pod: the pod name from the path is at k8s.pod.name in ever
     }
   }
   assert.deepEqual(Object.fromEntries(pods), { 'checkout-api-7d9f8b6c5-x2k4p': 7, 'report-worker-5b7d9c6f48-q8z2m': 7 });
+  const http = es.docs('logs-zeek.http-default').map((x) => x._source.url as { domain?: string } | undefined);
+  assert.ok(http.every((u) => typeof u?.domain === 'string' && u.domain.length > 0), 'the HTTP Host header is url.domain, not lost to host.name');
   const dns = es.docs('logs-zeek.dns-default').map((x) => x._source.dns as { question: { name: string; registered_domain?: string } });
   assert.ok(dns.some((q) => q.question.name === 'api.github.com' && q.question.registered_domain === 'github.com'));
 });

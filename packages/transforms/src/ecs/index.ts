@@ -288,7 +288,13 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
             fail(ev, input, e instanceof EcsShapeError ? e.message : `unexpected error: ${(e as Error).message}`);
             continue;
           }
-          if (carried !== undefined) mergeCarried(doc, carried);
+          if (carried !== undefined) {
+            mergeCarried(doc, carried);
+            // `add_metadata: ecs` could not write host.name where the event has a `host` of its own
+            // (Zeek http's Host header, which the profile maps to url.domain): the node goes there now.
+            const h = doc.host;
+            if (isObj(carried.log) && (h === undefined || (isObj(h) && h.name === undefined))) doc.host = { ...(isObj(h) ? h : {}), name: ev.origin.host };
+          }
           if (wrapperCarried !== undefined) mergeCarried(doc, wrapperCarried);
           if (keepOriginal) (doc.event as Doc).original = original ?? ev.raw ?? JSON.stringify(input);
           ev.replace(doc);
