@@ -32,3 +32,6 @@ export * from './event/template.ts';
 export * from './config/options-table.ts';
 export * from './topology/diff.ts';
 export * from './telemetry/metrics.ts';
+export * from './topology/test-harness.ts';
+export * from './api/server.ts';
+export type { Logger } from 'pino';
