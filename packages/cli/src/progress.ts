@@ -156,6 +156,14 @@ export function progressLines(logger: Logger, everyMs: number): ProgressView {
   };
 }
 
+/** The summary as log fields: events read, and per sink what became of them. */
+export function summaryFields(result: RunResult, elapsedMs: number): Record<string, unknown> {
+  const s = result.summary;
+  const sinks: Record<string, { delivered: number; rejected: number; dead_lettered: number; dropped: number; undelivered: number; buffered: number }> = {};
+  for (const [id, r] of Object.entries(s.sinks)) sinks[id] = { delivered: r.delivered, rejected: r.rejected, dead_lettered: r.dead_lettered, dropped: r.dropped, undelivered: r.undelivered, buffered: r.buffered };
+  return { read: Object.values(s.sources).reduce((a, x) => a + x.events, 0), elapsed_ms: elapsedMs, ok: s.ok, sinks };
+}
+
 /** The end-of-run summary: what was read, and per sink what became of it. */
 export function summaryTable(result: RunResult, elapsedMs: number): string {
   const s = result.summary;

@@ -16,7 +16,7 @@ import { concatMap, distinctUntilChanged, fromEvent, interval, map, merge, type 
 import { ApiServer, type Logger, ConfigError, createLogger, formatIssue, isTernError, loadPipeline, Metrics, Pipeline, type LogFormat, type PipelineConfig, type Registry } from '@tern/core';
 import { compileCondition } from '@tern/transforms';
 import { configChanges } from './config-changes.ts';
-import { progressBar, progressLines, summaryTable, type ProgressView } from './progress.ts';
+import { progressBar, progressLines, summaryFields, summaryTable, type ProgressView } from './progress.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION = pkg.version;
@@ -170,7 +170,11 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
     const result = await running;
     view?.stop();
     view = undefined;
-    if (opts.once && opts.progress) process.stderr.write(summaryTable(result, Date.now() - started));
+    if (opts.once && opts.progress) {
+      // On a terminal a table; in a pipe a log line like every other (log collectors parse stderr).
+      if (tty && pretty) process.stderr.write(summaryTable(result, Date.now() - started));
+      else logger.info(summaryFields(result, Date.now() - started), summaryTable(result, Date.now() - started).split('\n')[0] ?? 'summary');
+    }
     process.exitCode = result.ok ? 0 : 1;
   } catch (e) {
     view?.stop();

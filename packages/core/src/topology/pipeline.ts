@@ -538,7 +538,8 @@ export class Pipeline {
 
   /** Every running component with its counters and, for sinks, health and buffer fill. */
   components(): ComponentView[] {
-    return [...this.nodes.values()].map((n) => {
+    const order = this.config.components.map((c) => this.nodes.get(c.id)).filter((n): n is Node => n !== undefined);
+    return order.map((n) => {
       const status = n.sink?.status?.();
       return { id: n.c.id, kind: n.c.kind, type: n.c.type, counters: n.telemetry.snapshot(), ...(status !== undefined ? { status } : {}) };
     });
