@@ -153,7 +153,7 @@ export function renderTop(prev: Snapshot | undefined, cur: Snapshot, base: strin
     ]);
   }
   const widths = head.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
-  const line = (r: string[]) => r.map((x, i) => (i < 3 || i === r.length - 1 ? x.padEnd(widths[i] as number) : x.padStart(widths[i] as number))).join('  ').slice(0, width);
+  const line = (r: string[]) => r.map((x, i) => (i < 3 || i === r.length - 1 ? x.padEnd(widths[i] as number) : x.padStart(widths[i] as number))).join('  ').trimEnd().slice(0, width);
   const b = cur.in_flight;
   return [
     `tern top — ${base}${cur.version ? ` (tern ${cur.version})` : ''} — ${new Date(cur.time).toISOString().slice(11, 19)} — q to quit`,

@@ -35,7 +35,7 @@ export function sample(pipeline: Pipeline): ProgressSample {
   return { bytesRead, bytesTotal: bytesRead + left, events };
 }
 
-const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+const units = ['B', 'kB', 'MB', 'GB', 'TB'];
 export function humanBytes(n: number): string {
   let i = 0;
   let v = n;
@@ -93,12 +93,21 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
       etaBuffer: 20,
       fps: 5,
       forceRedraw: true,
+      // Signals are tern's: the first SIGINT drains, it does not just stop the bar.
+      gracefulExit: false,
     },
     cliProgress.Presets.shades_classic,
   );
   let bar: cliProgress.SingleBar | undefined;
   let sub: Subscription | undefined;
+  let source: Pipeline | undefined;
   const rates = new Rates(5000);
+  const draw = (s: ProgressSample): void => {
+    const r = rates.add(s);
+    const eta = r.bytesPerSecond > 0 ? (s.bytesTotal - s.bytesRead) / r.bytesPerSecond : s.bytesRead >= s.bytesTotal ? 0 : Number.POSITIVE_INFINITY;
+    bar?.setTotal(Math.max(1, s.bytesTotal));
+    bar?.update(s.bytesRead, { read: humanBytes(s.bytesRead), total_h: humanBytes(s.bytesTotal), eps: Math.round(r.eventsPerSecond).toLocaleString('en-US'), eta_h: duration(eta) });
+  };
   const logStream = new Writable({
     write(chunk: Buffer, _enc, cb) {
       const text = chunk.toString('utf8');
@@ -110,19 +119,18 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
   return {
     logStream,
     start(pipeline) {
+      source = pipeline;
       const first = sample(pipeline);
       bar = multi.create(Math.max(1, first.bytesTotal), first.bytesRead, { read: humanBytes(first.bytesRead), total_h: humanBytes(first.bytesTotal), eps: '0', eta_h: '?' });
       sub = interval(200)
         .pipe(map(() => sample(pipeline)))
-        .subscribe((s) => {
-          const r = rates.add(s);
-          const eta = r.bytesPerSecond > 0 ? (s.bytesTotal - s.bytesRead) / r.bytesPerSecond : Number.POSITIVE_INFINITY;
-          bar?.setTotal(Math.max(1, s.bytesTotal));
-          bar?.update(s.bytesRead, { read: humanBytes(s.bytesRead), total_h: humanBytes(s.bytesTotal), eps: Math.round(r.eventsPerSecond).toLocaleString('en-US'), eta_h: duration(eta) });
-        });
+        .subscribe(draw);
     },
     stop() {
       sub?.unsubscribe();
+      // The last state, and log lines still buffered, before the bar stops for good.
+      if (source) draw(sample(source));
+      multi.update();
       multi.stop();
       bar = undefined;
     },
