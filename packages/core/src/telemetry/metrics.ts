@@ -63,6 +63,16 @@ export const METRIC_CATALOG = {
   tern_build_info: { type: 'gauge', help: 'Always 1; the version label says which tern this is.', labels: ['version'] },
 } as const satisfies Record<string, CatalogEntry>;
 
+/**
+ * What every sink must expose (the conformance kit checks it, so no new sink can skip one): its
+ * counters, gauges and histograms by telemetry name. Sinks on the delivery kit get all of them.
+ */
+export const REQUIRED_SINK_METRICS = {
+  counters: ['events_in', 'events_delivered', 'events_rejected', 'events_dead_lettered', 'events_dropped', 'requests', 'retries', 'bytes_sent'],
+  gauges: ['buffer_events', 'buffer_bytes', 'buffer_max_events', 'buffer_max_bytes', 'requests_in_flight', 'sink_state'],
+  histograms: ['request_duration_seconds', 'batch_events', 'batch_bytes'],
+} as const;
+
 /** Counters whose name carries a unit: Prometheus wants the unit before `_total`. */
 const UNIT_COUNTERS: Readonly<Record<string, string>> = {
   bytes_read: 'tern_read_bytes_total',
