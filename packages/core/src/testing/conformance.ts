@@ -243,9 +243,12 @@ export function runSinkConformance(opts: ConformanceOptions): void {
         t.kind = 'sink';
         t.type = opts.name;
         const text = await new Metrics(telemetry, {}, { processMetrics: false }).text();
-        for (const name of REQUIRED_SINK_METRICS.counters) assert.match(text, new RegExp(`^${counterMetricName(name)}\\{component="${t.id}",component_kind="sink",component_type="${opts.name}"\\} `, 'm'));
-        for (const name of REQUIRED_SINK_METRICS.gauges) assert.match(text, new RegExp(`^${componentMetricName(name)}\\{component="${t.id}"`, 'm'));
-        for (const name of REQUIRED_SINK_METRICS.histograms) assert.match(text, new RegExp(`^${componentMetricName(name)}_bucket\\{component="${t.id}",.*le="\\+Inf"\\} `, 'm'));
+        const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        const id = esc(t.id);
+        const type = esc(opts.name);
+        for (const name of REQUIRED_SINK_METRICS.counters) assert.match(text, new RegExp(`^${counterMetricName(name)}\\{component="${id}",component_kind="sink",component_type="${type}"\\} `, 'm'));
+        for (const name of REQUIRED_SINK_METRICS.gauges) assert.match(text, new RegExp(`^${componentMetricName(name)}\\{component="${id}"`, 'm'));
+        for (const name of REQUIRED_SINK_METRICS.histograms) assert.match(text, new RegExp(`^${componentMetricName(name)}_bucket\\{component="${id}",.*le="\\+Inf"\\} `, 'm'));
       } finally {
         await sink.stop(AbortSignal.timeout(5000));
         await harness.close();
