@@ -226,6 +226,18 @@ describe('tern tap and tern top', () => {
     appendFileSync(log, seqLines(0, 40));
     assert.equal(await t.exit, 0, t.stderr());
     assert.deepEqual(t.stdout().trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq), [11, 13, 15]);
+    // The rate limit: a burst of 200 events, at most 5 a second (a burst of one second's worth) reach the client.
+    const slow = tern(['tap', 'in', '--api', url, '--rate', '5']);
+    cleanups.push(() => void (slow.child.exitCode === null && slow.child.kill('SIGKILL')));
+    await until(() => slow.stderr().includes('tapping in'), 10_000, 'the second tap to attach');
+    appendFileSync(log, seqLines(40, 200));
+    // Every event of the burst is either shown or counted as skipped (reported at most once a second).
+    const shown = (): number => slow.stdout().trim().split('\n').filter(Boolean).length;
+    const skipped = (): number => [...slow.stderr().matchAll(/… (\d+) events skipped \(rate limit or slow reader\)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    await until(() => shown() + skipped() === 200, 10_000, 'every event of the burst shown or skipped');
+    assert.ok(shown() >= 1 && shown() <= 10, `${shown()} events through a 5/s tap`);
+    slow.child.kill('SIGINT');
+    assert.equal(await slow.exit, 0, slow.stderr());
     const bad = tern(['tap', 'nothere', '--api', url]);
     assert.equal(await bad.exit, 1);
     assert.match(bad.stderr(), /no component "nothere"; running: in, odd, out/);
@@ -233,9 +245,9 @@ describe('tern tap and tern top', () => {
     assert.equal(await top.exit, 0, top.stderr());
     const screen = top.stdout();
     assert.match(screen, /^COMPONENT +KIND +TYPE +IN\/s +OUT\/s +EVENTS OUT +ERRORS +DROPPED +BUFFER +STATE/m);
-    assert.match(screen, /^in +source +file +- +[\d.]+ +40 /m);
-    assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +20 /m);
-    assert.match(screen, /^out +sink +file +[\d.]+ +[\d.]+ +20 +0 +0 +[\d.]+% 0ev +healthy/m);
+    assert.match(screen, /^in +source +file +- +[\d.]+ +240 /m);
+    assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +120 /m);
+    assert.match(screen, /^out +sink +file +[\d.]+ +[\d.]+ +120 +0 +0 +[\d.]+% 0ev +healthy/m);
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 0, run.stderr());
   });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { diffTopology, loadPipeline, LogEvent, Pipeline, Registry, type SinkDefinition, type SourceDefinition, type TransformDefinition } from '../src/index.ts';
+import { waitFor } from '../src/testing/helpers.ts';
 import { memorySink, received, silent, splitTransform, tagTransform, tmp, writeYaml } from './helpers.ts';
 
 /** Builds and instances per component id. */
@@ -67,14 +68,6 @@ function config(dir: string, yaml: string, name = 'p.yaml') {
 
 const seen = (lists: ReadonlyArray<readonly unknown[] | undefined>): Set<number> => new Set(lists.flatMap((l) => (l ?? []).map((e) => (e as { n: number }).n)));
 
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 beforeEach(() => {
   builds.clear();
   received.clear();
@@ -111,7 +104,7 @@ describe('Pipeline.apply on a running pipeline', () => {
     const dir = tmp();
     const p = new Pipeline(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s], delay_ms: 3 }\n'), { logger: silent });
     const run = p.run();
-    await until(() => (received.get('a')?.length ?? 0) >= 50, 'events at the first sink');
+    await waitFor(() => (received.get('a')?.length ?? 0) >= 50, 5000, 'events at the first sink');
     const oldA = received.get('a');
     const r = await p.reload(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s], label: changed }\n  b: { type: memory, inputs: [s] }\n', 'q.yaml'));
     assert.ok(r, 'the reload applied');
@@ -120,7 +113,7 @@ describe('Pipeline.apply on a running pipeline', () => {
     assert.deepEqual(r.stopped, ['a']);
     const newA = received.get('a');
     assert.notEqual(newA, oldA, 'a new instance of a');
-    await until(() => (newA?.length ?? 0) >= 50 && (received.get('b')?.length ?? 0) >= 50, 'events at the new sinks');
+    await waitFor(() => (newA?.length ?? 0) >= 50 && (received.get('b')?.length ?? 0) >= 50, 5000, 'events at the new sinks');
     p.stop();
     const result = await run;
     assert.equal(result.ok, true, result.summary.problems.join('; '));
@@ -134,14 +127,14 @@ describe('Pipeline.apply on a running pipeline', () => {
     const dir = tmp();
     const p = new Pipeline(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s] }\n'), { logger: silent });
     const run = p.run();
-    await until(() => (received.get('a')?.length ?? 0) >= 10, 'events');
+    await waitFor(() => (received.get('a')?.length ?? 0) >= 10, 5000, 'events');
     const a = received.get('a') as unknown[];
     const r = await p.reload(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s], label: x }\n  b: { type: broken, inputs: [s] }\n', 'q.yaml'));
     assert.equal(r, undefined);
     assert.equal(p.reloads.rejected, 1);
     assert.equal(received.get('a'), a, 'the old instance of a is still the one registered... and running');
     const before = a.length;
-    await until(() => a.length >= before + 20, 'more events at the old sink');
+    await waitFor(() => a.length >= before + 20, 5000, 'more events at the old sink');
     assert.deepEqual(p.components().map((c) => c.id).sort(), ['a', 's']);
     p.stop();
     assert.equal((await run).ok, true);
@@ -151,14 +144,14 @@ describe('Pipeline.apply on a running pipeline', () => {
     const dir = tmp();
     const p = new Pipeline(config(dir, 'sources:\n  s: { type: ticker }\ntransforms:\n  t: { type: noted, inputs: [s] }\nsinks:\n  a: { type: memory, inputs: [s] }\n  slow: { type: memory, inputs: [t], delay_ms: 200 }\n'), { logger: silent });
     const run = p.run();
-    await until(() => (received.get('slow')?.length ?? 0) >= 10, 'events at the slow sink');
+    await waitFor(() => (received.get('slow')?.length ?? 0) >= 10, 5000, 'events at the slow sink');
     const r = await p.reload(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s] }\n', 'q.yaml'));
     assert.deepEqual([...(r?.stopped ?? [])].sort(), ['slow', 't']);
     assert.deepEqual(closed, ['t']);
     // Every batch the slow sink accepted was acknowledged before it stopped: nothing is left in flight for it.
     const a = received.get('a') as unknown[];
     const before = a.length;
-    await until(() => a.length >= before + 20, 'events at the remaining sink');
+    await waitFor(() => a.length >= before + 20, 5000, 'events at the remaining sink');
     p.stop();
     const result = await run;
     assert.equal(result.ok, true, result.summary.problems.join('; '));

@@ -170,6 +170,7 @@ export class ApiServer {
     let tokens = rate;
     let last = Date.now();
     let skipped = 0;
+    let skipReported = 0;
     let sent = 0;
     let writable = true;
     const listener: TapListener = (key, events: readonly LogEvent[]) => {
@@ -208,7 +209,7 @@ export class ApiServer {
     sub = lines$
       .pipe(
         bufferTime(100),
-        rxFilter((batch) => batch.length > 0 || skipped > 0),
+        rxFilter((batch) => batch.length > 0 || (skipped > 0 && Date.now() - skipReported >= 1000)),
       )
       .subscribe((batch) => {
         let out = '';
@@ -216,9 +217,11 @@ export class ApiServer {
           out += `${l}\n`;
           sent++;
         }
-        if (skipped > 0) {
+        // At most one "skipped" line a second, however busy the component.
+        if (skipped > 0 && Date.now() - skipReported >= 1000) {
           out += `${JSON.stringify({ skipped, reason: 'rate limit or slow reader' })}\n`;
           skipped = 0;
+          skipReported = Date.now();
         }
         if (out) writable = res.write(out);
         if (!writable) res.once('drain', () => (writable = true));
