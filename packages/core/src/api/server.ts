@@ -10,6 +10,11 @@
  * | `GET /api/components` | every component's counters, sink health and buffer fill, the in-flight budget (JSON, for `tern top`) |
  * | `GET /api/tap?component=id[&rate=N][&filter=CEL][&limit=N]` | the events leaving a component, as NDJSON lines, at most `rate` per second |
  *
+ * `/api/*` answers only connections from loopback (`kubectl port-forward` arrives there, inside the
+ * pod's network namespace): the probes and Prometheus need the API on every interface of the pod, but
+ * the events a tap shows are the security telemetry itself, which the rest of the cluster network must
+ * not read. The API has no authentication otherwise.
+ *
  * The tap is a stream (rxjs): the router hands it each batch synchronously, the tap takes what its
  * rate allows and the filter accepts, serialises those at once (a later stage may change the shared
  * events), and the stream writes them out in small groups; a client that reads slower than events
@@ -45,6 +50,13 @@ export interface ApiOptions {
   /** Compiles a tap filter (CEL over `event`); throws with a message for a bad expression. */
   readonly compileFilter?: (source: string) => (data: EventData) => boolean;
   readonly version?: string;
+}
+
+/** True for 127.0.0.0/8, ::1 and their IPv4-mapped IPv6 forms. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return a === '::1' || /^127\.\d+\.\d+\.\d+$/.test(a);
 }
 
 /** `host:port`, `[v6]:port`, or `:port` (loopback). */
@@ -111,6 +123,9 @@ export class ApiServer {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return this.json(res, 405, { error: 'only GET' });
+    }
+    if (url.pathname.startsWith('/api/') && !isLoopback(req.socket.remoteAddress)) {
+      return this.json(res, 403, { error: `${url.pathname} answers loopback connections only (kubectl port-forward, or tern tap/top on the node); /healthz, /readyz and /metrics answer everyone` });
     }
     switch (url.pathname) {
       case '/healthz': {
