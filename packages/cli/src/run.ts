@@ -152,8 +152,8 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
     );
   }
 
-  // Readiness, aggregated from the sinks' health: logged when it changes.
-  subs.push(
+  // Readiness, aggregated from the sinks' health: logged when it changes (a backfill has its progress instead).
+  if (!opts.once) subs.push(
     interval(1000)
       .pipe(
         map(() => pipeline.readiness().join('; ')),
