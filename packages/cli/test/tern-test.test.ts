@@ -108,3 +108,18 @@ describe('tern test reports', () => {
     assert.equal(await run.exit, 0, run.stderr());
   });
 });
+
+describe('tern test inputs', () => {
+  it('path: the events come from that file (the zeek ECS profile takes the log kind from its name)', async () => {
+    const dir = tmp();
+    const conn = '{"ts":1730798062.324118,"uid":"CwZ3kV2xq7Bf0t1Ya9","id.orig_h":"10.52.1.23","id.orig_p":43918,"id.resp_h":"169.254.169.254","id.resp_p":80,"proto":"tcp","service":"http","conn_state":"SF"}';
+    const p = write(
+      dir,
+      'p.yaml',
+      'sources:\n  in: { type: stdin }\ntransforms:\n  zeek_ecs: { type: ecs, inputs: [in], profile: zeek }\nsinks:\n  out: { type: console, inputs: [zeek_ecs] }\n' +
+        `tests:\n  - name: a conn.log line is a network connection\n    inputs: [{ insert_at: zeek_ecs, path: /var/log/zeek/checkout-api/conn.log, lines: ['${conn}'] }]\n    outputs: [{ extract_from: zeek_ecs, count: 1, conditions: ['event.event.dataset == "zeek.connection"', 'event.source.ip == "10.52.1.23"'] }]\n`,
+    );
+    const r = tern(['test', '-c', p]);
+    assert.equal(await r.exit, 0, r.stdout() + r.stderr());
+  });
+});

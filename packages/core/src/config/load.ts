@@ -72,7 +72,7 @@ export interface PipelineConfig {
 /** One `tern test` case, as written (TEST_SCHEMA), and where. */
 export interface PipelineTest {
   readonly name: string;
-  readonly inputs: ReadonlyArray<{ readonly insert_at: string; readonly events?: ReadonlyArray<Record<string, unknown>>; readonly lines?: readonly string[] }>;
+  readonly inputs: ReadonlyArray<{ readonly insert_at: string; readonly events?: ReadonlyArray<Record<string, unknown>>; readonly lines?: readonly string[]; readonly path?: string }>;
   readonly outputs?: ReadonlyArray<{ readonly extract_from: string; readonly conditions?: readonly string[]; readonly count?: number }>;
   readonly no_outputs_from?: readonly string[];
   readonly file: string;

@@ -86,6 +86,7 @@ export const TEST_SCHEMA: JsonSchema = {
           insert_at: { type: 'string', minLength: 1, description: 'Id of the source, transform or sink that receives the events.', examples: ['ecs'] },
           events: { type: 'array', items: { type: 'object' }, description: 'Events as JSON objects.', default: [], examples: [[{ message: 'hello' }]] },
           lines: { type: 'array', items: { type: 'string' }, description: 'Events as raw lines, decoded as JSON when they are JSON objects (as `decoding: json` does), else as `{ message: line }`.', default: [], examples: [['{"process_exec":{}}']] },
+          path: { type: 'string', description: 'The file the events come from, as a file source would say (transforms that read it: the `zeek` ECS profile takes the log kind from the file name, `@path` in remap).', default: 'tern-test', examples: ['/var/log/zeek/checkout-api/conn.log'] },
         },
       },
     },

@@ -111,7 +111,7 @@ export async function runPipelineTest(config: PipelineConfig, test: PipelineTest
         failures.push(`inputs[${i}].insert_at: "${input.insert_at}" is not a component of this pipeline`);
         continue;
       }
-      const origin: EventOrigin = { sourceId: target.kind === 'source' ? target.id : 'tern_test', path: 'tern-test', host: 'tern-test' };
+      const origin: EventOrigin = { sourceId: target.kind === 'source' ? target.id : 'tern_test', path: input.path ?? 'tern-test', host: 'tern-test' };
       const events: LogEvent[] = (input.events ?? []).map((e) => LogEvent.fromData(origin, structuredClone(e) as EventData));
       for (const line of input.lines ?? []) {
         const d = decodeLine(origin, line, 0, line.trimStart().startsWith('{') ? 'json' : 'text');
