@@ -26,7 +26,7 @@ function setup(s, url, hook) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'secrets'), { recursive: true });
   for (const [k, v] of Object.entries(s.secrets)) writeFileSync(join(dir, 'secrets', k), `${v}\n`);
-  return { NODE_OPTIONS, TERN_DATA_DIR: join(dir, 'state'), SECRETS_DIR: join(dir, 'secrets'), TETRAGON_LOG: data, TETRAGON_LOG_NEW: join(dir, 'absent.log'), ...s.env(url, hook) };
+  return { NODE_OPTIONS, TERN_API_ADDRESS: '127.0.0.1:0', TERN_DATA_DIR: join(dir, 'state'), SECRETS_DIR: join(dir, 'secrets'), TETRAGON_LOG: data, TETRAGON_LOG_NEW: join(dir, 'absent.log'), ...s.env(url, hook) };
 }
 
 const rows = [];

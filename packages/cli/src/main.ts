@@ -1,25 +1,16 @@
 /**
- * The `tern` command line: `run`, `validate`, `schema`. Exit codes: 0 ok (everything read was
- * delivered, dead-lettered, or dropped as configured), 1 invalid configuration, a state error
- * (unwritable data_dir), or a run that ended with events not delivered (the summary says which),
- * 2 usage error, 130 after a second interrupt.
- *
- * Signals (through rxjs): the first SIGINT/SIGTERM drains within `shutdown_timeout_ms`, and a
- * backstop timer ends the process shortly after that deadline whatever happens; a second one exits
- * at once. SIGHUP is logged and ignored (reload is not there yet; restart to apply a new config).
- * SIGXFSZ is ignored so a file size limit surfaces as EFBIG on the write (reported, retried) rather
- * than killing the process.
+ * The `tern` command line: `run`, `validate`, `test`, `tap`, `top`, `schema`. Exit codes: 0 ok
+ * (everything read was delivered, dead-lettered, or dropped as configured; every test passed), 1
+ * invalid configuration, a state error (unwritable data_dir), a run that ended with events not
+ * delivered (the summary says which) or a failed test, 2 usage error, 130 after a second interrupt.
+ * What `run` does with signals, reloads and progress is in run.ts.
  */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { fromEvent, merge, type Subscription } from 'rxjs';
-import { ConfigError, createLogger, formatIssue, isTernError, loadPipeline, Pipeline, pipelineSchema, type LogFormat, type PipelineConfig, type Registry } from '@tern/core';
+import { pipelineSchema, type LogFormat, type Registry } from '@tern/core';
+import { apiUrl, tap, top } from './api-client.ts';
 import { builtinRegistry } from './registry.ts';
-
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-
-/** How long after `shutdown_timeout_ms` the backstop ends a process that did not stop by itself. */
-const BACKSTOP_GRACE_MS = 1000;
+import { graphSummary, loadOrReport, runCommand, VERSION } from './run.ts';
+import { testCommand } from './test-command.ts';
 
 function collect(value: string, prev: string[]): string[] {
   return [...prev, value];
@@ -31,82 +22,25 @@ function configFiles(opts: { config: string[] }): string[] {
   return ['tern.yaml'];
 }
 
-function summary(cfg: PipelineConfig): string {
-  const n = (k: string) => cfg.components.filter((c) => c.kind === k).length;
-  const edges = cfg.components.reduce((a, c) => a + c.inputs.length, 0);
-  return `${n('source')} source${n('source') === 1 ? '' : 's'}, ${n('transform')} transform${n('transform') === 1 ? '' : 's'}, ${n('sink')} sink${n('sink') === 1 ? '' : 's'}, ${edges} edge${edges === 1 ? '' : 's'}`;
-}
-
-function load(files: string[], registry: Registry, out: (s: string) => void): PipelineConfig | undefined {
-  try {
-    const cfg = loadPipeline(files, registry);
-    for (const w of cfg.warnings) out(formatIssue(w));
-    return cfg;
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      for (const i of e.issues) out(formatIssue(i));
-      return undefined;
-    }
-    throw e;
-  }
-}
-
 export function createProgram(registry: Registry = builtinRegistry()): Command {
   const program = new Command('tern')
     .description('Forward security events (Tetragon, Falco, Kubernetes audit, Zeek) from files to Elasticsearch, LogScale, Parseable and webhooks.')
-    .version(pkg.version, '-V, --version')
+    .version(VERSION, '-V, --version')
     .showHelpAfterError();
 
   program
     .command('run')
-    .description('Run a pipeline until interrupted (or, with --once, until every matched file was read to its end and delivered).')
+    .description('Run a pipeline until interrupted (or, with --once, until every matched file was read to its end and delivered). SIGHUP reloads the pipeline files.')
     .option('-c, --config <file>', 'pipeline file (repeat to merge several)', collect, [])
     .option('--once', 'read what exists now, deliver it, exit 0 (backfills, tests)', false)
+    .option('--watch-config', 'reload when a pipeline file changes (as SIGHUP does)', false)
+    .option('--no-progress', 'with --once: no progress bar or lines, no summary at the end')
+    .option('--progress-interval <seconds>', 'with --once in a pipe: a progress line this often', '5')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default(process.env.TERN_LOG_LEVEL ?? 'info'))
     .addOption(new Option('--log-format <format>', 'log format (auto: pretty on a terminal, JSON otherwise)').choices(['auto', 'json', 'pretty']).default('auto'))
     .option('--stats-interval <seconds>', 'log every component\'s counters this often (0: only at exit)', '60')
-    .action(async (opts: { config: string[]; once: boolean; logLevel: string; logFormat: LogFormat; statsInterval: string }) => {
-      const logger = createLogger({ level: opts.logLevel, format: opts.logFormat });
-      const cfg = load(configFiles(opts), registry, (s) => process.stderr.write(s + '\n'));
-      if (!cfg) {
-        process.exitCode = 1;
-        return;
-      }
-      const statsSeconds = Number(opts.statsInterval);
-      const pipeline = new Pipeline(cfg, { logger, once: opts.once, statsIntervalMs: Number.isFinite(statsSeconds) && statsSeconds > 0 ? statsSeconds * 1000 : 0 });
-      let signals = 0;
-      let backstop: NodeJS.Timeout | undefined;
-      const sub: Subscription = merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).subscribe(() => {
-        signals++;
-        if (signals === 1) {
-          logger.info({ deadline_ms: cfg.shutdownTimeoutMs }, 'signal received; draining (send it again to exit at once)');
-          pipeline.stop('signal');
-          // The pipeline ends within its deadline by design; this makes sure of it.
-          backstop = setTimeout(() => {
-            logger.error({ code: 'TERN_ERR_SHUTDOWN_TIMEOUT', deadline_ms: cfg.shutdownTimeoutMs }, 'shutdown did not finish within shutdown_timeout_ms; exiting now (undelivered events are read again after restart)');
-            process.exit(1);
-          }, cfg.shutdownTimeoutMs + BACKSTOP_GRACE_MS);
-          backstop.unref();
-        } else {
-          logger.warn('second signal; exiting without draining');
-          process.exit(130);
-        }
-      });
-      const hup = fromEvent(process, 'SIGHUP').subscribe(() => logger.warn('SIGHUP received and ignored: live reload is not supported yet; restart tern to apply a changed pipeline (it resumes from its checkpoints)'));
-      const xfsz = fromEvent(process, 'SIGXFSZ').subscribe(() => undefined);
-      try {
-        logger.info({ files: cfg.files, graph: summary(cfg), data_dir: cfg.dataDir }, 'starting');
-        const result = await pipeline.run();
-        process.exitCode = result.ok ? 0 : 1;
-      } catch (e) {
-        logger.fatal({ err: e, ...(isTernError(e) ? { code: e.code } : {}) }, isTernError(e) ? e.message : 'pipeline failed');
-        process.exitCode = 1;
-      } finally {
-        sub.unsubscribe();
-        hup.unsubscribe();
-        xfsz.unsubscribe();
-        if (backstop) clearTimeout(backstop);
-      }
+    .action(async (opts: { config: string[]; once: boolean; watchConfig: boolean; progress: boolean; progressInterval: string; logLevel: string; logFormat: LogFormat; statsInterval: string }) => {
+      await runCommand({ ...opts, files: configFiles(opts) }, registry);
     });
 
   program
@@ -114,12 +48,46 @@ export function createProgram(registry: Registry = builtinRegistry()): Command {
     .description('Check pipeline files offline: schema, types, inputs, cycles. Exit 1 with the errors, 0 with a summary.')
     .option('-c, --config <file>', 'pipeline file (repeat to merge several)', collect, [])
     .action((opts: { config: string[] }) => {
-      const cfg = load(configFiles(opts), registry, (s) => process.stderr.write(s + '\n'));
+      const cfg = loadOrReport(configFiles(opts), registry, (s) => process.stderr.write(s + '\n'));
       if (!cfg) {
         process.exitCode = 1;
         return;
       }
-      process.stdout.write(`ok: ${summary(cfg)} (${cfg.files.join(', ')})\n`);
+      process.stdout.write(`ok: ${graphSummary(cfg)} (${cfg.files.join(', ')})\n`);
+    });
+
+  program
+    .command('test')
+    .description('Run the pipeline\'s unit tests (tests: in the file, or <name>.tests.yaml beside it): events into a component, CEL conditions on what comes out. Exit 1 when one fails.')
+    .option('-c, --config <file>', 'pipeline file (repeat to merge several)', collect, [])
+    .option('-t, --tests <file>', 'another file of tests (repeatable)', collect, [])
+    .action(async (opts: { config: string[]; tests: string[] }) => {
+      process.exitCode = await testCommand(configFiles(opts), opts.tests, registry);
+    });
+
+  program
+    .command('tap')
+    .description('Stream the events leaving a component of a running tern (through its API), rate-limited, optionally filtered by a CEL condition.')
+    .argument('<component>', 'component id (a sink: what it receives)')
+    .option('--api <url>', 'the API of the running tern (default: api.address of -c, else http://127.0.0.1:8686)')
+    .option('-c, --config <file>', 'pipeline file whose api.address to use', collect, [])
+    .option('--rate <n>', 'at most this many events per second', '10')
+    .option('--filter <cel>', 'only events for which this CEL condition over `event` is true')
+    .option('--limit <n>', 'stop after this many events (0: until Ctrl-C)', '0')
+    .option('--with-output', 'print {component, output, event} instead of the event alone', false)
+    .action(async (component: string, opts: { api?: string; config: string[]; rate: string; filter?: string; limit: string; withOutput: boolean }) => {
+      process.exitCode = await tap(apiUrl(opts, registry), component, { rate: Number(opts.rate), limit: Number(opts.limit), withOutput: opts.withOutput, ...(opts.filter ? { filter: opts.filter } : {}) });
+    });
+
+  program
+    .command('top')
+    .description('A live view of a running tern (through its API): per-component throughput, errors, buffer fill and sink state.')
+    .option('--api <url>', 'the API of the running tern (default: api.address of -c, else http://127.0.0.1:8686)')
+    .option('-c, --config <file>', 'pipeline file whose api.address to use', collect, [])
+    .option('--interval <seconds>', 'refresh this often', '1')
+    .option('--iterations <n>', 'draw this many times, then exit (default: until q on a terminal, 2 in a pipe)')
+    .action(async (opts: { api?: string; config: string[]; interval: string; iterations?: string }) => {
+      process.exitCode = await top(apiUrl(opts, registry), { intervalMs: Math.max(0.1, Number(opts.interval) || 1) * 1000, ...(opts.iterations ? { iterations: Number(opts.iterations) } : {}) });
     });
 
   program

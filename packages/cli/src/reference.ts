@@ -3,7 +3,7 @@
  * configuration reference in Markdown, both produced from the component schemas so the docs cannot
  * drift from what validation accepts. `pnpm gen` writes them; a test fails when they are stale.
  */
-import { globalProperties, OPTIONS_TABLE_HEADER, optionRows, pipelineSchema, type JsonSchema, type Registry } from '@tern/core';
+import { globalProperties, OPTIONS_TABLE_HEADER, optionRows, pipelineSchema, TEST_SCHEMA, type JsonSchema, type Registry } from '@tern/core';
 
 export function schemaFile(registry: Registry): string {
   return JSON.stringify(pipelineSchema(registry), null, 2) + '\n';
@@ -21,6 +21,15 @@ export function referenceMarkdown(registry: Registry): string {
     '',
     ...OPTIONS_TABLE_HEADER,
     ...optionRows(globalProperties),
+    '',
+    '### Tests (`tests:`)',
+    '',
+    'Each entry of `tests` (in the pipeline file, or in the side file `<name>.tests.yaml`, run by `tern test`):',
+    '',
+    ...OPTIONS_TABLE_HEADER,
+    ...optionRows(TEST_SCHEMA.properties as Record<string, JsonSchema>, TEST_SCHEMA.required as string[]),
+    ...optionRows(((TEST_SCHEMA.properties as Record<string, JsonSchema>).inputs?.items as JsonSchema).properties as Record<string, JsonSchema>, ['insert_at'], 'inputs[].'),
+    ...optionRows(((TEST_SCHEMA.properties as Record<string, JsonSchema>).outputs?.items as JsonSchema).properties as Record<string, JsonSchema>, ['extract_from'], 'outputs[].'),
   ];
   for (const kind of ['source', 'transform', 'sink'] as const) {
     parts.push('', `## ${kind[0]?.toUpperCase()}${kind.slice(1)}s`);

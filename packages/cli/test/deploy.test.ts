@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
@@ -49,7 +49,7 @@ interface K8sObject {
 }
 interface EnvVar { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }
 interface Mount { name: string; mountPath: string; readOnly?: boolean }
-interface ContainerSpec { name: string; image: string; env?: EnvVar[]; volumeMounts?: Mount[]; securityContext?: { capabilities?: { drop?: string[]; add?: string[] }; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean }; livenessProbe?: unknown; readinessProbe?: unknown; resources?: { limits?: { memory?: string } } }
+interface ContainerSpec { name: string; image: string; env?: EnvVar[]; volumeMounts?: Mount[]; ports?: Array<{ name?: string; containerPort: number }>; securityContext?: { capabilities?: { drop?: string[]; add?: string[] }; readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean }; livenessProbe?: unknown; readinessProbe?: unknown; resources?: { limits?: { memory?: string } } }
 interface VolumeSpec { name: string; hostPath?: { path: string }; secret?: { secretName: string }; configMap?: { name: string } }
 interface PodSpec { containers: ContainerSpec[]; volumes: VolumeSpec[]; terminationGracePeriodSeconds?: number }
 
@@ -125,6 +125,14 @@ function checkTernPods(objects: K8sObject[], where: string, opts: { pipelineFrom
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === cmName) as { data?: Record<string, string> } | undefined;
     assert.ok(cm?.data?.['pipeline.yaml'], `${w}: ConfigMap ${cmName} with pipeline.yaml is rendered`);
     const cfg = loadRendered(cm.data['pipeline.yaml']);
+    if (c.livenessProbe !== undefined || c.readinessProbe !== undefined) {
+      // The probes reach the API only if the pipeline serves it on every interface, on the probed port.
+      const port = c.ports?.find((x) => x.name === 'api')?.containerPort;
+      assert.ok(cfg.api, `${w}: probes on a pipeline without api.address (nothing would answer them)`);
+      const [host, p] = [cfg.api.address.slice(0, cfg.api.address.lastIndexOf(':')), Number(cfg.api.address.slice(cfg.api.address.lastIndexOf(':') + 1))];
+      assert.equal(host, '0.0.0.0', `${w}: api.address ${cfg.api.address} must listen on 0.0.0.0 for the kubelet's probes`);
+      assert.equal(p, port, `${w}: api.address port ${p} is not the probed container port ${port}`);
+    }
     const grace = pod.terminationGracePeriodSeconds ?? 30;
     if (!opts.shortGrace) assert.ok(grace * 1000 > cfg.shutdownTimeoutMs, `${w}: terminationGracePeriodSeconds ${grace} s must exceed shutdown_timeout_ms ${cfg.shutdownTimeoutMs}`);
     const state = mounts.find((m) => m.mountPath === cfg.dataDir);
@@ -179,20 +187,15 @@ describe('deploy/kustomize and the examples\' overlays (kubectl kustomize)', { s
       const terns = checkTernPods(objects, dir, { pipelineFromConfigMap: true });
       assert.equal(terns.length, 1, `${dir}: one tern container`);
       assert.equal(terns[0]!.image, 'ghcr.io/tern-project/tern:0.1.0');
-      assert.equal(terns[0]!.livenessProbe, undefined, 'no probes until the health API exists');
+      if (dir === 'deploy/kustomize/sidecar') {
+        assert.equal(terns[0]!.livenessProbe, undefined, 'the sidecar in Tetragon\'s host-network pod has no probes');
+        return;
+      }
+      // The DaemonSet base includes the probes component; every overlay inherits it.
+      assert.deepEqual(terns[0]!.livenessProbe, { httpGet: { path: '/healthz', port: 'api' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 });
+      assert.deepEqual((terns[0]!.readinessProbe as { httpGet: unknown }).httpGet, { path: '/readyz', port: 'api' });
     });
   }
-
-  it('the probes component adds liveness and readiness probes on the API port to the DaemonSet base', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tern-kustomize-'));
-    // kustomize takes only relative paths to other kustomizations.
-    writeFileSync(join(dir, 'kustomization.yaml'), `resources: [${relative(dir, root('deploy/kustomize/daemonset'))}]\ncomponents: [${relative(dir, root('deploy/kustomize/components/probes'))}]\n`);
-    const objects = render(dir);
-    validateAll(objects, 'daemonset + probes');
-    const [c] = checkTernPods(objects, 'daemonset + probes', { pipelineFromConfigMap: true });
-    assert.deepEqual(c!.livenessProbe, { httpGet: { path: '/healthz', port: 'api' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 });
-    assert.deepEqual((c!.readinessProbe as { httpGet: unknown }).httpGet, { path: '/readyz', port: 'api' });
-  });
 });
 
 describe('deploy/helm/tern', () => {
@@ -257,7 +260,7 @@ describe('deploy/helm/tern', () => {
       }
       assert.equal(terns.length, 1);
       const operated = name === 'operated';
-      assert.equal(terns[0]!.livenessProbe !== undefined, operated, 'probes only when probes.enabled');
+      assert.equal(terns[0]!.livenessProbe !== undefined, name !== 'no-api', 'probes unless probes.enabled is false');
       assert.equal(objects.some((o) => o.kind === 'ServiceMonitor'), operated, 'a ServiceMonitor only when serviceMonitor.enabled');
     });
   }

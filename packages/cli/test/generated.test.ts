@@ -1,9 +1,9 @@
-/** Generated files stay in sync with the code: the published schema, the configuration reference, the error catalog. */
+/** Generated files stay in sync with the code: the published schema, the configuration reference, the error catalog, the metric names. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { globSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ERROR_CODES } from '@tern/core';
+import { componentMetricName, counterMetricName, ERROR_CODES, METRIC_CATALOG } from '@tern/core';
 import { builtinRegistry } from '../src/registry.ts';
 import { referenceMarkdown, schemaFile } from '../src/reference.ts';
 
@@ -23,5 +23,30 @@ describe('generated files', () => {
     }
     const listed = [...doc.matchAll(/\| `(TERN_ERR_[A-Z_]+)` \|/g)].map((m) => m[1]);
     assert.deepEqual(listed.sort(), Object.keys(ERROR_CODES).sort());
+  });
+
+  it('docs/metrics.md lists every metric: the catalog, and every counter any component counts', () => {
+    const doc = readFileSync(root('docs/metrics.md'), 'utf8');
+    const listed = new Set([...doc.matchAll(/^\| `(tern_[a-z_]+)` \|/gm)].map((m) => m[1] as string));
+    const expected = new Set<string>();
+    for (const [name, entry] of Object.entries(METRIC_CATALOG)) {
+      const metric = componentMetricName(name);
+      expected.add(metric);
+      assert.ok(doc.includes(`| \`${metric}\` | ${entry.type} |`), `docs/metrics.md: ${metric} with its type ${entry.type}`);
+    }
+    // Counters are named where they are created: counter('name') in any package's sources.
+    for (const file of globSync('packages/*/src/**/*.ts', { cwd: root('') })) {
+      for (const m of readFileSync(root(file), 'utf8').matchAll(/\.counter\('([a-z_]+)'\)/g)) expected.add(counterMetricName(m[1] as string));
+    }
+    assert.ok(expected.size > 40);
+    assert.deepEqual([...listed].sort(), [...expected].sort(), 'docs/metrics.md and the code name different metrics');
+    // Prometheus conventions: counters end in _total, a unit (seconds, bytes) comes last before it.
+    const types = new Map<string, string>([...expected].map((n) => [n, 'counter']));
+    for (const [name, entry] of Object.entries(METRIC_CATALOG)) types.set(componentMetricName(name), entry.type);
+    for (const [name, type] of types) {
+      const base = type === 'counter' ? name.replace(/_total$/, '') : name;
+      if (type === 'counter') assert.match(name, /_total$/, `${name}: a counter ends in _total`);
+      for (const unit of ['seconds', 'bytes']) if (base.includes(unit)) assert.ok(base.endsWith(`_${unit}`), `${name}: the unit ${unit} comes last`);
+    }
   });
 });

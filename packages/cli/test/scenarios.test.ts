@@ -20,7 +20,8 @@ const auditLog = join(examples, 'elasticsearch/k8s-audit.log');
 function node(secrets: Record<string, string>): Record<string, string> {
   const dir = tmp();
   for (const [k, v] of Object.entries(secrets)) write(dir, `secrets/${k}`, `${v}\n`);
-  return { TERN_DATA_DIR: join(dir, 'state'), SECRETS_DIR: join(dir, 'secrets'), TETRAGON_LOG: tetragonLog, TETRAGON_LOG_NEW: join(dir, 'absent/tetragon.log') };
+  // The in-cluster pipelines serve the API on 0.0.0.0:8686; tests running side by side take a free loopback port.
+  return { TERN_DATA_DIR: join(dir, 'state'), SECRETS_DIR: join(dir, 'secrets'), TETRAGON_LOG: tetragonLog, TETRAGON_LOG_NEW: join(dir, 'absent/tetragon.log'), TERN_API_ADDRESS: '127.0.0.1:0' };
 }
 
 describe('deployment scenarios (examples/*)', () => {

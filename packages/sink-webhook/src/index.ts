@@ -19,6 +19,7 @@ import {
   type Payload,
   type SendResult,
   type Sink,
+  type SinkStatus,
   type SinkDefinition,
   type SinkProtocol,
 } from '@tern/core';
@@ -142,6 +143,11 @@ export class WebhookSink implements Sink {
 
   stop(deadline: AbortSignal): Promise<void> {
     return this.delivery.stop(deadline);
+  }
+
+  /** Health and buffer fill of the delivery kit underneath (/readyz, `tern top`). */
+  status(): SinkStatus {
+    return this.delivery.status();
   }
 }
 

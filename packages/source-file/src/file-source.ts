@@ -25,7 +25,7 @@
  * (plus one read): the loop writes a checkpoint early and, if need be, waits for acknowledgements,
  * so a `kill -9` re-sends at most that many.
  */
-import { fstat, watch, type FSWatcher, type Stats } from 'node:fs';
+import { fstat, fstatSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -163,6 +163,8 @@ export class FileSource implements Source {
   private firstScan = true;
   private checkpointDirty = false;
   private lastCheckpoint = 0;
+  /** When a checkpoint write last succeeded (start-up until the first). */
+  private lastSaved = Date.now();
   /** Events read whose lines no written checkpoint covers yet: what a crash now would send again. */
   private outstanding = 0;
   /** Events the checkpoint in memory moved over since the last write began. */
@@ -213,6 +215,27 @@ export class FileSource implements Source {
       denied: t.counter('permission_errors'),
     };
     this.checkpoint = this.store.load((e) => this.checkpointFailed('read', e));
+    // Read at scrape time only: one fstat per open file.
+    t.gauge('file_lag_bytes', () => this.lag());
+    t.gauge('checkpoint_age_seconds', () => (Date.now() - this.lastSaved) / 1000);
+  }
+
+  /** Per followed file: bytes between the read position and the end of the file (`.gz`: not known, left out). */
+  private lag(): Array<readonly [{ path: string }, number]> {
+    const out: Array<readonly [{ path: string }, number]> = [];
+    for (const r of this.readers.values()) {
+      if (r.gz) continue;
+      let size = r.lastSize;
+      if (r.fh !== undefined) {
+        try {
+          size = fstatSync(r.fh.fd).size;
+        } catch {
+          // closed meanwhile: the last size seen stands
+        }
+      }
+      out.push([{ path: r.path }, Math.max(0, size - r.pos)]);
+    }
+    return out;
   }
 
   async run(): Promise<void> {
@@ -1023,6 +1046,7 @@ export class FileSource implements Source {
     this.saving = this.store.saveAsync(text).then(
       () => {
         this.outstanding -= covered;
+        this.lastSaved = Date.now();
         this.saving = undefined;
         this.poke();
       },

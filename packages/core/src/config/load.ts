@@ -13,7 +13,7 @@ import type { Registry } from '../plugin/registry.ts';
 import type { ComponentDefinition, ComponentKind } from '../plugin/types.ts';
 import { checkGraph } from '../topology/graph.ts';
 import { interpolate, isSingleReference } from './interpolate.ts';
-import { componentSchema, DEFAULT_IN_FLIGHT, SECTIONS, topLevelSchema, type Section } from './schema.ts';
+import { componentSchema, DEFAULT_API_ADDRESS, DEFAULT_IN_FLIGHT, SECTIONS, topLevelSchema, type Section } from './schema.ts';
 import { suggest } from './suggest.ts';
 
 export interface ConfigIssue {
@@ -61,8 +61,22 @@ export interface PipelineConfig {
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
   readonly inFlight: { readonly maxEvents: number; readonly maxBytes: number };
+  /** The HTTP API, when the `api` block is set. */
+  readonly api?: { readonly address: string };
   readonly components: readonly ComponentConfig[];
+  /** `tern test` cases from the pipeline files (`tests:`), in file order. */
+  readonly tests: readonly PipelineTest[];
   readonly warnings: readonly ConfigIssue[];
+}
+
+/** One `tern test` case, as written (TEST_SCHEMA), and where. */
+export interface PipelineTest {
+  readonly name: string;
+  readonly inputs: ReadonlyArray<{ readonly insert_at: string; readonly events?: ReadonlyArray<Record<string, unknown>>; readonly lines?: readonly string[]; readonly path?: string }>;
+  readonly outputs?: ReadonlyArray<{ readonly extract_from: string; readonly conditions?: readonly string[]; readonly count?: number }>;
+  readonly no_outputs_from?: readonly string[];
+  readonly file: string;
+  readonly line: number;
 }
 
 interface Loaded {
@@ -229,6 +243,7 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
   const seen = new Map<string, string>();
   const globals: Record<string, { value: unknown; file: string }> = {};
   const where = new Map<string, { l: Loaded; path: string[] }>();
+  const tests: PipelineTest[] = [];
   const absFiles = files.map((f) => resolve(f));
 
   for (const file of absFiles) {
@@ -254,8 +269,11 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
       continue;
     }
     const obj = root as Record<string, unknown>;
+    if (Array.isArray(obj.tests)) {
+      (obj.tests as Array<Omit<PipelineTest, 'file' | 'line'>>).forEach((t, i) => tests.push({ ...t, file, line: locate(l, ['tests', i]).line }));
+    }
     for (const k of Object.keys(obj)) {
-      if (k in SECTIONS) continue;
+      if (k in SECTIONS || k === 'tests') continue;
       const prev = globals[k];
       if (prev && JSON.stringify(prev.value) !== JSON.stringify(obj[k])) {
         const pos = locate(l, [k]);
@@ -331,12 +349,15 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
   const firstDir = dirname(absFiles[0] ?? resolve('.'));
   const dataDirG = globals.data_dir;
   const inFlight = (globals.in_flight?.value ?? {}) as { max_events?: number; max_bytes?: number };
+  const api = globals.api?.value as { address?: string } | undefined;
   return {
     files: absFiles,
     dataDir: resolve(dataDirG ? dirname(dataDirG.file) : firstDir, String(dataDirG?.value ?? './.tern')),
     shutdownTimeoutMs: Number(globals.shutdown_timeout_ms?.value ?? 30000),
     inFlight: { maxEvents: inFlight.max_events ?? DEFAULT_IN_FLIGHT.max_events, maxBytes: inFlight.max_bytes ?? DEFAULT_IN_FLIGHT.max_bytes },
+    ...(api !== undefined ? { api: { address: api.address ?? DEFAULT_API_ADDRESS } } : {}),
     components,
+    tests,
     warnings: issues.filter((i) => i.severity === 'warning'),
   };
 }

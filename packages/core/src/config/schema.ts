@@ -14,6 +14,11 @@ export type Section = keyof typeof SECTIONS;
 
 export const DEFAULT_IN_FLIGHT = { max_events: 50_000, max_bytes: 32 * 1024 * 1024 } as const;
 
+/** Where the HTTP API listens when `api` is set without an address: loopback only. */
+export const DEFAULT_API_ADDRESS = '127.0.0.1:8686';
+/** `host:port`, `[v6]:port` or `:port` (loopback). */
+export const API_ADDRESS_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$';
+
 /** Global options (everything but the component maps). */
 export const globalProperties: Record<string, JsonSchema> = {
   data_dir: {
@@ -38,6 +43,69 @@ export const globalProperties: Record<string, JsonSchema> = {
       max_bytes: { type: 'integer', minimum: 1024, description: 'Bytes of raw input in flight. Parsed JSON events take several times their raw size on the heap (bench/RESULTS.md).', default: DEFAULT_IN_FLIGHT.max_bytes, examples: [16777216] },
     },
     default: {},
+  },
+  api: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'tern\'s HTTP API: `GET /healthz` (liveness), `/readyz` (readiness), `/metrics` (Prometheus), and the streams `tern tap` and `tern top` read. Off unless this block is set.',
+    properties: {
+      address: {
+        type: 'string',
+        pattern: API_ADDRESS_PATTERN,
+        description: 'host:port to listen on. Loopback unless told otherwise; in a pod, `0.0.0.0:8686` lets the kubelet\'s probes and Prometheus reach it.',
+        default: DEFAULT_API_ADDRESS,
+        examples: ['0.0.0.0:8686'],
+      },
+    },
+    examples: [{ address: '0.0.0.0:8686' }],
+  },
+  tests: {
+    type: 'array',
+    description: 'Unit tests of this pipeline, run by `tern test` (never by `tern run`): events given to a component and CEL conditions on what comes out of another. They may also sit in a side file, `<pipeline>.tests.yaml`.',
+    items: { $ref: '#/$defs/test' },
+    examples: [[{ name: 'shadow reads pass the filter', inputs: [{ insert_at: 'sensitive', events: [{ process_exec: { process: { arguments: '/etc/shadow' } } }] }], outputs: [{ extract_from: 'sensitive', conditions: ['event.process_exec.process.arguments.contains("shadow")'] }] }]],
+  },
+};
+
+/** `tern test` cases (see docs/configuration.md, "tests"). */
+export const TEST_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'inputs'],
+  properties: {
+    name: { type: 'string', minLength: 1, description: 'What the test shows, printed in the report.', examples: ['Falco Critical alerts reach Slack'] },
+    inputs: {
+      type: 'array',
+      minItems: 1,
+      description: 'Events to insert: each entry hands its events to one component, as if they came out of that component\'s inputs (a transform or sink) or out of it (a source).',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['insert_at'],
+        properties: {
+          insert_at: { type: 'string', minLength: 1, description: 'Id of the source, transform or sink that receives the events.', examples: ['ecs'] },
+          events: { type: 'array', items: { type: 'object' }, description: 'Events as JSON objects.', default: [], examples: [[{ message: 'hello' }]] },
+          lines: { type: 'array', items: { type: 'string' }, description: 'Events as raw lines, decoded as JSON when they are JSON objects (as `decoding: json` does), else as `{ message: line }`.', default: [], examples: [['{"process_exec":{}}']] },
+          path: { type: 'string', description: 'The file the events come from, as a file source would say (transforms that read it: the `zeek` ECS profile takes the log kind from the file name, `@path` in remap).', default: 'tern-test', examples: ['/var/log/zeek/checkout-api/conn.log'] },
+        },
+      },
+    },
+    outputs: {
+      type: 'array',
+      description: 'What must come out: every event extracted from the component satisfies every condition.',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['extract_from'],
+        properties: {
+          extract_from: { type: 'string', minLength: 1, description: 'A component output (`id`, or `route_id.name`), or a sink id (what the sink receives).', examples: ['route.alerts'] },
+          conditions: { type: 'array', items: { type: 'string' }, description: 'CEL conditions over `event`, each true for every extracted event.', default: [], examples: [['event.event.kind == "alert"']] },
+          count: { type: 'integer', minimum: 0, description: 'Exactly this many events must come out (default: at least one).', examples: [1] },
+        },
+      },
+    },
+    no_outputs_from: { type: 'array', items: { type: 'string' }, description: 'Component outputs or sinks that must receive nothing.', default: [], examples: [['slack']] },
   },
 };
 
@@ -88,6 +156,7 @@ export function topLevelSchema(): JsonSchema {
     type: 'object',
     additionalProperties: false,
     properties: { ...globalProperties, sources: section('source'), transforms: section('transform'), sinks: section('sink') },
+    $defs: { test: TEST_SCHEMA },
   };
 }
 
@@ -114,5 +183,6 @@ export function pipelineSchema(registry: Registry): JsonSchema {
     type: 'object',
     additionalProperties: false,
     properties: { ...globalProperties, sources: section('source'), transforms: section('transform'), sinks: section('sink') },
+    $defs: { test: TEST_SCHEMA },
   };
 }

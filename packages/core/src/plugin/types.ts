@@ -121,6 +121,30 @@ export interface Sink {
   stop(deadline: AbortSignal): Promise<void>;
   /** What the sink did with what it was given, for the run's summary (sinks on the delivery kit report it). */
   report?(): SinkReport;
+  /** Health and buffer fill now, for /readyz, `tern top` and metrics (sinks on the delivery kit have it). */
+  status?(): SinkStatus;
+}
+
+/** The states a sink can be in (the `sink_state` metric has one series per state). */
+export const SINK_STATES = ['starting', 'healthy', 'retrying', 'paused'] as const;
+
+/** A sink's health and buffer fill. */
+export interface SinkStatus {
+  /**
+   * `starting`: its healthcheck has not passed yet (events are buffered); `healthy`: sending;
+   * `retrying`: some request waits to be sent again; `paused`: credentials refused or an unsupported
+   * server (events are kept, probes continue).
+   */
+  readonly state: (typeof SINK_STATES)[number];
+  /** The healthcheck passed (or there is none). */
+  readonly healthchecked: boolean;
+  /** The sink buffers on disk: what it accepts is durable even while its destination is away. */
+  readonly disk_buffer: boolean;
+  readonly buffer_events: number;
+  readonly buffer_bytes: number;
+  /** 0 when the buffer is bounded by bytes only (disk). */
+  readonly buffer_max_events: number;
+  readonly buffer_max_bytes: number;
 }
 
 /** A sink's account of the events it was given. */

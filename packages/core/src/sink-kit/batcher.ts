@@ -8,6 +8,8 @@
 import type { Logger } from 'pino';
 import type { LogEvent } from '../event/event.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
+import { BATCH_BYTE_BUCKETS, BATCH_EVENT_BUCKETS } from '../telemetry/metrics.ts';
+import type { ComponentTelemetry, Histogram } from '../telemetry/telemetry.ts';
 import type { Clock } from '../time/clock.ts';
 import { pushSpan, type Settler, type Span } from './job.ts';
 
@@ -40,6 +42,7 @@ export class Batcher {
   private readonly estimate: (ev: LogEvent) => number;
   private readonly out: (b: ClosedBatch) => void;
   private readonly limiter: LogLimiter;
+  private readonly sizes: { events: Histogram; bytes: Histogram } | undefined;
 
   constructor(opts: {
     limits: BatchLimits;
@@ -48,6 +51,8 @@ export class Batcher {
     estimate: (ev: LogEvent) => number;
     logger: Logger;
     out: (b: ClosedBatch) => void;
+    /** Where batch sizes are observed (`batch_events`, `batch_bytes`). */
+    telemetry?: ComponentTelemetry;
   }) {
     this.limits = opts.limits;
     this.clock = opts.clock;
@@ -55,6 +60,7 @@ export class Batcher {
     this.estimate = opts.estimate;
     this.out = opts.out;
     this.limiter = new LogLimiter(opts.logger, 10_000, opts.clock);
+    this.sizes = opts.telemetry ? { events: opts.telemetry.histogram('batch_events', BATCH_EVENT_BUCKETS), bytes: opts.telemetry.histogram('batch_bytes', BATCH_BYTE_BUCKETS) } : undefined;
   }
 
   /** Events held in open batches. */
@@ -104,6 +110,8 @@ export class Batcher {
     if (ob === undefined) return;
     this.open.delete(key);
     if (ob.timer !== undefined) this.clock.clearTimeout(ob.timer);
+    this.sizes?.events.observe(ob.events.length);
+    this.sizes?.bytes.observe(ob.bytes);
     this.out({ partition: key, events: ob.events, spans: ob.spans, bytes: ob.bytes });
   }
 

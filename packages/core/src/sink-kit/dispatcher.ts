@@ -20,7 +20,8 @@ import type { Logger } from 'pino';
 import { TernError, isTernError, type ErrorCode } from '../errors.ts';
 import { deadLetterEvent, type DeadLetterInfo, type DeadLetterOutput } from '../event/dead-letter.ts';
 import type { LogEvent } from '../event/event.ts';
-import type { ComponentTelemetry, Counter } from '../telemetry/telemetry.ts';
+import { LATENCY_BUCKETS } from '../telemetry/metrics.ts';
+import type { ComponentTelemetry, Counter, Histogram } from '../telemetry/telemetry.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
 import type { Clock } from '../time/clock.ts';
 import type { SinkBuffer } from '../buffer/types.ts';
@@ -75,6 +76,7 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
   private readonly limiter: LogLimiter;
   private readonly policy: BackoffPolicy;
   private readonly c: Record<'delivered' | 'rejected' | 'deadLettered' | 'duplicate' | 'requests' | 'retries' | 'bytes' | 'encodeErrors', Counter>;
+  private readonly latency: Histogram;
 
   /** Jobs that go before the buffer's (split halves, resends): accepted earlier than what waits there. */
   private readonly front: Job[] = [];
@@ -92,6 +94,8 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
   private health: Promise<void> | undefined;
   /** Events handed to the dead-letter output whose consumers did not answer yet. */
   private deadLettering = 0;
+  /** Jobs sleeping before a resend (the sink's `retrying` state while > 0). */
+  private retrying = 0;
 
   constructor(opts: {
     protocol: SinkProtocol<R>;
@@ -120,10 +124,11 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
       bytes: t.counter('bytes_sent'),
       encodeErrors: t.counter('encode_errors'),
     };
+    this.latency = t.histogram('request_duration_seconds', LATENCY_BUCKETS);
   }
 
-  get state(): { inflight: number; healthy: boolean; paused: boolean; front: number } {
-    return { inflight: this.running.size, healthy: this.healthy, paused: this.pausedCode !== undefined, front: this.front.length };
+  get state(): { inflight: number; healthy: boolean; paused: boolean; front: number; retrying: number } {
+    return { inflight: this.running.size, healthy: this.healthy, paused: this.pausedCode !== undefined, front: this.front.length, retrying: this.retrying };
   }
 
   /** True while requests, dead-letter hand-offs or split halves are outstanding. */
@@ -283,7 +288,12 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
         }
       }
       this.c.retries.inc();
-      await this.sleep(delay);
+      this.retrying++;
+      try {
+        await this.sleep(delay);
+      } finally {
+        this.retrying--;
+      }
     }
   }
 
@@ -328,9 +338,13 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
     const timer = this.clock.setTimeout(() => ac.abort(new Error(`request timed out after ${timeoutMs} ms`)), timeoutMs);
     const onStop = (): void => ac.abort(this.abort.signal.reason);
     this.abort.signal.addEventListener('abort', onStop, { once: true });
+    const started = this.clock.now();
     try {
-      return await this.protocol.send(req, payload, ac.signal);
+      const r = await this.protocol.send(req, payload, ac.signal);
+      this.latency.observe((this.clock.now() - started) / 1000);
+      return r;
     } catch (err) {
+      if (!this.aborted) this.latency.observe((this.clock.now() - started) / 1000);
       if (this.aborted) return undefined;
       if (isTernError(err) && (err.code === 'TERN_ERR_SINK_AUTH' || err.code === 'TERN_ERR_SINK_UNSUPPORTED')) {
         return { kind: 'pause', code: err.code, reason: err.message, err };

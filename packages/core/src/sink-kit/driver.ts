@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import type { Batch } from '../event/batch.ts';
 import type { DeadLetterOutput } from '../event/dead-letter.ts';
 import type { LogEvent } from '../event/event.ts';
-import type { Sink, SinkReport } from '../plugin/types.ts';
+import { SINK_STATES, type Sink, type SinkReport, type SinkStatus } from '../plugin/types.ts';
 import { DiskBuffer } from '../buffer/disk.ts';
 import { MemoryBuffer } from '../buffer/memory.ts';
 import { resolveBuffer, type ResolvedBuffer } from '../buffer/schema.ts';
@@ -180,7 +180,34 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       estimate,
       logger: ctx.logger,
       out: (closed) => this.buffer.push(closed),
+      telemetry: ctx.telemetry,
     });
+    // Read when metrics are scraped (telemetry/metrics.ts names them).
+    t.gauge('buffer_events', () => this.buffer.events);
+    t.gauge('buffer_bytes', () => this.buffer.bytes);
+    t.gauge('buffer_max_events', () => (b.type === 'disk' ? 0 : b.max_events));
+    t.gauge('buffer_max_bytes', () => b.max_bytes);
+    t.gauge('requests_in_flight', () => this.dispatcher.state.inflight);
+    t.gauge('sink_state', () => {
+      const now = this.status().state;
+      return SINK_STATES.map((s) => [{ state: s }, s === now ? 1 : 0] as const);
+    });
+  }
+
+  /** Health and buffer fill, for /readyz, `tern top` and the `sink_state` metric. */
+  status(): SinkStatus {
+    const d = this.dispatcher.state;
+    const state: SinkStatus['state'] = d.paused ? 'paused' : !d.healthy ? 'starting' : d.retrying > 0 ? 'retrying' : 'healthy';
+    const b = this.options.buffer;
+    return {
+      state,
+      healthchecked: d.healthy,
+      disk_buffer: b.type === 'disk',
+      buffer_events: this.buffer.events,
+      buffer_bytes: this.buffer.bytes,
+      buffer_max_events: b.type === 'disk' ? 0 : b.max_events,
+      buffer_max_bytes: b.max_bytes,
+    };
   }
 
   get state(): DeliveryState {

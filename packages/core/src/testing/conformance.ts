@@ -7,11 +7,15 @@
  * and returns a harness that builds the sink against it (with the delivery options the scenario
  * needs merged into the sink's config), counts what the emulator stored, and injects faults on the
  * ingest path. Scenarios: all succeed; random transient failures (5xx, 429, connection resets);
- * permanent failures; Retry-After honoured; stop flushes the partial batch.
+ * permanent failures; Retry-After honoured; stop flushes the partial batch; the required metrics
+ * (`REQUIRED_SINK_METRICS`) are exposed, agree with what the emulator stored, and reach /metrics
+ * under their Prometheus names.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeliveryStatus } from '../event/ack.ts';
+import { componentMetricName, counterMetricName, Metrics, REQUIRED_SINK_METRICS } from '../telemetry/metrics.ts';
+import { Telemetry } from '../telemetry/telemetry.ts';
 import type { ComponentContext, Sink } from '../plugin/types.ts';
 import type { DeliveryOptions } from '../sink-kit/types.ts';
 import { makeEvents, testContext, trackedBatch, type TestContext, type TrackedBatch } from './helpers.ts';
@@ -205,6 +209,49 @@ export function runSinkConformance(opts: ConformanceOptions): void {
         assert.equal(await run.harness.stored(), 10);
       } finally {
         await finish(run);
+      }
+    });
+
+    it('required metrics: every counter, gauge and histogram of REQUIRED_SINK_METRICS, true to what was stored, and on /metrics', async () => {
+      const telemetry = new Telemetry();
+      const harness = await opts.setup();
+      const ctx = testContext(`${opts.name}_conformance`, opts.name, { telemetry: telemetry.component(`${opts.name}_conformance`) });
+      const sink = await harness.build(merge({ batch: { max_events: 40 } }), ctx);
+      await sink.start?.();
+      try {
+        harness.fault({ kind: 'status', status: transient[0] as number, count: 1 });
+        const batches = feed(sink, [100]);
+        assert.deepEqual(await statuses(batches), ['delivered']);
+        const t = ctx.telemetry;
+        const c = t.snapshot();
+        for (const name of REQUIRED_SINK_METRICS.counters) assert.equal(typeof c[name], 'number', `counter ${name} is missing`);
+        assert.equal(c.events_in, 100);
+        assert.equal(c.events_delivered, await harness.stored());
+        assert.ok((c.retries ?? 0) >= 1, 'the injected failure was retried and counted');
+        assert.equal(c.requests, harness.ingestTimes().length, 'every request the server saw is counted');
+        const gauges = new Map(t.gauges().map((g) => [g.name, g.samples]));
+        for (const name of REQUIRED_SINK_METRICS.gauges) assert.ok(gauges.has(name), `gauge ${name} is missing`);
+        assert.equal(t.gaugeValue('buffer_events'), 0, 'the buffer is empty once everything was delivered');
+        assert.ok((t.gaugeValue('buffer_max_bytes') ?? 0) > 0);
+        const state = gauges.get('sink_state') ?? [];
+        assert.deepEqual(state.filter(([, v]) => v === 1).map(([l]) => l.state), ['healthy']);
+        const h = t.histograms();
+        for (const name of REQUIRED_SINK_METRICS.histograms) assert.ok(h.has(name), `histogram ${name} is missing`);
+        assert.equal(h.get('request_duration_seconds')?.count, c.requests, 'one latency observation per request');
+        assert.equal(h.get('batch_events')?.sum, 100);
+        assert.equal(typeof sink.status?.().state, 'string', 'the sink reports its status (health, buffer fill)');
+        t.kind = 'sink';
+        t.type = opts.name;
+        const text = await new Metrics(telemetry, {}, { processMetrics: false }).text();
+        const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        const id = esc(t.id);
+        const type = esc(opts.name);
+        for (const name of REQUIRED_SINK_METRICS.counters) assert.match(text, new RegExp(`^${counterMetricName(name)}\\{component="${id}",component_kind="sink",component_type="${type}"\\} `, 'm'));
+        for (const name of REQUIRED_SINK_METRICS.gauges) assert.match(text, new RegExp(`^${componentMetricName(name)}\\{component="${id}"`, 'm'));
+        for (const name of REQUIRED_SINK_METRICS.histograms) assert.match(text, new RegExp(`^${componentMetricName(name)}_bucket\\{component="${id}",.*le="\\+Inf"\\} `, 'm'));
+      } finally {
+        await sink.stop(AbortSignal.timeout(5000));
+        await harness.close();
       }
     });
 

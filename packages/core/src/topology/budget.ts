@@ -25,8 +25,8 @@ export class BudgetAbortError extends Error {
 }
 
 export class InFlightBudget {
-  readonly maxEvents: number;
-  readonly maxBytes: number;
+  maxEvents: number;
+  maxBytes: number;
   events = 0;
   bytes = 0;
   /** Events returned so far (acknowledged): a drain that stops moving this is stalled. */
@@ -75,6 +75,13 @@ export class InFlightBudget {
       }
       this.waiters.push(w);
     });
+  }
+
+  /** A reload changed `in_flight`: new limits apply from now on (waiters that fit now are served). */
+  resize(maxEvents: number, maxBytes: number): void {
+    this.maxEvents = maxEvents;
+    this.maxBytes = maxBytes;
+    this.grant();
   }
 
   /** Waiters still queued for budget. */

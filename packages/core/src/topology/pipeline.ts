@@ -1,16 +1,30 @@
 /**
- * The running pipeline: builds components from a validated config, wires them (router.ts), runs the
- * sources, and shuts everything down in order within one absolute deadline.
+ * The running pipeline: a diffable topology. `apply(next)` takes the running components from the
+ * configuration they run to the next one; start-up is `apply` from nothing, and a reload is the same
+ * call with a changed file, so reload has no code path of its own.
  *
- * Lifecycle. `run()` proves `data_dir` writable, builds every component (sinks first, so a source
- * never emits into nothing; a dead-letter consumer before the component whose refusals it reads),
- * starts the sinks, then runs the sources until they finish (`--once`, stdin EOF) or `stop()` is
- * called. Stopping aborts the sources and any wait for in-flight budget at once, then, with the
- * deadline (`shutdown_timeout_ms` from the stop request, minus a small reserve for the last
- * checkpoints): waits for batches in worker threads, stops the sinks in graph order (a sink before
- * the consumers of its dead letters) so each flushes and drains what it holds, closes transforms,
- * and lets the sources write their final checkpoints. Every step races the deadline, so a blocked
- * source, a sink mid-retry against a dead endpoint or a busy worker cannot hold the process.
+ * Each component has its own lifecycle and abort signal (`ComponentContext.signal`): a source stops
+ * reading when it is aborted and writes its last checkpoint in `close()`; a sink flushes and drains
+ * in `stop(deadline)`; a transform releases its workers in `close()`. A component whose configuration
+ * did not change (diff.ts) keeps running across `apply` with its buffer, connections and checkpoints,
+ * and is only rewired. For the others, in this order:
+ *
+ * 1. new and changed sinks and transforms are built and sinks started (a build failure undoes what
+ *    was built and leaves the running pipeline as it was);
+ * 2. removed and changed sources are aborted, their in-flight batches waited for (bounded by the
+ *    deadline), and closed, so their last checkpoint is written before a new instance reads it;
+ * 3. the router switches to the new wiring in one synchronous step (router.ts);
+ * 4. new and changed sources are built and run;
+ * 5. removed and changed sinks drain what they hold and stop, removed transforms close.
+ *
+ * Nothing read is lost on the way: a batch is routed wholly by the old or the new wiring, a sink that
+ * leaves delivers what it accepted before it stops, and what it could not deliver by the deadline
+ * stays unacknowledged, so its source's checkpoint does not pass it (read again after a restart).
+ *
+ * Stopping the run aborts every component at once, then, with the deadline (`shutdown_timeout_ms`
+ * from the stop request, minus a small reserve for the last checkpoints): waits for batches in worker
+ * threads, stops the sinks in graph order (a sink before the consumers of its dead letters), closes
+ * transforms, and lets the sources write their final checkpoints. Every step races the deadline.
  *
  * After inputs finished on their own a long drain is legitimate (a backfill into a slow sink), so the
  * deadline then applies to a drain that stopped moving: nothing settled for `shutdown_timeout_ms`.
@@ -20,21 +34,23 @@
  * The run's result says exactly what happened (summary.ts): it succeeds only when everything read was
  * delivered, dead-lettered or dropped as configured, and every checkpoint was saved.
  *
- * rxjs wires the control plane here: the race between "every source finished" and "stop requested".
+ * rxjs wires the control plane here: "every source finished" (a stream of source exits and applied
+ * configurations) races "stop requested"; applies are serialised. The data path stays free of it.
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { firstValueFrom, from, fromEvent, map, race, take, type Observable } from 'rxjs';
+import { filter, firstValueFrom, fromEvent, map, merge, race, Subject, take, type Observable } from 'rxjs';
 import type { ComponentConfig, PipelineConfig } from '../config/load.ts';
 import { AckGroup, type AckCallback } from '../event/ack.ts';
 import type { LogEvent } from '../event/event.ts';
-import type { ComponentContext, Sink, Source, SourceContext, Transform } from '../plugin/types.ts';
+import type { ComponentContext, Sink, SinkReport, SinkStatus, Source, SourceContext, Transform } from '../plugin/types.ts';
 import { TernError, isTernError } from '../errors.ts';
 import { Telemetry, type ComponentTelemetry } from '../telemetry/telemetry.ts';
 import { InFlightBudget } from './budget.ts';
 import { ensureDataDir } from './data-dir.ts';
-import { hasDeadLetterReaders, parseInput, topologicalOrder } from './graph.ts';
-import { Router, type Consumer, type TransformNode } from './router.ts';
+import { diffTopology, type TopologyDiff } from './diff.ts';
+import { parseInput, topologicalOrder } from './graph.ts';
+import { Router, type Consumer, type TapListener, type TransformNode } from './router.ts';
 import { summarise, type RunSummary } from './summary.ts';
 import { TransformWorkerPool } from './worker-pool.ts';
 
@@ -60,11 +76,52 @@ export interface RunResult {
   error?: Error;
 }
 
+/** What a reload did. */
+export interface ApplyResult {
+  readonly diff: TopologyDiff;
+  /** Components that kept running. */
+  readonly kept: readonly string[];
+  /** Components built or rebuilt. */
+  readonly started: readonly string[];
+  /** Components stopped (removed or replaced). */
+  readonly stopped: readonly string[];
+}
+
+/** A component as it runs now. */
+export interface ComponentView {
+  readonly id: string;
+  readonly kind: ComponentConfig['kind'];
+  readonly type: string;
+  readonly counters: Readonly<Record<string, number>>;
+  /** Sinks on the delivery kit: health and buffer fill. */
+  readonly status?: SinkStatus;
+}
+
 /** Counters whose sum moves when a drain makes progress. */
 const PROGRESS = ['events_delivered', 'events_rejected', 'events_dead_lettered', 'events_dropped', 'buffer_events_written'];
 
+/** One running component. */
+interface Node {
+  readonly c: ComponentConfig;
+  readonly ctl: AbortController;
+  readonly telemetry: ComponentTelemetry;
+  source?: Source;
+  running?: Promise<void>;
+  finished?: boolean;
+  /** Events a source dispatched whose batches are not yet acknowledged, and who waits for zero. */
+  inflight: number;
+  idleWaiters: Array<() => void>;
+  sink?: Sink;
+  transform?: Transform;
+  node?: TransformNode;
+}
+
+const until = (p: Promise<unknown>, signal: AbortSignal): Promise<unknown> =>
+  signal.aborted ? Promise.resolve() : Promise.race([p, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
+
 export class Pipeline {
-  readonly config: PipelineConfig;
+  /** The configuration running now (the last one applied). */
+  config: PipelineConfig;
   readonly telemetry: Telemetry;
   readonly budget: InFlightBudget;
   private readonly logger: Logger;
@@ -72,14 +129,21 @@ export class Pipeline {
   private readonly statsIntervalMs: number;
   private readonly stopController = new AbortController();
   private readonly router: Router;
-  private readonly sources: Array<{ id: string; source: Source }> = [];
-  private readonly sinks: Array<{ id: string; sink: Sink }> = [];
-  private readonly transforms: Array<{ id: string; transform: Transform }> = [];
+  private nodes = new Map<string, Node>();
+  /** Reports of sinks a reload removed that left events undelivered (kept for the run's summary). */
+  private readonly retired: Array<{ id: string; report: SinkReport }> = [];
+  private applied: PipelineConfig | undefined;
+  /** Serialises applies: one reload at a time, and shutdown waits for the one in progress. */
+  private applying: Promise<unknown> = Promise.resolve();
+  private readonly sourceExit$ = new Subject<void>();
+  private readonly applied$ = new Subject<void>();
   private stopReason: StopReason = 'signal';
   private fatalError: Error | undefined;
   private blockedBy: Error | undefined;
-  private built = false;
   private onLateStop: (() => void) | undefined;
+  private started = false;
+  /** Reload accounting (metrics). */
+  readonly reloads = { applied: 0, rejected: 0, lastAppliedMs: 0 };
 
   constructor(config: PipelineConfig, opts: PipelineOptions) {
     this.config = config;
@@ -104,6 +168,7 @@ export class Pipeline {
     }
     this.stopReason = reason;
     this.stopController.abort();
+    for (const n of this.nodes.values()) n.ctl.abort();
   }
 
   /** Stops the run because of a condition that cannot resolve on its own (`--once`). */
@@ -124,101 +189,115 @@ export class Pipeline {
     this.blockedBy = err;
   }
 
-  private context(c: ComponentConfig): ComponentContext {
+  // ---------------------------------------------------------------- building
+
+  private context(c: ComponentConfig, ctl: AbortController, telemetry: ComponentTelemetry): ComponentContext {
     const kind = c.kind;
     return {
       id: c.id,
       kind,
       type: c.type,
       logger: this.logger.child({ component: c.id }),
-      telemetry: this.telemetry.component(c.id),
+      telemetry,
       dataDir: this.config.dataDir,
       host: process.env.NODE_NAME || hostname(),
-      signal: this.stopController.signal,
+      signal: ctl.signal,
       once: this.once,
       configDir: c.configDir,
-      ...(kind !== 'source' ? { deadLetters: this.router.deadLetterOutput({ id: c.id, type: c.type, kind }, hasDeadLetterReaders(c.id, this.config.components)) } : {}),
+      ...(kind !== 'source' ? { deadLetters: this.router.deadLetterOutput({ id: c.id, type: c.type, kind }) } : {}),
       ...(this.once ? { fatal: (err: Error) => this.blocked(err) } : {}),
     };
   }
 
-  /** Builds every component: consumers before producers, so nothing emits into nothing. */
-  async build(): Promise<void> {
-    if (this.built) return;
-    this.built = true;
-    ensureDataDir(this.config.dataDir);
-    const components = this.config.components;
-    const byId = new Map(components.map((c) => [c.id, c]));
-    const order = topologicalOrder(components).reverse();
-    const mutatesDownstream = new Map<string, boolean>();
-    const built: Array<{ c: ComponentConfig; consumer: Omit<Consumer, 'clone'>; mutating: boolean }> = [];
+  private newNode(c: ComponentConfig): Node {
+    const telemetry = this.telemetry.component(c.id);
+    telemetry.kind = c.kind;
+    telemetry.type = c.type;
+    const ctl = new AbortController();
+    if (this.stopController.signal.aborted) ctl.abort();
+    return { c, ctl, telemetry, inflight: 0, idleWaiters: [] };
+  }
 
-    for (const c of order) {
-      const ctx = this.context(c);
-      const def = c.definition;
-      let consumer: Omit<Consumer, 'clone'> | undefined;
-      try {
-        if (def.kind === 'sink') {
-          const sink = await def.build(c.options as never, ctx);
-          this.sinks.push({ id: c.id, sink });
-          consumer = { id: c.id, sink, sinkTelemetry: ctx.telemetry };
-          mutatesDownstream.set(c.id, false);
-        } else if (def.kind === 'transform') {
-          let transform: Transform;
-          if (c.workers > 0 && def.module !== undefined) {
-            const pool = new TransformWorkerPool({ module: def.module, type: c.type, options: c.options }, c.workers, ctx);
-            await pool.ready();
-            transform = pool;
-          } else transform = await def.build(c.options as never, ctx);
-          this.transforms.push({ id: c.id, transform });
-          const node: TransformNode = { id: c.id, type: c.type, transform, mutates: def.mutates, deadLetters: ctx.deadLetters as TransformNode['deadLetters'], c: Router.counters(ctx.telemetry) };
-          consumer = { id: c.id, transform: node };
-          const down = def.mutates || this.readersOf(c.id, byId).some((r) => mutatesDownstream.get(r) === true);
-          mutatesDownstream.set(c.id, down);
-        } else {
-          const source = await def.build(c.options as never, this.sourceContext(c, ctx));
-          this.sources.push({ id: c.id, source });
-        }
-      } catch (e) {
-        if (isTernError(e) && e.code !== 'TERN_ERR_BUILD') throw e;
-        throw new TernError('TERN_ERR_BUILD', `${c.file}:${c.line}: ${c.id}: ${(e as Error).message}`, { cause: e });
+  private buildError(c: ComponentConfig, e: unknown): Error {
+    if (isTernError(e) && e.code !== 'TERN_ERR_BUILD') return e;
+    return new TernError('TERN_ERR_BUILD', `${c.file}:${c.line}: ${c.id}: ${(e as Error).message}`, { cause: e });
+  }
+
+  /** Builds a sink or transform (not started). */
+  private async buildConsumer(c: ComponentConfig): Promise<Node> {
+    const n = this.newNode(c);
+    const ctx = this.context(c, n.ctl, n.telemetry);
+    const def = c.definition;
+    try {
+      if (def.kind === 'sink') n.sink = await def.build(c.options as never, ctx);
+      else if (def.kind === 'transform') {
+        if (c.workers > 0 && def.module !== undefined) {
+          const pool = new TransformWorkerPool({ module: def.module, type: c.type, options: c.options }, c.workers, ctx);
+          await pool.ready();
+          n.transform = pool;
+        } else n.transform = await def.build(c.options as never, ctx);
+        n.node = { id: c.id, type: c.type, transform: n.transform, mutates: def.mutates, deadLetters: ctx.deadLetters as TransformNode['deadLetters'], c: Router.counters(ctx.telemetry) };
       }
-      if (consumer) built.push({ c, consumer, mutating: mutatesDownstream.get(c.id) === true });
+    } catch (e) {
+      throw this.buildError(c, e);
     }
+    return n;
+  }
 
-    // Wire consumers per output key, deciding where copies are needed.
+  private async buildSource(c: ComponentConfig): Promise<Node> {
+    const n = this.newNode(c);
+    const ctx = this.context(c, n.ctl, n.telemetry);
+    const def = c.definition;
+    if (def.kind !== 'source') throw new Error(`${c.id} is not a source`);
+    try {
+      n.source = await def.build(c.options as never, this.sourceContext(n, ctx));
+    } catch (e) {
+      throw this.buildError(c, e);
+    }
+    return n;
+  }
+
+  /** The router's wiring for `config` over `nodes`: consumers per output key, with copies where a branch changes events. */
+  private wiring(config: PipelineConfig, nodes: ReadonlyMap<string, Node>): Map<string, Consumer[]> {
+    const components = config.components;
+    const byId = new Map(components.map((c) => [c.id, c]));
+    const readers = new Map<string, string[]>();
+    for (const c of components) for (const r of c.inputs) {
+      const id = parseInput(r, byId).id;
+      readers.set(id, [...(readers.get(id) ?? []), c.id]);
+    }
+    const mutatesDownstream = new Map<string, boolean>();
+    for (const c of topologicalOrder(components).reverse()) {
+      const def = c.definition;
+      mutatesDownstream.set(c.id, def.kind === 'transform' && (def.mutates || (readers.get(c.id) ?? []).some((r) => mutatesDownstream.get(r) === true)));
+    }
     const groups = new Map<string, Array<{ consumer: Omit<Consumer, 'clone'>; mutating: boolean }>>();
-    for (const b of built) {
-      for (const ref of b.c.inputs) {
+    for (const c of topologicalOrder(components).reverse()) {
+      const n = nodes.get(c.id);
+      if (n === undefined || c.kind === 'source') continue;
+      const consumer: Omit<Consumer, 'clone'> = n.sink ? { id: c.id, sink: n.sink, sinkTelemetry: n.telemetry } : { id: c.id, transform: n.node as TransformNode };
+      for (const ref of c.inputs) {
         const { id, output } = parseInput(ref, byId);
         const key = output === undefined ? id : `${id}.${output}`;
         let g = groups.get(key);
         if (!g) groups.set(key, (g = []));
-        g.push({ consumer: b.consumer, mutating: b.mutating });
+        g.push({ consumer, mutating: mutatesDownstream.get(c.id) === true });
       }
     }
+    const out = new Map<string, Consumer[]>();
     for (const [key, g] of groups) {
       const mutating = g.filter((x) => x.mutating).length;
-      this.router.connect(
-        key,
-        g.map((x, i) => ({
-          ...x.consumer,
-          // Copy for a changing branch unless every consumer changes events, in which case the last may keep the original.
-          clone: g.length > 1 && x.mutating && !(mutating === g.length && i === g.length - 1),
-        })),
-      );
+      // Copy for a changing branch unless every consumer changes events, in which case the last may keep the original.
+      out.set(key, g.map((x, i) => ({ ...x.consumer, clone: g.length > 1 && x.mutating && !(mutating === g.length && i === g.length - 1) })));
     }
+    return out;
   }
 
-  private readersOf(id: string, byId: ReadonlyMap<string, ComponentConfig>): string[] {
-    return this.config.components.filter((c) => c.inputs.some((r) => parseInput(r, byId).id === id)).map((c) => c.id);
-  }
-
-  private sourceContext(c: ComponentConfig, ctx: ComponentContext): SourceContext {
-    const key = c.id;
+  private sourceContext(n: Node, ctx: ComponentContext): SourceContext {
+    const key = n.c.id;
     const out = ctx.telemetry.counter('events_out');
     const budget = this.budget;
-    const stopping = this.stopController.signal;
+    const stopping = n.ctl.signal;
     return {
       ...ctx,
       emit: (events: LogEvent[], onAck?: AckCallback, bytes?: number, signal?: AbortSignal): Promise<void> => {
@@ -228,21 +307,26 @@ export class Pipeline {
           size = 0;
           for (const e of events) size += e.size;
         }
-        const n = events.length;
+        const count = events.length;
         const dispatchNow = (): void => {
+          n.inflight += count;
           const group = new AckGroup(
-            n,
+            count,
             size,
-            onAck === undefined ? undefined : (status, g) => onAck(status, g),
-            () => budget.release(n, size),
+            (status, g) => {
+              n.inflight -= count;
+              if (n.inflight === 0 && n.idleWaiters.length > 0) for (const w of n.idleWaiters.splice(0)) w();
+              onAck?.(status, g);
+            },
+            () => budget.release(count, size),
           );
           const own = group.ref();
-          out.inc(n);
+          out.inc(count);
           this.router.dispatch(key, events, group);
           own.release();
         };
         // A stop request ends every wait for budget: what was not dispatched is read again after a restart.
-        const wait = budget.acquire(n, size, signal === undefined ? stopping : AbortSignal.any([signal, stopping]));
+        const wait = budget.acquire(count, size, signal === undefined ? stopping : AbortSignal.any([signal, stopping]));
         if (wait === undefined) {
           dispatchNow();
           return Promise.resolve();
@@ -252,11 +336,256 @@ export class Pipeline {
     } as SourceContext;
   }
 
-  /** Sinks in the order they must stop: a sink before the consumers of its dead letters. */
-  private sinkStopOrder(): Array<{ id: string; sink: Sink }> {
-    const rank = new Map(topologicalOrder(this.config.components).map((c, i) => [c.id, i]));
-    return [...this.sinks].sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
+  // ---------------------------------------------------------------- lifecycles
+
+  private runSource(n: Node): void {
+    const source = n.source as Source;
+    n.running = source.run().then(
+      () => undefined,
+      (e: unknown) => {
+        if ((e as Error)?.name === 'AbortError' && n.ctl.signal.aborted) return; // stopped while waiting for budget
+        this.logger.error({ component: n.c.id, err: e }, 'source stopped with an error');
+        this.stop('error');
+      },
+    );
+    void n.running.then(() => {
+      n.finished = true;
+      this.sourceExit$.next();
+    });
   }
+
+  /** Stops one source (reload): abort, wait for its reads and acknowledgements, last checkpoint. */
+  private async retireSource(n: Node, deadline: AbortSignal): Promise<void> {
+    n.ctl.abort();
+    await until(n.running ?? Promise.resolve(), deadline);
+    if (n.inflight > 0) await until(new Promise<void>((r) => n.idleWaiters.push(r)), deadline);
+    await this.closeSource(n, deadline);
+  }
+
+  private async closeSource(n: Node, deadline: AbortSignal): Promise<void> {
+    await until(
+      (n.source?.close?.() ?? Promise.resolve()).catch((e: unknown) => {
+        n.telemetry.counter('checkpoint_errors').inc();
+        this.logger.error({ component: n.c.id, err: e, code: 'TERN_ERR_CHECKPOINT' }, 'source failed to close (its last checkpoint may not be saved)');
+      }),
+      deadline,
+    );
+  }
+
+  private async stopSink(n: Node, drain: AbortSignal, hard: AbortSignal): Promise<void> {
+    n.ctl.abort();
+    // A sink's stop honours the deadline by contract; the race makes sure one that does not cannot hold the process.
+    await until(
+      (n.sink as Sink).stop(drain).catch((e: unknown) => this.logger.error({ component: n.c.id, err: e }, 'sink failed to stop cleanly')),
+      hard,
+    );
+  }
+
+  private async closeTransform(n: Node, deadline: AbortSignal): Promise<void> {
+    n.ctl.abort();
+    await until(
+      (n.transform?.close?.() ?? Promise.resolve()).catch((e: unknown) => this.logger.error({ component: n.c.id, err: e }, 'transform failed to close')),
+      deadline,
+    );
+  }
+
+  /** Sinks in the order they must stop: a sink before the consumers of its dead letters. */
+  private sinkStopOrder(nodes: Iterable<Node>, config: PipelineConfig): Node[] {
+    const rank = new Map(topologicalOrder(config.components).map((c, i) => [c.id, i]));
+    return [...nodes].filter((n) => n.sink !== undefined).sort((a, b) => (rank.get(a.c.id) ?? 0) - (rank.get(b.c.id) ?? 0));
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  /**
+   * Takes the running components to `next` (see the file comment). Start-up applies the constructor's
+   * configuration; a reload applies a new one. Rejects, leaving the pipeline as it ran, when a new
+   * component cannot be built or started. Serialised: a second call waits for the first.
+   */
+  apply(next: PipelineConfig): Promise<ApplyResult> {
+    const p = this.applying.then(() => this.applyNow(next));
+    this.applying = p.catch(() => undefined);
+    return p;
+  }
+
+  private async applyNow(next: PipelineConfig): Promise<ApplyResult> {
+    if (this.stopController.signal.aborted && this.applied !== undefined) throw new TernError('TERN_ERR_BUILD', 'the pipeline is stopping; the new configuration is not applied');
+    const prev = this.applied;
+    const diff = diffTopology(prev, next);
+    const byId = new Map(next.components.map((c) => [c.id, c]));
+    const rebuild = new Set([...diff.change, ...diff.add]);
+    const leaving = new Set([...diff.change, ...diff.remove]);
+    if (prev !== undefined && diff.same) return { diff, kept: diff.keep, started: [], stopped: [] };
+
+    if (prev === undefined || prev.dataDir !== next.dataDir) ensureDataDir(next.dataDir);
+    const previousConfig = this.config;
+    this.config = next;
+
+    // 1. New and changed sinks and transforms, consumers before producers; started sinks.
+    const built = new Map<string, Node>();
+    try {
+      for (const c of topologicalOrder(next.components).reverse()) {
+        if (c.kind === 'source' || !rebuild.has(c.id)) continue;
+        built.set(c.id, await this.buildConsumer(c));
+      }
+      for (const n of built.values()) {
+        if (!n.sink) continue;
+        try {
+          await n.sink.start?.();
+        } catch (e) {
+          if (isTernError(e)) throw e;
+          throw new TernError('TERN_ERR_BUILD', `${n.c.id}: cannot start: ${(e as Error).message}`, { cause: e });
+        }
+      }
+    } catch (e) {
+      this.config = previousConfig;
+      const undo = AbortSignal.timeout(Math.min(5000, next.shutdownTimeoutMs));
+      for (const n of built.values()) {
+        if (n.sink) await this.stopSink(n, undo, undo);
+        else await this.closeTransform(n, undo);
+      }
+      if (prev !== undefined) for (const n of built.values()) if (!this.nodes.has(n.c.id)) this.telemetry.remove(n.c.id);
+      throw e;
+    }
+
+    const timeout = next.shutdownTimeoutMs;
+    const drain = AbortSignal.timeout(Math.max(0, timeout - Math.min(2000, Math.floor(timeout / 4))));
+    const hard = AbortSignal.timeout(timeout);
+
+    // 2. Removed and changed sources stop reading and write their last checkpoint.
+    for (const id of leaving) {
+      const n = this.nodes.get(id);
+      if (n?.source) await this.retireSource(n, drain);
+    }
+
+    // 3. One synchronous switch of the wiring and of the set of components.
+    const old = this.nodes;
+    const nodes = new Map<string, Node>();
+    for (const c of next.components) {
+      const n = built.get(c.id) ?? (rebuild.has(c.id) ? undefined : old.get(c.id));
+      if (n !== undefined) nodes.set(c.id, n);
+    }
+    this.nodes = nodes;
+    this.budget.resize(next.inFlight.maxEvents, next.inFlight.maxBytes);
+    this.router.rewire(this.wiring(next, nodes));
+    this.applied = next;
+
+    // 4. New and changed sources.
+    const started: string[] = [...built.keys()];
+    for (const c of next.components) {
+      if (c.kind !== 'source' || !rebuild.has(c.id)) continue;
+      let n: Node;
+      try {
+        n = await this.buildSource(c);
+      } catch (e) {
+        if (prev === undefined) {
+          // Start-up: nothing may keep running (sinks started their healthchecks and timers).
+          const undo = AbortSignal.timeout(Math.min(5000, timeout));
+          for (const x of this.sinkStopOrder(nodes.values(), next)) await this.stopSink(x, undo, undo);
+          for (const x of nodes.values()) if (x.transform) await this.closeTransform(x, undo);
+          for (const x of nodes.values()) if (x.source) await this.closeSource(x, undo);
+          throw e;
+        }
+        // The old instance is already closed: run it again from its configuration (and its checkpoint).
+        this.logger.error({ component: c.id, err: e }, 'the changed source cannot be built; running it with its previous options');
+        const before = prev.components.find((x) => x.id === c.id);
+        if (before === undefined) continue;
+        n = await this.buildSource(before);
+      }
+      nodes.set(c.id, n);
+      started.push(c.id);
+      if (this.started) this.runSource(n);
+    }
+
+    // 5. Removed and changed sinks drain and stop; removed transforms close.
+    const stopped: string[] = [];
+    if (prev !== undefined) {
+      const outgoing = [...leaving].map((id) => old.get(id)).filter((n): n is Node => n !== undefined && n.source === undefined);
+      await this.router.asyncIdle(drain);
+      for (const n of this.sinkStopOrder(outgoing, prev)) {
+        await this.stopSink(n, drain, hard);
+        const r = n.sink?.report?.();
+        if (r !== undefined && (r.undelivered > 0 || r.buffered > 0)) this.retired.push({ id: n.c.id, report: r });
+      }
+      for (const n of outgoing) if (n.transform) await this.closeTransform(n, hard);
+      for (const id of diff.remove) this.telemetry.remove(id);
+      stopped.push(...leaving);
+      this.reloads.applied++;
+    }
+    this.reloads.lastAppliedMs = Date.now();
+    this.applied$.next();
+    return { diff, kept: diff.keep, started, stopped };
+  }
+
+  /**
+   * Applies a new configuration to the running pipeline (SIGHUP, `--watch-config`): logs what changed,
+   * and on failure logs the error and keeps the pipeline as it ran.
+   */
+  async reload(next: PipelineConfig): Promise<ApplyResult | undefined> {
+    try {
+      const r = await this.apply(next);
+      if (r.started.length === 0 && r.stopped.length === 0) this.logger.info({ files: next.files }, 'configuration reloaded: nothing changed that needs a restart of a component');
+      else this.logger.info({ files: next.files, kept: r.kept, started: r.started, stopped: r.stopped }, 'configuration reloaded');
+      return r;
+    } catch (e) {
+      this.reloads.rejected++;
+      this.logger.error({ err: e, ...(isTernError(e) ? { code: e.code } : {}) }, `reload failed; the running pipeline goes on unchanged: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- views (API, top, tap)
+
+  /** Every running component with its counters and, for sinks, health and buffer fill. */
+  components(): ComponentView[] {
+    const order = this.config.components.map((c) => this.nodes.get(c.id)).filter((n): n is Node => n !== undefined);
+    return order.map((n) => {
+      const status = n.sink?.status?.();
+      return { id: n.c.id, kind: n.c.kind, type: n.c.type, counters: n.telemetry.snapshot(), ...(status !== undefined ? { status } : {}) };
+    });
+  }
+
+  /**
+   * Ready: the configuration is running and every sink passed its healthcheck, or buffers on disk
+   * (what it accepts is durable while its destination is away). The reasons it is not, else empty.
+   */
+  readiness(): string[] {
+    if (!this.started || this.stopController.signal.aborted) return [this.stopController.signal.aborted ? 'shutting down' : 'starting'];
+    const why: string[] = [];
+    for (const n of this.nodes.values()) {
+      const s = n.sink?.status?.();
+      if (s === undefined) continue;
+      if (!s.healthchecked && !s.disk_buffer) why.push(`sink ${n.c.id}: healthcheck not passed yet`);
+      else if (s.state === 'paused' && !s.disk_buffer) why.push(`sink ${n.c.id}: paused`);
+    }
+    return why;
+  }
+
+  /** Output keys of a component that a tap can follow: its outputs, or for a sink what it receives. */
+  tapKeys(id: string): string[] | undefined {
+    const n = this.nodes.get(id);
+    if (n === undefined) return undefined;
+    if (n.c.kind === 'sink') {
+      const byId = new Map(this.config.components.map((c) => [c.id, c]));
+      return n.c.inputs.map((r) => {
+        const { id: from, output } = parseInput(r, byId);
+        return output === undefined ? from : `${from}.${output}`;
+      });
+    }
+    const def = n.c.definition;
+    const named = def.kind === 'transform' && def.outputs ? def.outputs(n.c.options as never).map((o) => `${id}.${o}`) : [id];
+    return n.c.kind === 'transform' ? [...named, `${id}.dead_letter`] : named;
+  }
+
+  /** Follows the batches on these output keys (see `TapListener`); returns the detach function. */
+  tap(keys: readonly string[], listener: TapListener): () => void {
+    const off = keys.map((k) => this.router.tap(k, listener));
+    return () => {
+      for (const f of off) f();
+    };
+  }
+
+  // ---------------------------------------------------------------- run
 
   /** Sum of the counters that move when events settle anywhere. */
   private progress(): number {
@@ -270,34 +599,30 @@ export class Pipeline {
    * the deadline and reports what happened.
    */
   async run(): Promise<RunResult> {
-    await this.build();
-    for (const { id, sink } of this.sinks) {
-      try {
-        await sink.start?.();
-      } catch (e) {
-        if (isTernError(e)) throw e;
-        throw new TernError('TERN_ERR_BUILD', `${id}: cannot start: ${(e as Error).message}`, { cause: e });
-      }
-    }
+    await this.apply(this.config);
+    this.started = true;
+    for (const n of this.nodes.values()) if (n.source) this.runSource(n);
     const stats =
       this.statsIntervalMs > 0
         ? setInterval(() => this.logger.info({ counters: this.telemetry.snapshot(), in_flight_events: this.budget.events, in_flight_bytes: this.budget.bytes }, 'stats'), this.statsIntervalMs).unref()
         : undefined;
 
     // Deadlines. `drain` ends the waiting for sinks; `hard` ends everything (final checkpoints too).
-    const timeout = this.config.shutdownTimeoutMs;
-    const reserve = Math.min(2000, Math.floor(timeout / 4));
     const drain = new AbortController();
     const hard = new AbortController();
     const timers: NodeJS.Timeout[] = [];
     const arm = (): void => {
       if (hard.signal.aborted || timers.length > 0) return;
+      const timeout = this.config.shutdownTimeoutMs;
+      const reserve = Math.min(2000, Math.floor(timeout / 4));
       timers.push(setTimeout(() => drain.abort(), Math.max(0, timeout - reserve)), setTimeout(() => hard.abort(), timeout));
     };
     // A drain that stops moving gives up (after inputs ended on their own, and from the start with --once).
     let stall: NodeJS.Timeout | undefined;
     const watchStall = (): void => {
       if (stall !== undefined) return;
+      const timeout = this.config.shutdownTimeoutMs;
+      const reserve = Math.min(2000, Math.floor(timeout / 4));
       let seen = this.progress();
       let still = Date.now();
       stall = setInterval(() => {
@@ -317,49 +642,28 @@ export class Pipeline {
     };
     if (this.once) watchStall();
 
-    const running = this.sources.map(({ id, source }) =>
-      source.run().catch((e: unknown) => {
-        if ((e as Error)?.name === 'AbortError' && this.stopController.signal.aborted) return; // stopped while waiting for budget
-        this.logger.error({ component: id, err: e }, 'source stopped with an error');
-        this.stop('error');
-      }),
+    // Every source finished: checked whenever one exits or a configuration was applied (a reload may replace them all).
+    const sourcesDone$: Observable<StopReason> = merge(this.sourceExit$, this.applied$).pipe(
+      filter(() => [...this.nodes.values()].every((n) => n.source === undefined || n.finished === true)),
+      map(() => 'sources_done' as const),
     );
-    const sourcesDone$: Observable<StopReason> = from(Promise.all(running)).pipe(map(() => 'sources_done' as const));
     const stop$: Observable<StopReason> = fromEvent(this.stopController.signal, 'abort').pipe(map(() => this.stopReason));
-    const reason = this.stopController.signal.aborted ? this.stopReason : await firstValueFrom(race(sourcesDone$, stop$).pipe(take(1)));
+    const allDone = [...this.nodes.values()].every((n) => n.source === undefined || n.finished === true);
+    const reason = this.stopController.signal.aborted ? this.stopReason : allDone ? 'sources_done' : await firstValueFrom(race(sourcesDone$, stop$).pipe(take(1)));
     this.logger.info({ reason, in_flight: this.budget.events }, reason === 'sources_done' ? 'inputs finished; draining' : 'shutting down; draining');
     this.stop(reason);
     if (reason === 'sources_done' && this.fatalError === undefined) watchStall();
     else arm();
     this.onLateStop = arm;
 
-    const until = (p: Promise<unknown>, signal: AbortSignal): Promise<unknown> =>
-      signal.aborted ? Promise.resolve() : Promise.race([p, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
-
-    await until(Promise.all(running), drain.signal);
+    // A reload in progress finishes (or meets the deadline) before the final stop.
+    await until(this.applying, drain.signal);
+    const nodes = [...this.nodes.values()];
+    await until(Promise.all(nodes.map((n) => n.running ?? Promise.resolve())), drain.signal);
     await this.router.asyncIdle(drain.signal);
-    for (const { id, sink } of this.sinkStopOrder()) {
-      // A sink's stop honours the deadline by contract; the race makes sure one that does not cannot hold the process.
-      await until(
-        sink.stop(drain.signal).catch((e: unknown) => this.logger.error({ component: id, err: e }, 'sink failed to stop cleanly')),
-        hard.signal,
-      );
-    }
-    for (const { id, transform } of this.transforms) {
-      await until(
-        (transform.close?.() ?? Promise.resolve()).catch((e: unknown) => this.logger.error({ component: id, err: e }, 'transform failed to close')),
-        hard.signal,
-      );
-    }
-    for (const { id, source } of this.sources) {
-      await until(
-        (source.close?.() ?? Promise.resolve()).catch((e: unknown) => {
-          this.telemetry.component(id).counter('checkpoint_errors').inc();
-          this.logger.error({ component: id, err: e, code: 'TERN_ERR_CHECKPOINT' }, 'source failed to close (its last checkpoint may not be saved)');
-        }),
-        hard.signal,
-      );
-    }
+    for (const n of this.sinkStopOrder(nodes, this.config)) await this.stopSink(n, drain.signal, hard.signal);
+    for (const n of nodes) if (n.transform) await this.closeTransform(n, hard.signal);
+    for (const n of nodes) if (n.source) await this.closeSource(n, hard.signal);
     this.onLateStop = undefined;
     for (const t of timers) clearTimeout(t);
     if (stall) clearInterval(stall);
@@ -369,18 +673,22 @@ export class Pipeline {
   }
 
   private sinksIdle(): boolean {
-    return this.sinks.every(({ sink }) => {
-      const r = sink.report?.();
+    return [...this.nodes.values()].every(({ sink }) => {
+      const r = sink?.report?.();
       return r === undefined || (r.undelivered === 0 && r.buffered === 0);
     });
   }
 
   private result(reason: StopReason): RunResult {
     const telemetry = this.telemetry.snapshot();
+    const nodes = [...this.nodes.values()];
     const summary = summarise({
-      sinks: this.sinks.map(({ id, sink }) => ({ id, report: sink.report?.() ?? reportFromCounters(this.telemetry.component(id)) })),
-      transforms: this.transforms.map(({ id }) => ({ id, counters: telemetry[id] ?? {} })),
-      sources: this.sources.map(({ id }) => ({ id, counters: telemetry[id] ?? {} })),
+      sinks: [
+        ...this.retired.map((r) => (this.nodes.has(r.id) ? { id: `${r.id} (replaced by a reload)`, report: r.report } : r)),
+        ...nodes.filter((n) => n.sink).map((n) => ({ id: n.c.id, report: n.sink?.report?.() ?? reportFromCounters(n.telemetry) })),
+      ],
+      transforms: nodes.filter((n) => n.transform).map((n) => ({ id: n.c.id, counters: telemetry[n.c.id] ?? {} })),
+      sources: nodes.filter((n) => n.source).map((n) => ({ id: n.c.id, counters: telemetry[n.c.id] ?? {} })),
       inFlight: this.budget.events,
       ...(this.fatalError !== undefined ? { fatal: this.fatalError.message } : {}),
     });
@@ -396,7 +704,7 @@ export class Pipeline {
 }
 
 /** For sinks that do not report: what their standard counters say. */
-function reportFromCounters(t: ComponentTelemetry): ReturnType<NonNullable<Sink['report']>> {
+function reportFromCounters(t: ComponentTelemetry): SinkReport {
   const s = t.snapshot();
   const accepted = s.events_in ?? 0;
   const delivered = s.events_delivered ?? 0;

@@ -47,8 +47,16 @@ export interface Consumer {
 
 type Emitted = Array<readonly [LogEvent[], string | undefined]>;
 
+/**
+ * Sees the batches leaving a component output (`tern tap`). Called synchronously on the data path,
+ * so it must be cheap: take what its rate limit allows and serialise it, nothing more.
+ */
+export type TapListener = (key: string, events: readonly LogEvent[]) => void;
+
 export class Router {
-  private readonly consumers = new Map<string, Consumer[]>();
+  private consumers = new Map<string, Consumer[]>();
+  /** Output key → listeners; one Map lookup per dispatch, and only while a tap is attached. */
+  private readonly taps = new Map<string, Set<TapListener>>();
   private readonly pendingAsync = new Set<Promise<void>>();
   private readonly logger: Logger;
   private readonly limiter: LogLimiter;
@@ -62,6 +70,25 @@ export class Router {
     this.consumers.set(key, consumers);
   }
 
+  /**
+   * Replaces the whole wiring at once (start-up and reload). Dispatch is synchronous, so a batch is
+   * routed either entirely by the old wiring or entirely by the new one.
+   */
+  rewire(wiring: ReadonlyMap<string, Consumer[]>): void {
+    this.consumers = new Map(wiring);
+  }
+
+  /** Attaches a tap to an output key (`id`, `id.name`); returns the detach function. */
+  tap(key: string, listener: TapListener): () => void {
+    let set = this.taps.get(key);
+    if (set === undefined) this.taps.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.taps.get(key) === set) this.taps.delete(key);
+    };
+  }
+
   /** Counters of a transform node. */
   static counters(t: ComponentTelemetry): TransformNode['c'] {
     return { in: t.counter('events_in'), out: t.counter('events_out'), errors: t.counter('errors'), rejected: t.counter('events_rejected'), deadLettered: t.counter('events_dead_lettered') };
@@ -69,6 +96,7 @@ export class Router {
 
   /** Hands `events` (all of one source batch, `group`) to every consumer of output `key`. */
   dispatch(key: string, events: LogEvent[], group: AckGroup): void {
+    if (this.taps.size > 0) this.tapped(key, events);
     const consumers = this.consumers.get(key);
     if (!consumers) return;
     for (const c of consumers) {
@@ -84,6 +112,18 @@ export class Router {
           if (!ref.released) ref.release('rejected');
         }
       } else if (c.transform) this.runTransform(c.transform, evs, group);
+    }
+  }
+
+  private tapped(key: string, events: readonly LogEvent[]): void {
+    const set = this.taps.get(key);
+    if (set === undefined) return;
+    for (const l of set) {
+      try {
+        l(key, events);
+      } catch (err) {
+        this.limiter.log('warn', `tap:${key}`, { err }, 'a tap failed on a batch (the batch goes on)');
+      }
     }
   }
 
@@ -198,11 +238,18 @@ export class Router {
     ref.release('rejected');
   }
 
-  /** The dead-letter output of a component: builds dead-letter events and dispatches them as a batch of their own. */
-  deadLetterOutput(by: DeadLetterOrigin, connected: boolean): DeadLetterOutput {
+  /**
+   * The dead-letter output of a component: builds dead-letter events and dispatches them as a batch of
+   * their own. Whether something reads it follows the current wiring, so a reload that adds or removes
+   * a reader of `<id>.dead_letter` changes it for a component that keeps running.
+   */
+  deadLetterOutput(by: DeadLetterOrigin): DeadLetterOutput {
     const key = `${by.id}.${DEAD_LETTER_OUTPUT}`;
+    const consumers = (): Map<string, Consumer[]> => this.consumers;
     return {
-      connected,
+      get connected(): boolean {
+        return (consumers().get(key)?.length ?? 0) > 0;
+      },
       send: (events, info, done: (status: DeliveryStatus) => void) => {
         const now = Date.now();
         const dl = events.map((ev, i) => deadLetterEvent(ev, by, Array.isArray(info) ? ((info[i] ?? info[0]) as DeadLetterInfo) : (info as DeadLetterInfo), now));

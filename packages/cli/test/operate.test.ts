@@ -1,0 +1,254 @@
+/**
+ * Operating tern as a cluster operator does, through the real binary: the HTTP API (`/metrics`
+ * scraped during a run and checked against what the emulated Elasticsearch stored, `/readyz` ready
+ * only after the sink's healthcheck passed, `/healthz`), a reload under load (a sink's options
+ * changed while a file grows: the unchanged source keeps its position, every event arrives at least
+ * once), a broken new file (rejected with file:line, the old pipeline goes on), `--watch-config`,
+ * `tern tap` and `tern top` against the running process.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
+import { logs, tern, tmp, until, write, type Run } from './helpers.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** Starts `tern run` and waits for its API; the process is stopped by the cleanup hook if the test does not. */
+async function runWithApi(args: string[], env: Record<string, string> = {}): Promise<{ run: Run; url: string }> {
+  const run = tern(['run', '--log-format', 'json', ...args], { env });
+  cleanups.push(() => {
+    if (run.child.exitCode === null) run.child.kill('SIGKILL');
+  });
+  let url = '';
+  await until(() => {
+    const l = logs(run).find((x) => x.msg === 'API listening: /healthz, /readyz, /metrics');
+    url = (l?.url as string | undefined) ?? '';
+    return url !== '' || run.child.exitCode !== null;
+  }, 20_000, 'the API to listen');
+  assert.ok(url, run.stderr());
+  return { run, url };
+}
+
+async function get(url: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url);
+  return { status: res.status, text: await res.text() };
+}
+
+/** Value of one sample in Prometheus text (`name{labels}` exactly as exposed, labels in order). */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const l = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+  const want = l === '' ? name : `${name}{${l}}`;
+  const line = text.split('\n').find((l) => l.startsWith(`${want} `));
+  return line === undefined ? undefined : Number(line.slice(want.length + 1));
+}
+
+function seqLines(from: number, n: number): string {
+  let s = '';
+  for (let i = from; i < from + n; i++) s += `${JSON.stringify({ seq: i, msg: `event ${i}` })}\n`;
+  return s;
+}
+
+function esSeqs(es: ElasticsearchEmulator): Set<number> {
+  const seqs = new Set<number>();
+  for (const t of es.targets()) for (const d of es.docs(t)) seqs.add((d._source as { seq: number }).seq);
+  return seqs;
+}
+
+const ES_SINK = (extra = '') => `  es:\n    type: elasticsearch\n    inputs: [in]\n    endpoints: ["\${ES_URL}"]\n    index: events\n    request: { retry_initial_ms: 20, retry_max_ms: 200 }\n${extra}`;
+
+describe('the HTTP API', () => {
+  it('/metrics during a run: the counters match what the emulated Elasticsearch stored', async () => {
+    const es = await startElasticsearch();
+    cleanups.push(() => es.close());
+    const dir = tmp();
+    write(dir, 'in.log', seqLines(0, 1500));
+    const p = write(dir, 'p.yaml', `api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n${ES_SINK('    batch: { max_events: 100 }\n')}`);
+    const { run, url } = await runWithApi(['-c', p], { ES_URL: es.url });
+    await until(() => es.count() === 1500, 20_000, '1500 documents');
+    // Counters move when the server answered; scrape until the last answer was counted.
+    let text = '';
+    for (let i = 0; i < 100; i++) {
+      text = (await get(`${url}/metrics`)).text;
+      if (sample(text, 'tern_events_delivered_total', { component: 'es', component_kind: 'sink', component_type: 'elasticsearch' }) === 1500) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const es_ = { component: 'es', component_kind: 'sink', component_type: 'elasticsearch' };
+    const src = { component: 'in', component_kind: 'source', component_type: 'file' };
+    const bulks = es.requests.filter((r) => r.path.endsWith('/_bulk') || r.path === '/_bulk').length;
+    assert.equal(sample(text, 'tern_events_delivered_total', es_), es.count());
+    assert.equal(sample(text, 'tern_events_in_total', es_), 1500);
+    assert.equal(sample(text, 'tern_events_out_total', src), 1500);
+    assert.equal(sample(text, 'tern_read_bytes_total', src), seqLines(0, 1500).length);
+    assert.equal(sample(text, 'tern_requests_total', es_), bulks);
+    assert.equal(sample(text, 'tern_request_duration_seconds_count', es_), bulks, 'one latency observation per request');
+    assert.equal(sample(text, 'tern_batch_events_sum', es_), 1500);
+    assert.ok((sample(text, 'tern_batch_events_bucket', { ...es_, le: '100' }) ?? 0) >= 15, 'batches of 100');
+    assert.equal(sample(text, 'tern_sink_state', { ...es_, state: 'healthy' }), 1);
+    assert.equal(sample(text, 'tern_buffer_events', es_), 0);
+    assert.equal(sample(text, 'tern_file_lag_bytes', { ...src, path: join(dir, 'in.log') }), 0);
+    assert.ok((sample(text, 'tern_checkpoint_age_seconds', src) ?? -1) >= 0);
+    assert.equal(sample(text, 'tern_in_flight_events', {}), 0);
+    assert.match(text, /^tern_build_info\{version="\d+\.\d+\.\d+"\} 1$/m);
+    assert.match(text, /^process_cpu_user_seconds_total /m, 'process metrics from prom-client');
+    // More input moves the counters and the lag shows what is left while it is read.
+    appendFileSync(join(dir, 'in.log'), seqLines(1500, 500));
+    await until(() => es.count() === 2000, 20_000, '2000 documents');
+    for (let i = 0; i < 100; i++) {
+      text = (await get(`${url}/metrics`)).text;
+      if (sample(text, 'tern_events_delivered_total', es_) === 2000) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(sample(text, 'tern_events_delivered_total', es_), 2000);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+  });
+
+  it('/readyz answers 503 until the sink\'s healthcheck passes, then 200; /healthz answers 200 throughout', async () => {
+    const es = await startElasticsearch();
+    cleanups.push(() => es.close());
+    es.fault({ match: { method: 'GET', path: '/' }, times: Number.POSITIVE_INFINITY, action: { status: 503 } });
+    const dir = tmp();
+    write(dir, 'in.log', seqLines(0, 10));
+    const p = write(dir, 'p.yaml', `api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n${ES_SINK()}`);
+    const { run, url } = await runWithApi(['-c', p], { ES_URL: es.url });
+    await until(() => es.requests.filter((r) => r.method === 'GET' && r.path === '/').length >= 2, 10_000, 'two failed healthchecks');
+    const notReady = await get(`${url}/readyz`);
+    assert.equal(notReady.status, 503);
+    assert.deepEqual(JSON.parse(notReady.text), { ready: false, reasons: ['sink es: healthcheck not passed yet'] });
+    assert.equal((await get(`${url}/healthz`)).status, 200);
+    assert.equal(es.count(), 0, 'nothing is sent before the healthcheck passed');
+    es.clearFaults();
+    let ready = await get(`${url}/readyz`);
+    const start = Date.now();
+    while (ready.status !== 200 && Date.now() - start < 10_000) {
+      await new Promise((r) => setTimeout(r, 50));
+      ready = await get(`${url}/readyz`);
+    }
+    assert.equal(ready.status, 200, ready.text);
+    assert.deepEqual(JSON.parse(ready.text), { ready: true });
+    await until(() => es.count() === 10, 10_000, 'the buffered events');
+    assert.equal((await get(`${url}/healthz`)).status, 200);
+    assert.equal((await get(`${url}/nope`)).status, 404);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+    assert.ok(logs(run).some((l) => l.msg === 'ready: every sink passed its healthcheck or buffers on disk'));
+  });
+});
+
+describe('reload', () => {
+  it('SIGHUP under load: a changed sink is replaced, the unchanged source keeps its position, every event arrives; a broken file is rejected with file:line and the old pipeline goes on', async () => {
+    const es = await startElasticsearch();
+    cleanups.push(() => es.close());
+    const dir = tmp();
+    const log = join(dir, 'in.log');
+    writeFileSync(log, '');
+    const pipeline = (batch: number) => `api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n${ES_SINK(`    batch: { max_events: ${batch}, timeout_ms: 50 }\n`)}`;
+    const p = write(dir, 'p.yaml', pipeline(50));
+    const { run } = await runWithApi(['-c', p], { ES_URL: es.url });
+    // A writer appends 200 lines every 10 ms from before the first reload until 4,000 lines after the last.
+    let written = 0;
+    let stopAt = Number.POSITIVE_INFINITY;
+    const writer = setInterval(() => {
+      if (written >= stopAt) return;
+      appendFileSync(log, seqLines(written, 200));
+      written += 200;
+    }, 10);
+    cleanups.push(() => clearInterval(writer));
+    await until(() => es.count() >= 2000, 20_000, 'the first 2000 events');
+    const atSighup = written;
+    writeFileSync(p, pipeline(500));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => l.msg === 'configuration reloaded'), 20_000, 'the reload');
+    const reloaded = logs(run).find((l) => l.msg === 'configuration reloaded') as { kept: string[]; started: string[]; stopped: string[] };
+    assert.deepEqual(reloaded.kept, ['in']);
+    assert.deepEqual(reloaded.started, ['es']);
+    assert.deepEqual(reloaded.stopped, ['es']);
+    // A broken file: rejected with its file:line errors; the pipeline goes on.
+    writeFileSync(p, `${pipeline(500)}  extra:\n    type: elasticsearch\n    inputs: [nowhere]\n    endpoints: ["http://x"]\n`);
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => typeof l.msg === 'string' && l.msg.startsWith('reload rejected')), 20_000, 'the rejection');
+    const issue = logs(run).find((l) => l.code === 'TERN_ERR_CONFIG_INPUT') as { msg: string; file: string; line: number };
+    assert.equal(issue.file, p);
+    assert.equal(issue.line, 14);
+    assert.match(issue.msg, new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:14:\\d+: error: extra: input "nowhere" does not exist`));
+    stopAt = written + 4000;
+    await until(() => written >= stopAt, 30_000, 'the writer');
+    clearInterval(writer);
+    const TOTAL = written;
+    assert.ok(TOTAL > atSighup, 'lines were written while the configuration changed');
+    await until(() => esSeqs(es).size === TOTAL, 30_000, `all ${TOTAL} events (have ${esSeqs(es).size})`);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+    const reads = logs(run).filter((l) => l.msg === 'reading file');
+    assert.equal(reads.length, 1, 'the source opened its file once: it was not restarted');
+    const seqs = esSeqs(es);
+    for (let i = 0; i < TOTAL; i++) if (!seqs.has(i)) assert.fail(`event ${i} never arrived`);
+    // Deterministic ids make a replay harmless; without a source restart there is none to speak of.
+    assert.equal(es.count(), TOTAL);
+  });
+
+  it('--watch-config applies a changed file without a signal', async () => {
+    const dir = tmp();
+    write(dir, 'in.log', seqLines(0, 5));
+    const p = write(dir, 'p.yaml', 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: one.ndjson }\n');
+    const { run } = await runWithApi(['-c', p, '--watch-config']);
+    await until(() => logs(run).some((l) => l.msg === 'ready: every sink passed its healthcheck or buffers on disk'), 10_000, 'ready');
+    writeFileSync(p, 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: two.ndjson }\n');
+    await until(() => logs(run).some((l) => l.msg === 'configuration reloaded'), 10_000, 'the reload');
+    appendFileSync(join(dir, 'in.log'), seqLines(5, 3));
+    await until(() => {
+      try {
+        return readFileSync(join(dir, 'two.ndjson'), 'utf8').split('\n').filter(Boolean).length === 3;
+      } catch {
+        return false;
+      }
+    }, 10_000, 'the new lines in the new file');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+    assert.equal(logs(run).find((l) => l.msg === 'reloading the configuration')?.reason, 'file changed');
+  });
+});
+
+describe('tern tap and tern top', () => {
+  it('tap streams the events leaving a component, filtered by CEL and limited; top prints every component', async () => {
+    const dir = tmp();
+    const log = write(dir, 'in.log', '');
+    const p = write(dir, 'p.yaml', 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\ntransforms:\n  odd: { type: filter, inputs: [in], condition: "int(event.seq) % 2 == 1" }\nsinks:\n  out: { type: file, inputs: [odd], path: out.ndjson }\n');
+    const { run, url } = await runWithApi(['-c', p]);
+    const t = tern(['tap', 'odd', '--api', url, '--filter', 'event.seq > 10.0', '--limit', '3', '--rate', '1000']);
+    cleanups.push(() => void (t.child.exitCode === null && t.child.kill('SIGKILL')));
+    await until(() => t.stderr().includes('tapping odd'), 10_000, 'the tap to attach');
+    appendFileSync(log, seqLines(0, 40));
+    assert.equal(await t.exit, 0, t.stderr());
+    assert.deepEqual(t.stdout().trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq), [11, 13, 15]);
+    // The rate limit: a burst of 200 events, at most 5 a second (a burst of one second's worth) reach the client.
+    const slow = tern(['tap', 'in', '--api', url, '--rate', '5']);
+    cleanups.push(() => void (slow.child.exitCode === null && slow.child.kill('SIGKILL')));
+    await until(() => slow.stderr().includes('tapping in'), 10_000, 'the second tap to attach');
+    appendFileSync(log, seqLines(40, 200));
+    // Every event of the burst is either shown or counted as skipped (reported at most once a second).
+    const shown = (): number => slow.stdout().trim().split('\n').filter(Boolean).length;
+    const skipped = (): number => [...slow.stderr().matchAll(/… (\d+) events skipped \(rate limit or slow reader\)/g)].reduce((a, m) => a + Number(m[1]), 0);
+    await until(() => shown() + skipped() === 200, 10_000, 'every event of the burst shown or skipped');
+    assert.ok(shown() >= 1 && shown() <= 10, `${shown()} events through a 5/s tap`);
+    slow.child.kill('SIGINT');
+    assert.equal(await slow.exit, 0, slow.stderr());
+    const bad = tern(['tap', 'nothere', '--api', url]);
+    assert.equal(await bad.exit, 1);
+    assert.match(bad.stderr(), /no component "nothere"; running: in, odd, out/);
+    const top = tern(['top', '--api', url, '--interval', '0.2']);
+    assert.equal(await top.exit, 0, top.stderr());
+    const screen = top.stdout();
+    assert.match(screen, /^COMPONENT +KIND +TYPE +IN\/s +OUT\/s +EVENTS OUT +ERRORS +DROPPED +BUFFER +STATE/m);
+    assert.match(screen, /^in +source +file +- +[\d.]+ +240 /m);
+    assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +120 /m);
+    assert.match(screen, /^out +sink +file +[\d.]+ +[\d.]+ +120 +0 +0 +[\d.]+% 0ev +healthy/m);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+  });
+});
