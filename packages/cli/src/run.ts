@@ -113,13 +113,13 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
     merge(fromEvent(process, 'SIGINT'), fromEvent(process, 'SIGTERM')).subscribe(() => {
       signals++;
       if (signals === 1) {
-        logger.info({ deadline_ms: pipeline.config.shutdownTimeoutMs }, 'signal received; draining (send it again to exit at once)');
+        logger.info({ deadline_ms: pipeline.config.shutdown_timeout_ms }, 'signal received; draining (send it again to exit at once)');
         pipeline.stop('signal');
         // The pipeline ends within its deadline by design; this makes sure of it.
         backstop = setTimeout(() => {
-          logger.error({ code: 'TERN_ERR_SHUTDOWN_TIMEOUT', deadline_ms: pipeline.config.shutdownTimeoutMs }, 'shutdown did not finish within shutdown_timeout_ms; exiting now (undelivered events are read again after restart)');
+          logger.error({ code: 'TERN_ERR_SHUTDOWN_TIMEOUT', deadline_ms: pipeline.config.shutdown_timeout_ms }, 'shutdown did not finish within shutdown_timeout_ms; exiting now (undelivered events are read again after restart)');
           process.exit(1);
-        }, pipeline.config.shutdownTimeoutMs + BACKSTOP_GRACE_MS);
+        }, pipeline.config.shutdown_timeout_ms + BACKSTOP_GRACE_MS);
         backstop.unref();
       } else {
         logger.warn('second signal; exiting without draining');
@@ -164,7 +164,7 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
 
   const started = Date.now();
   try {
-    logger.info({ files: cfg.files, graph: graphSummary(cfg), data_dir: cfg.dataDir }, 'starting');
+    logger.info({ files: cfg.files, graph: graphSummary(cfg), data_dir: cfg.data_dir }, 'starting');
     const running = pipeline.run();
     view?.start(pipeline);
     const result = await running;

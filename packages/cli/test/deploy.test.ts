@@ -134,9 +134,9 @@ function checkTernPods(objects: K8sObject[], where: string, opts: { pipelineFrom
       assert.equal(p, port, `${w}: api.address port ${p} is not the probed container port ${port}`);
     }
     const grace = pod.terminationGracePeriodSeconds ?? 30;
-    if (!opts.shortGrace) assert.ok(grace * 1000 > cfg.shutdownTimeoutMs, `${w}: terminationGracePeriodSeconds ${grace} s must exceed shutdown_timeout_ms ${cfg.shutdownTimeoutMs}`);
-    const state = mounts.find((m) => m.mountPath === cfg.dataDir);
-    assert.ok(state && !state.readOnly && volume(state)?.hostPath, `${w}: data_dir ${cfg.dataDir} must be a writable hostPath mount`);
+    if (!opts.shortGrace) assert.ok(grace * 1000 > cfg.shutdown_timeout_ms, `${w}: terminationGracePeriodSeconds ${grace} s must exceed shutdown_timeout_ms ${cfg.shutdown_timeout_ms}`);
+    const state = mounts.find((m) => m.mountPath === cfg.data_dir);
+    assert.ok(state && !state.readOnly && volume(state)?.hostPath, `${w}: data_dir ${cfg.data_dir} must be a writable hostPath mount`);
     for (const [id, spec] of cfg.components.filter((x) => x.kind === 'source').map((x) => [x.id, x.options as { include?: string[] }] as const)) {
       for (const pattern of spec.include ?? []) {
         assert.ok(mounts.some((m) => (m.readOnly || opts.readOnlyInputs === false) && pattern.startsWith(m.mountPath + '/') && volume(m)?.hostPath), `${w}: source ${id} reads ${pattern}, which no read-only hostPath mount provides`);

@@ -1,7 +1,7 @@
 /** Pipeline files with mistakes: every kind of error names file, line, column and component. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, formatIssue, interpolate, loadPipeline, pipelineSchema } from '../src/index.ts';
+import { ConfigError, DEFAULT_IN_FLIGHT, formatIssue, interpolate, loadPipeline, pipelineSchema, type SourceDefinition } from '../src/index.ts';
 import { testRegistry, tmp, writeYaml } from './helpers.ts';
 
 function errorsOf(text: string, env: Record<string, string> = {}): string[] {
@@ -21,9 +21,35 @@ describe('pipeline file validation', () => {
     const dir = tmp();
     const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory }\nsinks:\n  out: { type: memory, inputs: [a] }\n');
     const cfg = loadPipeline([file], testRegistry(), { env: {} });
-    assert.equal(cfg.dataDir, `${dir}/.tern`);
+    assert.equal(cfg.data_dir, `${dir}/.tern`);
     assert.deepEqual(cfg.components.find((c) => c.id === 'a')?.options, { count: 10, batch: 3 });
     assert.equal(cfg.warnings.length, 0);
+  });
+
+  it('the globals get their defaults from the schema, under their YAML names; the result is frozen all the way down', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'in_flight: { max_events: 7 }\nsources:\n  a: { type: memory }\nsinks:\n  out: { type: memory, inputs: [a] }\n');
+    const cfg = loadPipeline([file], testRegistry(), { env: {} });
+    assert.deepEqual(cfg.in_flight, { max_events: 7, max_bytes: DEFAULT_IN_FLIGHT.max_bytes });
+    assert.equal(cfg.shutdown_timeout_ms, 30000);
+    assert.equal(cfg.api, undefined, 'no api block: the API stays off');
+    assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.in_flight) && Object.isFrozen(cfg.components[0]?.options));
+    assert.throws(() => {
+      (cfg.components[0]?.options as { count: number }).count = 99;
+    }, TypeError);
+  });
+
+  it('compiles every schema in ajv strict mode: a default that would be silently ignored is a start-up error', () => {
+    const bad: SourceDefinition = {
+      kind: 'source',
+      type: 'bad_defaults',
+      description: 'test',
+      schema: { type: 'object', properties: { mode: { oneOf: [{ type: 'object', properties: { x: { type: 'integer', default: 1 } } }] } } },
+      build: () => ({ run: () => Promise.resolve() }),
+    };
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory }\nsinks:\n  out: { type: memory, inputs: [a] }\n');
+    assert.throws(() => loadPipeline([file], testRegistry().register(bad), { env: {} }), /strict mode: default is ignored/);
   });
 
   it('reports YAML syntax errors with their position', () => {
@@ -99,7 +125,7 @@ describe('pipeline file validation', () => {
     const f2 = writeYaml(dir, 'b.yaml', 'sinks:\n  o: { type: memory, inputs: [a] }\n');
     const cfg = loadPipeline([f1, f2], testRegistry(), { env: {} });
     assert.deepEqual(cfg.components.map((c) => c.id), ['a', 'o']);
-    assert.equal(cfg.dataDir, '/tmp/x');
+    assert.equal(cfg.data_dir, '/tmp/x');
   });
 });
 

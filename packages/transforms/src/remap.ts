@@ -531,7 +531,14 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
         type: 'array',
         minItems: 1,
         description: 'Operations applied in order to each event. Each is an object keyed by `type`.',
-        items: { oneOf: OPERATION_SCHEMAS },
+        // One branch per operation type chosen by `if type == …` (not `oneOf`): ajv fills the defaults of
+        // the branch that applies, so the schema is the one place an operation's defaults come from.
+        items: {
+          type: 'object',
+          required: ['type'],
+          properties: { type: { enum: OPERATION_SCHEMAS.map((o) => o.properties.type.const), description: 'Operation.' } },
+          allOf: OPERATION_SCHEMAS.map((o) => ({ if: { required: ['type'], properties: { type: { const: o.properties.type.const } } }, then: o })),
+        },
         examples: [
           [
             { type: 'set', field: 'labels.cluster', value: 'prod-eu' },

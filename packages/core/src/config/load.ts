@@ -13,7 +13,7 @@ import type { Registry } from '../plugin/registry.ts';
 import type { ComponentDefinition, ComponentKind } from '../plugin/types.ts';
 import { checkGraph } from '../topology/graph.ts';
 import { interpolate, isSingleReference } from './interpolate.ts';
-import { componentSchema, DEFAULT_API_ADDRESS, DEFAULT_IN_FLIGHT, SECTIONS, topLevelSchema, type Section } from './schema.ts';
+import { componentSchema, globalProperties, SECTIONS, topLevelSchema, type Section } from './schema.ts';
 import { suggest } from './suggest.ts';
 
 export interface ConfigIssue {
@@ -56,11 +56,16 @@ export interface ComponentConfig {
   readonly configDir: string;
 }
 
+/**
+ * A validated pipeline: the global options under their YAML names, with the schema's defaults applied
+ * (`data_dir` made absolute), the components, the tests and the warnings. Frozen, all the way down.
+ */
 export interface PipelineConfig {
   readonly files: readonly string[];
-  readonly dataDir: string;
-  readonly shutdownTimeoutMs: number;
-  readonly inFlight: { readonly maxEvents: number; readonly maxBytes: number };
+  /** Absolute. */
+  readonly data_dir: string;
+  readonly shutdown_timeout_ms: number;
+  readonly in_flight: { readonly max_events: number; readonly max_bytes: number };
   /** The HTTP API, when the `api` block is set. */
   readonly api?: { readonly address: string };
   readonly components: readonly ComponentConfig[];
@@ -87,16 +92,49 @@ interface Loaded {
   firstAlias: { line: number; col: number } | undefined;
 }
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, allowUnionTypes: true });
-// The top level is validated without filling defaults, so merging files can tell what each one sets.
-const topValidator = new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true }).compile(topLevelSchema());
-const componentValidators = new WeakMap<ComponentDefinition, ValidateFunction>();
+/**
+ * Validators, compiled once per registry (every component type at once, at start-up) in ajv's strict
+ * mode, so a schema mistake (an ignored default, an unknown keyword) fails at start rather than
+ * silently. Component validators fill the schema's defaults: they are the one place options get them.
+ */
+interface Validators {
+  readonly top: ValidateFunction;
+  readonly globals: ValidateFunction;
+  readonly components: ReadonlyMap<ComponentDefinition, ValidateFunction>;
+}
 
-function validatorFor(def: ComponentDefinition): ValidateFunction {
-  let v = componentValidators.get(def);
-  if (!v) {
-    v = ajv.compile(componentSchema(def));
-    componentValidators.set(def, v);
+const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true } as const;
+const compiled = new WeakMap<Registry, { size: number; v: Validators }>();
+
+function validators(registry: Registry): Validators {
+  const defs = registry.all();
+  const hit = compiled.get(registry);
+  if (hit !== undefined && hit.size === defs.length) return hit.v;
+  const ajv = new Ajv2020({ ...AJV_OPTIONS, useDefaults: true });
+  const components = new Map<ComponentDefinition, ValidateFunction>();
+  for (const def of defs) {
+    try {
+      components.set(def, ajv.compile(componentSchema(def)));
+    } catch (e) {
+      throw new TernError('TERN_ERR_BUILD', `the ${def.kind} plugin "${def.type}" has an invalid options schema (a bug in the plugin): ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const v: Validators = {
+    // The top level is checked without filling defaults, so merging files can tell what each one sets.
+    top: new Ajv2020(AJV_OPTIONS).compile(topLevelSchema()),
+    // The merged globals then get their defaults from the same schema.
+    globals: ajv.compile({ type: 'object', properties: globalProperties, $defs: topLevelSchema().$defs as Record<string, unknown> }),
+    components,
+  };
+  compiled.set(registry, { size: defs.length, v });
+  return v;
+}
+
+/** Freezes a validated value all the way down (options are read-only once validated). */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
   }
   return v;
 }
@@ -245,6 +283,7 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
   const where = new Map<string, { l: Loaded; path: string[] }>();
   const tests: PipelineTest[] = [];
   const absFiles = files.map((f) => resolve(f));
+  const { top: topValidator, globals: globalsValidator, components: componentValidators } = validators(registry);
 
   for (const file of absFiles) {
     const l = parseFile(file, env, issues);
@@ -301,7 +340,7 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
           continue;
         }
         const options = structuredClone(raw);
-        const validate = validatorFor(def);
+        const validate = componentValidators.get(def) as ValidateFunction;
         if (!validate(options)) {
           const schema = componentSchema(def);
           for (const e of dedupeAjv(validate.errors ?? [])) {
@@ -346,20 +385,22 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
   }
   if (issues.some((i) => i.severity === 'error')) throw new ConfigError(issues);
 
-  const firstDir = dirname(absFiles[0] ?? resolve('.'));
-  const dataDirG = globals.data_dir;
-  const inFlight = (globals.in_flight?.value ?? {}) as { max_events?: number; max_bytes?: number };
-  const api = globals.api?.value as { address?: string } | undefined;
-  return {
+  // The globals, merged across files, get their defaults from the schema (the one place they come from).
+  const merged: Record<string, unknown> = {};
+  for (const [k, g] of Object.entries(globals)) merged[k] = structuredClone(g.value);
+  if (!globalsValidator(merged)) throw new Error(`merged global options failed validation: ${JSON.stringify(globalsValidator.errors)}`);
+  const g = merged as { data_dir: string; shutdown_timeout_ms: number; in_flight: { max_events: number; max_bytes: number }; api?: { address: string } };
+  const dataDirFile = globals.data_dir?.file ?? absFiles[0] ?? resolve('pipeline.yaml');
+  return deepFreeze({
     files: absFiles,
-    dataDir: resolve(dataDirG ? dirname(dataDirG.file) : firstDir, String(dataDirG?.value ?? './.tern')),
-    shutdownTimeoutMs: Number(globals.shutdown_timeout_ms?.value ?? 30000),
-    inFlight: { maxEvents: inFlight.max_events ?? DEFAULT_IN_FLIGHT.max_events, maxBytes: inFlight.max_bytes ?? DEFAULT_IN_FLIGHT.max_bytes },
-    ...(api !== undefined ? { api: { address: api.address ?? DEFAULT_API_ADDRESS } } : {}),
+    data_dir: resolve(dirname(dataDirFile), g.data_dir),
+    shutdown_timeout_ms: g.shutdown_timeout_ms,
+    in_flight: g.in_flight,
+    ...(g.api !== undefined ? { api: g.api } : {}),
     components,
     tests,
     warnings: issues.filter((i) => i.severity === 'warning'),
-  };
+  });
 }
 
 /** ajv reports `if/then` and `oneOf` noise next to the real error; keep the informative ones. */

@@ -206,8 +206,3 @@ export interface SinkDefinition<C = unknown> extends DefinitionBase<C> {
 }
 
 export type ComponentDefinition<C = unknown> = SourceDefinition<C> | TransformDefinition<C> | SinkDefinition<C>;
-
-/** Helper for plugin authors: keeps the config type of a definition while erasing it for arrays. */
-export function defineComponent<C>(def: ComponentDefinition<C>): ComponentDefinition<C> {
-  return def;
-}

@@ -39,13 +39,13 @@ export function diffTopology(previous: PipelineConfig | undefined, next: Pipelin
   for (const c of next.components) {
     const old = before.get(c.id);
     if (old === undefined) add.push(c.id);
-    else if (fingerprint(old, previous?.dataDir ?? '') === fingerprint(c, next.dataDir)) {
+    else if (fingerprint(old, previous?.data_dir ?? '') === fingerprint(c, next.data_dir)) {
       keep.push(c.id);
       if (wiring(old) !== wiring(c)) rewired = true;
     } else change.push(c.id);
   }
   const ids = new Set(next.components.map((c) => c.id));
   const remove = [...before.keys()].filter((id) => !ids.has(id));
-  const globals = previous === undefined || previous.shutdownTimeoutMs !== next.shutdownTimeoutMs || previous.inFlight.maxEvents !== next.inFlight.maxEvents || previous.inFlight.maxBytes !== next.inFlight.maxBytes || JSON.stringify(previous.api) !== JSON.stringify(next.api);
+  const globals = previous === undefined || previous.shutdown_timeout_ms !== next.shutdown_timeout_ms || previous.in_flight.max_events !== next.in_flight.max_events || previous.in_flight.max_bytes !== next.in_flight.max_bytes || JSON.stringify(previous.api) !== JSON.stringify(next.api);
   return { keep, change, add, remove, same: change.length === 0 && add.length === 0 && remove.length === 0 && !rewired && !globals };
 }

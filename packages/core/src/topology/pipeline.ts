@@ -151,7 +151,7 @@ export class Pipeline {
     this.once = opts.once ?? false;
     this.statsIntervalMs = opts.statsIntervalMs ?? 0;
     this.telemetry = opts.telemetry ?? new Telemetry();
-    this.budget = new InFlightBudget(config.inFlight.maxEvents, config.inFlight.maxBytes);
+    this.budget = new InFlightBudget(config.in_flight.max_events, config.in_flight.max_bytes);
     this.router = new Router(this.logger);
   }
 
@@ -199,7 +199,7 @@ export class Pipeline {
       type: c.type,
       logger: this.logger.child({ component: c.id }),
       telemetry,
-      dataDir: this.config.dataDir,
+      dataDir: this.config.data_dir,
       host: process.env.NODE_NAME || hostname(),
       signal: ctl.signal,
       once: this.once,
@@ -417,7 +417,7 @@ export class Pipeline {
     const leaving = new Set([...diff.change, ...diff.remove]);
     if (prev !== undefined && diff.same) return { diff, kept: diff.keep, started: [], stopped: [] };
 
-    if (prev === undefined || prev.dataDir !== next.dataDir) ensureDataDir(next.dataDir);
+    if (prev === undefined || prev.data_dir !== next.data_dir) ensureDataDir(next.data_dir);
     const previousConfig = this.config;
     this.config = next;
 
@@ -439,7 +439,7 @@ export class Pipeline {
       }
     } catch (e) {
       this.config = previousConfig;
-      const undo = AbortSignal.timeout(Math.min(5000, next.shutdownTimeoutMs));
+      const undo = AbortSignal.timeout(Math.min(5000, next.shutdown_timeout_ms));
       for (const n of built.values()) {
         if (n.sink) await this.stopSink(n, undo, undo);
         else await this.closeTransform(n, undo);
@@ -448,7 +448,7 @@ export class Pipeline {
       throw e;
     }
 
-    const timeout = next.shutdownTimeoutMs;
+    const timeout = next.shutdown_timeout_ms;
     const drain = AbortSignal.timeout(Math.max(0, timeout - Math.min(2000, Math.floor(timeout / 4))));
     const hard = AbortSignal.timeout(timeout);
 
@@ -466,7 +466,7 @@ export class Pipeline {
       if (n !== undefined) nodes.set(c.id, n);
     }
     this.nodes = nodes;
-    this.budget.resize(next.inFlight.maxEvents, next.inFlight.maxBytes);
+    this.budget.resize(next.in_flight.max_events, next.in_flight.max_bytes);
     this.router.rewire(this.wiring(next, nodes));
     this.applied = next;
 
@@ -613,7 +613,7 @@ export class Pipeline {
     const timers: NodeJS.Timeout[] = [];
     const arm = (): void => {
       if (hard.signal.aborted || timers.length > 0) return;
-      const timeout = this.config.shutdownTimeoutMs;
+      const timeout = this.config.shutdown_timeout_ms;
       const reserve = Math.min(2000, Math.floor(timeout / 4));
       timers.push(setTimeout(() => drain.abort(), Math.max(0, timeout - reserve)), setTimeout(() => hard.abort(), timeout));
     };
@@ -621,7 +621,7 @@ export class Pipeline {
     let stall: NodeJS.Timeout | undefined;
     const watchStall = (): void => {
       if (stall !== undefined) return;
-      const timeout = this.config.shutdownTimeoutMs;
+      const timeout = this.config.shutdown_timeout_ms;
       const reserve = Math.min(2000, Math.floor(timeout / 4));
       let seen = this.progress();
       let still = Date.now();

@@ -53,7 +53,7 @@ export async function runPipelineTest(config: PipelineConfig, test: PipelineTest
     type,
     logger: opts.logger.child({ component: id }),
     telemetry: telemetry.component(id),
-    dataDir: opts.dataDir ?? config.dataDir,
+    dataDir: opts.dataDir ?? config.data_dir,
     host: 'tern-test',
     signal: new AbortController().signal,
     once: true,
