@@ -97,7 +97,9 @@ describe('bodies', () => {
       },
       (e: unknown) => (e as Error).message,
     );
-    assert.equal(streamed, 413);
+    // The answer may race the rest of the upload: a client still sending can see the connection close
+    // instead of reading the 413 (the server's count below says it refused the body either way).
+    assert.ok(streamed === 413 || /ECONNRESET|EPIPE|other side closed|socket/i.test(String(streamed)), `streamed: ${String(streamed)}`);
     const bomb = gzipSync(Buffer.alloc(1_000_000, 32));
     assert.ok(bomb.length < 2048);
     const b = await post(`${s.url}/falco`, bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' });

@@ -20,8 +20,11 @@
  * wrong is reported with its byte range, and the reader resynchronises on the next valid record, so
  * the valid records around the damage are all delivered. A new segment is started at every open:
  * old segments are never appended to.
+ *
+ * (About 500 lines, on purpose: writing, reading, acknowledging and deleting share one segment table.
+ * Reading files without that state is in segment-file.ts, the record format in record.ts.)
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -33,6 +36,7 @@ import type { ComponentTelemetry, Counter } from '../telemetry/telemetry.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
 import type { Clock } from '../time/clock.ts';
 import { decodePayload, encodeRecord, HEADER_BYTES, MAX_PAYLOAD, OriginCache, readHeader, recordCrc, type StoredEvent } from './record.ts';
+import { countEvents, findNext, readLedger, scanSegment } from './segment-file.ts';
 import type { SinkBuffer } from './types.ts';
 
 interface Segment {
@@ -207,7 +211,7 @@ export class DiskBuffer implements SinkBuffer {
     } catch (e) {
       throw new TernError('TERN_ERR_DATA_DIR', `disk buffer: cannot create ${dir}: ${(e as Error).message}; make data_dir writable by tern`, { cause: e });
     }
-    const ledger = this.readLedger();
+    const ledger = readLedger(this.o.dir);
     const seqs = readdirSync(dir)
       .map((n) => SEGMENT_NAME.exec(n)?.[1])
       .filter((s): s is string => s !== undefined)
@@ -220,7 +224,8 @@ export class DiskBuffer implements SinkBuffer {
         rmSync(path, { force: true });
         continue;
       }
-      const scan = await this.scan(path);
+      const scan = await scanSegment(path);
+      if (scan.tornAt !== undefined) this.reportCorrupt(path, scan.tornAt, scan.fileBytes, 'torn tail (a write cut short, e.g. by SIGKILL or power loss)');
       const seg: Segment = { seq, path, size: scan.validEnd, diskBytes: scan.fileBytes, unacked: scan.events, read: 0, acked: 0, done: false };
       this.segments.push(seg);
       this.diskTotal += seg.diskBytes;
@@ -230,7 +235,7 @@ export class DiskBuffer implements SinkBuffer {
     // Start reading at the ledger's position (records before it were acknowledged).
     if (ledger !== undefined && this.segments[0]?.seq === ledger.seq && ledger.offset <= (this.segments[0] as Segment).size) {
       this.readOff = ledger.offset;
-      const skipped = await this.countEvents((this.segments[0] as Segment).path, 0, ledger.offset);
+      const skipped = await countEvents((this.segments[0] as Segment).path, 0, ledger.offset);
       (this.segments[0] as Segment).unacked -= skipped;
       this.durable -= skipped;
       replay -= skipped;
@@ -244,85 +249,10 @@ export class DiskBuffer implements SinkBuffer {
     if (this.queued > 0) this.onReady();
   }
 
-  /** Walks a segment's record headers: events, the end of the last whole record, and any torn tail. */
-  private async scan(path: string): Promise<{ events: number; validEnd: number; fileBytes: number }> {
-    const fh = await open(path, 'r');
-    try {
-      const size = (await fh.stat()).size;
-      const head = Buffer.alloc(HEADER_BYTES);
-      let off = 0;
-      let events = 0;
-      while (off < size) {
-        const { bytesRead } = await fh.read(head, 0, HEADER_BYTES, off);
-        const h = bytesRead === HEADER_BYTES ? readHeader(head, 0) : undefined;
-        if (h === undefined || h.length > MAX_PAYLOAD || off + HEADER_BYTES + h.length > size) {
-          // Either a torn tail (cut mid-record) or damage: the reader resynchronises on damage it
-          // meets inside the valid end; bytes after the last whole record are a torn tail.
-          const resume = h === undefined ? await this.findNext(fh, off + 1, size) : await this.findNext(fh, off + 1, size);
-          if (resume < 0) {
-            this.reportCorrupt(path, off, size, 'torn tail (a write cut short, e.g. by SIGKILL or power loss)');
-            return { events, validEnd: off, fileBytes: size };
-          }
-          // Damage in the middle: keep scanning after it; the reader reports and skips it too.
-          off = resume;
-          continue;
-        }
-        events += h.events;
-        off += HEADER_BYTES + h.length;
-      }
-      return { events, validEnd: off, fileBytes: size };
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** Events in the records between two offsets of a segment (headers only). */
-  private async countEvents(path: string, from: number, to: number): Promise<number> {
-    const fh = await open(path, 'r');
-    try {
-      const head = Buffer.alloc(HEADER_BYTES);
-      let off = from;
-      let n = 0;
-      while (off < to) {
-        const { bytesRead } = await fh.read(head, 0, HEADER_BYTES, off);
-        const h = bytesRead === HEADER_BYTES ? readHeader(head, 0) : undefined;
-        if (h === undefined) break;
-        n += h.events;
-        off += HEADER_BYTES + h.length;
-      }
-      return n;
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /** Offset of the next valid record (magic, sane length, matching CRC) at or after `from`, or -1. */
-  private async findNext(fh: FileHandle, from: number, end: number): Promise<number> {
-    if (from >= end) return -1;
-    const rest = Buffer.alloc(end - from);
-    await fh.read(rest, 0, rest.length, from);
-    for (let i = rest.indexOf('TERN', 0, 'latin1'); i >= 0; i = rest.indexOf('TERN', i + 1, 'latin1')) {
-      const h = readHeader(rest, i);
-      if (h === undefined || h.length > MAX_PAYLOAD || i + HEADER_BYTES + h.length > rest.length) continue;
-      if (recordCrc(h.events, rest.subarray(i + HEADER_BYTES, i + HEADER_BYTES + h.length)) === h.crc) return from + i;
-    }
-    return -1;
-  }
-
   private reportCorrupt(path: string, from: number, to: number, what: string): void {
     this.c.corruptBytes.inc(to - from);
     this.c.corruptRegions.inc();
     this.o.logger.error({ code: 'TERN_ERR_BUFFER', file: path, bytes: `${from}-${to}`, length: to - from }, `disk buffer: ${what} in ${path} at bytes ${from}-${to}; skipped, the records around it are kept`);
-  }
-
-  private readLedger(): { seq: number; offset: number } | undefined {
-    try {
-      const l = JSON.parse(readFileSync(join(this.o.dir, 'ledger.json'), 'utf8')) as { seq?: unknown; offset?: unknown };
-      if (typeof l.seq === 'number' && typeof l.offset === 'number') return { seq: l.seq, offset: l.offset };
-    } catch {
-      // No ledger (first start) or a damaged one: replay everything on disk (duplicates, not loss).
-    }
-    return undefined;
   }
 
   private writeLedger(): void {
@@ -518,7 +448,7 @@ export class DiskBuffer implements SinkBuffer {
         }
       }
       // Damage: skip to the next valid record of this segment, or to its end.
-      const next = await this.findNext(fh, start + 1, seg.size);
+      const next = await findNext(fh, start + 1, seg.size);
       const end = next < 0 ? seg.size : next;
       const lost = h !== undefined && problem === 'checksum mismatch' ? h.events : undefined;
       this.reportCorrupt(seg.path, start, end, `corrupt record (${problem})${lost !== undefined ? `, about ${lost} events` : ''}`);

@@ -13,19 +13,23 @@
  *
  * Every wait ends: a retry limit (`retry_max_duration_ms`) also applies while the healthcheck fails
  * or the sink is paused, and the stop deadline aborts requests and sleeps in every state.
+ *
+ * (About 500 lines, on purpose: the delivery loop, its timing, the healthcheck, pauses and the retry
+ * limit share one state machine. What happens to settled and refused events is in settlement.ts.)
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import type { Logger } from 'pino';
 import { TernError, isTernError, type ErrorCode } from '../errors.ts';
-import { deadLetterEvent, type DeadLetterInfo, type DeadLetterOutput } from '../event/dead-letter.ts';
+import type { DeadLetterInfo, DeadLetterOutput } from '../event/dead-letter.ts';
 import type { LogEvent } from '../event/event.ts';
 import { LATENCY_BUCKETS } from '../telemetry/metrics.ts';
 import type { ComponentTelemetry, Counter, Histogram } from '../telemetry/telemetry.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
 import type { Clock } from '../time/clock.ts';
 import type { SinkBuffer } from '../buffer/types.ts';
-import { partitionJob, settleSpans, splitSpans, type Job, type Outcome, type Span } from './job.ts';
+import { partitionJob, splitSpans, type Job, type Span } from './job.ts';
+import { REJECT, Settlement } from './settlement.ts';
 import { backoffDelay, type BackoffPolicy } from './retry.ts';
 import type { Compression, EncodedRequest, Payload, SendResult, SinkProtocol } from './types.ts';
 
@@ -61,10 +65,6 @@ export interface DispatcherContext {
 type Pause = { readonly kind: 'pause'; readonly code: ErrorCode; readonly reason: string; readonly err: unknown };
 type Outcome2 = SendResult | Pause;
 
-/** Marks for `partitionJob`. */
-const KEEP = 0;
-const RETRY = 1;
-const REJECT = 2;
 
 export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
   private readonly protocol: SinkProtocol<R>;
@@ -77,6 +77,7 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
   private readonly policy: BackoffPolicy;
   private readonly c: Record<'delivered' | 'rejected' | 'deadLettered' | 'duplicate' | 'requests' | 'retries' | 'bytes' | 'encodeErrors', Counter>;
   private readonly latency: Histogram;
+  private readonly settlement: Settlement;
 
   /** Jobs that go before the buffer's (split halves, resends): accepted earlier than what waits there. */
   private readonly front: Job[] = [];
@@ -93,7 +94,6 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
   private readonly abort = new AbortController();
   private health: Promise<void> | undefined;
   /** Events handed to the dead-letter output whose consumers did not answer yet. */
-  private deadLettering = 0;
   /** Jobs sleeping before a resend (the sink's `retrying` state while > 0). */
   private retrying = 0;
 
@@ -125,6 +125,7 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
       encodeErrors: t.counter('encode_errors'),
     };
     this.latency = t.histogram('request_duration_seconds', LATENCY_BUCKETS);
+    this.settlement = new Settlement(opts.ctx, this.limiter, this.c, () => this.checkIdle());
   }
 
   get state(): { inflight: number; healthy: boolean; paused: boolean; front: number; retrying: number } {
@@ -133,7 +134,7 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
 
   /** True while requests, dead-letter hand-offs or split halves are outstanding. */
   get busy(): boolean {
-    return this.running.size > 0 || this.front.length > 0 || this.deadLettering > 0 || this.taking > 0;
+    return this.running.size > 0 || this.front.length > 0 || this.settlement.pending > 0 || this.taking > 0;
   }
 
   /** Called whenever the dispatcher becomes idle (nothing running, in front, or dead-lettering). */
@@ -208,7 +209,7 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
         return;
       }
       if ((!this.healthy || this.pausedCode !== undefined) && this.unavailableTooLong()) {
-        this.refuse(job, { reason: `destination unavailable for retry_max_duration_ms (${this.o.retry_max_duration_ms} ms): ${this.unavailableReason()}` });
+        this.settlement.refuse(job, { reason: `destination unavailable for retry_max_duration_ms (${this.o.retry_max_duration_ms} ms): ${this.unavailableReason()}` });
         return;
       }
       const req = this.encode(job);
@@ -232,12 +233,12 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
       switch (outcome.kind) {
         case 'ok':
           if (outcome.duplicates) this.c.duplicate.inc(outcome.duplicates);
-          this.deliverAll(job);
+          this.settlement.deliverAll(job);
           return;
         case 'permanent':
           if (job.events.length > 1) {
             // A whole request refused: find the events that caused it instead of losing the rest.
-            if (this.salvageMalformed(job)) {
+            if (this.settlement.salvageMalformed(job)) {
               job.attempt = 0;
               continue;
             }
@@ -245,20 +246,20 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
             this.split(job);
             return;
           }
-          if (this.salvageMalformed(job)) continue;
-          this.refuse(job, { reason: outcome.reason, ...(outcome.status !== undefined ? { status: outcome.status } : {}), ...(outcome.answer !== undefined ? { answer: outcome.answer } : {}) });
+          if (this.settlement.salvageMalformed(job)) continue;
+          this.settlement.refuse(job, { reason: outcome.reason, ...(outcome.status !== undefined ? { status: outcome.status } : {}), ...(outcome.answer !== undefined ? { answer: outcome.answer } : {}) });
           return;
         case 'too_large':
           if (job.events.length === 1) {
-            this.refuse(job, { reason: `event too large for the destination${outcome.reason ? `: ${outcome.reason}` : ''}`, status: 413 });
+            this.settlement.refuse(job, { reason: `event too large for the destination${outcome.reason ? `: ${outcome.reason}` : ''}`, status: 413 });
           } else this.split(job);
           return;
         case 'retry_items': {
           if (outcome.duplicates) this.c.duplicate.inc(outcome.duplicates);
-          this.settleItems(job, outcome.indices, outcome.rejected ?? []);
+          this.settlement.settleItems(job, outcome.indices, outcome.rejected ?? []);
           if (job.events.length === 0) return;
           if (this.givingUp(job)) {
-            this.refuse(job, { reason: `still failing after retry_max_duration_ms: ${outcome.reason}` });
+            this.settlement.refuse(job, { reason: `still failing after retry_max_duration_ms: ${outcome.reason}` });
             return;
           }
           this.limiter.log('warn', 'retry_items', { events: job.events.length, reason: outcome.reason }, 'destination refused some events for now; resending them');
@@ -267,7 +268,7 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
         }
         case 'retry':
           if (this.givingUp(job)) {
-            this.refuse(job, { reason: `still failing after retry_max_duration_ms: ${outcome.reason}` });
+            this.settlement.refuse(job, { reason: `still failing after retry_max_duration_ms: ${outcome.reason}` });
             return;
           }
           this.limiter.log('warn', 'retry', { events: job.events.length, reason: outcome.reason, attempt: job.attempt + 1 }, 'request failed; retrying');
@@ -280,7 +281,7 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
           const reason = outcome.kind === 'auth' ? `credentials refused (HTTP ${outcome.status}): ${outcome.reason}` : outcome.reason;
           this.pause(code, reason, outcome.kind === 'pause' ? outcome.err : undefined, outcome.kind === 'auth' ? outcome.status : undefined);
           if (this.givingUp(job)) {
-            this.refuse(job, { reason: `still refused after retry_max_duration_ms: ${reason}` });
+            this.settlement.refuse(job, { reason: `still refused after retry_max_duration_ms: ${reason}` });
             return;
           }
           delay = this.o.retry_max_ms;
@@ -319,11 +320,11 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
       if (bad.events.length === 0) {
         // The batch fails only as a whole (a protocol bug, not one event): refuse it rather than loop.
         this.c.encodeErrors.inc(job.events.length);
-        this.refuse(job, { reason: `cannot encode the request: ${errMessage(first)}`, code: 'TERN_ERR_EVENT_ENCODE' });
+        this.settlement.refuse(job, { reason: `cannot encode the request: ${errMessage(first)}`, code: 'TERN_ERR_EVENT_ENCODE' });
         return undefined;
       }
       this.c.encodeErrors.inc(bad.events.length);
-      this.refuseEvents(bad.events, bad.spans, infos);
+      this.settlement.refuseEvents(bad.events, bad.spans, infos);
       job.events = keep.events;
       job.spans = keep.spans;
       if (job.events.length === 0) return undefined;
@@ -378,24 +379,6 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
     const right: Job = { partition: job.partition, events: job.events.slice(mid), spans: b, attempt: 0, failingSince: -1 };
     // To the front: these events were accepted earlier than whatever waits in the buffer.
     this.front.unshift(left, right);
-  }
-
-  /**
-   * A refused request may hold lines read lazily that are not JSON at all (the destination refused
-   * the bytes, not the event). Those are replaced, in this job only, by their own copy carrying the
-   * tagged `{message, error, tags: [_json_parse_failure]}` object: the shared event is untouched.
-   * Returns whether any was found (then the job is worth sending again).
-   */
-  private salvageMalformed(job: Job): boolean {
-    let found = false;
-    for (let i = 0; i < job.events.length; i++) {
-      const copy = taggedCopyIfMalformed(job.events[i] as LogEvent);
-      if (copy === undefined) continue;
-      job.events[i] = copy;
-      found = true;
-    }
-    if (found) this.limiter.log('warn', 'malformed', {}, 'destination refused lines that are not JSON; sending them as {message, error, tags: [_json_parse_failure]}');
-    return found;
   }
 
   // ---------------------------------------------------------------- pausing, health and give-up
@@ -486,89 +469,6 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
     }
   }
 
-  // ---------------------------------------------------------------- settlement
-
-  private deliverAll(job: Job): void {
-    this.c.delivered.inc(job.events.length);
-    settleSpans(job.spans, 'delivered');
-    job.events = [];
-    job.spans = [];
-  }
-
-  /** A partial answer: `retry` indices stay in the job, `rejected` are refused, the rest delivered. */
-  private settleItems(job: Job, retry: readonly number[], rejected: readonly { index: number; reason: string; status?: number; answer?: string }[]): void {
-    const n = job.events.length;
-    const marks = new Uint8Array(n);
-    for (const i of retry) if (i >= 0 && i < n) marks[i] = RETRY;
-    const infoAt = new Map<number, DeadLetterInfo>();
-    let salvaged = false;
-    for (const r of rejected) {
-      if (r.index < 0 || r.index >= n) continue;
-      const copy = taggedCopyIfMalformed(job.events[r.index] as LogEvent);
-      if (copy !== undefined) {
-        // Refused because the line is not JSON at all: resend this sink's tagged copy instead.
-        job.events[r.index] = copy;
-        marks[r.index] = RETRY;
-        salvaged = true;
-        continue;
-      }
-      marks[r.index] = REJECT;
-      infoAt.set(r.index, { reason: r.reason, ...(r.status !== undefined ? { status: r.status } : {}), ...(r.answer !== undefined ? { answer: r.answer } : {}) });
-    }
-    if (salvaged) this.limiter.log('warn', 'malformed', {}, 'destination refused lines that are not JSON; sending them as {message, error, tags: [_json_parse_failure]}');
-    const infos: DeadLetterInfo[] = [];
-    for (let i = 0; i < n; i++) if (marks[i] === REJECT) infos.push(infoAt.get(i) as DeadLetterInfo);
-    const [ok, again, bad] = partitionJob(job, marks) as Array<{ events: LogEvent[]; spans: Span[] }>;
-    if (ok && ok.events.length > 0) {
-      this.c.delivered.inc(ok.events.length);
-      settleSpans(ok.spans, 'delivered');
-    }
-    if (bad && bad.events.length > 0) this.refuseEvents(bad.events, bad.spans, infos);
-    job.events = again?.events ?? [];
-    job.spans = again?.spans ?? [];
-  }
-
-  /** Refuses every event of a job for one reason. */
-  private refuse(job: Job, info: DeadLetterInfo): void {
-    const events = job.events;
-    const spans = job.spans;
-    job.events = [];
-    job.spans = [];
-    this.refuseEvents(events, spans, info);
-  }
-
-  /**
-   * Events refused for good: to the dead-letter output when connected (their spans settle once its
-   * consumers took them), else counted as rejected and logged once per reason with a sample.
-   */
-  private refuseEvents(events: readonly LogEvent[], spans: readonly Span[], info: readonly DeadLetterInfo[] | DeadLetterInfo): void {
-    if (events.length === 0) return;
-    const first = Array.isArray(info) ? (info[0] as DeadLetterInfo) : (info as DeadLetterInfo);
-    const dl = this.ctx.deadLetters;
-    if (dl !== undefined && dl.connected) {
-      this.deadLettering += events.length;
-      const n = events.length;
-      this.limiter.log('warn', `dead_letter:${kindOf(first.reason)}`, { events: n, reason: first.reason }, 'destination refused events for good; they go to the dead-letter output');
-      dl.send(events, info, (status: Outcome) => {
-        this.deadLettering -= n;
-        this.c.deadLettered.inc(n);
-        settleSpans(spans, status === 'delivered' ? 'dead_lettered' : status === 'dropped' ? 'dead_lettered' : status);
-        this.checkIdle();
-      });
-      return;
-    }
-    this.c.rejected.inc(events.length);
-    const sample = deadLetterEvent(events[0] as LogEvent, { id: this.ctx.id, type: this.ctx.type ?? 'sink', kind: 'sink' }, first);
-    const original = (sample.data.event as { original: string }).original;
-    this.limiter.log(
-      'error',
-      `rejected:${kindOf(first.reason)}`,
-      { code: 'TERN_ERR_REJECTED', events: events.length, reason: first.reason, ...(first.status !== undefined ? { status: first.status } : {}), sample: original.length > 500 ? `${original.slice(0, 500)}…` : original },
-      `destination refused events for good and no dead-letter output reads ${this.ctx.id}.dead_letter; they are lost and counted as events_rejected`,
-    );
-    settleSpans(spans, 'rejected');
-  }
-
   // ---------------------------------------------------------------- timing and shutdown
 
   private sleep(ms: number): Promise<void> {
@@ -605,25 +505,6 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
     for (const j of this.front) n += j.events.length;
     return n;
   }
-}
-
-/**
- * For an unchanged line read lazily that turns out not to be a JSON object: this sink's own copy,
- * changed so it serialises as the tagged `{message, error, tags: [_json_parse_failure]}` object (the
- * shared event is not touched). Undefined for any other event.
- */
-function taggedCopyIfMalformed(ev: LogEvent): LogEvent | undefined {
-  if (ev.modified || ev.rawFormat !== 'json' || ev.raw === undefined) return undefined;
-  void ev.data; // parses into the cache; never changes the event's JSON
-  if (!ev.invalidJson) return undefined;
-  const copy = ev.clone();
-  copy.mutate();
-  return copy;
-}
-
-/** The kind of a refusal, for one log line per kind: `item status 400: document_parsing_exception`, not per event or id. */
-function kindOf(reason: string): string {
-  return reason.split(':', 2).join(':').slice(0, 80);
 }
 
 function errMessage(err: unknown): string {

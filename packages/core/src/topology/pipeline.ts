@@ -34,6 +34,10 @@
  * The run's result says exactly what happened (summary.ts): it succeeds only when everything read was
  * delivered, dead-lettered or dropped as configured, and every checkpoint was saved.
  *
+ * (About 600 lines, on purpose: `apply` and `run` share the component table, its lifecycles and the
+ * stop signal. What reads it is in views.ts, the wiring in wiring.ts, the deadlines in deadlines.ts
+ * and the account of the run in summary.ts.)
+ *
  * rxjs wires the control plane here: "every source finished" (a stream of source exits and applied
  * configurations) races "stop requested"; applies are serialised. The data path stays free of it.
  */
@@ -43,16 +47,22 @@ import { filter, firstValueFrom, fromEvent, map, merge, race, Subject, take, typ
 import type { ComponentConfig, PipelineConfig } from '../config/load.ts';
 import { AckGroup, type AckCallback } from '../event/ack.ts';
 import type { LogEvent } from '../event/event.ts';
-import type { ComponentContext, Sink, SinkReport, SinkStatus, Source, SourceContext, Transform } from '../plugin/types.ts';
+import type { ComponentContext, Sink, SinkReport, Source, SourceContext } from '../plugin/types.ts';
 import { TernError, isTernError } from '../errors.ts';
 import { Telemetry, type ComponentTelemetry } from '../telemetry/telemetry.ts';
 import { InFlightBudget } from './budget.ts';
 import { ensureDataDir } from './data-dir.ts';
+import { Deadlines, until } from './deadlines.ts';
 import { diffTopology, type TopologyDiff } from './diff.ts';
-import { parseInput, topologicalOrder } from './graph.ts';
-import { Router, type Consumer, type TapListener, type TransformNode } from './router.ts';
-import { summarise, type RunSummary } from './summary.ts';
+import { topologicalOrder } from './graph.ts';
+import { Router, type TapListener, type TransformNode } from './router.ts';
+import { logSummary, reportFromCounters, summarise, type RunSummary } from './summary.ts';
 import { TransformWorkerPool } from './worker-pool.ts';
+import type { Node } from './node.ts';
+import { wiringFor } from './wiring.ts';
+import { componentViews, notReady, tapKeys, type ComponentView } from './views.ts';
+
+export type { ComponentView } from './views.ts';
 
 export interface PipelineOptions {
   logger: Logger;
@@ -88,36 +98,10 @@ export interface ApplyResult {
 }
 
 /** A component as it runs now. */
-export interface ComponentView {
-  readonly id: string;
-  readonly kind: ComponentConfig['kind'];
-  readonly type: string;
-  readonly counters: Readonly<Record<string, number>>;
-  /** Sinks on the delivery kit: health and buffer fill. */
-  readonly status?: SinkStatus;
-}
 
 /** Counters whose sum moves when a drain makes progress. */
 const PROGRESS = ['events_delivered', 'events_rejected', 'events_dead_lettered', 'events_dropped', 'buffer_events_written'];
 
-/** One running component. */
-interface Node {
-  readonly c: ComponentConfig;
-  readonly ctl: AbortController;
-  readonly telemetry: ComponentTelemetry;
-  source?: Source;
-  running?: Promise<void>;
-  finished?: boolean;
-  /** Events a source dispatched whose batches are not yet acknowledged, and who waits for zero. */
-  inflight: number;
-  idleWaiters: Array<() => void>;
-  sink?: Sink;
-  transform?: Transform;
-  node?: TransformNode;
-}
-
-const until = (p: Promise<unknown>, signal: AbortSignal): Promise<unknown> =>
-  signal.aborted ? Promise.resolve() : Promise.race([p, new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }))]);
 
 export class Pipeline {
   /** The configuration running now (the last one applied). */
@@ -255,42 +239,6 @@ export class Pipeline {
       throw this.buildError(c, e);
     }
     return n;
-  }
-
-  /** The router's wiring for `config` over `nodes`: consumers per output key, with copies where a branch changes events. */
-  private wiring(config: PipelineConfig, nodes: ReadonlyMap<string, Node>): Map<string, Consumer[]> {
-    const components = config.components;
-    const byId = new Map(components.map((c) => [c.id, c]));
-    const readers = new Map<string, string[]>();
-    for (const c of components) for (const r of c.inputs) {
-      const id = parseInput(r, byId).id;
-      readers.set(id, [...(readers.get(id) ?? []), c.id]);
-    }
-    const mutatesDownstream = new Map<string, boolean>();
-    for (const c of topologicalOrder(components).reverse()) {
-      const def = c.definition;
-      mutatesDownstream.set(c.id, def.kind === 'transform' && (def.mutates || (readers.get(c.id) ?? []).some((r) => mutatesDownstream.get(r) === true)));
-    }
-    const groups = new Map<string, Array<{ consumer: Omit<Consumer, 'clone'>; mutating: boolean }>>();
-    for (const c of topologicalOrder(components).reverse()) {
-      const n = nodes.get(c.id);
-      if (n === undefined || c.kind === 'source') continue;
-      const consumer: Omit<Consumer, 'clone'> = n.sink ? { id: c.id, sink: n.sink, sinkTelemetry: n.telemetry } : { id: c.id, transform: n.node as TransformNode };
-      for (const ref of c.inputs) {
-        const { id, output } = parseInput(ref, byId);
-        const key = output === undefined ? id : `${id}.${output}`;
-        let g = groups.get(key);
-        if (!g) groups.set(key, (g = []));
-        g.push({ consumer, mutating: mutatesDownstream.get(c.id) === true });
-      }
-    }
-    const out = new Map<string, Consumer[]>();
-    for (const [key, g] of groups) {
-      const mutating = g.filter((x) => x.mutating).length;
-      // Copy for a changing branch unless every consumer changes events, in which case the last may keep the original.
-      out.set(key, g.map((x, i) => ({ ...x.consumer, clone: g.length > 1 && x.mutating && !(mutating === g.length && i === g.length - 1) })));
-    }
-    return out;
   }
 
   private sourceContext(n: Node, ctx: ComponentContext): SourceContext {
@@ -467,7 +415,7 @@ export class Pipeline {
     }
     this.nodes = nodes;
     this.budget.resize(next.in_flight.max_events, next.in_flight.max_bytes);
-    this.router.rewire(this.wiring(next, nodes));
+    this.router.rewire(wiringFor(next, nodes));
     this.applied = next;
 
     // 4. New and changed sources.
@@ -534,47 +482,22 @@ export class Pipeline {
     }
   }
 
-  // ---------------------------------------------------------------- views (API, top, tap)
+  // ---------------------------------------------------------------- views (API, top, tap): views.ts
 
   /** Every running component with its counters and, for sinks, health and buffer fill. */
   components(): ComponentView[] {
-    const order = this.config.components.map((c) => this.nodes.get(c.id)).filter((n): n is Node => n !== undefined);
-    return order.map((n) => {
-      const status = n.sink?.status?.();
-      return { id: n.c.id, kind: n.c.kind, type: n.c.type, counters: n.telemetry.snapshot(), ...(status !== undefined ? { status } : {}) };
-    });
+    return componentViews(this.config, this.nodes);
   }
 
-  /**
-   * Ready: the configuration is running and every sink passed its healthcheck, or buffers on disk
-   * (what it accepts is durable while its destination is away). The reasons it is not, else empty.
-   */
+  /** Why tern is not ready (empty when it is): see views.ts. */
   readiness(): string[] {
     if (!this.started || this.stopController.signal.aborted) return [this.stopController.signal.aborted ? 'shutting down' : 'starting'];
-    const why: string[] = [];
-    for (const n of this.nodes.values()) {
-      const s = n.sink?.status?.();
-      if (s === undefined) continue;
-      if (!s.healthchecked && !s.disk_buffer) why.push(`sink ${n.c.id}: healthcheck not passed yet`);
-      else if (s.state === 'paused' && !s.disk_buffer) why.push(`sink ${n.c.id}: paused`);
-    }
-    return why;
+    return notReady(this.nodes);
   }
 
   /** Output keys of a component that a tap can follow: its outputs, or for a sink what it receives. */
   tapKeys(id: string): string[] | undefined {
-    const n = this.nodes.get(id);
-    if (n === undefined) return undefined;
-    if (n.c.kind === 'sink') {
-      const byId = new Map(this.config.components.map((c) => [c.id, c]));
-      return n.c.inputs.map((r) => {
-        const { id: from, output } = parseInput(r, byId);
-        return output === undefined ? from : `${from}.${output}`;
-      });
-    }
-    const def = n.c.definition;
-    const named = def.kind === 'transform' && def.outputs ? def.outputs(n.c.options as never).map((o) => `${id}.${o}`) : [id];
-    return n.c.kind === 'transform' ? [...named, `${id}.dead_letter`] : named;
+    return tapKeys(this.config, this.nodes, id);
   }
 
   /** Follows the batches on these output keys (see `TapListener`); returns the detach function. */
@@ -607,39 +530,20 @@ export class Pipeline {
         ? setInterval(() => this.logger.info({ counters: this.telemetry.snapshot(), in_flight_events: this.budget.events, in_flight_bytes: this.budget.bytes }, 'stats'), this.statsIntervalMs).unref()
         : undefined;
 
-    // Deadlines. `drain` ends the waiting for sinks; `hard` ends everything (final checkpoints too).
-    const drain = new AbortController();
-    const hard = new AbortController();
-    const timers: NodeJS.Timeout[] = [];
-    const arm = (): void => {
-      if (hard.signal.aborted || timers.length > 0) return;
-      const timeout = this.config.shutdown_timeout_ms;
-      const reserve = Math.min(2000, Math.floor(timeout / 4));
-      timers.push(setTimeout(() => drain.abort(), Math.max(0, timeout - reserve)), setTimeout(() => hard.abort(), timeout));
-    };
+    const deadlines = new Deadlines(() => this.config.shutdown_timeout_ms);
+    const { drain, hard } = deadlines;
+    const arm = (): void => deadlines.arm();
     // A drain that stops moving gives up (after inputs ended on their own, and from the start with --once).
-    let stall: NodeJS.Timeout | undefined;
-    const watchStall = (): void => {
-      if (stall !== undefined) return;
-      const timeout = this.config.shutdown_timeout_ms;
-      const reserve = Math.min(2000, Math.floor(timeout / 4));
-      let seen = this.progress();
-      let still = Date.now();
-      stall = setInterval(() => {
-        const now = this.progress();
-        if (now !== seen || (this.budget.events === 0 && this.sinksIdle())) {
-          seen = now;
-          still = Date.now();
-        } else if (Date.now() - still >= timeout) {
-          this.logger.error({ code: 'TERN_ERR_ONCE_FATAL', undelivered_events: this.budget.events, stalled_ms: Date.now() - still }, 'nothing was delivered for shutdown_timeout_ms; giving up the drain');
+    const watchStall = (): void =>
+      deadlines.watchStall({
+        progress: () => this.progress(),
+        idle: () => this.budget.events === 0 && this.sinksIdle(),
+        onStall: (stalledMs) => {
+          this.logger.error({ code: 'TERN_ERR_ONCE_FATAL', undelivered_events: this.budget.events, stalled_ms: stalledMs }, 'nothing was delivered for shutdown_timeout_ms; giving up the drain');
           const why = this.blockedBy !== undefined ? `${this.blockedBy.message}; ` : '';
-          clearInterval(stall);
-          this.fatal(new TernError('TERN_ERR_ONCE_FATAL', `${why}no progress for shutdown_timeout_ms (${timeout} ms)`));
-          drain.abort();
-          timers.push(setTimeout(() => hard.abort(), reserve));
-        }
-      }, Math.min(1000, Math.max(10, timeout / 4))).unref();
-    };
+          this.fatal(new TernError('TERN_ERR_ONCE_FATAL', `${why}no progress for shutdown_timeout_ms (${this.config.shutdown_timeout_ms} ms)`));
+        },
+      });
     if (this.once) watchStall();
 
     // Every source finished: checked whenever one exits or a configuration was applied (a reload may replace them all).
@@ -665,8 +569,7 @@ export class Pipeline {
     for (const n of nodes) if (n.transform) await this.closeTransform(n, hard.signal);
     for (const n of nodes) if (n.source) await this.closeSource(n, hard.signal);
     this.onLateStop = undefined;
-    for (const t of timers) clearTimeout(t);
-    if (stall) clearInterval(stall);
+    deadlines.dispose();
     if (stats) clearInterval(stats);
     this.router.flushLogs();
     return this.result(reason);
@@ -685,31 +588,15 @@ export class Pipeline {
     const summary = summarise({
       sinks: [
         ...this.retired.map((r) => (this.nodes.has(r.id) ? { id: `${r.id} (replaced by a reload)`, report: r.report } : r)),
-        ...nodes.filter((n) => n.sink).map((n) => ({ id: n.c.id, report: n.sink?.report?.() ?? reportFromCounters(n.telemetry) })),
+        ...nodes.filter((n) => n.sink).map((n) => ({ id: n.c.id, report: n.sink?.report?.() ?? reportFromCounters(n.telemetry.snapshot()) })),
       ],
       transforms: nodes.filter((n) => n.transform).map((n) => ({ id: n.c.id, counters: telemetry[n.c.id] ?? {} })),
       sources: nodes.filter((n) => n.source).map((n) => ({ id: n.c.id, counters: telemetry[n.c.id] ?? {} })),
       inFlight: this.budget.events,
       ...(this.fatalError !== undefined ? { fatal: this.fatalError.message } : {}),
     });
+    logSummary(this.logger, summary, telemetry, this.fatalError);
     const drained = this.budget.events === 0 && summary.undelivered === 0;
-    const fields = { counters: telemetry, summary: { delivered: summary.delivered, dead_lettered: summary.dead_lettered, rejected: summary.rejected, dropped: summary.dropped, buffered: summary.buffered, undelivered: summary.undelivered + summary.in_flight, sinks: summary.sinks } };
-    if (summary.ok) this.logger.info(fields, 'stopped; everything read was delivered');
-    else {
-      const code = this.fatalError !== undefined && isTernError(this.fatalError) ? this.fatalError.code : summary.rejected > 0 ? 'TERN_ERR_REJECTED' : summary.checkpoint_errors > 0 ? 'TERN_ERR_CHECKPOINT' : 'TERN_ERR_SHUTDOWN_TIMEOUT';
-      this.logger.error({ ...fields, code, problems: summary.problems }, `stopped, not everything read was delivered: ${summary.problems.join('; ')}`);
-    }
     return { drained, ok: summary.ok, reason, summary, telemetry, ...(this.fatalError !== undefined ? { error: this.fatalError } : {}) };
   }
-}
-
-/** For sinks that do not report: what their standard counters say. */
-function reportFromCounters(t: ComponentTelemetry): SinkReport {
-  const s = t.snapshot();
-  const accepted = s.events_in ?? 0;
-  const delivered = s.events_delivered ?? 0;
-  const rejected = s.events_rejected ?? 0;
-  const deadLettered = s.events_dead_lettered ?? 0;
-  const dropped = s.events_dropped ?? 0;
-  return { delivered, rejected, dead_lettered: deadLettered, dropped, buffered: 0, undelivered: Math.max(0, accepted - delivered - rejected - deadLettered - dropped) };
 }

@@ -5,6 +5,8 @@
  * asked for it; anything refused with nowhere to go, left in memory at the deadline, left in a disk
  * buffer, or whose checkpoint could not be saved makes it fail, and `problems` says which, in words.
  */
+import type { Logger } from 'pino';
+import { isTernError } from '../errors.ts';
 import type { SinkReport } from '../plugin/types.ts';
 
 export interface RunSummary {
@@ -95,4 +97,28 @@ export function summarise(input: SummaryInput): RunSummary {
     ok: problems.length === 0,
     problems,
   };
+}
+
+/** For sinks that do not report: what their standard counters say. */
+export function reportFromCounters(s: Readonly<Record<string, number>>): SinkReport {
+  const accepted = s.events_in ?? 0;
+  const delivered = s.events_delivered ?? 0;
+  const rejected = s.events_rejected ?? 0;
+  const deadLettered = s.events_dead_lettered ?? 0;
+  const dropped = s.events_dropped ?? 0;
+  return { delivered, rejected, dead_lettered: deadLettered, dropped, buffered: 0, undelivered: Math.max(0, accepted - delivered - rejected - deadLettered - dropped) };
+}
+
+/** The run's last log line: success, or every problem in words with the code that best names it. */
+export function logSummary(logger: Logger, summary: RunSummary, counters: Record<string, Record<string, number>>, fatal: Error | undefined): void {
+  const fields = {
+    counters,
+    summary: { delivered: summary.delivered, dead_lettered: summary.dead_lettered, rejected: summary.rejected, dropped: summary.dropped, buffered: summary.buffered, undelivered: summary.undelivered + summary.in_flight, sinks: summary.sinks },
+  };
+  if (summary.ok) {
+    logger.info(fields, 'stopped; everything read was delivered');
+    return;
+  }
+  const code = fatal !== undefined && isTernError(fatal) ? fatal.code : summary.rejected > 0 ? 'TERN_ERR_REJECTED' : summary.checkpoint_errors > 0 ? 'TERN_ERR_CHECKPOINT' : 'TERN_ERR_SHUTDOWN_TIMEOUT';
+  logger.error({ ...fields, code, problems: summary.problems }, `stopped, not everything read was delivered: ${summary.problems.join('; ')}`);
 }

@@ -1,0 +1,24 @@
+/**
+ * One running component as the pipeline tracks it: its configuration, its own abort controller and
+ * telemetry, and what was built from it (a source with its run promise and in-flight count, a sink, or
+ * a transform and its router node). Shared by pipeline.ts and the views the API reads (views.ts).
+ */
+import type { ComponentConfig } from '../config/load.ts';
+import type { Sink, Source, Transform } from '../plugin/types.ts';
+import type { ComponentTelemetry } from '../telemetry/telemetry.ts';
+import type { TransformNode } from './router.ts';
+
+export interface Node {
+  readonly c: ComponentConfig;
+  readonly ctl: AbortController;
+  readonly telemetry: ComponentTelemetry;
+  source?: Source;
+  running?: Promise<void>;
+  finished?: boolean;
+  /** Events a source dispatched whose batches are not yet acknowledged, and who waits for zero. */
+  inflight: number;
+  idleWaiters: Array<() => void>;
+  sink?: Sink;
+  transform?: Transform;
+  node?: TransformNode;
+}
