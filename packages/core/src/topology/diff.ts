@@ -7,7 +7,7 @@
  * (a changed `inputs` list is rewiring, not a rebuild). A changed `data_dir` rebuilds every source and
  * sink, since their checkpoints and buffers live there.
  */
-import type { ComponentConfig, PipelineConfig } from '../config/load.ts';
+import type { ComponentConfig, PipelineConfig } from '../config/types.ts';
 
 export interface TopologyDiff {
   /** Present in both, unchanged: keeps running. */

@@ -4,7 +4,7 @@
  * engine to wire components.
  */
 import type { ErrorCode } from '../errors.ts';
-import type { ComponentConfig } from '../config/load.ts';
+import type { ComponentConfig } from '../config/types.ts';
 import { suggest } from '../config/suggest.ts';
 
 export interface GraphIssue {

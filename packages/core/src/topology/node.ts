@@ -3,7 +3,7 @@
  * telemetry, and what was built from it (a source with its run promise and in-flight count, a sink, or
  * a transform and its router node). Shared by pipeline.ts and the views the API reads (views.ts).
  */
-import type { ComponentConfig } from '../config/load.ts';
+import type { ComponentConfig } from '../config/types.ts';
 import type { Sink, Source, Transform } from '../plugin/types.ts';
 import type { ComponentTelemetry } from '../telemetry/telemetry.ts';
 import type { TransformNode } from './router.ts';

@@ -44,7 +44,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { filter, firstValueFrom, fromEvent, map, merge, race, Subject, take, type Observable } from 'rxjs';
-import type { ComponentConfig, PipelineConfig } from '../config/load.ts';
+import type { ComponentConfig, PipelineConfig } from '../config/types.ts';
 import { AckGroup, type AckCallback } from '../event/ack.ts';
 import type { LogEvent } from '../event/event.ts';
 import type { ComponentContext, Sink, SinkReport, Source, SourceContext } from '../plugin/types.ts';

@@ -11,7 +11,7 @@
  * unless `count` says how many exactly.
  */
 import type { Logger } from 'pino';
-import type { PipelineConfig, PipelineTest } from '../config/load.ts';
+import type { PipelineConfig, PipelineTest } from '../config/types.ts';
 import { AckGroup } from '../event/ack.ts';
 import { decodeLine } from '../io/decode.ts';
 import { LogEvent, type EventData, type EventOrigin } from '../event/event.ts';

@@ -3,7 +3,7 @@
  * counters and, for sinks, health and buffer fill; why tern is not ready; and which output keys a tap
  * on a component follows. Read-only functions over the pipeline's component table (node.ts).
  */
-import type { PipelineConfig } from '../config/load.ts';
+import type { PipelineConfig } from '../config/types.ts';
 import type { SinkStatus } from '../plugin/types.ts';
 import { DEAD_LETTER_OUTPUT, parseInput } from './graph.ts';
 import type { Node } from './node.ts';

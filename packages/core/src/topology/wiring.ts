@@ -4,7 +4,7 @@
  * does, in which case the last keeps the original). Pure: `apply` computes the next wiring with it and
  * swaps it in one step.
  */
-import type { PipelineConfig } from '../config/load.ts';
+import type { PipelineConfig } from '../config/types.ts';
 import { parseInput, topologicalOrder } from './graph.ts';
 import type { Node } from './node.ts';
 import type { Consumer, TransformNode } from './router.ts';
