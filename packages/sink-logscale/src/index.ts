@@ -8,12 +8,11 @@ import { createDeliverySink, type ComponentContext, type DeliveryDeps, type Deli
 import { LogScaleEncoder, type LogScaleRequest } from './encoder.ts';
 import { healthcheck } from './healthcheck.ts';
 import { createClient, LogScaleSender } from './request.ts';
-import { DEFAULT_TAGS, DEFAULT_TIMESTAMP_FIELDS, LOGSCALE_BATCH_DEFAULTS, schema, validate, type LogScaleConfig, type LogScaleMode } from './schema.ts';
+import { schema, validate, type LogScaleConfig, type LogScaleMode } from './schema.ts';
 
-export { LogScaleEncoder, fromValue, lastKeyString, type LogScaleRequest } from './encoder.ts';
+export { LogScaleEncoder, fromValue, type EncoderConfig, type LogScaleRequest, type Time } from './encoder.ts';
 export { classifyLogScale } from './classify.ts';
 export { INGEST_PATHS } from './request.ts';
-export { compileTemplate, templateErrors, type Template } from './template.ts';
 export { schema, validate, DEFAULT_TAGS, DEFAULT_TIMESTAMP_FIELDS, LOGSCALE_BATCH_DEFAULTS, LOGSCALE_MAX_BYTES, LOGSCALE_MAX_EVENTS, type LogScaleConfig, type LogScaleMode } from './schema.ts';
 
 class LogScaleProtocol implements SinkProtocol<LogScaleRequest> {
@@ -25,16 +24,10 @@ class LogScaleProtocol implements SinkProtocol<LogScaleRequest> {
 
   constructor(config: LogScaleConfig, ctx: ComponentContext) {
     this.ctx = ctx;
-    this.mode = config.mode ?? 'structured';
+    this.mode = config.mode;
     this.client = createClient(config, ctx.configDir);
     this.sender = new LogScaleSender(this.client, this.mode);
-    this.encoder = new LogScaleEncoder({
-      mode: this.mode,
-      tags: config.tags ?? DEFAULT_TAGS,
-      timestampFields: config.timestamp_fields ?? DEFAULT_TIMESTAMP_FIELDS,
-      rawstring: config.rawstring ?? false,
-      eventId: config.event_id ?? false,
-    });
+    this.encoder = new LogScaleEncoder(config);
   }
 
   partition(ev: LogEvent): string {
@@ -63,9 +56,12 @@ class LogScaleProtocol implements SinkProtocol<LogScaleRequest> {
   }
 }
 
-/** Builds the sink (also for tests, which inject a clock or random source through `deps`). */
+/**
+ * Builds the sink from options as the schema completes them (`withDefaults(logscaleSink, …)`
+ * outside a pipeline file); tests inject a clock or random source through `deps`.
+ */
 export function createLogScaleSink(config: LogScaleConfig, ctx: ComponentContext, deps: DeliveryDeps = {}): DeliverySink<LogScaleRequest> {
-  return createDeliverySink(new LogScaleProtocol(config, ctx), config, ctx, { ...deps, defaults: { batch: LOGSCALE_BATCH_DEFAULTS, ...deps.defaults } });
+  return createDeliverySink(new LogScaleProtocol(config, ctx), config, ctx, deps);
 }
 
 export const logscaleSink: SinkDefinition<LogScaleConfig> = {

@@ -21,10 +21,10 @@ export function createClient(c: LogScaleConfig, baseDir: string): HttpClient {
   return new HttpClient({
     endpoint: c.endpoint,
     ...(c.tls ? { tls: c.tls } : {}),
-    ...(c.proxy ? { proxy: c.proxy } : {}),
+    ...(c.proxy !== '' ? { proxy: c.proxy } : {}),
     auth: { strategy: 'bearer', ...(c.token ? { token: c.token } : {}), ...(c.token_file ? { token_file: c.token_file } : {}) },
-    headers: c.request?.headers ?? {},
-    concurrency: c.request?.concurrency ?? 4,
+    headers: c.request.headers ?? {},
+    concurrency: c.request.concurrency,
     baseDir,
   });
 }

@@ -1,7 +1,8 @@
 // The shared sink conformance suite, run against the test-kit LogScale emulator (structured mode).
 import { runSinkConformance } from '@tern/core/testing';
 import { startLogScale } from '@tern/test-kit';
-import { createLogScaleSink } from '../src/index.ts';
+import { withDefaults } from '@tern/core';
+import { createLogScaleSink, logscaleSink } from '../src/index.ts';
 
 runSinkConformance({
   name: 'logscale',
@@ -12,7 +13,7 @@ runSinkConformance({
   setup: async () => {
     const emu = await startLogScale({ recordBodies: false });
     return {
-      build: (delivery, ctx) => createLogScaleSink({ endpoint: emu.url, token: 'test-token', ...delivery }, ctx),
+      build: (delivery, ctx) => createLogScaleSink(withDefaults(logscaleSink, { endpoint: emu.url, token: 'test-token', ...delivery }), ctx),
       stored: () => emu.count(),
       fault: (f) =>
         emu.fault({

@@ -8,13 +8,12 @@ import { createDeliverySink, type ComponentContext, type DeliveryDeps, type Deli
 import { ParseableEncoder, type ParseableRequest } from './encoder.ts';
 import { healthcheck } from './healthcheck.ts';
 import { createClient, ParseableSender } from './request.ts';
-import { PARSEABLE_BATCH_DEFAULTS, schema, validate, type ParseableConfig } from './schema.ts';
-import { compileTemplate } from './template.ts';
+import { compileTemplate, NAME_TEMPLATE } from '@tern/core';
+import { schema, validate, type ParseableConfig } from './schema.ts';
 
-export { ParseableEncoder, RENAMED_P_TIMESTAMP, stringifyArrays, type ParseableRequest } from './encoder.ts';
+export { ParseableEncoder, RENAMED_P_TIMESTAMP, stringifyArrays, type EncoderConfig, type ParseableRequest } from './encoder.ts';
 export { classifyParseable } from './classify.ts';
 export { INGEST_PATH } from './request.ts';
-export { compileTemplate, templateErrors, type Template } from './template.ts';
 export { schema, validate, sanitizeStream, streamNameError, MAX_CUSTOM_FIELDS, PARSEABLE_BATCH_DEFAULTS, PARSEABLE_MAX_BYTES, type ParseableConfig } from './schema.ts';
 
 class ParseableProtocol implements SinkProtocol<ParseableRequest> {
@@ -27,9 +26,9 @@ class ParseableProtocol implements SinkProtocol<ParseableRequest> {
   constructor(config: ParseableConfig, ctx: ComponentContext) {
     this.ctx = ctx;
     this.client = createClient(config, ctx.configDir);
-    this.encoder = new ParseableEncoder({ stream: config.stream, explodeArrays: config.explode_arrays ?? false });
-    this.sender = new ParseableSender(this.client, config.custom_fields ?? {}, this.encoder);
-    this.createStream = config.create_stream === true ? compileTemplate(config.stream).constant : undefined;
+    this.encoder = new ParseableEncoder(config);
+    this.sender = new ParseableSender(this.client, config.custom_fields, this.encoder);
+    this.createStream = config.create_stream ? compileTemplate(config.stream, NAME_TEMPLATE).constant : undefined;
   }
 
   partition(ev: LogEvent): string {
@@ -58,9 +57,12 @@ class ParseableProtocol implements SinkProtocol<ParseableRequest> {
   }
 }
 
-/** Builds the sink (also for tests, which inject a clock or random source through `deps`). */
+/**
+ * Builds the sink from options as the schema completes them (`withDefaults(parseableSink, …)`
+ * outside a pipeline file); tests inject a clock or random source through `deps`.
+ */
 export function createParseableSink(config: ParseableConfig, ctx: ComponentContext, deps: DeliveryDeps = {}): DeliverySink<ParseableRequest> {
-  return createDeliverySink(new ParseableProtocol(config, ctx), config, ctx, { ...deps, defaults: { batch: PARSEABLE_BATCH_DEFAULTS, ...deps.defaults } });
+  return createDeliverySink(new ParseableProtocol(config, ctx), config, ctx, deps);
 }
 
 export const parseableSink: SinkDefinition<ParseableConfig> = {

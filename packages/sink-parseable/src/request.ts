@@ -16,10 +16,10 @@ export function createClient(c: ParseableConfig, baseDir: string): HttpClient {
   return new HttpClient({
     endpoint: c.endpoint,
     ...(c.tls ? { tls: c.tls } : {}),
-    ...(c.proxy ? { proxy: c.proxy } : {}),
+    ...(c.proxy !== '' ? { proxy: c.proxy } : {}),
     auth: { strategy: 'basic', user: c.username, ...(c.password ? { password: c.password } : {}), ...(c.password_file ? { password_file: c.password_file } : {}) },
-    headers: c.request?.headers ?? {},
-    concurrency: c.request?.concurrency ?? 4,
+    headers: c.request.headers ?? {},
+    concurrency: c.request.concurrency,
     baseDir,
   });
 }

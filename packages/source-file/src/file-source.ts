@@ -35,6 +35,7 @@ import {
   Intake,
   LogLimiter,
   setPath,
+  type FieldPath,
   type Counter,
   type Decoding,
   type EventOrigin,
@@ -1067,14 +1068,19 @@ const isDenied = (e: unknown): boolean => {
 };
 
 /** `add_metadata: ecs`: the origin written into each event, as Filebeat does. Opt-in: it makes sinks serialise the event instead of forwarding its line. */
+const LOG_FILE_PATH: FieldPath = ['log', 'file', 'path'];
+const LOG_OFFSET: FieldPath = ['log', 'offset'];
+const HOST_NAME: FieldPath = ['host', 'name'];
+
 function ecsMetadata(ev: LogEvent): void {
   const d = ev.mutate();
-  setPath(d, 'log.file.path', ev.origin.path);
-  setPath(d, 'log.offset', ev.offset);
+  setPath(d, LOG_FILE_PATH, ev.origin.path);
+  setPath(d, LOG_OFFSET, ev.offset);
   const host = d.host;
   // A `host` the event already has as a value (Zeek http's Host header) is its own data: left alone.
-  if (host === undefined || host === null) setPath(d, 'host.name', ev.origin.host);
+  if (host === undefined || host === null) setPath(d, HOST_NAME, ev.origin.host);
   else if (typeof host === 'object' && !Array.isArray(host) && !('name' in host)) (host as Record<string, unknown>).name = ev.origin.host;
   const f = ev.origin.fields;
-  if (f) for (const k in f) setPath(d, k, f[k]);
+  // A path_fields name is dotted ECS (`k8s.pod.name`): each dot is a level.
+  if (f) for (const k in f) setPath(d, k.split('.'), f[k]);
 }

@@ -16,9 +16,8 @@
  * Counters: `events_dropped`, `decode_errors`.
  */
 import { hash } from 'node:crypto';
-import type { LogEvent, TransformDefinition } from '@tern/core';
-import { getIn, keyString, parsePath, type Path } from './path.ts';
-import { LruMap, pathListErrors, readData } from './shared.ts';
+import { getPath, LruMap, parsePath, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
+import { keyString, pathListErrors, readData } from './shared.ts';
 
 export interface DedupeConfig {
   fields?: string[];
@@ -62,7 +61,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
     return errors.length ? errors : undefined;
   },
   build(cfg, ctx) {
-    const fields: Path[] | undefined = cfg.fields?.map(parsePath);
+    const fields: FieldPath[] | undefined = cfg.fields?.map(parsePath);
     const cache = new LruMap<string, true>(cfg.cache_size ?? DEFAULT_CACHE_SIZE);
     const dropped = ctx.telemetry.counter('events_dropped');
     const decodeErrors = ctx.telemetry.counter('decode_errors');
@@ -73,9 +72,9 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
         return ev.toJson();
       }
       const data = readData(ev, decodeErrors);
-      if (fields.length === 1) return keyString(getIn(data, fields[0] as Path));
+      if (fields.length === 1) return keyString(getPath(data, fields[0] as FieldPath));
       let k = '';
-      for (const f of fields) k += keyString(getIn(data, f)) + '\u0000';
+      for (const f of fields) k += keyString(getPath(data, f)) + '\u0000';
       return k;
     };
 

@@ -17,12 +17,10 @@
  * tags}` and is edited like any event. An `if:` that cannot be evaluated skips the operation and
  * counts `condition_errors`.
  */
-import type { EventData, LogEvent, TransformDefinition } from '@tern/core';
+import { compileTemplate, deletePath, getOrigin, getPath, isOriginPath, parsePath, pathError, setPath, templateError, type EventData, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError, type CompiledCondition } from './cel.ts';
-import { deleteIn, getIn, getOrigin, isOriginPath, parsePath, pathError, setIn, type Path } from './path.ts';
-import { compileTemplate, templateError } from './template.ts';
 import { compileRe2 } from './tetragon-filter.ts';
-import { JSON_FAILURE_TAG, malformedView } from './shared.ts';
+import { addTag, JSON_FAILURE_TAG, malformedView } from './shared.ts';
 
 /** `if:`: a CEL condition over `event`; the operation runs only when it is true. */
 interface Conditional {
@@ -176,14 +174,6 @@ function clone<T>(v: T): T {
   return v !== null && typeof v === 'object' ? structuredClone(v) : v;
 }
 
-function addTag(doc: EventData, tag: string): void {
-  const tags = doc.tags;
-  if (Array.isArray(tags)) {
-    if (!tags.includes(tag)) tags.push(tag);
-  } else if (typeof tags === 'string') doc.tags = tags === tag ? [tag] : [tags, tag];
-  else doc.tags = [tag];
-}
-
 function isEmpty(v: unknown): boolean {
   if (v === null || v === '') return true;
   if (Array.isArray(v)) return v.length === 0;
@@ -234,13 +224,13 @@ function compileValues(value: unknown): (ev: LogEvent) => unknown[] {
   const parts = items.map((v) => (typeof v === 'string' ? compileTemplate(v) : undefined));
   return (ev) => items.map((v, i) => {
     const tpl = parts[i];
-    return tpl === undefined ? clone(v) : tpl.constant ? tpl.render(ev.data) : clone(tpl.render(ev.data, ev));
+    return tpl === undefined ? clone(v) : tpl.constant !== undefined ? tpl.constant : clone(tpl.value(ev));
   });
 }
 
 /** Reads a field or an origin field. */
-function read(ev: LogEvent, path: Path): unknown {
-  return isOriginPath(path) ? getOrigin(ev, path) : getIn(ev.data, path);
+function read(ev: LogEvent, path: FieldPath): unknown {
+  return isOriginPath(path) ? getOrigin(ev, path) : getPath(ev.data, path);
 }
 
 const sameValue = (a: unknown, b: unknown): boolean => a === b || (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b));
@@ -338,14 +328,14 @@ export function parseKeyValue(s: string, fieldSplit = ' ', valueSplit = '='): Re
 }
 
 /** An operation renaming the keys of the object at `field` (the whole event when undefined); writes only when a key changed. */
-function keysOp(field: Path | undefined, rename: (k: string) => string, deep: boolean): Op {
+function keysOp(field: FieldPath | undefined, rename: (k: string) => string, deep: boolean): Op {
   return (ev) => {
-    const src = field === undefined ? ev.data : getIn(ev.data, field);
+    const src = field === undefined ? ev.data : getPath(ev.data, field);
     if (src === null || typeof src !== 'object' || Array.isArray(src)) return;
     const renamed = renameKeys(src as Record<string, unknown>, rename, deep);
     if (renamed === src) return;
     if (field === undefined) ev.replace(renamed);
-    else setIn(ev.mutate(), field, renamed);
+    else setPath(ev.mutate(), field, renamed);
   };
 }
 
@@ -368,19 +358,18 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
       if (typeof op.value === 'string') {
         const tpl = compileTemplate(op.value);
         return (ev) => {
-          const v = tpl.render(ev.data, ev);
-          setIn(ev.mutate(), field, tpl.constant ? v : clone(v));
+          setPath(ev.mutate(), field, tpl.constant !== undefined ? tpl.constant : clone(tpl.value(ev)));
         };
       }
       const value = op.value;
-      return (ev) => setIn(ev.mutate(), field, clone(value));
+      return (ev) => setPath(ev.mutate(), field, clone(value));
     }
     case 'append': {
       const field = parsePath(op.field);
       const values = compileValues(op.value);
       const dupes = op.allow_duplicates !== false;
       return (ev) => {
-        const cur = getIn(ev.data, field);
+        const cur = getPath(ev.data, field);
         const list: unknown[] = Array.isArray(cur) ? cur.slice() : cur === undefined || cur === null ? [] : [cur];
         let added = 0;
         for (const v of values(ev)) {
@@ -388,7 +377,7 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
           list.push(v);
           added++;
         }
-        if (added > 0 || !Array.isArray(cur)) setIn(ev.mutate(), field, list);
+        if (added > 0 || !Array.isArray(cur)) setPath(ev.mutate(), field, list);
       };
     }
     case 'copy': {
@@ -396,24 +385,24 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
       const to = parsePath(op.to);
       return (ev) => {
         const v = read(ev, from);
-        if (v !== undefined) setIn(ev.mutate(), to, clone(v));
+        if (v !== undefined) setPath(ev.mutate(), to, clone(v));
       };
     }
     case 'rename_keys': {
-      const field: Path | undefined = op.field === undefined ? undefined : parsePath(op.field);
+      const field: FieldPath | undefined = op.field === undefined ? undefined : parsePath(op.field);
       const re = compileRe2(op.pattern);
       const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
       const rename = (k: string): string => (re.test(k) ? k.replace(g, op.replacement) : k);
       return keysOp(field, rename, op.recursive === true);
     }
     case 'dedot': {
-      const field: Path | undefined = op.field === undefined ? undefined : parsePath(op.field);
+      const field: FieldPath | undefined = op.field === undefined ? undefined : parsePath(op.field);
       const sep = op.separator ?? '_';
       return keysOp(field, (k) => (k.includes('.') ? k.replaceAll('.', sep) : k), true);
     }
     case 'parse_regex': {
       const field = parsePath(op.field);
-      const target: Path = op.target === undefined ? [] : parsePath(op.target);
+      const target: FieldPath = op.target === undefined ? [] : parsePath(op.target);
       const re = compileRe2(op.pattern);
       const tag = op.failure_tag ?? DEFAULT_REGEX_FAILURE_TAG;
       return (ev) => {
@@ -426,12 +415,12 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
           return;
         }
         const d = ev.mutate();
-        for (const [name, val] of Object.entries(m.groups)) if (val !== undefined) setIn(d, [...target, name], val);
+        for (const [name, val] of Object.entries(m.groups)) if (val !== undefined) setPath(d, [...target, name], val);
       };
     }
     case 'parse_key_value': {
       const field = parsePath(op.field);
-      const target: Path = op.target === undefined ? [] : parsePath(op.target);
+      const target: FieldPath = op.target === undefined ? [] : parsePath(op.target);
       const tag = op.failure_tag ?? DEFAULT_KV_FAILURE_TAG;
       return (ev) => {
         const v = read(ev, field);
@@ -443,24 +432,24 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
           return;
         }
         const d = ev.mutate();
-        for (const [k, val] of Object.entries(pairs)) setIn(d, [...target, k], val);
+        for (const [k, val] of Object.entries(pairs)) setPath(d, [...target, k], val);
       };
     }
     case 'rename': {
       const from = parsePath(op.from);
       const to = parsePath(op.to);
       return (ev) => {
-        const v = getIn(ev.data, from);
+        const v = getPath(ev.data, from);
         if (v === undefined) return;
         const d = ev.mutate();
-        deleteIn(d, from);
-        setIn(d, to, v);
+        deletePath(d, from);
+        setPath(d, to, v);
       };
     }
     case 'remove': {
       const paths = op.fields.map(parsePath);
       return (ev) => {
-        for (const p of paths) if (getIn(ev.data, p) !== undefined) deleteIn(ev.mutate(), p);
+        for (const p of paths) if (getPath(ev.data, p) !== undefined) deletePath(ev.mutate(), p);
       };
     }
     case 'keep_only': {
@@ -470,9 +459,9 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
         const out: EventData = {};
         let kept = 0;
         for (const p of paths) {
-          const v = getIn(src, p);
+          const v = getPath(src, p);
           if (v !== undefined) {
-            setIn(out, p, v);
+            setPath(out, p, v);
             kept++;
           }
         }
@@ -497,20 +486,20 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
           addTag(ev.mutate(), tag);
           return;
         }
-        setIn(ev.mutate(), target, parsed);
+        setPath(ev.mutate(), target, parsed);
       };
     }
     case 'drop_empty': {
-      const field: Path | undefined = op.field === undefined ? undefined : parsePath(op.field);
+      const field: FieldPath | undefined = op.field === undefined ? undefined : parsePath(op.field);
       return (ev) => {
-        const root = field === undefined ? ev.data : getIn(ev.data, field);
+        const root = field === undefined ? ev.data : getPath(ev.data, field);
         if (root === null || typeof root !== 'object') return;
         const selfEmpty = field !== undefined && isEmpty(root);
         if (!selfEmpty && !hasEmpty(root)) return;
         const d = ev.mutate();
-        const target = field === undefined ? d : getIn(d, field);
+        const target = field === undefined ? d : getPath(d, field);
         compact(target);
-        if (field !== undefined && isEmpty(target)) deleteIn(d, field);
+        if (field !== undefined && isEmpty(target)) deletePath(d, field);
       };
     }
   }

@@ -13,10 +13,9 @@
  *
  * Counters: `events_dropped`, `condition_errors`, `decode_errors`.
  */
-import type { LogEvent, TransformDefinition } from '@tern/core';
+import { getPath, parsePath, pathError, type LogEvent, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError } from './cel.ts';
-import { getIn, keyString, parsePath, pathError } from './path.ts';
-import { fnv1a, readData } from './shared.ts';
+import { fnv1a, keyString, readData } from './shared.ts';
 
 export interface SampleConfig {
   /** Keep 1 event in `rate`. */
@@ -111,7 +110,7 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
             }
             if (r === undefined) condErrors.inc();
           }
-          const k = key !== undefined && data !== undefined ? getIn(data, key) : undefined;
+          const k = key !== undefined && data !== undefined ? getPath(data, key) : undefined;
           let keep: boolean;
           if (k !== undefined) keep = keepKey(keyString(k), rate);
           else {

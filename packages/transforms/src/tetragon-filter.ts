@@ -37,10 +37,10 @@
  * except an empty one and matches no deny filter other than `{}` or `cel_expression`, so a deny-only
  * list lets it through, tagged, rather than losing it silently. Counters: `events_dropped`.
  */
-import type { EventData, LogEvent, TransformDefinition } from '@tern/core';
+import { LruMap, type EventData, type LogEvent, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError, type CompiledCondition } from './cel.ts';
 import { parseLabelSelector, type LabelMatcher } from './label-selector.ts';
-import { LruMap, readData } from './shared.ts';
+import { readData } from './shared.ts';
 
 /** One Tetragon export filter, with the proto field names. */
 export interface TetragonFilterSpec {

@@ -14,10 +14,9 @@
  * Events matching `exclude` (CEL) are never throttled and do not use up the budget. An event
  * without the key field (e.g. a line that was not valid JSON) counts against the key `""`.
  */
-import type { ComponentContext, LogEvent, Transform, TransformDefinition } from '@tern/core';
+import { getPath, LruMap, parsePath, pathError, type ComponentContext, type LogEvent, type Transform, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError } from './cel.ts';
-import { getIn, keyString, parsePath, pathError } from './path.ts';
-import { LruMap, readData } from './shared.ts';
+import { keyString, readData } from './shared.ts';
 
 export interface ThrottleConfig {
   threshold: number;
@@ -92,7 +91,7 @@ export function createThrottle(cfg: ThrottleConfig, ctx: ComponentContext, now: 
             if (r === undefined) condErrors.inc();
           }
           if (key !== undefined) {
-            const v = getIn(data, key);
+            const v = getPath(data, key);
             if (v !== undefined) k = keyString(v);
           }
         }

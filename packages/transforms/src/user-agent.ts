@@ -14,10 +14,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { TransformDefinition } from '@tern/core';
+import { getPath, LruMap, parsePath, pathError, setPath, type TransformDefinition } from '@tern/core';
 import { parse as parseYaml } from 'yaml';
-import { getIn, parsePath, pathError, setIn } from './path.ts';
-import { LruMap, pathSchema } from './shared.ts';
+import { pathSchema } from './shared.ts';
 
 /** ECS `user_agent.*` for one user agent string. */
 export interface UserAgentFields {
@@ -179,12 +178,12 @@ export const userAgentTransform: TransformDefinition<UserAgentConfig> = {
         for (const ev of events) {
           let ua: unknown;
           try {
-            ua = getIn(ev.data, field);
+            ua = getPath(ev.data, field);
           } catch {
             continue; // unreadable line: passed on as it is
           }
           if (typeof ua !== 'string' || ua === '') continue;
-          setIn(ev.mutate(), target, userAgentDoc(parse(ua)));
+          setPath(ev.mutate(), target, userAgentDoc(parse(ua)));
           parsed.inc();
         }
         emit(events);

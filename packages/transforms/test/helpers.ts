@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pino } from 'pino';
-import { ComponentTelemetry, LogEvent, type ComponentContext, type EventOrigin, type Transform, type TransformDefinition } from '@tern/core';
+import { ComponentTelemetry, LogEvent, withDefaults, type ComponentContext, type EventOrigin, type OptionsInput, type Transform, type TransformDefinition } from '@tern/core';
 
 export const ORIGIN: EventOrigin = Object.freeze({ sourceId: 'src', path: '/var/log/tetragon/tetragon.log', host: 'node-a' });
 
@@ -98,9 +98,12 @@ export function run(t: Transform, events: LogEvent[]): RunResult {
   return { outputs, out: outputs.get('') ?? [] };
 }
 
-/** Builds a definition synchronously (all of this package's transforms build synchronously). */
-export function build<C>(def: TransformDefinition<C>, cfg: C, ctx = testCtx(def.type, def.type)): { t: Transform; ctx: ReturnType<typeof testCtx> } {
-  const t = def.build(cfg, ctx);
+/**
+ * Builds a definition synchronously (all of this package's transforms build synchronously), from
+ * options completed with the schema's defaults as the engine would.
+ */
+export function build<C>(def: TransformDefinition<C>, cfg: OptionsInput<C>, ctx = testCtx(def.type, def.type)): { t: Transform; ctx: ReturnType<typeof testCtx> } {
+  const t = def.build(withDefaults(def, cfg), ctx);
   if (t instanceof Promise) throw new Error('unexpected async build');
   return { t, ctx };
 }

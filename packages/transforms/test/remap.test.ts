@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { remapTransform, type RemapOperation } from '../src/remap.ts';
-import { compileTemplate, templateError } from '../src/template.ts';
-import { parsePath, pathError } from '../src/path.ts';
 import { LogEvent } from '@tern/core';
 import { badEv, build, counters, ev, FALCO, run, tetragon, throwingEv } from './helpers.ts';
 
@@ -143,17 +141,6 @@ test('a malformed line is edited like any event; an unreadable one first takes t
   assert.equal(unreadable.modified, true);
   assert.equal((unreadable.toJson()), JSON.stringify({ message: '{}', error: { message: 'invalid JSON: unreadable' }, tags: ['_json_parse_failure'], x: 1 }));
   assert.equal(counters(ctx).decode_errors, 1);
-});
-
-test('templates and paths compile once, with positioned errors', () => {
-  const tpl = compileTemplate('{{a.b}}-{{c["d.e"]}}');
-  assert.equal(tpl.render({ a: { b: 1 }, c: { 'd.e': 'x' } }), '1-x');
-  assert.equal(tpl.render({}), '-');
-  assert.match(templateError('abc {{a.b') ?? '', /unterminated "\{\{" at column 5/);
-  assert.match(templateError('{{ }}') ?? '', /empty placeholder at column 1/);
-  assert.deepEqual(parsePath('a.b[0]["x.y"].c'), ['a', 'b', '0', 'x.y', 'c']);
-  assert.match(pathError('a..b') ?? '', /column 3: empty segment/);
-  assert.match(pathError('a[b]') ?? '', /list index/);
 });
 
 test('validate names the operation and option', () => {

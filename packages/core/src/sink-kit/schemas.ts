@@ -6,6 +6,7 @@
  * `batchSchema({...})` / `requestSchema({...})`; the kit reads the same defaults back through
  * `resolveDelivery`, so the documented default is the applied one.
  */
+import { secretProperties } from '../field/secret.ts';
 import type { JsonSchema } from '../plugin/types.ts';
 
 export interface BatchDefaults {
@@ -173,16 +174,6 @@ export const TLS_SCHEMA: JsonSchema = {
   },
 };
 
-const secretPair = (key: string, what: string, example: string): Record<string, JsonSchema> => ({
-  [key]: { type: 'string', minLength: 1, description: `${what}. Prefer ${key}_file or \${ENV} interpolation over a literal.`, examples: [example] },
-  [`${key}_file`]: {
-    type: 'string',
-    minLength: 1,
-    description: `File holding the ${what.replace(/ \(.*\)$/, '').toLowerCase()} (a mounted Kubernetes Secret); a trailing newline is ignored.`,
-    examples: [`/var/run/secrets/tern/${key}`],
-  },
-});
-
 /**
  * `auth`: a tagged union keyed by `strategy`, written as one closed object rather than `oneOf`
  * branches: ajv ignores defaults inside `oneOf` and its `oneOf` errors are unreadable; which keys
@@ -207,9 +198,9 @@ export const AUTH_SCHEMA: JsonSchema = {
       examples: ['basic', 'api_key'],
     },
     user: { type: 'string', minLength: 1, description: 'User name (strategy basic).', examples: ['tern'] },
-    ...secretPair('password', 'Password (strategy basic)', '${ES_PASSWORD}'),
-    ...secretPair('token', 'Token (strategy bearer)', '${INGEST_TOKEN}'),
-    ...secretPair('api_key', 'API key (strategy api_key)', '${API_KEY}'),
+    ...secretProperties('password', 'Password (strategy basic)', '${ES_PASSWORD}'),
+    ...secretProperties('token', 'Token (strategy bearer)', '${INGEST_TOKEN}'),
+    ...secretProperties('api_key', 'API key (strategy api_key)', '${API_KEY}'),
   },
 };
 

@@ -103,9 +103,15 @@ export function runSinkConformance(opts: ConformanceOptions): void {
   async function start(delivery: DeliveryOptions = {}): Promise<Run> {
     const harness = await opts.setup();
     const ctx = testContext(`${opts.name}_conformance`, opts.name);
-    const sink = await harness.build(merge(delivery), ctx);
-    await sink.start?.();
-    return { harness, sink, ctx };
+    try {
+      const sink = await harness.build(merge(delivery), ctx);
+      await sink.start?.();
+      return { harness, sink, ctx };
+    } catch (err) {
+      // A sink that cannot be built must not leave its emulator running (the file would never end).
+      await harness.close();
+      throw err;
+    }
   }
 
   async function finish(run: Run): Promise<void> {
@@ -209,7 +215,7 @@ export function runSinkConformance(opts: ConformanceOptions): void {
     });
 
     it('stop() flushes the partial batch and waits for it', async () => {
-      const run = await start({ batch: { max_events: 10_000, timeout_ms: 600_000 } });
+      const run = await start({ batch: { max_events: 5000, timeout_ms: 600_000 } });
       try {
         const batches = feed(run.sink, [7, 5]);
         assert.equal(run.harness.ingestTimes().length, 0, 'nothing sent before stop');

@@ -13,7 +13,7 @@
  * profile's own values win where both set a field), so they never land in the vendor namespace.
  */
 import type { EventOrigin, LogEvent, TransformDefinition } from '@tern/core';
-import { addTag } from '../timestamp.ts';
+import { addTag } from '../shared.ts';
 import { EcsShapeError, isObj } from './common.ts';
 import type { Doc, EcsMapContext, VendorFields, ZeekLog } from './common.ts';
 import { mapFalco } from './falco.ts';

@@ -14,7 +14,7 @@
  * Kubernetes objects of any kind: with `vendorFields: flat` (default) they are kept as JSON text,
  * because a Pod's `status` is an object where a Status's is a string, and one index cannot map both.
  */
-import { formatIsoMs, parseRfc3339 } from '../timestamp-parse.ts';
+import { formatIsoMs, parseRfc3339 } from '@tern/core';
 import { appendTo, dedotKeys, EcsShapeError, ECS_VERSION, IAM_RESOURCES, isObj, num, pruneEmpty, put, putObj, str, validIp, VERB_TYPE } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 

@@ -9,7 +9,7 @@
  * one pass over the process objects, shares untouched sub-objects (labels, kprobe args) with the
  * input instead of copying them, and parses `time` with the allocation-free RFC 3339 scanner.
  */
-import { formatIsoMs, parseRfc3339 } from '../timestamp-parse.ts';
+import { formatIsoMs, parseRfc3339 } from '@tern/core';
 import { basename, dedotKeys, ECS_VERSION, EcsShapeError, isObj, keyword, num, put, splitWs, str } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 
