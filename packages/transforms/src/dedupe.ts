@@ -19,9 +19,10 @@ import { hash } from 'node:crypto';
 import { getPath, LruMap, parsePath, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
 import { keyString, pathListErrors, readData } from './shared.ts';
 
+/** Options as the schema completes them. */
 export interface DedupeConfig {
-  fields?: string[];
-  cache_size?: number;
+  readonly fields?: readonly string[];
+  readonly cache_size: number;
 }
 
 export const DEFAULT_CACHE_SIZE = 5000;
@@ -62,7 +63,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
   },
   build(cfg, ctx) {
     const fields: FieldPath[] | undefined = cfg.fields?.map(parsePath);
-    const cache = new LruMap<string, true>(cfg.cache_size ?? DEFAULT_CACHE_SIZE);
+    const cache = new LruMap<string, true>(cfg.cache_size);
     const dropped = ctx.telemetry.counter('events_dropped');
     const decodeErrors = ctx.telemetry.counter('decode_errors');
 

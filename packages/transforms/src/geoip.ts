@@ -60,10 +60,11 @@ export function asFields(r: MmdbRecord): Record<string, unknown> | undefined {
   return as;
 }
 
+/** Options as the schema completes them. */
 export interface GeoipConfig {
-  database: string | string[];
-  fields?: string[];
-  cache_size?: number;
+  readonly database: string | readonly string[];
+  readonly fields: readonly string[];
+  readonly cache_size: number;
 }
 
 const DEFAULT_FIELDS = ['source.ip', 'destination.ip', 'client.ip', 'server.ip'];
@@ -106,12 +107,12 @@ export const geoipTransform: TransformDefinition<GeoipConfig> = {
     const readers: Array<Reader<Response>> = [];
     for (const file of files) {
       try {
-        readers.push(await open<Response>(file, { cache: { max: cfg.cache_size ?? 10000 }, watchForUpdates: true, watchForUpdatesNonPersistent: true }));
+        readers.push(await open<Response>(file, { cache: { max: cfg.cache_size }, watchForUpdates: true, watchForUpdatesNonPersistent: true }));
       } catch (err) {
         throw new TernError('TERN_ERR_BUILD', `geoip: cannot open the database ${file}: ${(err as Error).message}; point database at a MaxMind-format .mmdb file (GeoLite2, GeoIP2 or DB-IP lite)`, { cause: err });
       }
     }
-    const targets = (cfg.fields ?? DEFAULT_FIELDS).map((f) => {
+    const targets = cfg.fields.map((f) => {
       const p = parsePath(f);
       const last = p[p.length - 1] as string;
       const at = (name: string): FieldPath => [...p.slice(0, -1), last === 'ip' ? name : `${last}_${name}`];

@@ -50,6 +50,11 @@ export interface RemapConfig {
 export const DEFAULT_JSON_FAILURE_TAG = JSON_FAILURE_TAG;
 export const DEFAULT_REGEX_FAILURE_TAG = '_regex_parse_failure';
 export const DEFAULT_KV_FAILURE_TAG = '_kv_parse_failure';
+// Defaults of options inside an operation: ajv fills no defaults under `oneOf`, so the schema
+// documents these constants and compileBody applies them.
+const DEFAULT_DEDOT_SEPARATOR = '_';
+const DEFAULT_FIELD_SPLIT = ' ';
+const DEFAULT_VALUE_SPLIT = '=';
 
 type Op = (ev: LogEvent) => void;
 
@@ -125,7 +130,7 @@ const OPERATION_SCHEMAS = [
     'Replaces `.` in keys, recursively (Elasticsearch reads a dot as an object boundary, so `app` and `app.kubernetes.io/name` side by side are refused).',
     {
       field: pathProp('Object to de-dot (default: the whole event).', ['labels', 'kubernetes.labels']),
-      separator: { type: 'string', default: '_', description: 'What replaces each dot.', examples: ['_'] },
+      separator: { type: 'string', default: DEFAULT_DEDOT_SEPARATOR, description: 'What replaces each dot.', examples: ['_'] },
     },
     [],
   ),
@@ -156,8 +161,8 @@ const OPERATION_SCHEMAS = [
     {
       field: pathProp('String field holding the pairs.', ['message']),
       target: pathProp('Object to write the pairs into (default: the top level).', ['kv']),
-      field_split: { type: 'string', minLength: 1, default: ' ', description: 'Separator between pairs (a single space: any run of whitespace).', examples: [' ', '&', ';'] },
-      value_split: { type: 'string', minLength: 1, default: '=', description: 'Separator between a key and its value.', examples: ['=', ':'] },
+      field_split: { type: 'string', minLength: 1, default: DEFAULT_FIELD_SPLIT, description: 'Separator between pairs (a single space: any run of whitespace).', examples: [' ', '&', ';'] },
+      value_split: { type: 'string', minLength: 1, default: DEFAULT_VALUE_SPLIT, description: 'Separator between a key and its value.', examples: ['=', ':'] },
       failure_tag: failureTag(DEFAULT_KV_FAILURE_TAG),
     },
     ['field'],
@@ -397,7 +402,7 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
     }
     case 'dedot': {
       const field: FieldPath | undefined = op.field === undefined ? undefined : parsePath(op.field);
-      const sep = op.separator ?? '_';
+      const sep = op.separator ?? DEFAULT_DEDOT_SEPARATOR;
       return keysOp(field, (k) => (k.includes('.') ? k.replaceAll('.', sep) : k), true);
     }
     case 'parse_regex': {
@@ -425,7 +430,7 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
       return (ev) => {
         const v = read(ev, field);
         if (typeof v !== 'string') return;
-        const pairs = parseKeyValue(v, op.field_split ?? ' ', op.value_split ?? '=');
+        const pairs = parseKeyValue(v, op.field_split ?? DEFAULT_FIELD_SPLIT, op.value_split ?? DEFAULT_VALUE_SPLIT);
         if (pairs === undefined) {
           counters.parseErrors.inc();
           addTag(ev.mutate(), tag);
@@ -534,7 +539,7 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
   },
   validate(cfg) {
     const errors: string[] = [];
-    (cfg.operations ?? []).forEach((op, i) => {
+    cfg.operations.forEach((op, i) => {
       const at = `operations.${i}`; // dotted indexes: the engine locates `a.0.b` in the YAML
       const check = (name: string, p: unknown) => {
         const e = pathError(p);

@@ -18,12 +18,13 @@ import { getPath, LruMap, parsePath, pathError, type ComponentContext, type LogE
 import { compileCondition, conditionError } from './cel.ts';
 import { keyString, readData } from './shared.ts';
 
+/** Options as the schema completes them. */
 export interface ThrottleConfig {
-  threshold: number;
-  window_ms?: number;
-  key_field?: string;
-  max_keys?: number;
-  exclude?: string;
+  readonly threshold: number;
+  readonly window_ms: number;
+  readonly key_field?: string;
+  readonly max_keys: number;
+  readonly exclude?: string;
 }
 
 export const DEFAULT_WINDOW_MS = 1000;
@@ -46,10 +47,10 @@ export interface ThrottleTransform extends Transform {
 /** Builds a throttle with an explicit clock (the definition passes `Date.now`). */
 export function createThrottle(cfg: ThrottleConfig, ctx: ComponentContext, now: () => number = Date.now): ThrottleTransform {
   const threshold = Math.max(0, Math.floor(cfg.threshold));
-  const windowMs = Math.max(1, Math.floor(cfg.window_ms ?? DEFAULT_WINDOW_MS));
+  const windowMs = Math.max(1, Math.floor(cfg.window_ms));
   const key = cfg.key_field === undefined ? undefined : parsePath(cfg.key_field);
   const exclude = cfg.exclude === undefined ? undefined : compileCondition(cfg.exclude);
-  const keys = new LruMap<string, KeyState>(cfg.max_keys ?? DEFAULT_MAX_KEYS);
+  const keys = new LruMap<string, KeyState>(cfg.max_keys);
   const dropped = ctx.telemetry.counter('events_dropped');
   const evicted = ctx.telemetry.counter('keys_evicted');
   const condErrors = ctx.telemetry.counter('condition_errors');

@@ -140,10 +140,11 @@ export function userAgentDoc(f: UserAgentFields): Record<string, unknown> {
   return out;
 }
 
+/** Options as the schema completes them. */
 export interface UserAgentConfig {
-  field?: string;
-  target?: string;
-  cache_size?: number;
+  readonly field: string;
+  readonly target: string;
+  readonly cache_size: number;
 }
 
 export const userAgentTransform: TransformDefinition<UserAgentConfig> = {
@@ -169,9 +170,9 @@ export const userAgentTransform: TransformDefinition<UserAgentConfig> = {
     return errors.length ? errors : undefined;
   },
   build(cfg, ctx) {
-    const field = parsePath(cfg.field ?? 'user_agent.original');
-    const target = parsePath(cfg.target ?? 'user_agent');
-    const parse = createUserAgentParser(cfg.cache_size ?? 1000);
+    const field = parsePath(cfg.field);
+    const target = parsePath(cfg.target);
+    const parse = createUserAgentParser(cfg.cache_size);
     const parsed = ctx.telemetry.counter('events_parsed');
     return {
       process(events, emit) {
