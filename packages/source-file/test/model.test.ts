@@ -79,7 +79,7 @@ async function scenario(seed: number, steps: number, variant: Variant): Promise<
   };
   const arrived = (s: number): boolean => (tally(), (counts.get(s) ?? 0) > 0);
   let run: Running = start(cfg, dir, { ack: 'random', events });
-  const firstScanDone = (): boolean => !(run.source as unknown as { firstScan: boolean }).firstScan;
+  const firstScanDone = (): boolean => !run.source.firstScan;
   let written = 0;
   /** First line of the live file's current content, or -1 when it has none. */
   let liveFirst = -1;
