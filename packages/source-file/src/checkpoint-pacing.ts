@@ -8,11 +8,11 @@
  */
 import { LogLimiter } from '@tern/core';
 import { CheckpointStore, type CheckpointFile } from './checkpoint.ts';
-import type { FileSource } from './file-source.ts';
-import { sha1, type Reader } from './reader.ts';
+import { sha1 } from './reader.ts';
+import type { Reader, CheckpointRoom, Tail } from './tail.ts';
 
-export class CheckpointPacer {
-  private readonly s: FileSource;
+export class CheckpointPacer implements CheckpointRoom {
+  private readonly s: Tail;
   readonly store: CheckpointStore;
   /** The checkpoint as it is in memory (written by `saveSoon`). */
   readonly checkpoint: CheckpointFile;
@@ -29,7 +29,7 @@ export class CheckpointPacer {
   /** Checkpoint write failures repeat every interval while the disk is full: one line per errno and 10 s. */
   private readonly cpLog: LogLimiter;
 
-  constructor(s: FileSource) {
+  constructor(s: Tail) {
     this.s = s;
     this.store = new CheckpointStore(s.ctx.dataDir, s.ctx.id);
     this.cpLog = new LogLimiter(s.ctx.logger);

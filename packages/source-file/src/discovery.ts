@@ -10,18 +10,18 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { compileGlob, expandGlobs, type CompiledGlob } from './glob.ts';
-import type { FileSource } from './file-source.ts';
 import { isGz } from './reader.ts';
+import type { DiscoveryRoom, Tail } from './tail.ts';
 
-export class Discovery {
-  private readonly s: FileSource;
+export class Discovery implements DiscoveryRoom {
+  private readonly s: Tail;
   private readonly includes: CompiledGlob[];
   private readonly excludes: RegExp[];
   private readonly watchers = new Map<string, FSWatcher>();
   /** Files that need no reading while their size and mtime stay as recorded (done `.gz`, ignored old files). */
   readonly quiet = new Map<string, { size: number; mtime: number }>();
 
-  constructor(s: FileSource) {
+  constructor(s: Tail) {
     this.s = s;
     this.includes = s.cfg.include.map((p) => compileGlob(p, s.ctx.configDir));
     this.excludes = s.cfg.exclude.map((p) => compileGlob(p, s.ctx.configDir).re);
@@ -144,9 +144,7 @@ export class Discovery {
         const copy = cp.head_len > 0 ? await this.s.recovery.findCopy(dirname(cp.path), id, cp.head_len, cp.head_hash, cp.offset) : undefined;
         if (copy) {
           this.s.ctx.logger.warn({ path: cp.path, offset: cp.offset, copy: copy[0] }, 'file gone while stopped; reading the rest of its content from a copy with the same head');
-          const head = Buffer.allocUnsafe(cp.head_len);
-          await copy[2].read(head, 0, cp.head_len, 0);
-          this.s.recovery.readCopy(copy, head, cp.head_len, cp.offset);
+          await this.s.recovery.readCopyAt(copy, cp.head_len, cp.offset);
         }
       }
       delete this.s.checkpoints.checkpoint.files[id];

@@ -47,37 +47,17 @@ import { CheckpointPacer } from './checkpoint-pacing.ts';
 import { Discovery } from './discovery.ts';
 import { Handles } from './handles.ts';
 import { compilePathTemplate, pathFields, type PathFieldTemplate } from './path-fields.ts';
-import { FileReading, isGz, type Reader } from './reader.ts';
+import { FileReading, isGz } from './reader.ts';
 import { Recovery } from './recovery.ts';
+import type { FileCounters, FileSourceConfig, Reader, Tail } from './tail.ts';
 
-/** Options as the schema completes them (YAML keys). */
-export interface FileSourceConfig {
-  readonly include: readonly string[];
-  readonly exclude: readonly string[];
-  readonly read_from: 'beginning' | 'end';
-  readonly decoding: Decoding;
-  readonly max_line_bytes: number;
-  readonly read_buffer_bytes: number;
-  readonly glob_interval_ms: number;
-  readonly poll_interval_ms: number;
-  readonly checkpoint_interval_ms: number;
-  readonly fingerprint_bytes: number;
-  readonly rotate_wait_ms: number;
-  readonly ignore_older_ms: number;
-  readonly close_inactive_ms: number;
-  readonly close_removed: boolean;
-  readonly max_open_files: number;
-  readonly max_unsaved_events: number;
-  readonly path_fields?: string | readonly string[];
-  readonly add_metadata: 'none' | 'ecs';
-  readonly multiline?: MultilineOptions;
-}
+export type { FileSourceConfig } from './tail.ts';
 
 /**
  * The source: the rooms, the state they share (the followed files, the read buffers, the counters)
  * and the loop. Its fields are the package's internal surface between the rooms.
  */
-export class FileSource implements Source {
+export class FileSource implements Source, Tail {
   readonly cfg: FileSourceConfig;
   readonly ctx: SourceContext;
   private readonly templates: PathFieldTemplate[];
@@ -93,16 +73,7 @@ export class FileSource implements Source {
   rescanSoon = false;
   firstScan = true;
   readonly intake: Intake;
-  readonly c: {
-    truncations: Counter;
-    files: Counter;
-    bytes: Counter;
-    lost: Counter;
-    recovered: Counter;
-    saves: Counter;
-    saveErrors: Counter;
-    denied: Counter;
-  };
+  readonly c: FileCounters;
   readonly checkpoints: CheckpointPacer;
   readonly discovery: Discovery;
   readonly handles: Handles;

@@ -8,19 +8,19 @@
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AckTracker } from './checkpoint.ts';
-import type { FileSource } from './file-source.ts';
-import { isDenied, sha1, type Reader } from './reader.ts';
+import { isDenied, sha1 } from './reader.ts';
+import type { Reader, HandleRoom, Tail } from './tail.ts';
 
 /** Reads a busy file may make in a row while files without a handle wait for one. */
 export const SLICE_READS = 16;
 
-export class Handles {
-  private readonly s: FileSource;
+export class Handles implements HandleRoom {
+  private readonly s: Tail;
   private waitQueue: Reader[] = [];
   openCount = 0;
   private readonly maxOpen: number;
 
-  constructor(s: FileSource) {
+  constructor(s: Tail) {
     this.s = s;
     this.maxOpen = s.cfg.max_open_files;
   }
@@ -69,12 +69,9 @@ export class Handles {
       fh = await open(r.path, 'r');
     } catch (e) {
       if (isDenied(e)) return this.deniedAccess(r, e);
-      const found = await this.s.discovery.findById(dirname(r.path), r.id);
-      if (!found) return this.lostWhileClosed(r);
-      this.s.moved(r, found);
-      r.gone = 'renamed';
+      if (!(await this.followRename(r))) return;
       try {
-        fh = await open(found, 'r');
+        fh = await open(r.path, 'r');
       } catch {
         return this.lostWhileClosed(r);
       }
@@ -83,10 +80,7 @@ export class Handles {
     if (`${st.dev}:${st.ino}` !== r.id) {
       // The path leads to another file now (rotated between scan and open): find ours by inode.
       await fh.close();
-      const found = await this.s.discovery.findById(dirname(r.path), r.id);
-      if (!found) return this.lostWhileClosed(r);
-      this.s.moved(r, found);
-      r.gone = 'renamed';
+      if (!(await this.followRename(r))) return;
       return this.activate(r);
     }
     r.fh = fh;
@@ -111,6 +105,18 @@ export class Handles {
     }
     // Reopened after parking: same inode, but is it the same content? (deleted, inode reused)
     if (r.headLen > 0 && !(await this.s.reading.headStill(r))) await this.s.recovery.truncated(r, st.size);
+  }
+
+  /** Finds a file that is not at its path any more by inode next to it; false (and forgotten) when it is gone. */
+  private async followRename(r: Reader): Promise<boolean> {
+    const found = await this.s.discovery.findById(dirname(r.path), r.id);
+    if (!found) {
+      this.lostWhileClosed(r);
+      return false;
+    }
+    this.s.moved(r, found);
+    r.gone = 'renamed';
+    return true;
   }
 
   /** EACCES/EPERM: not a lost file but a file tern may not read. Said once, with the fix; retried at every scan. */
@@ -158,9 +164,7 @@ export class Handles {
       if (copy) {
         this.s.c.truncations.inc();
         this.s.ctx.logger.warn({ path: r.path, offset: cp.offset, copy: copy[0] }, 'file truncated while not followed; reading the rest of its old content from the copy, then the file from its start');
-        const head = Buffer.allocUnsafe(cp.head_len);
-        await copy[2].read(head, 0, cp.head_len, 0);
-        this.s.recovery.readCopy(copy, head, cp.head_len, cp.offset);
+        await this.s.recovery.readCopyAt(copy, cp.head_len, cp.offset);
       }
     } else if (r.gz === undefined) {
       if (r.atStart && this.s.cfg.read_from === 'end') pos = size;

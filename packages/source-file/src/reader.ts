@@ -10,63 +10,9 @@ import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { EventOrigin, LineStream } from '@tern/core';
-import type { AckTracker } from './checkpoint.ts';
-import type { FileSource } from './file-source.ts';
+import type { GzState, Reader, ReadingRoom, Tail } from './tail.ts';
 
-export interface GzState {
-  iter: AsyncIterator<Buffer> | undefined;
-  destroy: (() => void) | undefined;
-  /** Decompressed bytes produced by the current stream (bytes below `pos` are dropped after a retry). */
-  produced: number;
-  ended: boolean;
-  /** Set after the stream failed on an incomplete file: when, and the file size then. */
-  failedAt: number;
-  failedSize: number;
-}
-
-export interface Reader {
-  id: string;
-  path: string;
-  /** Target of `path` when it is a symlink (Kubernetes' /var/log/containers): its directory is watched too. */
-  realPath: string | undefined;
-  origin: EventOrigin;
-  /** Open descriptor, or undefined while parked (inactive, or yielding to other files) or not yet opened. */
-  fh: FileHandle | undefined;
-  /** Not yet opened: position, head and checkpoint are settled at the first open. */
-  fresh: boolean;
-  /** Found at the first scan (`read_from: end` applies). */
-  atStart: boolean;
-  /** Start here instead of 0 when no checkpoint applies (a file `ignore_older_ms` skipped, then written to). */
-  startHint: number;
-  gz: GzState | undefined;
-  /** Next byte to read (of the decompressed stream for `.gz`). */
-  pos: number;
-  head: Buffer;
-  headLen: number;
-  hashedLen: number;
-  headHash: string;
-  /** Lines → events (framing, multiline, decoding), and where a reader may resume. */
-  stream: LineStream;
-  tracker: AckTracker;
-  /** Path no longer leads here: renamed out of the globs, or deleted. Read to the end, then closed. */
-  gone: '' | 'renamed' | 'deleted';
-  goneSince: number;
-  idleSince: number;
-  /** Idle files are looked at (one fstat) when a notification names them or at this time. */
-  nextPoll: number;
-  due: boolean;
-  /** Consecutive reads since it got its handle. */
-  slice: number;
-  /** Parked with (possibly) unread data: waiting for a handle. */
-  queued: boolean;
-  seen: boolean;
-  lastSize: number;
-  lastMtime: number;
-  /** Opening failed with EACCES/EPERM: reported once, retried quietly at every scan. */
-  denied: boolean;
-}
-
+export type { GzState, Reader } from './tail.ts';
 
 export function sha1(buf: Buffer, len: number): string {
   return createHash('sha1').update(buf.subarray(0, len)).digest('hex');
@@ -87,10 +33,10 @@ export const isDenied = (e: unknown): boolean => {
 
 
 /** Reading, for every followed file (the state is each file's `Reader`). */
-export class FileReading {
-  private readonly s: FileSource;
+export class FileReading implements ReadingRoom {
+  private readonly s: Tail;
 
-  constructor(s: FileSource) {
+  constructor(s: Tail) {
     this.s = s;
   }
 

@@ -7,13 +7,13 @@
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AckTracker } from './checkpoint.ts';
-import type { FileSource } from './file-source.ts';
-import { isGz, sha1, type Reader } from './reader.ts';
+import { isGz, sha1 } from './reader.ts';
+import type { Reader, RecoveryRoom, Tail } from './tail.ts';
 
-export class Recovery {
-  private readonly s: FileSource;
+export class Recovery implements RecoveryRoom {
+  private readonly s: Tail;
 
-  constructor(s: FileSource) {
+  constructor(s: Tail) {
     this.s = s;
   }
 
@@ -69,6 +69,13 @@ export class Recovery {
       }
     }
     return undefined;
+  }
+
+  /** Reads `[from, end)` of a copy `findCopy` found by a checkpoint's head hash (the head bytes are read from the copy). */
+  async readCopyAt(copy: [string, string, FileHandle], headLen: number, from: number): Promise<void> {
+    const head = Buffer.allocUnsafe(headLen);
+    await copy[2].read(head, 0, headLen, 0);
+    this.readCopy(copy, head, headLen, from);
   }
 
   /** Reads `[from, end)` of a copy found by `findCopy`, then closes it. */

@@ -488,3 +488,15 @@ export function text(status: number, body: string, headers: Record<string, strin
 export function json(status: number, value: unknown, headers: Record<string, string | string[]> = {}): Reply {
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value) };
 }
+
+/** Options with `onRequest` also counting each answer's status into `byStatus` (the emulators' `stats()`). */
+export function countingStatuses<O extends CommonOptions>(opts: O, byStatus: Record<number, number>): O {
+  const next = opts.onRequest;
+  return {
+    ...opts,
+    onRequest: (e: RequestLogEntry) => {
+      byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
+      next?.(e);
+    },
+  };
+}

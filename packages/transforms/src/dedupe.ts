@@ -17,7 +17,7 @@
  */
 import { hash } from 'node:crypto';
 import { getPath, LruMap, parsePath, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
-import { keyString, pathListErrors, readData } from './shared.ts';
+import { emitKept, keyString, pathListErrors, readData } from './shared.ts';
 
 /** Options as the schema completes them. */
 export interface DedupeConfig {
@@ -95,8 +95,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
           cache.set(id, true);
           kept.push(ev);
         }
-        if (kept.length !== events.length) dropped.inc(events.length - kept.length);
-        if (kept.length) emit(kept);
+        emitKept(events, kept, dropped, emit);
       },
     };
   },

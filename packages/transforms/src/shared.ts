@@ -10,7 +10,8 @@
  * counts it in `decode_errors` and judges the same tagged shape, so a malformed line is treated
  * alike whichever way it reaches us, and one bad event never fails a batch.
  */
-import { pathError, type Counter, type EventData, type LogEvent } from '@tern/core';
+import { pathError, type Counter, type Emit, type EventData, type LogEvent } from '@tern/core';
+import { conditionError } from './cel.ts';
 
 export const JSON_FAILURE_TAG = '_json_parse_failure';
 
@@ -73,4 +74,20 @@ export function addTag(doc: EventData, tag: string): void {
     if (!tags.includes(tag)) tags.push(tag);
   } else if (typeof tags === 'string') doc.tags = tags === tag ? [tag] : [tags, tag];
   else doc.tags = [tag];
+}
+
+/** Emits the events a dropping transform kept (if any) and counts the others as dropped. */
+export function emitKept(events: readonly LogEvent[], kept: LogEvent[], dropped: Counter, emit: Emit): void {
+  if (kept.length !== events.length) dropped.inc(events.length - kept.length);
+  if (kept.length) emit(kept);
+}
+
+/** Validation of the options sample and throttle share: a `key_field` path and an `exclude` CEL condition. */
+export function keyAndExcludeErrors(cfg: { readonly key_field?: string | undefined; readonly exclude?: string | undefined }): string[] | undefined {
+  const errors = cfg.key_field === undefined ? [] : pathListErrors('key_field', cfg.key_field);
+  if (cfg.exclude !== undefined) {
+    const e = conditionError(cfg.exclude);
+    if (e !== undefined) errors.push(`exclude: ${e}`);
+  }
+  return errors.length ? errors : undefined;
 }

@@ -41,7 +41,7 @@
  * tetragon-filter/compile.ts; this file is the transform's definition.
  */
 import type { LogEvent, TransformDefinition } from '@tern/core';
-import { readData } from './shared.ts';
+import { emitKept, readData } from './shared.ts';
 import { compileList, compileTetragonFilter, EVENT_TYPES, TYPE_NAMES } from './tetragon-filter/compile.ts';
 import { compileRe2, parseFilterList, type TetragonFilterConfig } from './tetragon-filter/parse.ts';
 
@@ -143,8 +143,7 @@ export const tetragonFilterTransform: TransformDefinition<TetragonFilterConfig> 
         for (const ev of events) {
           if (pass(readData(ev, decodeErrors))) kept.push(ev);
         }
-        if (kept.length !== events.length) dropped.inc(events.length - kept.length);
-        if (kept.length) emit(kept);
+        emitKept(events, kept, dropped, emit);
       },
     };
   },

@@ -14,9 +14,9 @@
  * Events matching `exclude` (CEL) are never throttled and do not use up the budget. An event
  * without the key field (e.g. a line that was not valid JSON) counts against the key `""`.
  */
-import { getPath, LruMap, parsePath, pathError, type ComponentContext, type LogEvent, type Transform, type TransformDefinition } from '@tern/core';
-import { compileCondition, conditionError } from './cel.ts';
-import { keyString, readData } from './shared.ts';
+import { getPath, LruMap, parsePath, type ComponentContext, type LogEvent, type Transform, type TransformDefinition } from '@tern/core';
+import { compileCondition } from './cel.ts';
+import { keyAndExcludeErrors, keyString, readData } from './shared.ts';
 
 /** Options as the schema completes them. */
 export interface ThrottleConfig {
@@ -166,18 +166,7 @@ export const throttleTransform: TransformDefinition<ThrottleConfig> = {
       },
     },
   },
-  validate(cfg) {
-    const errors: string[] = [];
-    if (cfg.key_field !== undefined) {
-      const e = pathError(cfg.key_field);
-      if (e !== undefined) errors.push(`key_field: ${e}`);
-    }
-    if (cfg.exclude !== undefined) {
-      const e = conditionError(cfg.exclude);
-      if (e !== undefined) errors.push(`exclude: ${e}`);
-    }
-    return errors.length ? errors : undefined;
-  },
+  validate: keyAndExcludeErrors,
   build(cfg, ctx) {
     return createThrottle(cfg, ctx);
   },
