@@ -7,6 +7,10 @@
  *
  * Error bodies are short `text/plain` messages because LogScale's own are undocumented (§1.8):
  * a sink must not parse them.
+ *
+ * Over 400 lines: one protocol emulator — three ingest APIs (structured, unstructured, HEC) sharing
+ * token handling, size limits, parsers and the store; a split would cut through the shared
+ * per-token state.
  */
 import { EmulatorFacade, EmulatorServer, json, text, countingStatuses } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';

@@ -9,6 +9,9 @@
  *
  * The check order is the real server's (§3.9.6): auth → Content-Type → Content-Length → body
  * size → JSON parse → X-P-Stream → stream name → stream existence → content rules.
+ *
+ * Over 400 lines: one protocol emulator — ingest, stream management, schema inference and array
+ * flattening share the stream store; a split would cut through it.
  */
 import { EmulatorFacade, EmulatorServer, parseBasic, text, countingStatuses } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';

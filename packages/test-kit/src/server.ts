@@ -7,6 +7,10 @@
  * and the default body of an injected status. The handler decides *when* to read the body, because
  * real servers check different things first (Parseable authenticates before it reads a byte,
  * Elasticsearch refuses an oversized Content-Length before decoding), and the limits differ.
+ *
+ * Over 400 lines: the HTTP machinery every emulator shares (recording, body decoding with limits,
+ * scripted faults, TLS, socket tracking for close) is one state machine per request; the emulators
+ * stay small because it is in one place.
  */
 import http from 'node:http';
 import https from 'node:https';
