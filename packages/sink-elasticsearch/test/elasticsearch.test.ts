@@ -7,8 +7,8 @@ import { after, describe, it } from 'node:test';
 import { LogEvent, withDefaults, type ComponentContext, type OptionsInput } from '@tern/core';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, TEST_TLS_CERT, TEST_TLS_KEY, waitFor, writeTestTls, type TestContext } from '@tern/core/testing';
-import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions } from '@tern/test-kit';
+import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, waitFor, type TestContext } from '@tern/core/testing';
+import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions, TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
 import { createElasticsearchSink, elasticsearchSink, type ElasticsearchConfig } from '../src/index.ts';
 
 /** The sink from options as a pipeline file would give them (the schema's defaults filled in). */

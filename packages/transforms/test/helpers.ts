@@ -1,12 +1,11 @@
 /**
  * Test helpers for the filtering/routing/editing/volume transforms: a minimal component context
- * with a silent logger and fresh counters, events built from real sample lines (copied from the
- * shared samples into `test/data/`), and a runner that collects what a transform emits per output.
+ * with a silent logger and fresh counters, events built from real sample lines (`@tern/test-kit`'s
+ * samples), and a runner that collects what a transform emits per output.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pino } from 'pino';
+import { sampleLines } from '@tern/test-kit';
 import { ComponentTelemetry, LogEvent, withDefaults, type ComponentContext, type EventOrigin, type OptionsInput, type Transform, type TransformDefinition } from '@tern/core';
 
 export const ORIGIN: EventOrigin = Object.freeze({ sourceId: 'src', path: '/var/log/tetragon/tetragon.log', host: 'node-a' });
@@ -26,18 +25,12 @@ export function testCtx(id = 'transform_under_test', type = 'test'): ComponentCo
   };
 }
 
-function lines(file: string): string[] {
-  return readFileSync(join(import.meta.dirname, 'data', file), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-}
-
 /** The 35 Tetragon export lines of the shared samples (exec/exit/kprobe, pods and host processes). */
-export const TETRAGON: readonly string[] = lines('tetragon.log');
+export const TETRAGON: readonly string[] = sampleLines('tetragon.log');
 /** Falco JSON alerts. */
-export const FALCO: readonly string[] = lines('falco.json');
+export const FALCO: readonly string[] = sampleLines('falco.json');
 /** Kubernetes audit events. */
-export const AUDIT: readonly string[] = lines('k8s-audit.log');
+export const AUDIT: readonly string[] = sampleLines('k8s-audit.log');
 
 /** Sample line `n` (1-based, as `nl` numbers them). */
 export function tetragon(n: number): string {
