@@ -19,6 +19,7 @@ import {
   type Payload,
   type SendResult,
   type Sink,
+  type SinkReport,
   type SinkDefinition,
   type SinkProtocol,
   type Template,
@@ -141,6 +142,11 @@ export class WebhookSink implements Sink {
 
   stop(deadline: AbortSignal): Promise<void> {
     return this.delivery.stop(deadline);
+  }
+
+  /** What the delivery kit did with the events it was given (filtered and suppressed ones are done with on purpose). */
+  report(): SinkReport {
+    return this.delivery.report();
   }
 }
 

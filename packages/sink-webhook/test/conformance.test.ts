@@ -21,7 +21,9 @@ for (const body of ['array', 'ndjson'] as const satisfies readonly BodyMode[]) {
             action: f.kind === 'status' ? { status: f.status, ...(f.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(f.retryAfterSeconds) } } : {}) } : { reset: f.when },
           }),
         ingestTimes: () => emu.requests.filter((r) => r.path === '/ingest').map((r) => r.at),
-        close: () => emu.close(),
+        // The emulator gone: its port refuses connections, as a dead endpoint does.
+      down: () => emu.close(),
+      close: () => emu.close(),
       };
     },
   });
