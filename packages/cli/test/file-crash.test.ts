@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { OutputCounter } from '@tern/test-kit/e2e';
+import { mulberry32, OutputCounter } from '@tern/test-kit/e2e';
 import { tern, tmp, until, write, type Run } from './helpers.ts';
 
 const TOTAL = 200_000;
@@ -22,23 +22,11 @@ const PAD = 'y'.repeat(80);
 
 const line = (i: number): string => `{"seq":${i},"process_kprobe":{"function_name":"tcp_connect","pad":"${PAD}"}}\n`;
 
-/** Small seeded PRNG (mulberry32) so a failing run can be replayed with CRASH_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 
 describe('file source crash recovery', () => {
   it(`SIGKILL ${KILLS} times during a ${TOTAL}-line transfer with rotations: nothing lost, duplicates within the in-flight bound`, async () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
-    const rand = rng(seed);
+    const rand = mulberry32(seed);
     const dir = tmp();
     const live = join(dir, 'logs/app.log');
     write(dir, 'logs/app.log', '');

@@ -7,10 +7,10 @@
  * followed files into an immediate look instead of the next poll.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { compileGlob, expandGlobs, type CompiledGlob } from './glob.ts';
-import { isGz } from './reader.ts';
+import { isGz, statEntries } from './reader.ts';
 import type { DiscoveryRoom, Tail } from './tail.ts';
 
 export class Discovery implements DiscoveryRoom {
@@ -154,21 +154,7 @@ export class Discovery implements DiscoveryRoom {
 
   /** Path of the regular file with this `dev:ino` in `dir`, if any. */
   async findById(dir: string, id: string): Promise<string | undefined> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return undefined;
-    }
-    for (const n of names) {
-      const p = join(dir, n);
-      try {
-        const st = await stat(p);
-        if (st.isFile() && `${st.dev}:${st.ino}` === id) return p;
-      } catch {
-        /* raced with a delete */
-      }
-    }
+    for await (const [p, st] of statEntries(dir)) if (st.isFile() && `${st.dev}:${st.ino}` === id) return p;
     return undefined;
   }
 }

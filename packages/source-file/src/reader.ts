@@ -6,7 +6,8 @@
  * the pipeline with the acknowledgement that moves the file's checkpoint.
  */
 import { fstat, type Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { readdir, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -16,6 +17,26 @@ export type { GzState, Reader } from './tail.ts';
 
 export function sha1(buf: Buffer, len: number): string {
   return createHash('sha1').update(buf.subarray(0, len)).digest('hex');
+}
+
+/** The entries of `dir` with their stats: none when it cannot be read, and entries deleted meanwhile are skipped. */
+export async function* statEntries(dir: string): AsyncGenerator<[string, Stats]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    let st: Stats;
+    try {
+      st = await stat(p);
+    } catch {
+      continue; // raced with a delete
+    }
+    yield [p, st];
+  }
 }
 
 export const isGz = (path: string): boolean => path.endsWith('.gz');

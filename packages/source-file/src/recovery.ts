@@ -4,10 +4,10 @@
  * copy when one with the same head sits next to it, then the file is read again from 0. The same
  * search finishes a file truncated or rotated away while tern was stopped (see Discovery.scan).
  */
-import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { AckTracker } from './checkpoint.ts';
-import { isGz, sha1 } from './reader.ts';
+import { isGz, sha1, statEntries } from './reader.ts';
 import type { Reader, RecoveryRoom, Tail } from './tail.ts';
 
 export class Recovery implements RecoveryRoom {
@@ -46,19 +46,11 @@ export class Recovery implements RecoveryRoom {
    * sha1), at least `from` bytes long and not being read: the copy logrotate made before truncating.
    */
   async findCopy(dir: string, id: string, headLen: number, head: Buffer | string, from: number): Promise<[string, string, FileHandle] | undefined> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return undefined;
-    }
-    for (const n of names) {
-      const p = join(dir, n);
+    for await (const [p, st] of statEntries(dir)) {
       if (isGz(p)) continue;
+      const cid = `${st.dev}:${st.ino}`;
+      if (!st.isFile() || cid === id || st.size < from || st.size < headLen || this.s.readers.has(cid)) continue;
       try {
-        const st = await stat(p);
-        const cid = `${st.dev}:${st.ino}`;
-        if (!st.isFile() || cid === id || st.size < from || st.size < headLen || this.s.readers.has(cid)) continue;
         const fh = await open(p, 'r');
         const { bytesRead } = await fh.read(this.s.scratch, 0, headLen, 0);
         const same = bytesRead === headLen && (typeof head === 'string' ? sha1(this.s.scratch, headLen) === head : this.s.scratch.compare(head, 0, headLen, 0, headLen) === 0);

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-export { tetragonLog, writeTetragonLog } from './gen-tetragon.ts';
+export { mulberry32, tetragonLog, writeTetragonLog } from './gen-tetragon.ts';
 
 /** The CLI's entry point (`tern-forwarder/bin`: its sources under `--conditions=tern-src`). */
 export const TERN_BIN: string = fileURLToPath(import.meta.resolve('tern-forwarder/bin'));

@@ -8,16 +8,21 @@ import { createWriteStream } from 'node:fs';
 // Untyped on purpose: the generator builds JSON documents of free shape.
 type Json = any;
 
-/** The lines (each with its newline), from a mulberry32 stream seeded with `seed`. */
-export function* tetragonLog(n: number, seed = 42): Generator<string> {
+/** A seeded pseudo-random stream in [0, 1) (mulberry32): the same seed, the same numbers, so a failing run can be replayed. */
+export function mulberry32(seed: number): () => number {
   let s = seed >>> 0;
-  const rnd = (): number => {
+  return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The lines (each with its newline), from a mulberry32 stream seeded with `seed`. */
+export function* tetragonLog(n: number, seed = 42): Generator<string> {
+  const rnd = mulberry32(seed);
   const ri = (a: number, b: number): number => a + Math.floor(rnd() * (b - a + 1));
   const pick = <T,>(arr: readonly T[]): T => arr[Math.floor(rnd() * arr.length)] as T;
   const HEX = '0123456789abcdef';

@@ -78,16 +78,15 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
-/** Deterministic pseudo-random sequence (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/**
+ * A fixed sequence of numbers in [0, 1) (the first values of mulberry32 seeded with 7), read in turn:
+ * the transient-failure scenario draws its faults from it, so every run injects the same ones.
+ */
+const DICE = [0.0117, 0.062, 0.9769, 0.699, 0.5214, 0.4055, 0.4662, 0.2399, 0.5533, 0.7298, 0.2578, 0.1559, 0.7641, 0.5184, 0.1971, 0.368, 0.2932, 0.5347, 0.2963, 0.9779, 0.2475, 0.8778, 0.1908, 0.1437];
+
+function dice(): () => number {
+  let i = 0;
+  return () => DICE[i++ % DICE.length] as number;
 }
 
 interface Run {
@@ -158,7 +157,7 @@ export function runSinkConformance(opts: ConformanceOptions): void {
     it('random transient failures (5xx, 429, resets): everything is eventually delivered', async () => {
       const run = await start();
       try {
-        const rnd = prng(7);
+        const rnd = dice();
         let faults = 0;
         for (let i = 0; i < 8; i++) {
           const r = rnd();
