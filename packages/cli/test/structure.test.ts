@@ -25,8 +25,17 @@ const SOURCES = globSync('packages/*/src/**/*.ts', { cwd: ROOT }).sort();
  */
 const KNOWN_CIRCLES: readonly string[] = ['packages/core/src/config/load.ts -> packages/core/src/topology/graph.ts'];
 
-/** Files over 400 lines owned elsewhere (the lead splits them: the sink kit's dispatcher, the disk buffer, the topology). */
-const KNOWN_LARGE: readonly string[] = ['packages/core/src/buffer/disk.ts', 'packages/core/src/sink-kit/dispatcher.ts', 'packages/core/src/topology/pipeline.ts'];
+/**
+ * Files over 400 lines owned elsewhere (issue 10's config-path part and the sink kit's split belong
+ * to the lead): the disk buffer, the sink kit's dispatcher and driver, the topology, the loader.
+ */
+const KNOWN_LARGE: readonly string[] = [
+  'packages/core/src/buffer/disk.ts',
+  'packages/core/src/sink-kit/dispatcher.ts',
+  'packages/core/src/sink-kit/driver.ts',
+  'packages/core/src/topology/pipeline.ts',
+  'packages/core/src/config/load.ts',
+];
 
 it('no import circles (dpdm, type imports included)', async () => {
   const entries = [...globSync('packages/*/src/index.ts', { cwd: ROOT }), 'packages/cli/src/bin.ts', 'packages/core/src/testing/index.ts'].map((p) => join(ROOT, p));
