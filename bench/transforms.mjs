@@ -26,7 +26,7 @@ const fresh = (ls = lines, path = origin.path) => {
 };
 
 // Zeek-like inputs: the fixture lines with addresses, names and user agents varied deterministically.
-const FX = new URL('../packages/transforms/test/fixtures/', import.meta.url);
+const FX = new URL('../packages/test-kit/samples/', import.meta.url);
 const fixture = (f) => readFileSync(new URL(f, FX), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 // mulberry32: deterministic, and exact in 32-bit integer arithmetic.
 let seed = 7;

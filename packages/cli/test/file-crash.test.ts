@@ -6,10 +6,11 @@
  * covers both events in flight and events acknowledged after the last checkpoint write).
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, existsSync, openSync, readSync, renameSync } from 'node:fs';
+import { appendFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { tern, tmp, write, type Run } from './helpers.ts';
+import { mulberry32, OutputCounter } from '@tern/test-kit/e2e';
+import { tern, tmp, until, write, type Run } from './helpers.ts';
 
 const TOTAL = 200_000;
 const PER_FILE = 20_000;
@@ -21,67 +22,11 @@ const PAD = 'y'.repeat(80);
 
 const line = (i: number): string => `{"seq":${i},"process_kprobe":{"function_name":"tcp_connect","pad":"${PAD}"}}\n`;
 
-/** Small seeded PRNG (mulberry32) so a failing run can be replayed with CRASH_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Counts arrivals per line number in the sink's output, reading only what was appended since the last look. */
-class Follower {
-  readonly counts = new Uint16Array(TOTAL);
-  distinct = 0;
-  arrived = 0;
-  private pos = 0;
-  private rest = '';
-  private readonly path: string;
-  private readonly buf = Buffer.allocUnsafe(1 << 20);
-  constructor(path: string) {
-    this.path = path;
-  }
-  poll(): void {
-    if (!existsSync(this.path)) return;
-    const fd = openSync(this.path, 'r');
-    try {
-      for (;;) {
-        const n = readSync(fd, this.buf, 0, this.buf.length, this.pos);
-        if (n === 0) break;
-        this.pos += n;
-        const lines = (this.rest + this.buf.toString('utf8', 0, n)).split('\n');
-        this.rest = lines.pop() ?? '';
-        for (const l of lines) {
-          for (const m of l.matchAll(/"seq":(\d+)/g)) {
-            const seq = Number(m[1]);
-            if ((this.counts[seq] as number) === 0) this.distinct++;
-            this.counts[seq] = (this.counts[seq] as number) + 1;
-            this.arrived++;
-          }
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-}
-
-async function waitFor(check: () => boolean, ms: number, what: string, diag: () => string): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${diag()}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('file source crash recovery', () => {
   it(`SIGKILL ${KILLS} times during a ${TOTAL}-line transfer with rotations: nothing lost, duplicates within the in-flight bound`, async () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
-    const rand = rng(seed);
+    const rand = mulberry32(seed);
     const dir = tmp();
     const live = join(dir, 'logs/app.log');
     write(dir, 'logs/app.log', '');
@@ -105,7 +50,7 @@ sinks:
   out: { type: file, inputs: [app], path: ./out/events.ndjson }
 `,
     );
-    const f = new Follower(join(dir, 'out/events.ndjson'));
+    const f = new OutputCounter(join(dir, 'out/events.ndjson'), TOTAL);
 
     // The writer: paced appends, a rotation by rename every PER_FILE lines, independent of tern.
     let written = 0;
@@ -127,16 +72,16 @@ sinks:
       for (let k = 0; k < KILLS; k++) {
         // A random moment in the k-th sixth of the transfer (and at least 200 lines into this run).
         const target = Math.floor((TOTAL * (k + 0.2 + 0.8 * rand())) / (KILLS + 1));
-        const floor = f.arrived + 200;
-        await waitFor(() => (f.poll(), (f.distinct >= target && f.arrived >= floor) || f.distinct === TOTAL), 30_000, `run ${k} to deliver`, diag);
+        const floor = f.total + 200;
+        await until(() => (f.poll(), (f.distinct >= target && f.total >= floor) || f.distinct === TOTAL), 30_000, `run ${k} to deliver`, diag);
         run.child.kill('SIGKILL');
         await run.exit;
         f.poll();
-        kills.push({ at: f.distinct, arrived: f.arrived });
+        kills.push({ at: f.distinct, arrived: f.total });
         run = tern(['run', '-c', p, '--log-format', 'json']);
       }
       await writer;
-      await waitFor(() => (f.poll(), f.distinct === TOTAL), 30_000, 'every line after the last restart', diag);
+      await until(() => (f.poll(), f.distinct === TOTAL), 30_000, 'every line after the last restart', diag);
       await new Promise((r) => setTimeout(r, 200));
     } finally {
       run.child.kill('SIGTERM');

@@ -16,11 +16,12 @@
  * so renames and truncations land between tern's reads.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { tern, tmp, write } from './helpers.ts';
+import { OutputCounter } from '@tern/test-kit/e2e';
+import { tern, tmp, until, write } from './helpers.ts';
 
 const TOTAL = 200_000;
 const ROTATIONS = 20;
@@ -36,67 +37,6 @@ function chunk(from: number, n: number): string {
   return s;
 }
 
-/** Follows the sink's output file incrementally and counts how often each line number arrived. */
-class Follower {
-  readonly counts = new Uint16Array(TOTAL);
-  distinct = 0;
-  total = 0;
-  maxSeq = -1;
-  private pos = 0;
-  private rest = '';
-  private readonly path: string;
-  private readonly buf = Buffer.allocUnsafe(1 << 20);
-  constructor(path: string) {
-    this.path = path;
-  }
-  poll(): void {
-    if (!existsSync(this.path)) return;
-    const fd = openSync(this.path, 'r');
-    try {
-      for (;;) {
-        const n = readSync(fd, this.buf, 0, this.buf.length, this.pos);
-        if (n === 0) break;
-        this.pos += n;
-        const text = this.rest + this.buf.toString('utf8', 0, n);
-        const lines = text.split('\n');
-        this.rest = lines.pop() ?? '';
-        for (const l of lines) {
-          const m = /"seq":(\d+)/.exec(l);
-          if (!m) throw new Error(`unexpected output line: ${l.slice(0, 200)}`);
-          const seq = Number(m[1]);
-          if ((this.counts[seq] as number) === 0) this.distinct++;
-          this.counts[seq] = (this.counts[seq] as number) + 1;
-          this.total++;
-          if (seq > this.maxSeq) this.maxSeq = seq;
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-  /** Any line of file `k` arrived. */
-  sawAnyOf(from: number, to: number): boolean {
-    for (let i = from; i < to; i++) if ((this.counts[i] as number) > 0) return true;
-    return false;
-  }
-  summary(): { lost: number; duplicates: number } {
-    let lost = 0;
-    let duplicates = 0;
-    for (const c of this.counts) {
-      if (c === 0) lost++;
-      else duplicates += c - 1;
-    }
-    return { lost, duplicates };
-  }
-}
-
-async function waitFor(check: () => boolean, ms: number, what: string, onTimeout: () => string): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${onTimeout()}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const pipeline = `data_dir: ./state
 sources:
@@ -124,13 +64,13 @@ async function torture(mode: Mode): Promise<{ lost: number; duplicates: number; 
   write(dir, 'logs/tetragon.log', '');
   const p = write(dir, 'p.yaml', pipeline);
   const run = tern(['run', '-c', p, '--log-format', 'json']);
-  const f = new Follower(join(dir, 'out/events.ndjson'));
+  const f = new OutputCounter(join(dir, 'out/events.ndjson'), TOTAL);
   const diag = (): string => `mode ${mode}, distinct ${f.distinct}/${TOTAL}, files ${readdirSync(logs).join(' ')}\n${run.stderr().slice(-3000)}`;
   try {
     for (let k = 0; k < ROTATIONS; k++) {
       const base = k * PER_FILE;
       appendFileSync(live, chunk(base, CHUNK));
-      await waitFor(() => (f.poll(), f.sawAnyOf(base, base + CHUNK)), 20_000, `tern to read file ${k}`, diag);
+      await until(() => (f.poll(), f.sawAnyOf(base, base + CHUNK)), 20_000, `tern to read file ${k}`, diag);
       const last = k === ROTATIONS - 1;
       // With copytruncate the last WINDOW lines of a file are written after the copy, before the truncation.
       const end = mode === 'copytruncate' && !last ? PER_FILE - WINDOW : PER_FILE;
@@ -157,7 +97,7 @@ async function torture(mode: Mode): Promise<{ lost: number; duplicates: number; 
         }
       }
     }
-    await waitFor(() => (f.poll(), f.distinct + inWindow.size >= TOTAL), 30_000, 'every line', diag).catch((e: unknown) => {
+    await until(() => (f.poll(), f.distinct + inWindow.size >= TOTAL), 30_000, 'every line', diag).catch((e: unknown) => {
       if (mode !== 'copytruncate') throw e;
     });
     // Give duplicates a moment to show up, if there were any in flight.

@@ -76,6 +76,7 @@ runSinkConformance({
       stored: () => srv.lines.length,
       fault: (f) => srv.faults.push(f),
       ingestTimes: () => srv.times,
+      down: () => srv.close(),
       close: () => srv.close(),
     };
   },

@@ -31,7 +31,7 @@ import {
 } from '../src/sink-kit/index.ts';
 import { isTernError } from '../src/errors.ts';
 import { createServer as createHttpsServer } from 'node:https';
-import { TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '../src/testing/tls.ts';
+import { TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
 
 describe('parseRetryAfter', () => {
   const now = Date.UTC(2026, 10, 22, 6, 0, 0);

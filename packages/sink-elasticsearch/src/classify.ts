@@ -9,7 +9,7 @@
  * deterministic id); 408, 429 and 5xx resent alone; everything else (400 mapping conflicts, 404)
  * rejected with `error.type: error.reason`.
  */
-import { parseRetryAfter, type ItemRejection, type SendResult } from '@tern/core';
+import { isTransientStatus, retryResult, type ItemRejection, type SendResult } from '@tern/core';
 
 export type ItemClass = 'ok' | 'duplicate' | 'retry' | 'reject';
 
@@ -101,10 +101,7 @@ export function classifyResponse(status: number, headers: Headers, body: unknown
     return { kind: 'unsupported', reason: `server refused the client's media type (${reason}); Elasticsearch 8 or 9 is needed, OpenSearch and Elasticsearch 7 are not supported` };
   }
   if (status === 413) return { kind: 'too_large', reason };
-  if (status === 408 || status === 429 || (status >= 500 && status !== 501)) {
-    const afterMs = parseRetryAfter(headers['retry-after'], now);
-    return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
-  }
+  if (isTransientStatus(status)) return retryResult(reason, headers, now);
   return { kind: 'permanent', reason, status, ...(text ? { answer: text } : {}) };
 }
 

@@ -3,80 +3,18 @@
  * per event (§2.5). The document is the event's original line (`toJson()`), never re-serialised;
  * in data-stream mode an event without `@timestamp` gets one spliced in front of its first key.
  *
- * Targets (data stream or index name) come from templates compiled once: literals, `{{field}}`
- * from event fields, and strftime `%Y %m %d %H` from the event time. Document ids are
- * deterministic (content hash, or host + file identity + offset), so a replayed request answers
- * 409 for what was already stored: exactly-once in effect.
+ * Targets (data stream or index name) come from core's templates, compiled once (`TARGET_TEMPLATE`:
+ * `{{field}}` from event fields, `%Y %m %d %H` from the event time, lower-cased); the event time
+ * follows core's time rules (field/time.ts), read straight from the line when the time field is its
+ * last key. Document ids are deterministic (content hash, or host + file identity + offset), so a
+ * replayed request answers 409 for what was already stored: exactly-once in effect.
  *
  * Pure: the same events always give the same body, so the kit may re-encode a subset to resend.
  */
 import { hash } from 'node:crypto';
-import { BodyWriter, getPath, stringifyEvent, type EncodedRequest, type LogEvent } from '@tern/core';
-import { DATA_STREAM_NAME, type EsIdStrategy, type EsMode } from './schema.ts';
-
-// ---------------------------------------------------------------- templates
-
-type Part = { readonly lit: string } | { readonly field: readonly string[] } | { readonly time: 'Y' | 'm' | 'd' | 'H' };
-
-export interface Template {
-  /** The literal name when the template has no placeholders (no per-event work at all). */
-  readonly constant: string | undefined;
-  /** Whether rendering needs the event time. */
-  readonly usesTime: boolean;
-  render(ev: LogEvent, timeMs: number): string;
-}
-
-const PLACEHOLDER = /\{\{\s*([^{}\s]+)\s*\}\}|%([YmdH])/g;
-
-/** Problems in a template's syntax (unclosed `{{`, unknown `%` directive), for `validate`. */
-export function templateErrors(src: string): string[] {
-  const out: string[] = [];
-  const stripped = src.replace(PLACEHOLDER, '');
-  if (stripped.includes('{{') || stripped.includes('}}')) out.push(`unbalanced {{ }} in "${src}"`);
-  const bad = /%[^YmdH]/.exec(stripped);
-  if (bad) out.push(`unknown date directive ${bad[0]} in "${src}" (use %Y %m %d %H)`);
-  return out;
-}
-
-/** Compiles a target template once. Field values are lower-cased (index names must be). */
-export function compileTemplate(src: string): Template {
-  const parts: Part[] = [];
-  let last = 0;
-  for (const m of src.matchAll(PLACEHOLDER)) {
-    if (m.index > last) parts.push({ lit: src.slice(last, m.index) });
-    if (m[1] !== undefined) parts.push({ field: m[1].split('.') });
-    else parts.push({ time: m[2] as 'Y' | 'm' | 'd' | 'H' });
-    last = m.index + m[0].length;
-  }
-  if (last < src.length) parts.push({ lit: src.slice(last) });
-  const constant = parts.every((p) => 'lit' in p) ? src.toLowerCase() : undefined;
-  const usesTime = parts.some((p) => 'time' in p);
-  return {
-    constant,
-    usesTime,
-    render(ev, timeMs) {
-      if (constant !== undefined) return constant;
-      let out = '';
-      let d: Date | undefined;
-      for (const p of parts) {
-        if ('lit' in p) out += p.lit;
-        else if ('field' in p) {
-          const v = getPath(ev.data, p.field);
-          // A missing field renders as `unknown` rather than dropping the event or failing the batch.
-          out += v === undefined || v === null || typeof v === 'object' ? 'unknown' : String(v);
-        } else {
-          d ??= new Date(timeMs);
-          out += p.time === 'Y' ? String(d.getUTCFullYear()) : pad2(p.time === 'm' ? d.getUTCMonth() + 1 : p.time === 'd' ? d.getUTCDate() : d.getUTCHours());
-        }
-      }
-      return out.toLowerCase();
-    },
-  };
-}
-
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
-
-// ---------------------------------------------------------------- encoder
+import { BodyWriter, compileTemplate, getPath, lastKeyString, LruMap, parsePath, stringifyEvent, timeMs, type EncodedRequest, type FieldPath, type LogEvent, type Template } from '@tern/core';
+import type { ElasticsearchConfig } from './schema.ts';
+import { DATA_STREAM_NAME, DEFAULT_INDEX, effectiveMode, TARGET_TEMPLATE, type EsIdStrategy } from './target.ts';
 
 export interface BulkRequest extends EncodedRequest {
   readonly body: Buffer;
@@ -84,15 +22,12 @@ export interface BulkRequest extends EncodedRequest {
   readonly count: number;
 }
 
-export interface EncoderOptions {
-  readonly mode: EsMode;
-  readonly index: string;
-  readonly dataStream: { readonly type: string; readonly dataset: string; readonly namespace: string };
-  readonly id: EsIdStrategy;
-  readonly timestampField: string;
-  /** Clock for events without a usable time (injectable for tests). */
-  readonly now?: () => number;
-}
+/** The options the encoder reads (YAML keys, as the schema completes them). */
+export type EncoderConfig = Pick<ElasticsearchConfig, 'mode' | 'index' | 'data_stream' | 'id' | 'timestamp_field'>;
+
+/** Names remembered per cache (action-line prefixes, data-stream checks): a runaway template must not grow them forever. */
+const NAME_CACHE = 10_000;
+const AT_TIMESTAMP: FieldPath = ['@timestamp'];
 
 export class BulkEncoder {
   private readonly target: Template | undefined;
@@ -101,24 +36,29 @@ export class BulkEncoder {
   private readonly needsTime: boolean;
   private readonly dataStreamMode: boolean;
   private readonly id: EsIdStrategy;
-  private readonly timestampPath: readonly string[];
+  private readonly timestampPath: FieldPath;
+  /** `"<key>"` when the time field is a top-level key (then it may be read from the line). */
+  private readonly timestampKey: string | undefined;
   private readonly now: () => number;
-  /** Action-line prefixes per target name; bounded (a runaway template must not grow it forever). */
-  private readonly prefixes = new Map<string, string>();
-  private readonly dsNames = new Map<string, boolean>();
+  /** Action-line prefixes per target name. */
+  private readonly prefixes = new LruMap<string, string>(NAME_CACHE);
+  private readonly dsNames = new LruMap<string, boolean>(NAME_CACHE);
 
-  constructor(o: EncoderOptions) {
-    this.dataStreamMode = o.mode === 'data_stream';
-    this.id = o.id;
-    this.timestampPath = o.timestampField.split('.');
-    this.now = o.now ?? Date.now;
+  /** `now`: the clock for events without a usable time (injectable for tests). */
+  constructor(c: EncoderConfig, now: () => number = Date.now) {
+    this.dataStreamMode = effectiveMode(c) === 'data_stream';
+    this.id = c.id;
+    this.timestampPath = parsePath(c.timestamp_field);
+    this.timestampKey = this.timestampPath.length === 1 ? JSON.stringify(this.timestampPath[0]) : undefined;
+    this.now = now;
     if (this.dataStreamMode) {
-      const ds: [Template, Template, Template] = [compileTemplate(o.dataStream.type), compileTemplate(o.dataStream.dataset), compileTemplate(o.dataStream.namespace)];
-      this.dsParts = ds;
-      this.constantTarget = ds.every((t) => t.constant !== undefined) ? ds.map((t) => t.constant).join('-') : undefined;
-      this.needsTime = ds.some((t) => t.usesTime);
+      const ds = c.data_stream;
+      const parts: [Template, Template, Template] = [compileTemplate(ds.type, TARGET_TEMPLATE), compileTemplate(ds.dataset, TARGET_TEMPLATE), compileTemplate(ds.namespace, TARGET_TEMPLATE)];
+      this.dsParts = parts;
+      this.constantTarget = parts.every((t) => t.constant !== undefined) ? parts.map((t) => t.constant).join('-') : undefined;
+      this.needsTime = parts.some((t) => t.usesTime);
     } else {
-      this.target = compileTemplate(o.index);
+      this.target = compileTemplate(c.index ?? DEFAULT_INDEX, TARGET_TEMPLATE);
       this.constantTarget = this.target.constant;
       this.needsTime = this.target.usesTime;
     }
@@ -158,7 +98,6 @@ export class BulkEncoder {
     let p = this.prefixes.get(target);
     if (p === undefined) {
       p = `{"create":{"_index":${JSON.stringify(target)}`;
-      if (this.prefixes.size >= 10_000) this.prefixes.clear();
       this.prefixes.set(target, p);
     }
     return p;
@@ -169,7 +108,6 @@ export class BulkEncoder {
     let v = this.dsNames.get(target);
     if (v === undefined) {
       v = DATA_STREAM_NAME.test(target);
-      if (this.dsNames.size >= 10_000) this.dsNames.clear();
       this.dsNames.set(target, v);
     }
     return v;
@@ -195,44 +133,16 @@ export class BulkEncoder {
     return { line, original };
   }
 
-  /** Event time in ms from `timestamp_field` (RFC 3339 string, or epoch ms / s number), else now. */
+  /** Event time in ms from `timestamp_field` (core's time rules), else `@timestamp`, else now. */
   private eventTime(ev: LogEvent): number {
-    const fast = this.fastTime(ev);
-    if (fast !== undefined) return fast;
-    const v = getPath(ev.data, this.timestampPath);
-    if (typeof v === 'string') {
-      const t = Date.parse(v);
-      if (!Number.isNaN(t)) return t;
-    } else if (typeof v === 'number' && Number.isFinite(v)) {
-      return v < 1e11 ? v * 1000 : v;
+    const key = this.timestampKey;
+    if (key !== undefined && !ev.modified && ev.rawFormat === 'json' && ev.raw !== undefined && !ev.parsed) {
+      // Tetragon's `time` is the line's last key: read it without parsing the line.
+      const fast = lastKeyString(ev.raw, key);
+      const t = fast === undefined ? undefined : timeMs(fast);
+      if (t !== undefined) return t;
     }
-    const at = getPath(ev.data, ['@timestamp']);
-    if (typeof at === 'string') {
-      const t = Date.parse(at);
-      if (!Number.isNaN(t)) return t;
-    }
-    return this.now();
-  }
-
-  /**
-   * Reads a top-level string time field straight from the original line when it is the line's
-   * last key (Tetragon's `"time"` is): no JSON.parse per event. Sound because inside JSON strings
-   * quotes are escaped, so `"time":"` preceded by `,` or `{` is a key, and a value followed only by
-   * the final `}` belongs to the outermost object. Anything else falls back to parsing.
-   */
-  private fastTime(ev: LogEvent): number | undefined {
-    const raw = ev.raw;
-    if (raw === undefined || ev.modified || ev.rawFormat !== 'json' || this.timestampPath.length !== 1) return undefined;
-    const key = `"${this.timestampPath[0] as string}":"`;
-    const i = raw.lastIndexOf(key);
-    if (i <= 0) return undefined;
-    const before = raw.charCodeAt(i - 1);
-    if (before !== 44 /* , */ && before !== 123 /* { */) return undefined;
-    const start = i + key.length;
-    const end = raw.indexOf('"', start);
-    if (end < 0 || raw.slice(end + 1).trim() !== '}') return undefined;
-    const t = Date.parse(raw.slice(start, end));
-    return Number.isNaN(t) ? undefined : t;
+    return timeMs(getPath(ev.data, this.timestampPath)) ?? timeMs(getPath(ev.data, AT_TIMESTAMP)) ?? this.now();
   }
 
   /** A deterministic `_id` (27 characters of base64url SHA-1; ids need uniqueness, not secrecy). */

@@ -19,7 +19,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
-import { TernError, type ComponentContext } from '@tern/core';
+import { compileTemplate, TernError, type ComponentContext } from '@tern/core';
+import { TARGET_TEMPLATE } from './target.ts';
 
 type Logger = ComponentContext['logger'];
 
@@ -37,12 +38,13 @@ export const DEFAULT_FLATTENED: readonly string[] = [
   '*.pod_annotations',
 ];
 
+/** `index_template`, as the schema completes it. */
 export interface IndexTemplateOptions {
-  readonly install?: boolean;
+  readonly install: boolean;
   readonly name?: string;
-  readonly priority?: number;
-  readonly flattened?: readonly string[];
-  readonly overwrite?: boolean;
+  readonly priority: number;
+  readonly flattened: readonly string[];
+  readonly overwrite: boolean;
 }
 
 export interface TemplateBodies {
@@ -52,9 +54,9 @@ export interface TemplateBodies {
   readonly indexBody: Record<string, unknown>;
 }
 
-/** `index_patterns` for a target template: placeholders become `*`, lower-cased as names are. */
+/** `index_patterns` for a target template: placeholders and date directives become `*`, lower-cased as names are. */
 export function targetPattern(target: string): string {
-  return target.replace(/\{\{[^{}]*\}\}|%[YmdH]/g, '*').replace(/\*+/g, '*').toLowerCase();
+  return compileTemplate(target, TARGET_TEMPLATE).skeleton('*').replace(/\*+/g, '*');
 }
 
 /** A template name from the pattern: `logs-falco.alerts-*` → `tern-logs-falco.alerts`. */
@@ -69,7 +71,7 @@ const hashOf = (v: unknown): string => createHash('sha1').update(JSON.stringify(
 export function templateBodies(pattern: string, dataStream: boolean, o: IndexTemplateOptions): TemplateBodies {
   const name = o.name ?? defaultTemplateName(pattern);
   const component = `${name}@mappings`;
-  const dynamic_templates = (o.flattened ?? DEFAULT_FLATTENED).map((p, i) => ({
+  const dynamic_templates = o.flattened.map((p, i) => ({
     [`tern_flattened_${i}`]: { path_match: p, match_mapping_type: 'object', mapping: { type: 'flattened' } },
   }));
   const componentContent = { template: { mappings: { dynamic_templates } } };
@@ -80,7 +82,7 @@ export function templateBodies(pattern: string, dataStream: boolean, o: IndexTem
   const composed_of = [...builtins, component, 'ecs@mappings'];
   const indexContent: Record<string, unknown> = {
     index_patterns: [pattern],
-    priority: o.priority ?? 150,
+    priority: o.priority,
     composed_of,
     ignore_missing_component_templates: [...builtins, 'ecs@mappings'],
     ...(dataStream ? { data_stream: {} } : {}),

@@ -10,14 +10,16 @@ import { BulkEncoder, type BulkRequest } from './encoder.ts';
 import { healthcheck } from './healthcheck.ts';
 import { installTemplates, targetPattern, templateBodies, type TemplateBodies } from './index-template.ts';
 import { createClient, sendBulk } from './request.ts';
-import { DATA_STREAM_NAME, effectiveMode, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, schema, validate, type ElasticsearchConfig } from './schema.ts';
+import { schema, validate, type ElasticsearchConfig } from './schema.ts';
+import { DATA_STREAM_NAME, DEFAULT_INDEX, effectiveMode } from './target.ts';
 
-export { BulkEncoder, compileTemplate, templateErrors, type BulkRequest, type Template } from './encoder.ts';
+export { BulkEncoder, type BulkRequest, type EncoderConfig } from './encoder.ts';
 export { classifyBulkBody, classifyClientError, classifyItemStatus, classifyResponse, type ItemClass } from './classify.ts';
 export { checkInfo, SUPPORTED_MAJORS, type ServerInfo } from './healthcheck.ts';
 export { BULK_FILTER_PATH } from './request.ts';
 export { DEFAULT_FLATTENED, defaultTemplateName, installTemplates, targetPattern, templateBodies, type IndexTemplateOptions, type TemplateBodies } from './index-template.ts';
-export { schema, validate, effectiveMode, DATA_STREAM_NAME, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, type ElasticsearchConfig, type EsIdStrategy, type EsMode } from './schema.ts';
+export { schema, validate, ES_BATCH_DEFAULTS, ES_REQUEST_DEFAULTS, type ElasticsearchConfig } from './schema.ts';
+export { effectiveMode, DATA_STREAM_NAME, DEFAULT_INDEX, TARGET_TEMPLATE, type EsIdStrategy, type EsMode } from './target.ts';
 
 class ElasticsearchProtocol implements SinkProtocol<BulkRequest> {
   private readonly client: Client;
@@ -30,26 +32,20 @@ class ElasticsearchProtocol implements SinkProtocol<BulkRequest> {
   private installed: Promise<void> | undefined;
   private templatesReady = false;
 
-  constructor(config: ElasticsearchConfig, ctx: ComponentContext, timeoutMs: number) {
+  constructor(config: ElasticsearchConfig, ctx: ComponentContext) {
     this.ctx = ctx;
-    this.client = createClient(config, ctx.configDir, timeoutMs);
+    this.client = createClient(config, ctx.configDir);
     this.pipeline = config.pipeline;
     const t = config.index_template;
-    this.overwrite = t?.overwrite === true;
-    if (t?.install === true) {
+    this.overwrite = t.overwrite;
+    if (t.install) {
       const mode = effectiveMode(config);
       const ds = config.data_stream;
-      const target = mode === 'data_stream' ? `${ds?.type ?? 'logs'}-${ds?.dataset ?? 'generic'}-${ds?.namespace ?? 'default'}` : (config.index ?? 'tern-%Y.%m.%d');
+      const target = mode === 'data_stream' ? `${ds.type}-${ds.dataset}-${ds.namespace}` : (config.index ?? DEFAULT_INDEX);
       const pattern = targetPattern(target);
       this.templates = templateBodies(pattern, mode === 'data_stream' || DATA_STREAM_NAME.test(target), t);
     }
-    this.encoder = new BulkEncoder({
-      mode: effectiveMode(config),
-      index: config.index ?? 'tern-%Y.%m.%d',
-      dataStream: { type: config.data_stream?.type ?? 'logs', dataset: config.data_stream?.dataset ?? 'generic', namespace: config.data_stream?.namespace ?? 'default' },
-      id: config.id ?? 'content_hash',
-      timestampField: config.timestamp_field ?? 'time',
-    });
+    this.encoder = new BulkEncoder(config);
   }
 
   encode(events: readonly LogEvent[]): BulkRequest {
@@ -95,11 +91,12 @@ class ElasticsearchProtocol implements SinkProtocol<BulkRequest> {
   }
 }
 
-/** Builds the sink (also for tests, which inject a clock or random source through `deps`). */
+/**
+ * Builds the sink from options as the schema completes them (`withDefaults(elasticsearchSink, …)`
+ * outside a pipeline file); tests inject a clock or random source through `deps`.
+ */
 export function createElasticsearchSink(config: ElasticsearchConfig, ctx: ComponentContext, deps: DeliveryDeps = {}): DeliverySink<BulkRequest> {
-  const timeoutMs = config.request?.timeout_ms ?? ES_REQUEST_DEFAULTS.timeout_ms ?? 60_000;
-  const protocol = new ElasticsearchProtocol(config, ctx, timeoutMs);
-  return createDeliverySink(protocol, config, ctx, { ...deps, defaults: { batch: ES_BATCH_DEFAULTS, request: ES_REQUEST_DEFAULTS, ...deps.defaults } });
+  return createDeliverySink(new ElasticsearchProtocol(config, ctx), config, ctx, deps);
 }
 
 export const elasticsearchSink: SinkDefinition<ElasticsearchConfig> = {

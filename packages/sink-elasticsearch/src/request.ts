@@ -36,14 +36,14 @@ export class BulkSerializer extends Serializer {
 }
 
 /** Builds the client from the sink options; reads secret and TLS files now (build time). */
-export function createClient(c: ElasticsearchConfig, baseDir: string, timeoutMs: number): Client {
+export function createClient(c: ElasticsearchConfig, baseDir: string): Client {
   const opts: ClientOptions = {
     maxRetries: 0,
     // The kit aborts at request.timeout_ms; the client's timer is only a backstop.
-    requestTimeout: timeoutMs + 1000,
+    requestTimeout: c.request.timeout_ms + 1000,
     compression: false,
     Serializer: BulkSerializer,
-    headers: { ...c.request?.headers },
+    headers: { ...c.request.headers },
   };
   if (c.cloud_id) opts.cloud = { id: c.cloud_id };
   else opts.nodes = [...(c.endpoints ?? [])];

@@ -13,34 +13,34 @@ import {
   requestSchema,
   validateAuth,
   validateTls,
+  pathError,
+  templateError,
   type AuthOptions,
   type BatchDefaults,
-  type DeliveryOptions,
+  type DefaultedDelivery,
   type JsonSchema,
   type RequestDefaults,
   type TlsOptions,
 } from '@tern/core';
-import { templateErrors } from './encoder.ts';
 import { DEFAULT_FLATTENED, type IndexTemplateOptions } from './index-template.ts';
+import { effectiveMode, TARGET_TEMPLATE, type EsIdStrategy, type EsMode } from './target.ts';
 
 export const ES_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 5_000_000, timeout_ms: 1000 };
 export const ES_REQUEST_DEFAULTS: Partial<RequestDefaults> = { concurrency: 4, timeout_ms: 60_000 };
 
-export type EsMode = 'data_stream' | 'index';
-export type EsIdStrategy = 'none' | 'content_hash' | 'source_offset';
-
-export interface ElasticsearchConfig extends DeliveryOptions {
+/** The options as the schema completes them (YAML keys; every default filled). */
+export interface ElasticsearchConfig extends DefaultedDelivery {
   readonly endpoints?: readonly string[];
   readonly cloud_id?: string;
   readonly mode?: EsMode;
-  readonly data_stream?: { readonly type?: string; readonly dataset?: string; readonly namespace?: string };
+  readonly data_stream: { readonly type: string; readonly dataset: string; readonly namespace: string };
   readonly index?: string;
-  readonly id?: EsIdStrategy;
+  readonly id: EsIdStrategy;
   readonly pipeline?: string;
-  readonly timestamp_field?: string;
+  readonly timestamp_field: string;
   readonly auth?: AuthOptions;
   readonly tls?: TlsOptions;
-  readonly index_template?: IndexTemplateOptions;
+  readonly index_template: IndexTemplateOptions;
 }
 
 export const schema: JsonSchema = {
@@ -83,7 +83,7 @@ export const schema: JsonSchema = {
       type: 'string',
       minLength: 1,
       description:
-        'Target name (mode index; setting it selects mode index): a literal, {{field.path}} templates and strftime %Y %m %d %H from the event time (timestamp_field, else now). Lower-cased. Default in mode index: tern-%Y.%m.%d. A data-stream name here (logs-cilium_tetragon.log-default) is written as a data stream.',
+        'Target name (mode index; setting it selects mode index): a literal, {{field.path}} templates (a missing field renders as unknown) and strftime %Y %m %d %H from the event time (timestamp_field, else now; %% for %). Lower-cased. Default in mode index: tern-%Y.%m.%d. A data-stream name here (logs-cilium_tetragon.log-default) is written as a data stream.',
       examples: ['tern-%Y.%m.%d', 'tetragon-{{node_name}}-%Y.%m', 'logs-cilium_tetragon.log-default'],
     },
     id: {
@@ -103,7 +103,8 @@ export const schema: JsonSchema = {
       type: 'string',
       minLength: 1,
       default: 'time',
-      description: 'Field holding the event time (dotted path). In data_stream mode it becomes @timestamp when the event has none; it also dates %Y.%m.%d index names.',
+      description:
+        'Field holding the event time (field path): an RFC 3339 string or epoch seconds, ms, µs or ns. In data_stream mode it becomes @timestamp when the event has none; it also dates %Y.%m.%d index names. Else @timestamp, else the time of sending.',
       examples: ['time', 'requestReceivedTimestamp'],
     },
     index_template: {
@@ -136,14 +137,6 @@ export const schema: JsonSchema = {
   },
 };
 
-/** `<type>-<dataset>-<namespace>` with a type Elasticsearch ships data-stream templates for. */
-export const DATA_STREAM_NAME = /^(?:logs|metrics|traces|synthetics)-[^-]+-[^-]+$/;
-
-/** The mode in effect: as set, else `index` when an index is named, else `data_stream`. */
-export function effectiveMode(c: Pick<ElasticsearchConfig, 'mode' | 'index'>): EsMode {
-  return c.mode ?? (c.index !== undefined ? 'index' : 'data_stream');
-}
-
 /** Cross-field checks; pure. */
 export function validate(c: ElasticsearchConfig): string[] {
   const out: string[] = [];
@@ -167,8 +160,11 @@ export function validate(c: ElasticsearchConfig): string[] {
     ['data_stream.dataset', c.data_stream?.dataset],
     ['data_stream.namespace', c.data_stream?.namespace],
   ] as const) {
-    if (value !== undefined) for (const e of templateErrors(value)) out.push(`${key}: ${e}`);
+    const e = templateError(value, TARGET_TEMPLATE);
+    if (e !== undefined) out.push(`${key}: ${e}`);
   }
+  const p = pathError(c.timestamp_field);
+  if (c.timestamp_field !== undefined && p !== undefined) out.push(`timestamp_field: ${p}`);
   out.push(...validateAuth(c.auth), ...validateTls(c.tls));
   return out;
 }

@@ -1,7 +1,8 @@
 // The shared sink conformance suite, run against the test-kit Elasticsearch emulator.
 import { runSinkConformance } from '@tern/core/testing';
 import { startElasticsearch } from '@tern/test-kit';
-import { createElasticsearchSink } from '../src/index.ts';
+import { withDefaults } from '@tern/core';
+import { createElasticsearchSink, elasticsearchSink } from '../src/index.ts';
 
 runSinkConformance({
   name: 'elasticsearch',
@@ -10,7 +11,7 @@ runSinkConformance({
   setup: async () => {
     const emu = await startElasticsearch();
     return {
-      build: (delivery, ctx) => createElasticsearchSink({ endpoints: [emu.url], data_stream: { dataset: 'conformance' }, ...delivery }, ctx),
+      build: (delivery, ctx) => createElasticsearchSink(withDefaults(elasticsearchSink, { endpoints: [emu.url], data_stream: { dataset: 'conformance' }, ...delivery }), ctx),
       stored: () => emu.count(),
       fault: (f) =>
         emu.fault({
@@ -19,6 +20,8 @@ runSinkConformance({
           action: f.kind === 'status' ? { status: f.status, ...(f.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(f.retryAfterSeconds) } } : {}) } : { reset: f.when },
         }),
       ingestTimes: () => emu.requests.filter((r) => r.path.endsWith('/_bulk')).map((r) => r.at),
+      // The emulator gone: its port refuses connections, as a dead endpoint does.
+      down: () => emu.close(),
       close: () => emu.close(),
     };
   },

@@ -1,34 +1,18 @@
 // End to end through the CLI: a 100,000-line Tetragon log, `file → elasticsearch`, `tern run --once`
 // against the emulator (full store: ids, data-stream rules, @timestamp checked): every line arrives once.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startElasticsearch } from '@tern/test-kit';
+import { nodeToExit as run, ternArgs, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
-const GEN = '/work/shared/bench/gen-tetragon.mjs';
 const LINES = 100_000;
 
-function run(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
-
 it(`file → elasticsearch: ${LINES} Tetragon lines arrive exactly once`, { timeout: 180_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tern-es-e2e-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = workdir('tern-es-e2e-');
   const log = join(dir, 'tetragon.log');
-  const gen = await run([GEN, String(LINES), log], dir);
-  assert.equal(gen.code, 0, gen.stderr);
+  await writeTetragonLog(log, LINES);
 
   const emu = await startElasticsearch({ store: 'full', recordBodies: false });
   after(() => emu.close());
@@ -46,7 +30,7 @@ sinks:
 `,
   );
   const t0 = Date.now();
-  const r = await run(['--conditions=tern-src', BIN, 'run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json'], dir);
+  const r = await run(ternArgs(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json']), dir);
   const ms = Date.now() - t0;
   assert.equal(r.code, 0, r.stderr);
 

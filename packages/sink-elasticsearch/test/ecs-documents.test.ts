@@ -8,19 +8,17 @@
  * shows the first run's silence means something.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
+import { startElasticsearch, type ElasticsearchEmulator, sampleLines, type SampleName } from '@tern/test-kit';
+import { nodeToExit, ternArgs } from '@tern/test-kit/e2e';
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
-const FIXTURES = fileURLToPath(new URL('../../transforms/test/fixtures/', import.meta.url));
 
 type J = Record<string, any>;
-const read = (name: string): J[] => readFileSync(join(FIXTURES, name), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as J);
+const read = (name: SampleName): J[] => sampleLines(name).map((l) => JSON.parse(l) as J);
 const clone = <T>(v: T): T => structuredClone(v);
 
 const COLLIDING = { app: 'web', 'app.kubernetes.io/name': 'web', 'app.kubernetes.io': 'x', 'app.kubernetes': 'y', 'pod-template-hash': '7d9f' };
@@ -95,15 +93,8 @@ function zeekCorpus(): { conn: J[]; dns: J[]; http: J[] } {
   return { conn, dns: read('zeek-dns.log'), http: read('zeek-http.log') };
 }
 
-function run(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=tern-src', BIN, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
+/** `tern <args>` in `cwd`, to its end. */
+const run = (args: string[], cwd: string) => nodeToExit(ternArgs(args), cwd);
 
 const STREAMS: Array<[string, string, string]> = [
   // source id, file, dataset

@@ -4,19 +4,22 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { LogEvent, type ComponentContext } from '@tern/core';
+import { LogEvent, withDefaults, type ComponentContext, type OptionsInput } from '@tern/core';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, TEST_TLS_CERT, TEST_TLS_KEY, waitFor, writeTestTls, type TestContext } from '@tern/core/testing';
-import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions } from '@tern/test-kit';
-import { createElasticsearchSink, type ElasticsearchConfig } from '../src/index.ts';
+import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, waitFor, type TestContext } from '@tern/core/testing';
+import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions, TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
+import { createElasticsearchSink, elasticsearchSink, type ElasticsearchConfig } from '../src/index.ts';
+
+/** The sink from options as a pipeline file would give them (the schema's defaults filled in). */
+const sinkFor = (c: OptionsInput<ElasticsearchConfig>, ctx: ComponentContext) => createElasticsearchSink(withDefaults(elasticsearchSink, c), ctx);
 
 const FAST = { retry_initial_ms: 5, retry_max_ms: 50, concurrency: 1, timeout_ms: 5000 };
 
-async function setup(emuOpts: ElasticsearchOptions = {}, config: Partial<ElasticsearchConfig> = {}, ctxOver: Partial<ComponentContext> = {}) {
+async function setup(emuOpts: ElasticsearchOptions = {}, config: OptionsInput<ElasticsearchConfig> = {}, ctxOver: Partial<ComponentContext> = {}) {
   const emu = await startElasticsearch(emuOpts);
   const ctx: TestContext = testContext('es_out', 'elasticsearch', ctxOver);
-  const sink = createElasticsearchSink(
+  const sink = sinkFor(
     { endpoints: [emu.url], healthcheck: false, compression: 'none', data_stream: { dataset: 'cilium_tetragon.log' }, ...config, batch: { max_events: 10, timeout_ms: 20, ...config.batch }, request: { ...FAST, ...config.request } },
     ctx,
   );
@@ -65,7 +68,7 @@ describe('index_template.install: templates before the first document', () => {
     assert.equal(await b.done, 'delivered');
     assert.equal(put(emu).length, 2);
     // A second sink (a restart) finds them up to date.
-    const again = createElasticsearchSink({ endpoints: [emu.url], compression: 'none', data_stream: { dataset: 'falco.alerts' }, index_template: { install: true }, batch: { max_events: 10, timeout_ms: 20 }, request: FAST }, testContext('es_again', 'elasticsearch'));
+    const again = sinkFor({ endpoints: [emu.url], compression: 'none', data_stream: { dataset: 'falco.alerts' }, index_template: { install: true }, batch: { max_events: 10, timeout_ms: 20 }, request: FAST }, testContext('es_again', 'elasticsearch'));
     again.start();
     const b2 = trackedBatch([alert({ a: 2 }, 2)]);
     again.accept(b2);
@@ -76,7 +79,7 @@ describe('index_template.install: templates before the first document', () => {
     const foreign = await fetch(`${emu.url}/_index_template/mine`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ index_patterns: ['logs-x-*'], priority: 300 }) });
     assert.equal(foreign.status, 200);
     const c3 = testContext('es_mine', 'elasticsearch');
-    const mine = createElasticsearchSink({ endpoints: [emu.url], compression: 'none', data_stream: { dataset: 'x' }, index_template: { install: true, name: 'mine' }, batch: { max_events: 10, timeout_ms: 20 }, request: FAST }, c3);
+    const mine = sinkFor({ endpoints: [emu.url], compression: 'none', data_stream: { dataset: 'x' }, index_template: { install: true, name: 'mine' }, batch: { max_events: 10, timeout_ms: 20 }, request: FAST }, c3);
     mine.start();
     const b3 = trackedBatch([alert({ a: 3 }, 3)]);
     mine.accept(b3);
@@ -303,7 +306,7 @@ describe('elasticsearch sink against the emulator', () => {
     // connection pool is the only place that shows the decoded URL (nothing listens there).
     const cloudId = `tern-test:${Buffer.from('eu-west-1.aws.found.io$abc123$def456').toString('base64')}`;
     const ctx = testContext('es_cloud', 'elasticsearch');
-    const sink = createElasticsearchSink({ cloud_id: cloudId, healthcheck: false, auth: { strategy: 'api_key', api_key: 'k' } }, ctx);
+    const sink = sinkFor({ cloud_id: cloudId, healthcheck: false, auth: { strategy: 'api_key', api_key: 'k' } }, ctx);
     const urls = (sink as unknown as { protocol: { client: { connectionPool: { connections: Array<{ url: URL }> } } } }).protocol.client.connectionPool.connections.map((c) => c.url.href);
     assert.deepEqual(urls, ['https://abc123.eu-west-1.aws.found.io/']);
     return sink.stop(AbortSignal.timeout(100));
@@ -329,7 +332,7 @@ describe('elasticsearch sink against the emulator', () => {
     await dead.close(); // nothing listens there any more: connection refused
     const live = await startElasticsearch();
     const ctx = testContext('es_out', 'elasticsearch');
-    const sink = createElasticsearchSink(
+    const sink = sinkFor(
       { endpoints: [deadUrl, live.url], healthcheck: false, compression: 'none', data_stream: { dataset: 'cilium_tetragon.log' }, batch: { max_events: 5, timeout_ms: 20 }, request: FAST },
       ctx,
     );
@@ -358,7 +361,7 @@ describe('elasticsearch sink against the emulator', () => {
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
     const files = writeTestTls();
     const ctx = testContext('es_out', 'elasticsearch', { configDir: files.dir });
-    const sink = createElasticsearchSink(
+    const sink = sinkFor(
       {
         endpoints: [`https://127.0.0.1:${(relay.address() as AddressInfo).port}`],
         tls: { ca_file: 'cert.pem', server_name: 'es.internal' },

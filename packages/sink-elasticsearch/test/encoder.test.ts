@@ -3,11 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { LogEvent } from '@tern/core';
+import { compileTemplate, LogEvent, templateError, withDefaults, type OptionsInput } from '@tern/core';
 import { makeEvents, TEST_ORIGIN } from '@tern/core/testing';
-import { BulkEncoder, compileTemplate, effectiveMode, schema, templateErrors, validate } from '../src/index.ts';
+import { BulkEncoder, effectiveMode, elasticsearchSink, schema, TARGET_TEMPLATE, validate, type ElasticsearchConfig } from '../src/index.ts';
 
-const base = { mode: 'data_stream' as const, index: 'tern-%Y.%m.%d', dataStream: { type: 'logs', dataset: 'cilium_tetragon.log', namespace: 'default' }, id: 'content_hash' as const, timestampField: 'time', now: () => Date.UTC(2026, 0, 2, 3) };
+const base = { mode: 'data_stream' as const, index: 'tern-%Y.%m.%d', data_stream: { type: 'logs', dataset: 'cilium_tetragon.log', namespace: 'default' }, id: 'content_hash' as const, timestamp_field: 'time' };
+const NOW = () => Date.UTC(2026, 0, 2, 3);
+/** Options as the schema completes them, for `validate` (which the loader calls after defaults). */
+const cfg = (c: OptionsInput<ElasticsearchConfig>): ElasticsearchConfig => withDefaults(elasticsearchSink, c);
 const line = (s: string, offset = 0) => new LogEvent(TEST_ORIGIN, s, 'json', undefined, offset);
 
 function lines(body: string): unknown[] {
@@ -18,7 +21,7 @@ function lines(body: string): unknown[] {
 describe('BulkEncoder', () => {
   it('writes a create action per event and the original line untouched', () => {
     const evs = makeEvents(3);
-    const enc = new BulkEncoder(base);
+    const enc = new BulkEncoder(base, NOW);
     const r = enc.encode(evs);
     assert.equal(r.count, 3);
     const ls = r.body.toString().split('\n');
@@ -30,7 +33,7 @@ describe('BulkEncoder', () => {
   });
 
   it('splices @timestamp from timestamp_field when the event has none (Tetragon lines)', () => {
-    const enc = new BulkEncoder(base);
+    const enc = new BulkEncoder(base, NOW);
     const tetragon = '{"process_exec":{"process":{"binary":"/bin/sh","start_time":"2024-11-22T05:19:56.272534327Z"}},"node_name":"kind","time":"2024-11-22T05:20:00.001222152Z"}';
     const [, doc] = lines(enc.encode([line(tetragon)]).body.toString()) as [unknown, Record<string, unknown>];
     assert.equal(doc['@timestamp'], '2024-11-22T05:20:00.001Z');
@@ -51,15 +54,15 @@ describe('BulkEncoder', () => {
 
   it('keeps the content hash stable whether or not @timestamp was spliced, and ids deterministic', () => {
     const l = '{"a":1,"time":"2024-11-22T05:20:00Z"}';
-    const ds = new BulkEncoder(base).encode([line(l)]).body.toString().split('\n')[0];
-    const ix = new BulkEncoder({ ...base, mode: 'index', index: 'x' }).encode([line(l)]).body.toString().split('\n')[0];
+    const ds = new BulkEncoder(base, NOW).encode([line(l)]).body.toString().split('\n')[0];
+    const ix = new BulkEncoder({ ...base, mode: 'index', index: 'x' }, NOW).encode([line(l)]).body.toString().split('\n')[0];
     const id = (s: string | undefined) => (JSON.parse(s ?? '{}') as { create: { _id: string } }).create._id;
     assert.equal(id(ds), id(ix));
-    assert.notEqual(id(ds), id(new BulkEncoder(base).encode([line('{"a":2}')]).body.toString().split('\n')[0]));
+    assert.notEqual(id(ds), id(new BulkEncoder(base, NOW).encode([line('{"a":2}')]).body.toString().split('\n')[0]));
   });
 
   it('source_offset ids come from host + file identity + offset', () => {
-    const enc = new BulkEncoder({ ...base, id: 'source_offset' });
+    const enc = new BulkEncoder({ ...base, id: 'source_offset' }, NOW);
     const id = (ev: LogEvent) => (JSON.parse(enc.encode([ev]).body.toString().split('\n')[0] as string) as { create: { _id: string } }).create._id;
     assert.equal(id(line('{"a":1}', 100)), id(line('{"b":2}', 100)), 'same position → same id');
     assert.notEqual(id(line('{"a":1}', 100)), id(line('{"a":1}', 200)));
@@ -69,21 +72,21 @@ describe('BulkEncoder', () => {
   });
 
   it('id none writes no _id; index mode takes a template', () => {
-    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'Tetragon-{{node_name}}-%Y.%m.%d', id: 'none' });
+    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'Tetragon-{{node_name}}-%Y.%m.%d', id: 'none' }, NOW);
     const [action, doc] = lines(enc.encode([line('{"node_name":"Kind-Worker","time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [{ create: Record<string, unknown> }, Record<string, unknown>];
     assert.deepEqual(action, { create: { _index: 'tetragon-kind-worker-2024.11.22' } });
     assert.equal(doc['@timestamp'], undefined, 'index mode does not add @timestamp');
   });
 
   it('renders templated data stream parts per event', () => {
-    const enc = new BulkEncoder({ ...base, dataStream: { type: 'logs', dataset: 'k8s.audit', namespace: '{{objectRef.namespace}}' } });
+    const enc = new BulkEncoder({ ...base, data_stream: { type: 'logs', dataset: 'k8s.audit', namespace: '{{objectRef.namespace}}' } }, NOW);
     const body = enc.encode([line('{"objectRef":{"namespace":"kube-system"}}'), line('{"x":1}')]).body;
     const targets = body.toString().split('\n').filter((_, i) => i % 2 === 0 && _ !== '').map((l) => (JSON.parse(l) as { create: { _index: string } }).create._index);
     assert.deepEqual(targets, ['logs-k8s.audit-kube-system', 'logs-k8s.audit-unknown']);
   });
 
   it('never fails on a malformed lazily decoded line: in data-stream mode it is stored as the tagged event', () => {
-    const enc = new BulkEncoder({ ...base, id: 'content_hash' });
+    const enc = new BulkEncoder({ ...base, id: 'content_hash' }, NOW);
     const bad = line('{"process_exec":{"truncated');
     const good = line('  {"a":1,"time":"2024-11-22T05:20:00Z"}');
     const out = lines(enc.encode([bad, good]).body.toString()) as Array<Record<string, unknown>>;
@@ -100,23 +103,33 @@ describe('BulkEncoder', () => {
     const ev = line('{"a":1}');
     ev.mutate().b = 2;
     const text = new LogEvent(TEST_ORIGIN, 'plain text', 'text', undefined, 0);
-    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'x' });
+    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'x' }, NOW);
     const docs = enc.encode([ev, text]).body.toString().split('\n').filter((_, i) => i % 2 === 1);
     assert.deepEqual(docs.map((d) => JSON.parse(d) as unknown), [{ a: 1, b: 2 }, { message: 'plain text' }]);
   });
 });
 
-describe('templates', () => {
+describe('target templates (core templates with TARGET_TEMPLATE)', () => {
   it('compile once; constants need no event', () => {
-    assert.equal(compileTemplate('Logs-Static').constant, 'logs-static');
-    const t = compileTemplate('tern-%Y.%m.%d-%H');
+    assert.equal(compileTemplate('Logs-Static', TARGET_TEMPLATE).constant, 'logs-static');
+    const t = compileTemplate('tern-%Y.%m.%d-%H', TARGET_TEMPLATE);
     assert.equal(t.constant, undefined);
     assert.equal(t.render(line('{}'), Date.UTC(2026, 10, 2, 7)), 'tern-2026.11.02-07');
   });
   it('report syntax errors', () => {
-    assert.deepEqual(templateErrors('ok-{{a.b}}-%Y'), []);
-    assert.equal(templateErrors('bad-{{a').length, 1);
-    assert.equal(templateErrors('bad-%q').length, 1);
+    assert.equal(templateError('ok-{{a.b}}-%Y', TARGET_TEMPLATE), undefined);
+    assert.match(templateError('bad-{{a', TARGET_TEMPLATE) ?? '', /unterminated/);
+    assert.match(templateError('bad-%q', TARGET_TEMPLATE) ?? '', /unknown date directive %q/);
+  });
+  it('event times follow core\'s rules: epoch µs and ns numbers, digit strings; a time only Date.parse knew falls back to @timestamp, then now', () => {
+    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'x-%Y.%m.%d' }, NOW);
+    const target = (l: string) => enc.targetOf(line(l));
+    assert.equal(target('{"time":1732252800123456}'), 'x-2024.11.22', 'µs (read as ms before: year 56,800)');
+    assert.equal(target('{"time":"1732252800123456789"}'), 'x-2024.11.22');
+    assert.equal(target('{"time":1732252800}'), 'x-2024.11.22');
+    assert.equal(target('{"@timestamp":"2023-05-06T00:00:00Z","time":"Fri, 22 Nov 2024 05:20:00 GMT"}'), 'x-2023.05.06');
+    assert.equal(target('{"time":"yesterday"}'), 'x-2026.01.02');
+    assert.equal(target('{"a":1,"time":"2024-11-22T05:20:00\\u005a"}'), 'x-2024.11.22', 'an escape in the last key: parsed, not scanned');
   });
 });
 
@@ -134,7 +147,7 @@ describe('schema and validate', () => {
     assert.deepEqual(c.data_stream, { type: 'logs', dataset: 'generic', namespace: 'default' });
     assert.deepEqual(c.batch, { max_events: 1000, max_bytes: 5_000_000, timeout_ms: 1000 });
     assert.equal(c.compression, 'gzip');
-    assert.deepEqual(validate(c), []);
+    assert.deepEqual(validate(c as unknown as ElasticsearchConfig), []);
   });
 
   it('rejects unknown keys and bad values', () => {
@@ -144,30 +157,31 @@ describe('schema and validate', () => {
   });
 
   it('cross-field rules name the option', () => {
-    assert.deepEqual(validate({}), ['endpoints (or cloud_id) is required']);
-    assert.deepEqual(validate({ endpoints: ['http://x'], cloud_id: 'a:b' }), ['endpoints and cloud_id are exclusive: set one']);
-    assert.deepEqual(validate({ cloud_id: 'a:b', index: 'x-{{a' }), ['index: unbalanced {{ }} in "x-{{a"']);
-    assert.deepEqual(validate({ endpoints: ['http://x'], auth: { strategy: 'basic', user: 'elastic' } }), ['auth: strategy basic needs password or password_file']);
+    assert.deepEqual(validate(cfg({})), ['endpoints (or cloud_id) is required']);
+    assert.deepEqual(validate(cfg({ endpoints: ['http://x'], cloud_id: 'a:b' })), ['endpoints and cloud_id are exclusive: set one']);
+    assert.deepEqual(validate(cfg({ cloud_id: 'a:b', index: 'x-{{a' })), ['index: unterminated "{{" at column 3']);
+    assert.deepEqual(validate(cfg({ cloud_id: 'a:b', timestamp_field: 'a..b' })), ['timestamp_field: invalid field path "a..b" at column 3: empty segment']);
+    assert.deepEqual(validate(cfg({ endpoints: ['http://x'], auth: { strategy: 'basic', user: 'elastic' } })), ['auth: strategy basic needs password or password_file']);
   });
 
   it('the data-stream trap: a target option the mode would ignore is an error, and index alone selects it', () => {
     const e = ['http://x'];
     // index without mode: the target is index (mode index), so nothing goes to logs-generic-default.
     assert.equal(effectiveMode({ index: 'logs-cilium_tetragon.log-default' }), 'index');
-    assert.deepEqual(validate({ endpoints: e, index: 'logs-cilium_tetragon.log-default' }), []);
-    const [ds] = validate({ endpoints: e, mode: 'data_stream', index: 'logs-cilium_tetragon.log-default' });
+    assert.deepEqual(validate(cfg({ endpoints: e, index: 'logs-cilium_tetragon.log-default' })), []);
+    const [ds] = validate(cfg({ endpoints: e, mode: 'data_stream', index: 'logs-cilium_tetragon.log-default' }));
     assert.match(ds ?? '', /^index: "logs-cilium_tetragon\.log-default" is not used in mode data_stream/);
-    const [both] = validate({ endpoints: e, index: 'tetragon', data_stream: { dataset: 'x' } });
+    const [both] = validate(cfg({ endpoints: e, index: 'tetragon', data_stream: { dataset: 'x' } }));
     assert.match(both ?? '', /^data_stream: is not used when writing to the target named by index/);
-    assert.deepEqual(validate({ endpoints: e, mode: 'index', data_stream: {} }), [], 'an empty block (the schema default) is fine');
+    assert.deepEqual(validate(cfg({ endpoints: e, mode: 'index', data_stream: {} })), [], 'an empty block (the schema default) is fine');
   });
 
   it('a target named like a data stream gets @timestamp in mode index too (else every document is refused)', () => {
-    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'logs-cilium_tetragon.log-default' });
+    const enc = new BulkEncoder({ ...base, mode: 'index', index: 'logs-cilium_tetragon.log-default' }, NOW);
     const [action, doc] = lines(enc.encode([line('{"a":1,"time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [{ create: { _index: string } }, Record<string, unknown>];
     assert.equal(action.create._index, 'logs-cilium_tetragon.log-default');
     assert.equal(doc['@timestamp'], '2024-11-22T05:20:00.000Z');
-    const plain = new BulkEncoder({ ...base, mode: 'index', index: 'tetragon-%Y' });
+    const plain = new BulkEncoder({ ...base, mode: 'index', index: 'tetragon-%Y' }, NOW);
     const [, doc2] = lines(plain.encode([line('{"a":1,"time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [unknown, Record<string, unknown>];
     assert.equal(doc2['@timestamp'], undefined, 'an ordinary index gets the line as it is');
   });

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startElasticsearch } from '@tern/test-kit';
+import { TERN_BIN as BIN } from '@tern/test-kit/e2e';
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../../examples/zeek-per-pod/', import.meta.url));
 
 it('examples/zeek-per-pod: the pod name from the path is at k8s.pod.name in every Zeek document', { timeout: 60_000 }, async () => {

@@ -6,29 +6,33 @@
  */
 import { fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { batchSchema, createDeliverySink, LogLimiter, type BatchOptions, type ComponentContext, type DeliveryOptions, type Sink, type SinkDefinition } from '@tern/core';
+import { batchSchema, createDeliverySink, LogLimiter, type BatchOptions, type BufferOptions, type ComponentContext, type DeliveryOptions, type Sink, type SinkDefinition } from '@tern/core';
 import { FdProtocol, truncateTornTail, type Encoding } from './writer.ts';
 
+/** Options of `console` as the schema completes them (YAML keys). */
 export interface ConsoleSinkConfig {
-  encoding: Encoding;
-  target: 'stdout' | 'stderr';
-  batch?: BatchOptions;
+  readonly encoding: Encoding;
+  readonly target: 'stdout' | 'stderr';
+  readonly batch: Required<BatchOptions>;
+  readonly buffer?: BufferOptions;
 }
 
+/** Options of `file` as the schema completes them (YAML keys). */
 export interface FileSinkConfig {
-  path: string;
-  encoding: Encoding;
-  fsync: boolean;
-  batch?: BatchOptions;
+  readonly path: string;
+  readonly encoding: Encoding;
+  readonly fsync: boolean;
+  readonly batch: Required<BatchOptions>;
+  readonly buffer?: BufferOptions;
 }
 
 /** Local writes: large batches, a short wait, one write in flight (lines stay in order). */
 export const LOCAL_BATCH_DEFAULTS = { max_events: 10_000, max_bytes: 4 * 1024 * 1024, timeout_ms: 100 } as const;
 
 /** Delivery options of a local sink: no compression, no healthcheck, one write at a time, retry with backoff forever. */
-function delivery(cfg: { batch?: BatchOptions; buffer?: DeliveryOptions['buffer'] }): DeliveryOptions {
+function delivery(cfg: { readonly batch: Required<BatchOptions>; readonly buffer?: BufferOptions }): DeliveryOptions {
   return {
-    ...(cfg.batch ? { batch: cfg.batch } : {}),
+    batch: cfg.batch,
     ...(cfg.buffer ? { buffer: cfg.buffer } : {}),
     compression: 'none',
     healthcheck: false,
@@ -66,7 +70,7 @@ export const consoleSink: SinkDefinition<ConsoleSinkConfig> = {
       limiter: new LogLimiter(ctx.logger),
       writeErrors: ctx.telemetry.counter('write_errors'),
     });
-    return createDeliverySink(protocol, delivery(cfg as ConsoleSinkConfig & { buffer?: DeliveryOptions['buffer'] }), ctx, { defaults: { batch: LOCAL_BATCH_DEFAULTS } });
+    return createDeliverySink(protocol, delivery(cfg), ctx);
   },
 };
 
@@ -104,7 +108,7 @@ export const fileSink: SinkDefinition<FileSinkConfig> = {
       writeErrors: ctx.telemetry.counter('write_errors'),
       close: true,
     });
-    return createDeliverySink(protocol, delivery(cfg as FileSinkConfig & { buffer?: DeliveryOptions['buffer'] }), ctx, { defaults: { batch: LOCAL_BATCH_DEFAULTS } });
+    return createDeliverySink(protocol, delivery(cfg), ctx);
   },
 };
 

@@ -5,16 +5,16 @@
  * - unstructured (§1.4): `[{"tags":{…},"messages":["<line>",…]}]`
  * - hec (§1.5): concatenated `{"event":<event>,"time":<epoch s>,"fields":{"#tag":…}}` objects
  *
- * The event goes in as its original line (`toJson()`), never re-serialised; the timestamp is read
- * straight from the line when it can be (Tetragon's `"time"` is the last key), so an unchanged
- * event is not parsed at all unless a tag template names one of its fields.
+ * The event goes in as its original line (`toJson()`), never re-serialised; the timestamp follows
+ * core's time rules (field/time.ts) and is read straight from the line when it can be (Tetragon's
+ * `"time"` is the last key), so an unchanged event is not parsed at all unless a tag template names
+ * one of its fields. Tags are core templates (`NAME_TEMPLATE`: a missing field renders `unknown`).
  *
  * Pure apart from the clock for events without a time: the kit may re-encode subsets to split.
  */
 import { hash } from 'node:crypto';
-import { getPath, type EncodedRequest, type EventOrigin, type LogEvent } from '@tern/core';
-import type { LogScaleMode } from './schema.ts';
-import { compileTemplate, type Template } from './template.ts';
+import { compileTemplate, getPath, lastKeyString, NAME_TEMPLATE, parsePath, timeMs, type EncodedRequest, type EventOrigin, type FieldPath, type LogEvent, type Template } from '@tern/core';
+import type { LogScaleConfig, LogScaleMode } from './schema.ts';
 
 export interface LogScaleRequest extends EncodedRequest {
   readonly body: string;
@@ -22,24 +22,21 @@ export interface LogScaleRequest extends EncodedRequest {
   readonly events: readonly LogEvent[];
 }
 
-export interface EncoderOptions {
-  readonly mode: LogScaleMode;
-  readonly tags: Readonly<Record<string, string>>;
-  readonly timestampFields: readonly string[];
-  readonly rawstring: boolean;
-  readonly eventId: boolean;
-  /** Clock for events without a usable time (injectable for tests). */
-  readonly now?: () => number;
-}
+/** The options the encoder reads (YAML keys, as the schema completes them). */
+export type EncoderConfig = Pick<LogScaleConfig, 'mode' | 'tags' | 'timestamp_fields' | 'rawstring' | 'event_id'>;
 
 /**
- * ISO 8601 with a zone, as LogScale's structured endpoint parses it: such strings go out unchanged.
- * A `,` decimal sign is ISO too, but not every parser takes it: those strings go out as epoch ms.
+ * RFC 3339 as LogScale's structured endpoint parses it: such strings go out unchanged (their zone
+ * and digits kept). A `,` decimal sign or a space for `T` is RFC 3339 too, but not every parser
+ * takes it: those times go out as epoch ms.
  */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+const LOGSCALE_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})$/i;
 
-/** An event time: an ISO string to send as is, or epoch milliseconds. */
-type Time = { readonly iso: string; readonly ms?: undefined } | { readonly iso?: undefined; readonly ms: number };
+/** An event time: epoch milliseconds, and the string to send as is when it is one. */
+export interface Time {
+  readonly ms: number;
+  readonly iso?: string;
+}
 
 export class LogScaleEncoder {
   private readonly mode: LogScaleMode;
@@ -48,20 +45,25 @@ export class LogScaleEncoder {
   private readonly constantTags: string | undefined;
   /** Tags per origin (one per file), when templates read only origin names such as `{{@host}}`. */
   private readonly byOrigin: WeakMap<EventOrigin, string> | undefined;
-  private readonly fields: ReadonlyArray<{ readonly name: string; readonly path: readonly string[]; readonly key: string }>;
+  /** Time fields: the parsed path, and the quoted key when it is a top-level one (read from the line). */
+  private readonly fields: ReadonlyArray<{ readonly path: FieldPath; readonly key: string | undefined }>;
   private readonly rawstring: boolean;
   private readonly eventId: boolean;
   private readonly now: () => number;
 
-  constructor(o: EncoderOptions) {
-    this.mode = o.mode;
-    this.tags = Object.entries(o.tags).map(([k, v]) => [k, compileTemplate(v)] as const);
+  /** `now`: the clock for events without a usable time (injectable for tests). */
+  constructor(c: EncoderConfig, now: () => number = Date.now) {
+    this.mode = c.mode;
+    this.tags = Object.entries(c.tags).map(([k, v]) => [k, compileTemplate(v, NAME_TEMPLATE)] as const);
     this.constantTags = this.tags.every(([, t]) => t.constant !== undefined) ? tagsJson(this.tags.map(([k, t]) => [k, t.constant as string])) : undefined;
     this.byOrigin = this.constantTags === undefined && this.tags.every(([, t]) => !t.readsData) ? new WeakMap() : undefined;
-    this.fields = o.timestampFields.map((f) => ({ name: f, path: f.split('.'), key: `"${f}"` }));
-    this.rawstring = o.rawstring && o.mode !== 'unstructured';
-    this.eventId = o.eventId && o.mode !== 'unstructured';
-    this.now = o.now ?? Date.now;
+    this.fields = c.timestamp_fields.map((f) => {
+      const path = parsePath(f);
+      return { path, key: path.length === 1 ? JSON.stringify(path[0]) : undefined };
+    });
+    this.rawstring = c.rawstring && c.mode !== 'unstructured';
+    this.eventId = c.event_id && c.mode !== 'unstructured';
+    this.now = now;
   }
 
   /** The partition key of an event: its tags as the JSON object the request carries. */
@@ -111,7 +113,7 @@ export class LogScaleEncoder {
       const ev = events[i] as LogEvent;
       const t = this.time(ev);
       body += i === 0 ? '{"timestamp":' : ',{"timestamp":';
-      body += t.iso !== undefined ? `"${t.iso}"` : String(t.ms);
+      body += t.iso !== undefined ? JSON.stringify(t.iso) : String(t.ms);
       body += ',"attributes":';
       body += this.attributes(ev);
       if (this.rawstring) body += `,"rawstring":${JSON.stringify(ev.raw ?? ev.toJson())}`;
@@ -142,8 +144,7 @@ export class LogScaleEncoder {
     }
     let body = '';
     for (const ev of events) {
-      const t = this.time(ev);
-      const ms = t.ms ?? Date.parse(t.iso as string);
+      const ms = this.time(ev).ms;
       body += '{"event":';
       body += this.rawstring ? JSON.stringify(ev.raw ?? ev.toJson()) : ev.toJson();
       body += `,"time":${ms / 1000}`;
@@ -180,7 +181,7 @@ export class LogScaleEncoder {
     // Parsed already (the default `json` decoding): field lookups are cheaper than scanning the line.
     const raw = !ev.parsed && ev.rawFormat === 'json' ? ev.raw : undefined;
     for (const f of this.fields) {
-      if (raw !== undefined && f.path.length === 1) {
+      if (raw !== undefined && f.key !== undefined) {
         // A key that does not occur in the line as a quoted string is not in the event: no parse needed.
         if (!raw.includes(f.key)) continue;
         const fast = lastKeyString(raw, f.key);
@@ -197,36 +198,11 @@ export class LogScaleEncoder {
   }
 }
 
-/**
- * Reads a top-level string field straight from a JSON line when it is the line's last key. Sound
- * because quotes inside JSON strings are escaped, so `"key":"` preceded by `,` or `{` is a key, and
- * a value followed only by the final `}` belongs to the outermost object. Else undefined (parse).
- */
-export function lastKeyString(raw: string, quotedKey: string): string | undefined {
-  const key = `${quotedKey}:"`;
-  const i = raw.lastIndexOf(key);
-  if (i <= 0) return undefined;
-  const before = raw.charCodeAt(i - 1);
-  if (before !== 44 /* , */ && before !== 123 /* { */) return undefined;
-  const start = i + key.length;
-  const end = raw.indexOf('"', start);
-  if (end < 0 || raw.charCodeAt(end - 1) === 92 /* \ */ || raw.slice(end + 1).trim() !== '}') return undefined;
-  return raw.slice(start, end);
-}
-
-/** A time from a field value: ISO strings kept, other dates and epoch numbers (s, ms, µs, ns) as ms. */
+/** A time from a field value by core's rules; an RFC 3339 string LogScale parses is kept to be sent as is. */
 export function fromValue(v: unknown): Time | undefined {
-  if (typeof v === 'string') {
-    if (ISO_8601.test(v)) return { iso: v };
-    const t = Date.parse(v.includes(',') ? v.replace(',', '.') : v);
-    return Number.isNaN(t) ? undefined : { ms: t };
-  }
-  if (typeof v === 'number' && Number.isFinite(v) && v > 0) {
-    // Magnitude tells the unit: seconds until year 5138, then ms, µs, ns.
-    const ms = v < 1e11 ? v * 1000 : v < 1e14 ? v : v < 1e17 ? v / 1e3 : v / 1e6;
-    return { ms: Math.round(ms) };
-  }
-  return undefined;
+  const ms = timeMs(v);
+  if (ms === undefined) return undefined;
+  return typeof v === 'string' && LOGSCALE_ISO.test(v) ? { ms, iso: v } : { ms };
 }
 
 function tagsJson(entries: ReadonlyArray<readonly [string, string]>): string {

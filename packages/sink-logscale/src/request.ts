@@ -6,7 +6,7 @@
  * header: it is not logged, and error reasons quote the server's body, never the request.
  */
 import { randomUUID } from 'node:crypto';
-import { HttpClient, type Payload, type SendResult } from '@tern/core';
+import { clientOptions, HttpClient, type Payload, type SendResult } from '@tern/core';
 import { classifyLogScale } from './classify.ts';
 import type { LogScaleRequest } from './encoder.ts';
 import type { LogScaleConfig, LogScaleMode } from './schema.ts';
@@ -20,12 +20,8 @@ export const INGEST_PATHS: Readonly<Record<LogScaleMode, string>> = {
 export function createClient(c: LogScaleConfig, baseDir: string): HttpClient {
   return new HttpClient({
     endpoint: c.endpoint,
-    ...(c.tls ? { tls: c.tls } : {}),
-    ...(c.proxy ? { proxy: c.proxy } : {}),
+    ...clientOptions(c, baseDir),
     auth: { strategy: 'bearer', ...(c.token ? { token: c.token } : {}), ...(c.token_file ? { token_file: c.token_file } : {}) },
-    headers: c.request?.headers ?? {},
-    concurrency: c.request?.concurrency ?? 4,
-    baseDir,
   });
 }
 

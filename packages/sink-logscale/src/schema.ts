@@ -10,14 +10,17 @@ import {
   PROXY_SCHEMA,
   TLS_SCHEMA,
   batchSchema,
+  NAME_TEMPLATE,
+  pathError,
   requestSchema,
+  secretProperties,
+  templateError,
   validateTls,
   type BatchDefaults,
-  type DeliveryOptions,
+  type DefaultedDelivery,
   type JsonSchema,
   type TlsOptions,
 } from '@tern/core';
-import { templateErrors } from './template.ts';
 
 export const LOGSCALE_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 1_000_000, timeout_ms: 1000 };
 /** LogScale's "Ingest via API best practices": at most 5,000 events and 5 MB uncompressed per request. */
@@ -29,17 +32,18 @@ export type LogScaleMode = 'structured' | 'unstructured' | 'hec';
 export const DEFAULT_TIMESTAMP_FIELDS: readonly string[] = ['@timestamp', 'time', 'timestamp', 'requestReceivedTimestamp'];
 export const DEFAULT_TAGS: Readonly<Record<string, string>> = { source: '{{@source}}' };
 
-export interface LogScaleConfig extends DeliveryOptions {
+/** The options as the schema completes them (YAML keys; every default filled). */
+export interface LogScaleConfig extends DefaultedDelivery {
   readonly endpoint: string;
   readonly token?: string;
   readonly token_file?: string;
-  readonly mode?: LogScaleMode;
-  readonly tags?: Readonly<Record<string, string>>;
-  readonly timestamp_fields?: readonly string[];
-  readonly rawstring?: boolean;
-  readonly event_id?: boolean;
+  readonly mode: LogScaleMode;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly timestamp_fields: readonly string[];
+  readonly rawstring: boolean;
+  readonly event_id: boolean;
   readonly tls?: TlsOptions;
-  readonly proxy?: string;
+  readonly proxy: string;
 }
 
 /** The kit's batch block with LogScale's defaults, and its bounds tightened to the documented request limits. */
@@ -67,18 +71,7 @@ export const schema: JsonSchema = {
       description: 'Base URL of the LogScale cluster (or its ingest host); the ingest path is appended.',
       examples: ['https://cloud.community.humio.com', 'https://logscale.internal:8080'],
     },
-    token: {
-      type: 'string',
-      minLength: 1,
-      description: 'Ingest token (it picks the repository and parser). Prefer token_file or ${ENV} interpolation over a literal.',
-      examples: ['${LOGSCALE_INGEST_TOKEN}'],
-    },
-    token_file: {
-      type: 'string',
-      minLength: 1,
-      description: 'File holding the ingest token (a mounted Kubernetes Secret); a trailing newline is ignored.',
-      examples: ['/var/run/secrets/tern/logscale-token'],
-    },
+    ...secretProperties('token', 'Ingest token (it picks the repository and parser)', '${LOGSCALE_INGEST_TOKEN}'),
     mode: {
       type: 'string',
       enum: ['structured', 'unstructured', 'hec'],
@@ -91,7 +84,7 @@ export const schema: JsonSchema = {
       type: 'object',
       default: DEFAULT_TAGS,
       description:
-        'Tags (LogScale datasources) of every event; values may be {{field.path}} templates, or {{@host}} (node name), {{@source}} (source id), {{@path}} (file path). Events are grouped per distinct tag set. Keep them low-cardinality (at most 10,000 datasources per repository).',
+        'Tags (LogScale datasources) of every event; values may be {{field.path}} templates (a missing field renders as unknown), or origin fields: {{@host}} (node name), {{@source}} (source id), {{@path}} (file path), {{@fields.<name>}} (a path_fields capture). Events are grouped per distinct tag set. Keep them low-cardinality (at most 10,000 datasources per repository).',
       examples: [{ source: 'tetragon', cluster: 'prod-eu1', node: '{{@host}}' }],
       additionalProperties: { type: 'string' },
       propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.-]*$' },
@@ -103,7 +96,7 @@ export const schema: JsonSchema = {
       items: { type: 'string', minLength: 1 },
       default: DEFAULT_TIMESTAMP_FIELDS,
       description:
-        'Fields (dotted paths) holding the event time, first found wins: an ISO 8601 string is sent as is, another date string or an epoch number (s, ms, µs or ns) as epoch milliseconds. Events with none are stamped with the time they are encoded.',
+        'Fields (field paths) holding the event time, first found wins: an RFC 3339 string is sent as is, an epoch number or digit string (s, ms, µs or ns, by magnitude) as epoch milliseconds. Events with none are stamped with the time they are encoded.',
       examples: [['time'], ['requestReceivedTimestamp', 'stageTimestamp']],
     },
     rawstring: {
@@ -134,12 +127,18 @@ export function validate(c: LogScaleConfig): string[] {
   const has = (v: string | undefined): boolean => v !== undefined && v !== '';
   if (has(c.token) && has(c.token_file)) out.push('set token or token_file, not both');
   else if (!has(c.token) && !has(c.token_file)) out.push('token (or token_file) is required');
-  const mode = c.mode ?? 'structured';
-  if (mode === 'unstructured') {
-    if (c.rawstring === true) out.push('rawstring applies to modes structured and hec (unstructured sends the original lines anyway)');
-    if (c.event_id === true) out.push('event_id applies to modes structured and hec (unstructured sends the lines only)');
+  if (c.mode === 'unstructured') {
+    if (c.rawstring) out.push('rawstring applies to modes structured and hec (unstructured sends the original lines anyway)');
+    if (c.event_id) out.push('event_id applies to modes structured and hec (unstructured sends the lines only)');
   }
-  for (const [k, v] of Object.entries(c.tags ?? {})) for (const e of templateErrors(v)) out.push(`tags.${k}: ${e}`);
+  for (const [k, v] of Object.entries(c.tags)) {
+    const e = templateError(v, NAME_TEMPLATE);
+    if (e !== undefined) out.push(`tags.${k}: ${e}`);
+  }
+  c.timestamp_fields.forEach((f, i) => {
+    const e = pathError(f);
+    if (e !== undefined) out.push(`timestamp_fields.${i}: ${e}`);
+  });
   out.push(...validateTls(c.tls));
   return out;
 }

@@ -1,7 +1,8 @@
 // The shared sink conformance suite, run against the test-kit LogScale emulator (structured mode).
 import { runSinkConformance } from '@tern/core/testing';
 import { startLogScale } from '@tern/test-kit';
-import { createLogScaleSink } from '../src/index.ts';
+import { withDefaults } from '@tern/core';
+import { createLogScaleSink, logscaleSink } from '../src/index.ts';
 
 runSinkConformance({
   name: 'logscale',
@@ -12,7 +13,11 @@ runSinkConformance({
   setup: async () => {
     const emu = await startLogScale({ recordBodies: false });
     return {
-      build: (delivery, ctx) => createLogScaleSink({ endpoint: emu.url, token: 'test-token', ...delivery }, ctx),
+      build: (delivery, ctx) => createLogScaleSink(
+          // LogScale documents at most 5,000 events per request, and the schema holds the batch to that.
+          withDefaults(logscaleSink, { endpoint: emu.url, token: 'test-token', ...delivery, batch: { ...delivery.batch, max_events: Math.min(delivery.batch?.max_events ?? 1000, 5000) } }),
+          ctx,
+        ),
       stored: () => emu.count(),
       fault: (f) =>
         emu.fault({
@@ -21,6 +26,8 @@ runSinkConformance({
           action: f.kind === 'status' ? { status: f.status, ...(f.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(f.retryAfterSeconds) } } : {}) } : { reset: f.when },
         }),
       ingestTimes: () => emu.requests.filter((r) => r.path === '/api/v1/ingest/humio-structured').map((r) => r.at),
+      // The emulator gone: its port refuses connections, as a dead endpoint does.
+      down: () => emu.close(),
       close: () => emu.close(),
     };
   },

@@ -3,48 +3,19 @@
 // first requests meet 503 (ingest backlog); and a refused token at --log-level debug pauses the
 // sink loudly without the token ever reaching the logs.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startLogScale } from '@tern/test-kit';
+import { tern, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
-const GEN = fileURLToPath(new URL('../../../bench/gen-tetragon.mjs', import.meta.url));
 const LINES = 100_000;
 const STRUCTURED = '/api/v1/ingest/humio-structured';
 
-interface Child {
-  readonly exit: Promise<number | null>;
-  readonly stderr: () => string;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function run(args: string[], cwd: string, env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const exit = new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code));
-  });
-  after(() => child.kill('SIGKILL'));
-  return { exit, stderr: () => stderr, kill: (s) => child.kill(s) };
-}
-
-function workdir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tern-ls-e2e-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 it(`file → logscale: ${LINES} Tetragon lines arrive with tags and timestamps through 503 backlog answers`, { timeout: 180_000 }, async () => {
-  const dir = workdir();
+  const dir = workdir('tern-ls-e2e-');
   const log = join(dir, 'tetragon.log');
-  const gen = run([GEN, String(LINES), log], dir);
-  assert.equal(await gen.exit, 0, gen.stderr());
+  await writeTetragonLog(log, LINES);
 
   let armed = false;
   const emu = await startLogScale({
@@ -75,7 +46,7 @@ sinks:
 `,
   );
   const t0 = Date.now();
-  const r = run(['--conditions=tern-src', BIN, 'run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json'], dir, { LOGSCALE_TOKEN: 'e2e-token', NODE_NAME: 'node-e2e' });
+  const r = tern(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json'], { cwd: dir, env: { LOGSCALE_TOKEN: 'e2e-token', NODE_NAME: 'node-e2e' } });
   assert.equal(await r.exit, 0, r.stderr());
   const ms = Date.now() - t0;
 
@@ -111,7 +82,7 @@ sinks:
 });
 
 it('a refused token at --log-level debug: TERN_ERR_SINK_AUTH logged, the token never', { timeout: 60_000 }, async () => {
-  const dir = workdir();
+  const dir = workdir('tern-ls-e2e-');
   const secret = 'tok-9f2c-very-secret-value';
   writeFileSync(join(dir, 'token'), `${secret}\n`);
   writeFileSync(join(dir, 'in.log'), '{"a":1,"time":"2026-08-21T10:00:00Z"}\n{"a":2,"time":"2026-08-21T10:00:01Z"}\n');
@@ -127,14 +98,14 @@ sinks:
   logscale: { type: logscale, inputs: [in], endpoint: "${emu.url}", token_file: ./token, request: { retry_max_ms: 200 } }
 `,
   );
-  const r = run(['--conditions=tern-src', BIN, 'run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json', '--log-level', 'debug'], dir);
+  const r = tern(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json', '--log-level', 'debug'], { cwd: dir });
   // Wait for the loud line, then stop: the sink keeps the events while paused, so --once would wait forever.
   const deadline = Date.now() + 30_000;
   while (!r.stderr().includes('TERN_ERR_SINK_AUTH')) {
     assert.ok(Date.now() < deadline, `no auth error logged:\n${r.stderr()}`);
     await new Promise((res) => setTimeout(res, 50));
   }
-  r.kill('SIGTERM');
+  r.child.kill('SIGTERM');
   await r.exit;
   const stderr = r.stderr();
   assert.ok(!stderr.includes(secret), 'token absent from every log line');

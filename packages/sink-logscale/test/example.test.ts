@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startLogScale } from '@tern/test-kit';
+import { TERN_BIN as BIN } from '@tern/test-kit/e2e';
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 
 function run(cwd: string, env: Record<string, string>): Promise<number | null> {

@@ -6,10 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { LogEvent, type EventOrigin } from '@tern/core';
+import { LogEvent, withDefaults, type EventOrigin, type OptionsInput } from '@tern/core';
 import { makeEvents, testContext, trackedBatch, waitFor, type TestContext } from '@tern/core/testing';
 import { startLogScale, type LogScaleEmulator, type LogScaleOptions } from '@tern/test-kit';
-import { createLogScaleSink, fromValue, lastKeyString, LogScaleEncoder, LOGSCALE_MAX_BYTES, LOGSCALE_MAX_EVENTS, schema, validate, type LogScaleConfig } from '../src/index.ts';
+import { createLogScaleSink, fromValue, LogScaleEncoder, logscaleSink, LOGSCALE_MAX_BYTES, LOGSCALE_MAX_EVENTS, schema, validate, type LogScaleConfig } from '../src/index.ts';
+
+/** Options as a pipeline file would give them (the schema's defaults filled in). */
+const cfg = (c: OptionsInput<LogScaleConfig>): LogScaleConfig => withDefaults(logscaleSink, c);
 
 const ORIGIN: EventOrigin = { sourceId: 'tetragon', path: '/var/log/tetragon/tetragon.log', host: 'node-a', fileId: 'f1' };
 const FAST = { batch: { max_events: 100, timeout_ms: 20 }, request: { retry_initial_ms: 5, retry_max_ms: 50 } } as const;
@@ -20,8 +23,8 @@ async function emulator(opts: LogScaleOptions = {}): Promise<LogScaleEmulator> {
   return emu;
 }
 
-function sinkFor(emu: LogScaleEmulator, config: Partial<LogScaleConfig> = {}, ctx: TestContext = testContext('ls', 'logscale')) {
-  const sink = createLogScaleSink({ endpoint: emu.url, token: 'test-token', healthcheck: false, ...FAST, ...config }, ctx);
+function sinkFor(emu: LogScaleEmulator, config: OptionsInput<LogScaleConfig> = {}, ctx: TestContext = testContext('ls', 'logscale')) {
+  const sink = createLogScaleSink(cfg({ endpoint: emu.url, token: 'test-token', healthcheck: false, ...FAST, ...config }), ctx);
   sink.start();
   after(() => sink.stop(AbortSignal.timeout(300)));
   return { sink, ctx };
@@ -117,28 +120,25 @@ describe('structured mode', () => {
 });
 
 describe('timestamps', () => {
-  it('fromValue: ISO strings kept, other dates and epoch s/ms/µs/ns as ms, anything else undefined', () => {
-    assert.deepEqual(fromValue('2026-08-21T10:00:00.123456789Z'), { iso: '2026-08-21T10:00:00.123456789Z' });
-    assert.deepEqual(fromValue('2026-08-21T12:00:00+02:00'), { iso: '2026-08-21T12:00:00+02:00' });
-    assert.deepEqual(fromValue('Fri, 21 Aug 2026 10:00:00 GMT'), { ms: Date.UTC(2026, 7, 21, 10) });
-    assert.deepEqual(fromValue('2026-08-21T10:00:00,5Z'), { ms: Date.UTC(2026, 7, 21, 10, 0, 0, 500) }, 'comma decimal: sent as ms');
+  it('fromValue: core\'s time rules; RFC 3339 strings kept to be sent as they are, epoch s/ms/µs/ns as ms, anything else undefined', () => {
+    const at10 = Date.UTC(2026, 7, 21, 10);
+    assert.deepEqual(fromValue('2026-08-21T10:00:00.123456789Z'), { ms: at10 + 123, iso: '2026-08-21T10:00:00.123456789Z' });
+    assert.deepEqual(fromValue('2026-08-21T12:00:00+02:00'), { ms: at10, iso: '2026-08-21T12:00:00+02:00' });
+    assert.deepEqual(fromValue('2026-08-21T10:00:00,5Z'), { ms: at10 + 500 }, 'comma decimal: sent as ms');
+    assert.deepEqual(fromValue('2026-08-21 10:00:00Z'), { ms: at10 }, 'a space for T: sent as ms');
     const ms = Date.UTC(2026, 7, 21, 10, 0, 0, 123);
     assert.deepEqual(fromValue(ms / 1000), { ms });
     assert.deepEqual(fromValue(ms), { ms });
     assert.deepEqual(fromValue(ms * 1000), { ms });
     assert.deepEqual(fromValue(ms * 1e6), { ms });
-    for (const v of ['soon', '', -5, 0, null, {}, true]) assert.equal(fromValue(v), undefined, String(v));
-  });
-
-  it('lastKeyString reads only a top-level last key', () => {
-    assert.equal(lastKeyString('{"a":{"time":"x"},"time":"2026"}', '"time"'), '2026');
-    assert.equal(lastKeyString('{"time":"2026","b":1}', '"time"'), undefined, 'not the last key');
-    assert.equal(lastKeyString('{"a":{"time":"x"}}', '"time"'), undefined, 'nested');
-    assert.equal(lastKeyString('{"start_time":"x"}', '"time"'), undefined);
+    assert.deepEqual(fromValue(String(ms)), { ms }, 'digits as a string');
+    // `Date.parse` strings are not times any more (changelog); 0 is the epoch.
+    for (const v of ['Fri, 21 Aug 2026 10:00:00 GMT', 'soon', '', -5, null, {}, true]) assert.equal(fromValue(v), undefined, String(v));
+    assert.deepEqual(fromValue(0), { ms: 0 });
   });
 
   it('the first configured field present wins; HEC gets epoch seconds', () => {
-    const enc = new LogScaleEncoder({ mode: 'hec', tags: {}, timestampFields: ['ts', 'time'], rawstring: false, eventId: false, now: () => 42_000 });
+    const enc = new LogScaleEncoder(cfg({ endpoint: 'http://x', mode: 'hec', tags: {}, timestamp_fields: ['ts', 'time'] }), () => 42_000);
     const body = enc.encode([ev({ time: '2026-08-21T10:00:00Z', ts: 1787306401 }), ev({ time: '2026-08-21T10:00:00,5Z' }), ev({ x: 1 })], '{}').body;
     assert.equal(body, '{"event":{"time":"2026-08-21T10:00:00Z","ts":1787306401},"time":1787306401}{"event":{"time":"2026-08-21T10:00:00,5Z"},"time":1787306400.5}{"event":{"x":1},"time":42}');
   });
@@ -306,11 +306,12 @@ describe('options', () => {
 
   it('validate: token xor token_file, mode-specific options, template syntax', () => {
     const base = { endpoint: 'http://x' };
-    assert.deepEqual(validate({ ...base, token: 't' }), []);
-    assert.deepEqual(validate(base), ['token (or token_file) is required']);
-    assert.deepEqual(validate({ ...base, token: 't', token_file: 'f' }), ['set token or token_file, not both']);
-    assert.equal(validate({ ...base, token: 't', mode: 'unstructured', rawstring: true, event_id: true }).length, 2);
-    assert.deepEqual(validate({ ...base, token: 't', tags: { a: '{{x' } }), ['tags.a: unbalanced {{ }} in "{{x"']);
+    assert.deepEqual(validate(cfg({ ...base, token: 't' })), []);
+    assert.deepEqual(validate(cfg(base)), ['token (or token_file) is required']);
+    assert.deepEqual(validate(cfg({ ...base, token: 't', token_file: 'f' })), ['set token or token_file, not both']);
+    assert.equal(validate(cfg({ ...base, token: 't', mode: 'unstructured', rawstring: true, event_id: true })).length, 2);
+    assert.deepEqual(validate(cfg({ ...base, token: 't', tags: { a: '{{x' } })), ['tags.a: unterminated "{{" at column 1']);
+    assert.deepEqual(validate(cfg({ ...base, token: 't', timestamp_fields: ['time', 'a..b'] })), ['timestamp_fields.1: invalid field path "a..b" at column 3: empty segment']);
   });
 
   it('schema: batch defaults 1,000 events / 1 MB / 1 s, bounded by 5,000 events / 5 MB', () => {

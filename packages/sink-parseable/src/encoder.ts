@@ -16,9 +16,8 @@
  *
  * Pure: the same events always give the same body, so the kit may re-encode subsets to split.
  */
-import { stringifyEvent, type EncodedRequest, type EventOrigin, type LogEvent } from '@tern/core';
-import { compileTemplate, type Template } from './template.ts';
-import { sanitizeStream } from './schema.ts';
+import { compileTemplate, LruMap, NAME_TEMPLATE, stringifyEvent, type EncodedRequest, type EventOrigin, type LogEvent, type Template } from '@tern/core';
+import { sanitizeStream, type ParseableConfig } from './schema.ts';
 
 export interface ParseableRequest extends EncodedRequest {
   readonly body: string;
@@ -27,10 +26,8 @@ export interface ParseableRequest extends EncodedRequest {
   readonly events: readonly LogEvent[];
 }
 
-export interface EncoderOptions {
-  readonly stream: string;
-  readonly explodeArrays: boolean;
-}
+/** The options the encoder reads (YAML keys, as the schema completes them). */
+export type EncoderConfig = Pick<ParseableConfig, 'stream' | 'explode_arrays'>;
 
 export const RENAMED_P_TIMESTAMP = '_p_timestamp';
 
@@ -38,13 +35,13 @@ export class ParseableEncoder {
   private readonly stream: Template;
   private readonly explodeArrays: boolean;
   /** Sanitised names per rendered value; bounded (a runaway template must not grow it forever). */
-  private readonly names = new Map<string, string>();
+  private readonly names = new LruMap<string, string>(10_000);
   /** Stream per origin (one per file), when the template reads only origin names such as `{{@source}}`. */
   private readonly byOrigin: WeakMap<EventOrigin, string> | undefined;
 
-  constructor(o: EncoderOptions) {
-    this.stream = compileTemplate(o.stream);
-    this.explodeArrays = o.explodeArrays;
+  constructor(c: EncoderConfig) {
+    this.stream = compileTemplate(c.stream, NAME_TEMPLATE);
+    this.explodeArrays = c.explode_arrays;
     this.byOrigin = this.stream.constant === undefined && !this.stream.readsData ? new WeakMap() : undefined;
   }
 
@@ -64,7 +61,6 @@ export class ParseableEncoder {
     let name = this.names.get(rendered);
     if (name === undefined) {
       name = sanitizeStream(rendered);
-      if (this.names.size >= 10_000) this.names.clear();
       this.names.set(rendered, name);
     }
     return name;

@@ -4,63 +4,40 @@
  * sink kit, which owns batching (one batch per stream), retries, splitting on 413, pausing on
  * refused credentials, acknowledgements and shutdown.
  */
-import { createDeliverySink, type ComponentContext, type DeliveryDeps, type DeliverySink, type HttpClient, type LogEvent, type Payload, type SendResult, type SinkDefinition, type SinkProtocol } from '@tern/core';
+import { compileTemplate, createDeliverySink, encodingOf, NAME_TEMPLATE, type ComponentContext, type DeliveryDeps, type DeliverySink, type SinkDefinition, type SinkProtocol } from '@tern/core';
 import { ParseableEncoder, type ParseableRequest } from './encoder.ts';
 import { healthcheck } from './healthcheck.ts';
 import { createClient, ParseableSender } from './request.ts';
-import { PARSEABLE_BATCH_DEFAULTS, schema, validate, type ParseableConfig } from './schema.ts';
-import { compileTemplate } from './template.ts';
+import { schema, validate, type ParseableConfig } from './schema.ts';
 
-export { ParseableEncoder, RENAMED_P_TIMESTAMP, stringifyArrays, type ParseableRequest } from './encoder.ts';
+export { ParseableEncoder, RENAMED_P_TIMESTAMP, stringifyArrays, type EncoderConfig, type ParseableRequest } from './encoder.ts';
 export { classifyParseable } from './classify.ts';
 export { INGEST_PATH } from './request.ts';
-export { compileTemplate, templateErrors, type Template } from './template.ts';
 export { schema, validate, sanitizeStream, streamNameError, MAX_CUSTOM_FIELDS, PARSEABLE_BATCH_DEFAULTS, PARSEABLE_MAX_BYTES, type ParseableConfig } from './schema.ts';
 
-class ParseableProtocol implements SinkProtocol<ParseableRequest> {
-  private readonly client: HttpClient;
-  private readonly sender: ParseableSender;
-  private readonly encoder: ParseableEncoder;
-  private readonly createStream: string | undefined;
-  private readonly ctx: ComponentContext;
-
-  constructor(config: ParseableConfig, ctx: ComponentContext) {
-    this.ctx = ctx;
-    this.client = createClient(config, ctx.configDir);
-    this.encoder = new ParseableEncoder({ stream: config.stream, explodeArrays: config.explode_arrays ?? false });
-    this.sender = new ParseableSender(this.client, config.custom_fields ?? {}, this.encoder);
-    this.createStream = config.create_stream === true ? compileTemplate(config.stream).constant : undefined;
-  }
-
-  partition(ev: LogEvent): string {
-    return this.encoder.partition(ev);
-  }
-
-  estimate(ev: LogEvent): number {
-    return this.encoder.estimate(ev);
-  }
-
-  encode(events: readonly LogEvent[], partition: string): ParseableRequest {
-    return this.encoder.encode(events, partition);
-  }
-
-  send(req: ParseableRequest, payload: Payload, signal: AbortSignal): Promise<SendResult> {
-    return this.sender.send(req, payload, signal);
-  }
-
-  async healthcheck(signal: AbortSignal): Promise<void> {
-    const r = await healthcheck(this.client, this.createStream, signal);
-    this.ctx.logger.info({ endpoint: this.client.origin, ...(this.createStream ? { stream: this.createStream, stream_status: r } : {}) }, 'Parseable is ready');
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
+/** The protocol: the encoder's half (streams as partitions, estimates, bodies) and the sending half. */
+function parseableProtocol(config: ParseableConfig, ctx: ComponentContext): SinkProtocol<ParseableRequest> {
+  const client = createClient(config, ctx.configDir);
+  const encoder = new ParseableEncoder(config);
+  const sender = new ParseableSender(client, config.custom_fields, encoder);
+  const createStream = config.create_stream ? compileTemplate(config.stream, NAME_TEMPLATE).constant : undefined;
+  return {
+    ...encodingOf(encoder),
+    send: (req, payload, signal) => sender.send(req, payload, signal),
+    async healthcheck(signal) {
+      const r = await healthcheck(client, createStream, signal);
+      ctx.logger.info({ endpoint: client.origin, ...(createStream ? { stream: createStream, stream_status: r } : {}) }, 'Parseable is ready');
+    },
+    close: () => client.close(),
+  };
 }
 
-/** Builds the sink (also for tests, which inject a clock or random source through `deps`). */
+/**
+ * Builds the sink from options as the schema completes them (`withDefaults(parseableSink, …)`
+ * outside a pipeline file); tests inject a clock or random source through `deps`.
+ */
 export function createParseableSink(config: ParseableConfig, ctx: ComponentContext, deps: DeliveryDeps = {}): DeliverySink<ParseableRequest> {
-  return createDeliverySink(new ParseableProtocol(config, ctx), config, ctx, { ...deps, defaults: { batch: PARSEABLE_BATCH_DEFAULTS, ...deps.defaults } });
+  return createDeliverySink(parseableProtocol(config, ctx), config, ctx, deps);
 }
 
 export const parseableSink: SinkDefinition<ParseableConfig> = {

@@ -5,7 +5,7 @@
  * custom `X-P-<name>` field headers. The password is read once at build (`password_file`) and only
  * ever goes into the Authorization header: error reasons quote the server's body, never the request.
  */
-import { HttpClient, type Payload, type SendResult } from '@tern/core';
+import { clientOptions, HttpClient, type Payload, type SendResult } from '@tern/core';
 import { classifyParseable } from './classify.ts';
 import type { ParseableEncoder, ParseableRequest } from './encoder.ts';
 import type { ParseableConfig } from './schema.ts';
@@ -15,12 +15,8 @@ export const INGEST_PATH = '/api/v1/ingest';
 export function createClient(c: ParseableConfig, baseDir: string): HttpClient {
   return new HttpClient({
     endpoint: c.endpoint,
-    ...(c.tls ? { tls: c.tls } : {}),
-    ...(c.proxy ? { proxy: c.proxy } : {}),
+    ...clientOptions(c, baseDir),
     auth: { strategy: 'basic', user: c.username, ...(c.password ? { password: c.password } : {}), ...(c.password_file ? { password_file: c.password_file } : {}) },
-    headers: c.request?.headers ?? {},
-    concurrency: c.request?.concurrency ?? 4,
-    baseDir,
   });
 }
 

@@ -10,14 +10,17 @@ import {
   PROXY_SCHEMA,
   TLS_SCHEMA,
   batchSchema,
+  compileTemplate,
+  NAME_TEMPLATE,
   requestSchema,
+  secretProperties,
+  templateError,
   validateTls,
   type BatchDefaults,
-  type DeliveryOptions,
+  type DefaultedDelivery,
   type JsonSchema,
   type TlsOptions,
 } from '@tern/core';
-import { compileTemplate, templateErrors } from './template.ts';
 
 export const PARSEABLE_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 4 * 1024 * 1024, timeout_ms: 1000 };
 /** `P_MAX_EVENT_PAYLOAD_SIZE` default (§3.6): a larger body is refused with 413. */
@@ -31,17 +34,18 @@ export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'static-schema-flag', 'stream-type', 'telemetry-type', 'tenant', 'tenant-id', 'dataset-tag', 'dataset-tags',
 ]);
 
-export interface ParseableConfig extends DeliveryOptions {
+/** The options as the schema completes them (YAML keys; every default filled). */
+export interface ParseableConfig extends DefaultedDelivery {
   readonly endpoint: string;
   readonly stream: string;
   readonly username: string;
   readonly password?: string;
   readonly password_file?: string;
-  readonly explode_arrays?: boolean;
-  readonly create_stream?: boolean;
-  readonly custom_fields?: Readonly<Record<string, string>>;
+  readonly explode_arrays: boolean;
+  readonly create_stream: boolean;
+  readonly custom_fields: Readonly<Record<string, string>>;
   readonly tls?: TlsOptions;
-  readonly proxy?: string;
+  readonly proxy: string;
 }
 
 /** The kit's batch block with Parseable's defaults, max_bytes bounded by the server's payload limit. */
@@ -66,7 +70,7 @@ export const schema: JsonSchema = {
       type: 'string',
       minLength: 1,
       description:
-        'Stream (dataset) name, or a template: {{field.path}} from the event, {{@host}}, {{@source}}, {{@path}}. Parseable allows letters, digits, - and _ only: rendered values have every other character replaced by _ (falco.alerts → falco_alerts), an empty value becomes unknown and an SQL keyword gets a trailing _. A literal name must already be valid. The stream is created by the first ingest if missing.',
+        'Stream (dataset) name, or a template: {{field.path}} from the event (a missing field renders as unknown), {{@host}}, {{@source}}, {{@path}}, {{@fields.<name>}}. Parseable allows letters, digits, - and _ only: rendered values have every other character replaced by _ (falco.alerts → falco_alerts), an empty value becomes unknown and an SQL keyword gets a trailing _. A literal name must already be valid. The stream is created by the first ingest if missing.',
       examples: ['tetragon', 'k8s-{{kind}}'],
     },
     username: {
@@ -75,18 +79,7 @@ export const schema: JsonSchema = {
       description: 'User for HTTP Basic authentication (a user with the ingest permission on the stream).',
       examples: ['tern-ingest'],
     },
-    password: {
-      type: 'string',
-      minLength: 1,
-      description: 'Password of username. Prefer password_file or ${ENV} interpolation over a literal.',
-      examples: ['${PARSEABLE_PASSWORD}'],
-    },
-    password_file: {
-      type: 'string',
-      minLength: 1,
-      description: 'File holding the password (a mounted Kubernetes Secret); a trailing newline is ignored.',
-      examples: ['/var/run/secrets/tern/parseable-password'],
-    },
+    ...secretProperties('password', 'Password of username', '${PARSEABLE_PASSWORD}'),
     explode_arrays: {
       type: 'boolean',
       default: false,
@@ -142,16 +135,17 @@ export function validate(c: ParseableConfig): string[] {
   const has = (v: string | undefined): boolean => v !== undefined && v !== '';
   if (has(c.password) && has(c.password_file)) out.push('set password or password_file, not both');
   else if (!has(c.password) && !has(c.password_file)) out.push('password (or password_file) is required');
-  const errs = templateErrors(c.stream);
+  const err = templateError(c.stream, NAME_TEMPLATE);
+  const errs = err === undefined ? [] : [err];
   for (const e of errs) out.push(`stream: ${e}`);
   if (errs.length === 0) {
-    const t = compileTemplate(c.stream);
+    const t = compileTemplate(c.stream, NAME_TEMPLATE);
     if (t.constant !== undefined) {
       const e = streamNameError(t.constant);
       if (e !== undefined) out.push(`stream: ${e}`);
-    } else if (c.create_stream === true) out.push('create_stream needs a literal stream (a templated stream is created by its first ingest)');
+    } else if (c.create_stream) out.push('create_stream needs a literal stream (a templated stream is created by its first ingest)');
   }
-  for (const [k, v] of Object.entries(c.custom_fields ?? {})) {
+  for (const [k, v] of Object.entries(c.custom_fields)) {
     if (RESERVED_HEADERS.has(k.toLowerCase())) out.push(`custom_fields.${k}: X-P-${k} is a Parseable instruction header, not a field`);
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(v)) out.push(`custom_fields.${k}: control characters cannot go in a header`);

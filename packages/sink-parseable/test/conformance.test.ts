@@ -1,7 +1,8 @@
 // The shared sink conformance suite, run against the test-kit Parseable emulator.
 import { runSinkConformance } from '@tern/core/testing';
 import { startParseable } from '@tern/test-kit';
-import { createParseableSink } from '../src/index.ts';
+import { withDefaults } from '@tern/core';
+import { createParseableSink, parseableSink } from '../src/index.ts';
 
 runSinkConformance({
   name: 'parseable',
@@ -10,7 +11,7 @@ runSinkConformance({
   setup: async () => {
     const emu = await startParseable({ recordBodies: false });
     return {
-      build: (delivery, ctx) => createParseableSink({ endpoint: emu.url, stream: 'conformance', username: 'admin', password: 'admin', ...delivery }, ctx),
+      build: (delivery, ctx) => createParseableSink(withDefaults(parseableSink, { endpoint: emu.url, stream: 'conformance', username: 'admin', password: 'admin', ...delivery }), ctx),
       stored: () => emu.rows('conformance').length,
       fault: (f) =>
         emu.fault({
@@ -19,6 +20,8 @@ runSinkConformance({
           action: f.kind === 'status' ? { status: f.status, ...(f.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(f.retryAfterSeconds) } } : {}) } : { reset: f.when },
         }),
       ingestTimes: () => emu.requests.filter((r) => r.path === '/api/v1/ingest').map((r) => r.at),
+      // The emulator gone: its port refuses connections, as a dead endpoint does.
+      down: () => emu.close(),
       close: () => emu.close(),
     };
   },

@@ -3,47 +3,18 @@
 // per event while ten requests are refused with 413 and split; and a wrong password at
 // --log-level debug pauses the sink loudly without the password ever reaching the logs.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startParseable } from '@tern/test-kit';
+import { tern, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
 
-const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
-const GEN = fileURLToPath(new URL('../../../bench/gen-tetragon.mjs', import.meta.url));
 const LINES = 100_000;
 
-interface Child {
-  readonly exit: Promise<number | null>;
-  readonly stderr: () => string;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function run(args: string[], cwd: string, env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const exit = new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code));
-  });
-  after(() => child.kill('SIGKILL'));
-  return { exit, stderr: () => stderr, kill: (s) => child.kill(s) };
-}
-
-function workdir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tern-pb-e2e-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 it(`file → parseable: ${LINES} Tetragon lines arrive as one row each, through 413 splits`, { timeout: 180_000 }, async () => {
-  const dir = workdir();
+  const dir = workdir('tern-pb-e2e-');
   const log = join(dir, 'tetragon.log');
-  const gen = run([GEN, String(LINES), log], dir);
-  assert.equal(await gen.exit, 0, gen.stderr());
+  await writeTetragonLog(log, LINES);
 
   const emu = await startParseable({ recordBodies: false, username: 'tern', password: 'e2e-password' });
   after(() => emu.close());
@@ -68,7 +39,7 @@ sinks:
 `,
   );
   const t0 = Date.now();
-  const r = run(['--conditions=tern-src', BIN, 'run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json'], dir, { PARSEABLE_PASSWORD: 'e2e-password' });
+  const r = tern(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json'], { cwd: dir, env: { PARSEABLE_PASSWORD: 'e2e-password' } });
   assert.equal(await r.exit, 0, r.stderr());
   const ms = Date.now() - t0;
 
@@ -103,7 +74,7 @@ sinks:
 });
 
 it('a wrong password at --log-level debug: TERN_ERR_SINK_AUTH logged, the password never', { timeout: 60_000 }, async () => {
-  const dir = workdir();
+  const dir = workdir('tern-pb-e2e-');
   const secret = 'pw-7d1e-very-secret-value';
   writeFileSync(join(dir, 'password'), `${secret}\n`);
   writeFileSync(join(dir, 'in.log'), '{"a":1}\n{"a":2}\n');
@@ -119,13 +90,13 @@ sinks:
   parseable: { type: parseable, inputs: [in], endpoint: "${emu.url}", stream: tern, username: admin, password_file: ./password, create_stream: true, request: { retry_max_ms: 200 } }
 `,
   );
-  const r = run(['--conditions=tern-src', BIN, 'run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json', '--log-level', 'debug'], dir);
+  const r = tern(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json', '--log-level', 'debug'], { cwd: dir });
   const deadline = Date.now() + 30_000;
   while (!r.stderr().includes('TERN_ERR_SINK_AUTH')) {
     assert.ok(Date.now() < deadline, `no auth error logged:\n${r.stderr()}`);
     await new Promise((res) => setTimeout(res, 50));
   }
-  r.kill('SIGTERM');
+  r.child.kill('SIGTERM');
   await r.exit;
   assert.ok(!r.stderr().includes(secret), 'password absent from every log line');
   assert.ok(!r.stderr().includes(Buffer.from(`admin:${secret}`).toString('base64')), 'nor its Basic encoding');

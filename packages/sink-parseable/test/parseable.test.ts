@@ -7,10 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { LogEvent, type EventOrigin } from '@tern/core';
+import { LogEvent, withDefaults, type EventOrigin, type OptionsInput } from '@tern/core';
 import { makeEvents, testContext, trackedBatch, waitFor, type TestContext } from '@tern/core/testing';
 import { startParseable, type ParseableEmulator, type ParseableOptions } from '@tern/test-kit';
-import { createParseableSink, ParseableEncoder, PARSEABLE_MAX_BYTES, sanitizeStream, schema, stringifyArrays, validate, type ParseableConfig } from '../src/index.ts';
+import { createParseableSink, ParseableEncoder, PARSEABLE_MAX_BYTES, parseableSink, sanitizeStream, schema, stringifyArrays, validate, type ParseableConfig } from '../src/index.ts';
+
+/** Options as a pipeline file would give them (the schema's defaults filled in). */
+const cfg = (c: OptionsInput<ParseableConfig>): ParseableConfig => withDefaults(parseableSink, c);
 
 const ORIGIN: EventOrigin = { sourceId: 'tetragon', path: '/var/log/tetragon/tetragon.log', host: 'node-a', fileId: 'f1' };
 const FAST = { batch: { max_events: 100, timeout_ms: 20 }, request: { retry_initial_ms: 5, retry_max_ms: 50 } } as const;
@@ -26,8 +29,8 @@ async function emulator(opts: ParseableOptions = {}): Promise<ParseableEmulator>
   return emu;
 }
 
-function sinkFor(emu: ParseableEmulator, config: Partial<ParseableConfig> = {}, ctx: TestContext = testContext('pb', 'parseable')) {
-  const sink = createParseableSink({ endpoint: emu.url, stream: 'tetragon', username: 'admin', password: 'admin', healthcheck: false, ...FAST, ...config }, ctx);
+function sinkFor(emu: ParseableEmulator, config: OptionsInput<ParseableConfig> = {}, ctx: TestContext = testContext('pb', 'parseable')) {
+  const sink = createParseableSink(cfg({ endpoint: emu.url, stream: 'tetragon', username: 'admin', password: 'admin', healthcheck: false, ...FAST, ...config }), ctx);
   sink.start();
   after(() => sink.stop(AbortSignal.timeout(300)));
   return { sink, ctx };
@@ -105,7 +108,7 @@ describe('rows', () => {
     assert.equal(stringifyArrays(o.a), o.a);
     // `[` inside a string: parsed, nothing to change, the original line is kept.
     const line = '{"msg":"a [bracket]"}';
-    assert.equal(new ParseableEncoder({ stream: 's', explodeArrays: false }).line(new LogEvent(ORIGIN, line, 'json', undefined)), line);
+    assert.equal(new ParseableEncoder({ stream: 's', explode_arrays: false }).line(new LogEvent(ORIGIN, line, 'json', undefined)), line);
   });
 });
 
@@ -256,14 +259,14 @@ describe('options', () => {
 
   it('validate: password xor password_file, literal stream names, create_stream, custom fields', () => {
     const base = { endpoint: 'http://x', stream: 'tetragon', username: 'u' };
-    assert.deepEqual(validate({ ...base, password: 'p' }), []);
-    assert.deepEqual(validate(base), ['password (or password_file) is required']);
-    assert.deepEqual(validate({ ...base, password: 'p', password_file: 'f' }), ['set password or password_file, not both']);
-    assert.deepEqual(validate({ ...base, password: 'p', stream: 'falco.alerts' }), ['stream: "falco.alerts" contains ".": Parseable allows letters, digits, - and _ (try "falco_alerts")']);
-    assert.deepEqual(validate({ ...base, password: 'p', stream: 'select' }), ['stream: "select" is an SQL keyword']);
-    assert.deepEqual(validate({ ...base, password: 'p', stream: '{{kind}}' }), []);
-    assert.equal(validate({ ...base, password: 'p', stream: '{{kind}}', create_stream: true }).length, 1);
-    assert.equal(validate({ ...base, password: 'p', custom_fields: { stream: 'x', ok: 'a\nb' } }).length, 2);
+    assert.deepEqual(validate(cfg({ ...base, password: 'p' })), []);
+    assert.deepEqual(validate(cfg(base)), ['password (or password_file) is required']);
+    assert.deepEqual(validate(cfg({ ...base, password: 'p', password_file: 'f' })), ['set password or password_file, not both']);
+    assert.deepEqual(validate(cfg({ ...base, password: 'p', stream: 'falco.alerts' })), ['stream: "falco.alerts" contains ".": Parseable allows letters, digits, - and _ (try "falco_alerts")']);
+    assert.deepEqual(validate(cfg({ ...base, password: 'p', stream: 'select' })), ['stream: "select" is an SQL keyword']);
+    assert.deepEqual(validate(cfg({ ...base, password: 'p', stream: '{{kind}}' })), []);
+    assert.equal(validate(cfg({ ...base, password: 'p', stream: '{{kind}}', create_stream: true })).length, 1);
+    assert.equal(validate(cfg({ ...base, password: 'p', custom_fields: { stream: 'x', ok: 'a\nb' } })).length, 2);
   });
 
   it('schema: batch defaults 1,000 events / 4 MiB / 1 s; max_bytes bounded by the 10 MiB payload limit', () => {

@@ -9,11 +9,10 @@
  * retry or split gives the same bytes (and the same Idempotency-Key).
  */
 import { createHash } from 'node:crypto';
-import type { EncodedRequest, LogEvent } from '@tern/core';
+import { compileJsonTemplate, compileTemplate, isJsonTemplate, type EncodedRequest, type JsonTemplate, type LogEvent, type Template } from '@tern/core';
 import { describe, withCustomFields } from './describe.ts';
 import { MessageFormatter, escapeMrkdwn, slackMessage, teamsMessage } from './format.ts';
-import type { BodyMode, MessageOptions, WebhookFormat } from './schema.ts';
-import { compileJson, compileText, isJsonTemplate, type JsonTemplate, type TextTemplate } from './template.ts';
+import { ALERT_TEMPLATE, type BodyMode, type WebhookConfig, type WebhookFormat } from './schema.ts';
 
 export interface WebhookRequest extends EncodedRequest {
   readonly body: string;
@@ -24,17 +23,8 @@ export interface WebhookRequest extends EncodedRequest {
   readonly idempotencyKey: string | undefined;
 }
 
-export interface EncoderOptions {
-  readonly format: WebhookFormat;
-  readonly body: BodyMode;
-  readonly template?: string;
-  readonly message?: MessageOptions;
-  readonly idempotencyKey?: boolean;
-  /** Similar alerts suppressed before this event (from the rate limiter); 0 when none. */
-  readonly suppressedOf?: (ev: LogEvent) => number;
-  /** Fields added to every event (`custom_fields`). */
-  readonly customFields?: Readonly<Record<string, string>>;
-}
+/** The options the encoder reads (YAML keys, as the schema completes them). */
+export type EncoderConfig = Pick<WebhookConfig, 'format' | 'body' | 'template' | 'message' | 'idempotency_key' | 'custom_fields'>;
 
 /** Field added to `json` events that carry a rate-limit count. */
 export const SUPPRESSED_FIELD = 'tern_suppressed';
@@ -47,24 +37,26 @@ export class WebhookEncoder {
   private readonly format: WebhookFormat;
   private readonly mode: BodyMode;
   private readonly json: JsonTemplate | undefined;
-  private readonly text: TextTemplate | undefined;
+  private readonly text: Template | undefined;
   private readonly formatter: MessageFormatter | undefined;
   private readonly idempotency: boolean;
   private readonly suppressedOf: (ev: LogEvent) => number;
   private readonly custom: Readonly<Record<string, string>> | undefined;
 
-  constructor(opts: EncoderOptions) {
-    this.custom = opts.customFields;
-    this.format = opts.format;
-    this.mode = opts.format === 'slack' || opts.format === 'teams' ? 'single' : opts.body;
-    if (opts.format === 'template') {
-      const src = opts.template ?? '';
-      if (isJsonTemplate(src)) this.json = compileJson(src);
-      else this.text = compileText(src);
+  /** `suppressedOf`: similar alerts suppressed before an event (from the rate limiter); 0 when none. */
+  constructor(c: EncoderConfig, suppressedOf: (ev: LogEvent) => number = () => 0) {
+    this.custom = Object.keys(c.custom_fields).length > 0 ? c.custom_fields : undefined;
+    this.format = c.format;
+    this.mode = c.format === 'slack' || c.format === 'teams' ? 'single' : c.body;
+    if (c.format === 'template') {
+      // validate() requires a template with format template; an empty body is what none renders.
+      const src = c.template ?? '';
+      if (isJsonTemplate(src)) this.json = compileJsonTemplate(src, ALERT_TEMPLATE);
+      else this.text = compileTemplate(src, ALERT_TEMPLATE);
     }
-    if (opts.format === 'slack' || opts.format === 'teams') this.formatter = new MessageFormatter(opts.message, opts.customFields);
-    this.idempotency = opts.idempotencyKey === true;
-    this.suppressedOf = opts.suppressedOf ?? (() => 0);
+    if (c.format === 'slack' || c.format === 'teams') this.formatter = new MessageFormatter(c.message, c.custom_fields);
+    this.idempotency = c.idempotency_key;
+    this.suppressedOf = suppressedOf;
   }
 
   /** Events per request this encoder frames: 1 for `single` (and every Slack/Teams message). */
@@ -113,7 +105,7 @@ export class WebhookEncoder {
     }
     const scope = { data, derived: () => describe(data, suppressed) };
     if (this.json !== undefined) return JSON.stringify(this.json.render(scope));
-    return (this.text as TextTemplate).render(scope);
+    return (this.text as Template).render(scope);
   }
 }
 

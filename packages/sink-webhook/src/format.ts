@@ -15,9 +15,9 @@
  * over the legacy MessageCard because connectors (the only MessageCard receivers) are being retired.
  * Severity maps to the card's container style (attention, warning, accent, good), not a free colour.
  */
+import { compileTemplate, fieldTemplate, type Template, type TemplateInput } from '@tern/core';
 import { describe, type Derived } from './describe.ts';
-import type { MessageOptions } from './schema.ts';
-import { compileText, getIn, parsePath, stringify, type Path, type Scope, type TextTemplate } from './template.ts';
+import { ALERT_TEMPLATE, type MessageOptions } from './schema.ts';
 
 /** Slack's limits (§4.2), with a margin under the documented 3,000 for sections. */
 export const SLACK_LIMITS = Object.freeze({ sectionText: 2900, fieldText: 2000, fieldsPerSection: 10, blocks: 50, totalText: 40_000, fallback: 2900 });
@@ -104,45 +104,45 @@ export interface Formatted {
 
 /** Compiled message options; `format` turns event data into the parts of a message. */
 export class MessageFormatter {
-  private readonly title: TextTemplate | undefined;
-  private readonly text: TextTemplate | undefined;
-  private readonly fields: ReadonlyArray<{ readonly name: string; readonly path: Path }> | undefined;
-  private readonly severityPath: Path | undefined;
-  private readonly defaults = new Map<string, TextTemplate>();
+  private readonly title: Template | undefined;
+  private readonly text: Template | undefined;
+  private readonly fields: ReadonlyArray<{ readonly name: string; readonly field: Template }> | undefined;
+  private readonly severityField: Template | undefined;
+  private readonly defaults = new Map<string, Template>();
   readonly colors: Readonly<Record<string, string>>;
   private readonly custom: ReadonlyArray<readonly [string, string]>;
 
   /** `custom`: fields added to every alert (shown after the default fields). */
   constructor(opts: MessageOptions = {}, custom: Readonly<Record<string, string>> = {}) {
     this.custom = Object.entries(custom);
-    this.title = opts.title !== undefined ? compileText(opts.title) : undefined;
-    this.text = opts.text !== undefined ? compileText(opts.text) : undefined;
-    this.fields = opts.fields?.map((f) => ({ name: f, path: parsePath(f) }));
-    this.severityPath = opts.severity_field !== undefined ? parsePath(opts.severity_field) : undefined;
+    this.title = opts.title !== undefined ? compileTemplate(opts.title, ALERT_TEMPLATE) : undefined;
+    this.text = opts.text !== undefined ? compileTemplate(opts.text, ALERT_TEMPLATE) : undefined;
+    this.fields = opts.fields?.map((f) => ({ name: f, field: fieldTemplate(f, ALERT_TEMPLATE) }));
+    this.severityField = severityField(opts.severity_field);
     this.colors = { ...DEFAULT_COLORS, ...lowerKeys(opts.colors ?? {}) };
-    for (const [k, v] of Object.entries(DEFAULT_TEXTS)) this.defaults.set(k, compileText(v));
+    for (const [k, v] of Object.entries(DEFAULT_TEXTS)) this.defaults.set(k, compileTemplate(v, ALERT_TEMPLATE));
   }
 
   /** The parts of a message; `escape` is applied to substituted values (mrkdwn for Slack). */
   format(data: unknown, suppressed: number, escape?: (s: string) => string): Formatted {
     const d = describe(data, suppressed);
-    const scope: Scope = { data, derived: () => d };
+    const scope: TemplateInput = { data, derived: () => d };
     const esc = escape ?? ((s: string) => s);
-    const severity = severityOf(data, d, this.severityPath);
-    const title = this.title !== undefined ? this.title.render(scope, esc) : esc(d.title);
+    const severity = severityOf(data, d, this.severityField);
+    const title = this.title !== undefined ? this.title.render(scope, undefined, esc) : esc(d.title);
     let text: string;
-    if (this.text !== undefined) text = this.text.render(scope, esc);
+    if (this.text !== undefined) text = this.text.render(scope, undefined, esc);
     else {
-      const tpl = this.defaults.get(defaultTextKey(d, data)) ?? (this.defaults.get('event') as TextTemplate);
+      const tpl = this.defaults.get(defaultTextKey(d, data)) ?? (this.defaults.get('event') as Template);
       // Empty placeholders of the built-in sentences leave double spaces behind.
-      text = tpl.render(scope, esc).replace(/ {2,}/g, ' ').trim();
+      text = tpl.render(scope, undefined, esc).replace(/ {2,}/g, ' ').trim();
     }
     if (d.action !== '' && this.text === undefined) text += ` — action: ${esc(d.action)}`;
     if (d.suppressed_note !== '') text += ` ${d.suppressed_note}`;
     const fields: Array<{ name: string; value: string }> = [];
     if (this.fields !== undefined) {
       for (const f of this.fields) {
-        const v = stringify(f.path[0] === '_' ? getIn(d, f.path, 1) : getIn(data, f.path));
+        const v = f.field.render(scope);
         if (v !== '') fields.push({ name: esc(f.name), value: esc(v) });
       }
     } else {
@@ -163,10 +163,15 @@ export class MessageFormatter {
   }
 }
 
+/** `message.severity_field` compiled as a field (`_.` paths and dotted keys as in templates). */
+export function severityField(path: string | undefined): Template | undefined {
+  return path === undefined ? undefined : fieldTemplate(path, ALERT_TEMPLATE);
+}
+
 /** The severity of an event: the `severity_field` when set and present, else the derived one. */
-export function severityOf(data: unknown, d: Derived, severityPath?: Path): string {
-  if (severityPath !== undefined) {
-    const v = stringify(severityPath[0] === '_' ? getIn(d, severityPath, 1) : getIn(data, severityPath)).toLowerCase();
+export function severityOf(data: unknown, d: Derived, field?: Template): string {
+  if (field !== undefined) {
+    const v = field.render({ data, derived: () => d }).toLowerCase();
     if (v !== '') return v;
   }
   return d.severity;

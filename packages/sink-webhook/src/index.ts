@@ -19,27 +19,27 @@ import {
   type Payload,
   type SendResult,
   type Sink,
+  type SinkReport,
   type SinkStatus,
   type SinkDefinition,
   type SinkProtocol,
+  type Template,
 } from '@tern/core';
 import { describe as deriveFields, priorityRank } from './describe.ts';
 import { WebhookEncoder, type WebhookRequest } from './encoder.ts';
-import { severityOf } from './format.ts';
+import { severityField, severityOf } from './format.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { WebhookClient } from './request.ts';
-import { WEBHOOK_BATCH_DEFAULTS, WEBHOOK_REQUEST_DEFAULTS, schema, urlErrors, validate, type WebhookConfig } from './schema.ts';
-import { parsePath, type Path } from './template.ts';
+import { schema, urlErrors, validate, type WebhookConfig } from './schema.ts';
 
 export { classifierFor, classifyGeneric, classifySlack, classifyTeams, type Classifier } from './classify.ts';
 export { describe, inferSeverity, isFalcoAlert, PRIORITIES, priorityRank, suppressedNote, withCustomFields, type Derived, type Priority } from './describe.ts';
-export { SUPPRESSED_FIELD, WebhookEncoder, eventId, idempotencyKey, type EncoderOptions, type WebhookRequest } from './encoder.ts';
-export { DEFAULT_COLORS, DEFAULT_TEXTS, MessageFormatter, SLACK_LIMITS, TEAMS_LIMITS, escapeMrkdwn, severityOf, slackMessage, teamsMessage, truncate, type Formatted, type SlackMessage } from './format.ts';
-export { RateLimiter, type RateLimiterOptions, type Verdict } from './rate-limit.ts';
+export { SUPPRESSED_FIELD, WebhookEncoder, eventId, idempotencyKey, type EncoderConfig, type WebhookRequest } from './encoder.ts';
+export { DEFAULT_COLORS, DEFAULT_TEXTS, MessageFormatter, SLACK_LIMITS, TEAMS_LIMITS, escapeMrkdwn, severityField, severityOf, slackMessage, teamsMessage, truncate, type Formatted, type SlackMessage } from './format.ts';
+export { RateLimiter, type Verdict } from './rate-limit.ts';
 export { WebhookClient } from './request.ts';
-export { WEBHOOK_BATCH_DEFAULTS, WEBHOOK_REQUEST_DEFAULTS, schema, urlErrors, validate, type BodyMode, type MessageOptions, type RateLimitOptions, type SignatureOptions, type WebhookConfig, type WebhookFormat } from './schema.ts';
+export { ALERT_TEMPLATE, WEBHOOK_BATCH_DEFAULTS, WEBHOOK_REQUEST_DEFAULTS, schema, urlErrors, validate, type BodyMode, type MessageOptions, type RateLimitOptions, type SignatureOptions, type WebhookConfig, type WebhookFormat } from './schema.ts';
 export { sign, type SignatureAlgorithm } from './signature.ts';
-export { compileJson, compileText, getIn, parsePath, templateError, type JsonTemplate, type Scope, type TextTemplate } from './template.ts';
 
 class WebhookProtocol implements SinkProtocol<WebhookRequest> {
   private readonly encoder: WebhookEncoder;
@@ -70,7 +70,7 @@ class WebhookProtocol implements SinkProtocol<WebhookRequest> {
 /** Which events go out at all: `minimum_priority` (rank in Falco's order, and where the severity is read). */
 export interface PriorityFilter {
   readonly minRank: number;
-  readonly severityPath: Path | undefined;
+  readonly severityField: Template | undefined;
 }
 
 /** The sink: the priority filter and the rate limiter (when configured) in front of the kit's delivery driver. */
@@ -119,7 +119,7 @@ export class WebhookSink implements Sink {
         data = { message: ev.raw ?? '' };
       }
       // Below the minimum first: an alert that is not sent must not open a rate-limit window either.
-      if (priority !== undefined && priorityRank(severityOf(data, deriveFields(data), priority.severityPath)) < priority.minRank) {
+      if (priority !== undefined && priorityRank(severityOf(data, deriveFields(data), priority.severityField)) < priority.minRank) {
         below++;
         continue;
       }
@@ -149,42 +149,32 @@ export class WebhookSink implements Sink {
   status(): SinkStatus {
     return this.delivery.status();
   }
+
+  /** What the delivery kit did with the events it was given (filtered and suppressed ones are done with on purpose). */
+  report(): SinkReport {
+    return this.delivery.report();
+  }
 }
 
-/** Builds the sink (also for tests, which inject a clock or random source through `deps`). */
+/**
+ * Builds the sink from options as the schema completes them (`withDefaults(webhookSink, …)`
+ * outside a pipeline file); tests inject a clock or random source through `deps`.
+ */
 export function createWebhookSink(config: WebhookConfig, ctx: ComponentContext, deps: DeliveryDeps = {}): WebhookSink {
-  const format = config.format ?? 'json';
   // The URL may be a secret (a Slack webhook is its own credential): from a file, like every other secret.
   const url = readSecret(config.url, config.url_file, 'url', ctx.configDir);
   const bad = url === undefined ? ['url: set url or url_file'] : urlErrors(url, config.url_file !== undefined ? `url_file (${config.url_file})` : 'url');
   if (bad.length > 0 || url === undefined) throw new TernError('TERN_ERR_BUILD', bad.join('; '));
   const notes = new WeakMap<LogEvent, number>();
-  const encoder = new WebhookEncoder({
-    format,
-    body: config.body ?? 'single',
-    ...(config.template !== undefined ? { template: config.template } : {}),
-    ...(config.message !== undefined ? { message: config.message } : {}),
-    idempotencyKey: config.idempotency_key === true,
-    ...(config.custom_fields !== undefined && Object.keys(config.custom_fields).length > 0 ? { customFields: config.custom_fields } : {}),
-    suppressedOf: (ev) => notes.get(ev) ?? 0,
-  });
-  const concurrency = config.request?.concurrency ?? WEBHOOK_REQUEST_DEFAULTS.concurrency ?? 4;
+  const encoder = new WebhookEncoder(config, (ev) => notes.get(ev) ?? 0);
   const now = deps.clock ? deps.clock.now.bind(deps.clock) : Date.now;
-  const client = new WebhookClient({ config, url, baseDir: ctx.configDir, concurrency, now });
-  const rl = config.rate_limit;
-  const limiter = rl === undefined ? undefined : new RateLimiter({ keyFields: rl.key_fields, intervalMs: rl.interval_ms ?? 600_000, maxKeys: rl.max_keys ?? 10_000, now });
+  const client = new WebhookClient({ config, url, baseDir: ctx.configDir, now });
+  const limiter = config.rate_limit === undefined ? undefined : new RateLimiter(config.rate_limit, now);
   // One event per request in single mode (and so for every Slack or Teams message), whatever batch.max_events says.
-  // The kit defaults healthcheck to true and takes no per-sink default for it: webhooks have nothing to check.
-  const options = { ...config, healthcheck: config.healthcheck ?? false, ...(encoder.single ? { batch: { ...config.batch, max_events: 1 } } : {}) };
-  const delivery = createDeliverySink(new WebhookProtocol(encoder, client), options, ctx, {
-    ...deps,
-    defaults: { batch: WEBHOOK_BATCH_DEFAULTS, request: WEBHOOK_REQUEST_DEFAULTS, compression: 'none', ...deps.defaults },
-  });
-  const priority =
-    config.minimum_priority === undefined
-      ? undefined
-      : { minRank: priorityRank(config.minimum_priority), severityPath: config.message?.severity_field !== undefined ? parsePath(config.message.severity_field) : undefined };
-  ctx.logger.debug({ origin: client.origin, format, body: encoder.single ? 'single' : config.body, rate_limit: limiter !== undefined, minimum_priority: config.minimum_priority, signed: config.signature !== undefined }, 'webhook sink built');
+  const options = encoder.single ? { ...config, batch: { ...config.batch, max_events: 1 } } : config;
+  const delivery = createDeliverySink(new WebhookProtocol(encoder, client), options, ctx, deps);
+  const priority = config.minimum_priority === undefined ? undefined : { minRank: priorityRank(config.minimum_priority), severityField: severityField(config.message?.severity_field) };
+  ctx.logger.debug({ origin: client.origin, format: config.format, body: encoder.single ? 'single' : config.body, rate_limit: limiter !== undefined, minimum_priority: config.minimum_priority, signed: config.signature !== undefined }, 'webhook sink built');
   return new WebhookSink(delivery, limiter, notes, ctx, priority);
 }
 

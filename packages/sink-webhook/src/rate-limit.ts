@@ -4,15 +4,17 @@
  *
  * The window of a key starts with a message that was let through; repeats inside it are
  * suppressed and counted, and the first event after it goes through carrying that count, so the
- * message can say "(N similar alerts suppressed)". Keys live in a bounded map with least-recently-
- * seen eviction (a Map keeps insertion order; touching a key re-inserts it), so a storm of distinct
- * keys costs memory up to `max_keys`, never more; a forgotten key simply sends again.
+ * message can say "(N similar alerts suppressed)". Keys live in core's bounded LRU map (`LruMap`,
+ * with its hot-key care: a key seen on every event is never the one forgotten), so a storm of
+ * distinct keys costs memory up to `max_keys`, never more; a forgotten key simply sends again.
+ * Key fields read events as the sink's templates do (`fieldTemplate` with `ALERT_TEMPLATE`).
  *
  * The decision is taken when the sink accepts a batch, not in `encode` (which must stay pure and
  * may run again for retries and splits): a suppressed event never enters delivery.
  */
-import { stringify, parsePath, getIn, type Path } from './template.ts';
+import { fieldTemplate, LruMap, type Template } from '@tern/core';
 import { describe } from './describe.ts';
+import { ALERT_TEMPLATE, type RateLimitOptions } from './schema.ts';
 
 interface Entry {
   /** When the window started (the last message let through). */
@@ -21,38 +23,31 @@ interface Entry {
   suppressed: number;
 }
 
-export interface RateLimiterOptions {
-  readonly keyFields: readonly string[];
-  readonly intervalMs: number;
-  readonly maxKeys: number;
-  readonly now: () => number;
-}
-
 /** Verdict for one event: `send` with the count suppressed before it, or `suppress`. */
 export type Verdict = { readonly send: true; readonly suppressed: number } | { readonly send: false };
 
 export class RateLimiter {
-  private readonly paths: readonly Path[];
-  private readonly derived: boolean;
+  private readonly fields: readonly Template[];
   private readonly intervalMs: number;
-  private readonly maxKeys: number;
   private readonly now: () => number;
-  private readonly keys = new Map<string, Entry>();
-  /** Keys forgotten to stay under `maxKeys` (for a counter). */
-  evicted = 0;
+  private readonly keys: LruMap<string, Entry>;
 
-  constructor(opts: RateLimiterOptions) {
-    this.paths = opts.keyFields.map(parsePath);
-    this.derived = this.paths.some((p) => p[0] === '_');
-    this.intervalMs = opts.intervalMs;
-    this.maxKeys = opts.maxKeys;
-    this.now = opts.now;
+  constructor(opts: RateLimitOptions, now: () => number) {
+    this.fields = opts.key_fields.map((f) => fieldTemplate(f, ALERT_TEMPLATE));
+    this.intervalMs = opts.interval_ms;
+    this.keys = new LruMap(opts.max_keys);
+    this.now = now;
+  }
+
+  /** Keys forgotten to stay under `max_keys` (for a counter). */
+  get evicted(): number {
+    return this.keys.evictions;
   }
 
   /** The key of an event's data (values of the key fields, JSON-joined so `a|b` and `a`,`|b` differ). */
   key(data: unknown): string {
-    const d = this.derived ? describe(data) : undefined;
-    return JSON.stringify(this.paths.map((p) => stringify(p[0] === '_' ? getIn(d, p, 1) : getIn(data, p))));
+    const input = { data, derived: () => describe(data) };
+    return JSON.stringify(this.fields.map((f) => f.render(input)));
   }
 
   /** Decides for one event and updates the key's window. */
@@ -61,8 +56,6 @@ export class RateLimiter {
     const t = this.now();
     const e = this.keys.get(key);
     if (e !== undefined) {
-      this.keys.delete(key);
-      this.keys.set(key, e); // most recently seen last
       if (t - e.at < this.intervalMs) {
         e.suppressed++;
         return { send: false };
@@ -73,11 +66,6 @@ export class RateLimiter {
       return { send: true, suppressed };
     }
     this.keys.set(key, { at: t, suppressed: 0 });
-    if (this.keys.size > this.maxKeys) {
-      const oldest = this.keys.keys().next().value as string;
-      this.keys.delete(oldest);
-      this.evicted++;
-    }
     return { send: true, suppressed: 0 };
   }
 

@@ -8,7 +8,7 @@
  * the secret of a Slack webhook, so nothing here puts it in an error or a reason: only the origin
  * is ever named.
  */
-import { HttpClient, readSecret, type AuthOptions, type Payload, type SendResult, type TlsOptions } from '@tern/core';
+import { HttpClient, readSecret, TernError, type AuthOptions, type Payload, type SendResult, type TlsOptions } from '@tern/core';
 import { classifierFor, type Classifier } from './classify.ts';
 import type { WebhookRequest } from './encoder.ts';
 import type { WebhookConfig } from './schema.ts';
@@ -21,7 +21,6 @@ export interface WebhookClientOptions {
   /** The receiver URL (from `url`, or read from `url_file`). */
   readonly url: string;
   readonly baseDir: string;
-  readonly concurrency: number;
   readonly now?: () => number;
 }
 
@@ -39,28 +38,28 @@ export class WebhookClient {
     const url = new URL(opts.url);
     this.origin = url.origin;
     this.path = (url.pathname === '' ? '/' : url.pathname) + url.search;
-    this.method = c.method ?? 'POST';
-    this.classify = classifierFor(c.format ?? 'json');
+    this.method = c.method;
+    this.classify = classifierFor(c.format);
     this.now = opts.now ?? Date.now;
     // Receivers' headers over request.headers; the client puts credentials over both.
-    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...lower(c.request?.headers), ...lower(c.headers) };
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...lower(c.request.headers), ...lower(c.headers) };
     const auth: AuthOptions | undefined = c.auth;
     const tls: TlsOptions | undefined = c.tls;
     this.http = new HttpClient({
       endpoint: this.origin,
       ...(tls ? { tls } : {}),
-      ...(c.proxy ? { proxy: c.proxy } : {}),
+      ...(c.proxy !== '' ? { proxy: c.proxy } : {}),
       ...(auth ? { auth } : {}),
       // A generic receiver's API key goes in its own header; `Authorization: ApiKey` is Elasticsearch's.
       authStyle: { apiKeyHeader: 'x-api-key' },
       headers,
-      concurrency: opts.concurrency,
+      concurrency: c.request.concurrency,
       baseDir: opts.baseDir,
     });
     if (c.signature !== undefined) {
-      const secret = readSecret(c.signature.secret || undefined, c.signature.secret_file || undefined, 'signature.secret', opts.baseDir);
-      if (secret === undefined || secret === '') throw new Error('signature: needs secret or secret_file');
-      this.signature = { secret, header: (c.signature.header ?? 'X-Signature-256').toLowerCase(), algorithm: c.signature.algorithm ?? 'sha256' };
+      const secret = readSecret(c.signature.secret, c.signature.secret_file, 'signature.secret', opts.baseDir);
+      if (secret === undefined || secret === '') throw new TernError('TERN_ERR_BUILD', 'signature: needs secret or secret_file');
+      this.signature = { secret, header: c.signature.header.toLowerCase(), algorithm: c.signature.algorithm };
     }
   }
 

@@ -14,23 +14,35 @@ import {
   PROXY_SCHEMA,
   TLS_SCHEMA,
   batchSchema,
+  compileJsonTemplate,
+  fieldTemplate,
+  isJsonTemplate,
   requestSchema,
+  secretProperties,
+  templateError,
   validateAuth,
   validateTls,
   type AuthOptions,
   type BatchDefaults,
-  type DeliveryOptions,
+  type DefaultedDelivery,
   type JsonSchema,
   type RequestDefaults,
+  type TemplateOptions,
   type TlsOptions,
 } from '@tern/core';
 import { PRIORITIES, type Priority } from './describe.ts';
-import { parsePath, templateError } from './template.ts';
 
 /** 500 events / 1 MB / 1 s for `array` and `ndjson` bodies; `single` always sends one event. */
 export const WEBHOOK_BATCH_DEFAULTS: BatchDefaults = { max_events: 500, max_bytes: 1_000_000, timeout_ms: 1000 };
 /** A webhook receiver answers fast or not at all: 10 s, not the kit's 30 s. */
 export const WEBHOOK_REQUEST_DEFAULTS: Partial<RequestDefaults> = { concurrency: 4, timeout_ms: 10_000 };
+
+/**
+ * How this sink's templates and field options read events (core's one template compiler): a missing
+ * field renders as '' (or the placeholder's next alternative), `_.` paths read the derived alert
+ * fields (describe.ts), and `output_fields.k8s.pod.name` finds Falco's dotted key unquoted.
+ */
+export const ALERT_TEMPLATE: TemplateOptions = Object.freeze({ derived: true, dottedKeys: true });
 
 export type BodyMode = 'single' | 'array' | 'ndjson';
 export type WebhookFormat = 'json' | 'slack' | 'teams' | 'template';
@@ -45,35 +57,36 @@ export interface MessageOptions {
 
 export interface RateLimitOptions {
   readonly key_fields: readonly string[];
-  readonly interval_ms?: number;
-  readonly max_keys?: number;
+  readonly interval_ms: number;
+  readonly max_keys: number;
 }
 
 export interface SignatureOptions {
   readonly secret?: string;
   readonly secret_file?: string;
-  readonly header?: string;
-  readonly algorithm?: 'sha256' | 'sha512';
+  readonly header: string;
+  readonly algorithm: 'sha256' | 'sha512';
 }
 
-export interface WebhookConfig extends DeliveryOptions {
+/** The options as the schema completes them (YAML keys; every default filled). */
+export interface WebhookConfig extends DefaultedDelivery {
   /** The receiver URL; `url_file` instead reads it from a file (one of the two is set). */
   readonly url?: string;
   readonly url_file?: string;
   readonly minimum_priority?: Priority;
-  readonly custom_fields?: Readonly<Record<string, string>>;
-  readonly method?: 'POST' | 'PUT';
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly custom_fields: Readonly<Record<string, string>>;
+  readonly method: 'POST' | 'PUT';
+  readonly headers: Readonly<Record<string, string>>;
   readonly auth?: AuthOptions;
-  readonly body?: BodyMode;
-  readonly format?: WebhookFormat;
+  readonly body: BodyMode;
+  readonly format: WebhookFormat;
   readonly template?: string;
   readonly message?: MessageOptions;
-  readonly idempotency_key?: boolean;
+  readonly idempotency_key: boolean;
   readonly rate_limit?: RateLimitOptions;
   readonly signature?: SignatureOptions;
   readonly tls?: TlsOptions;
-  readonly proxy?: string;
+  readonly proxy: string;
 }
 
 export const schema: JsonSchema = {
@@ -89,7 +102,7 @@ export const schema: JsonSchema = {
     url_file: {
       type: 'string',
       minLength: 1,
-      description: 'File holding the receiver URL (a mounted Kubernetes Secret, as for every other secret); one trailing newline is ignored. Read at start.',
+      description: 'File holding the receiver URL (a mounted Kubernetes Secret, as for every other secret); trailing newlines are ignored. Read at start.',
       examples: ['/var/run/secrets/tern/slack-webhook-url'],
     },
     minimum_priority: {
@@ -139,7 +152,7 @@ export const schema: JsonSchema = {
       type: 'string',
       minLength: 1,
       description:
-        'Body of one event for format template: JSON with {{field.path}} placeholders in its strings (a string that is exactly one placeholder keeps the field type), or plain text (sent as text/plain). `{{path | fallback}}` for missing fields; `_.` paths read the derived alert fields (_.pod, _.binary, _.file, _.access, _.node, _.severity, _.suppressed_note, ...).',
+        'Body of one event for format template: JSON with {{field.path}} placeholders in its strings (a string that is exactly one placeholder keeps the field type), or plain text (sent as text/plain). `{{path | other.path | "text"}}` for missing fields (a quoted alternative is literal text); `_.` paths read the derived alert fields (_.pod, _.binary, _.file, _.access, _.node, _.severity, _.suppressed_note, ...).',
       examples: ['{"summary": "{{_.binary}} in {{_.pod}}", "node": "{{node_name}}", "event": "{{process_kprobe}}"}', '{{_.severity}}: {{_.binary}} read {{_.file}} on {{_.node}}'],
     },
     message: {
@@ -223,8 +236,7 @@ export const schema: JsonSchema = {
       description: 'HMAC signature of the body as sent (after compression), as GitHub does: `<header>: sha256=<hex>`. Set secret or secret_file.',
       examples: [{ secret_file: '/var/run/secrets/tern/webhook_hmac' }],
       properties: {
-        secret: { type: 'string', minLength: 1, description: 'HMAC key. Prefer secret_file or ${ENV} interpolation over a literal.', examples: ['${WEBHOOK_HMAC_SECRET}'] },
-        secret_file: { type: 'string', minLength: 1, description: 'File holding the HMAC key (a mounted Kubernetes Secret); a trailing newline is ignored.', examples: ['/var/run/secrets/tern/webhook_hmac'] },
+        ...secretProperties('secret', 'HMAC key', '${WEBHOOK_HMAC_SECRET}'),
         header: { type: 'string', minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", default: 'X-Signature-256', description: 'Header carrying the signature.', examples: ['X-Signature-256', 'X-Hub-Signature-256'] },
         algorithm: { type: 'string', enum: ['sha256', 'sha512'], default: 'sha256', description: 'HMAC hash; also the prefix of the header value.', examples: ['sha256'] },
       },
@@ -263,7 +275,7 @@ function pathErrors(paths: readonly string[] | undefined, option: string): strin
   const out: string[] = [];
   for (const [i, p] of (paths ?? []).entries()) {
     try {
-      parsePath(p);
+      fieldTemplate(p, ALERT_TEMPLATE);
     } catch (err) {
       out.push(`${option}[${i}]: ${(err as Error).message}`);
     }
@@ -271,17 +283,27 @@ function pathErrors(paths: readonly string[] | undefined, option: string): strin
   return out;
 }
 
+/** Syntax problem of a `template` (JSON or text), or undefined. */
+function bodyTemplateError(source: string): string | undefined {
+  if (!isJsonTemplate(source)) return templateError(source, ALERT_TEMPLATE);
+  try {
+    compileJsonTemplate(source, ALERT_TEMPLATE);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** Cross-field checks; pure. */
 export function validate(c: WebhookConfig): string[] {
   const out: string[] = [];
-  const format = c.format ?? 'json';
-  const body = c.body ?? 'single';
+  const { format, body } = c;
   if ((c.url === undefined) === (c.url_file === undefined)) out.push('url: set url or url_file (one of them)');
   if (c.url !== undefined) out.push(...urlErrors(c.url, 'url'));
   if (format === 'template') {
     if (c.template === undefined) out.push('template: required with format template');
     else {
-      const e = templateError(c.template);
+      const e = bodyTemplateError(c.template);
       if (e !== undefined) out.push(`template: ${e}`);
     }
   } else if (c.template !== undefined) out.push(`template: only used with format template (format is ${format})`);
@@ -293,7 +315,7 @@ export function validate(c: WebhookConfig): string[] {
   for (const key of ['title', 'text'] as const) {
     const t = c.message?.[key];
     if (t !== undefined) {
-      const e = templateError(t);
+      const e = templateError(t, ALERT_TEMPLATE);
       if (e !== undefined) out.push(`message.${key}: ${e}`);
     }
   }

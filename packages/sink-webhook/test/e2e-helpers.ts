@@ -2,38 +2,17 @@
 // TypeScript) on a pipeline, generate Tetragon logs, and check what reaches the generic emulator
 // request by request, dropping bodies as they arrive so the emulator's memory stays flat.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startWebhook, type WebhookEmulator } from '@tern/test-kit';
+import { finalCounters, nodeToExit as run, ternArgs, writeTetragonLog } from '@tern/test-kit/e2e';
 
-export const BIN = fileURLToPath(new URL('../../cli/src/bin.ts', import.meta.url));
-export const GEN = fileURLToPath(new URL('../../../bench/gen-tetragon.mjs', import.meta.url));
+export { TERN_BIN as BIN, finalCounters } from '@tern/test-kit/e2e';
+
 export const LINES = 100_000;
 export const SMALL = 1_000;
-
-export function run(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
-
-export function finalCounters(stderr: string, id: string): Record<string, number> | undefined {
-  const last = stderr
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { counters?: Record<string, Record<string, number>> })
-    .findLast((l) => l.counters !== undefined);
-  return last?.counters?.[id];
-}
 
 /** Checks every request's framing as it arrives, collects event times, then forgets the bodies. */
 export function consumer(mode: 'array' | 'ndjson' | 'single'): { times: Set<string>; events: () => number; requests: () => number; errors: string[]; attach: (e: WebhookEmulator) => void; onRequest: () => void } {
@@ -88,8 +67,7 @@ export function consumer(mode: 'array' | 'ndjson' | 'single'): { times: Set<stri
 export async function workspace(lines: number, small = 0): Promise<{ dir: string; big: string; small: string; remove: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'tern-webhook-e2e-'));
   const big = join(dir, 'tetragon.log');
-  const gen = await run([GEN, String(lines), big], dir);
-  assert.equal(gen.code, 0, gen.stderr);
+  await writeTetragonLog(big, lines);
   const smallPath = join(dir, 'small.log');
   if (small > 0) writeFileSync(smallPath, readFileSync(big, 'utf8').split('\n').slice(0, small).join('\n') + '\n');
   return { dir, big, small: smallPath, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -115,7 +93,7 @@ sinks:
 `,
   );
   const t0 = Date.now();
-  const r = await run(['--conditions=tern-src', BIN, 'run', '--once', '-c', pipeline, '--log-format', 'json'], dir);
+  const r = await run(ternArgs(['run', '--once', '-c', pipeline, '--log-format', 'json']), dir);
   const ms = Date.now() - t0;
   assert.equal(r.code, 0, r.stderr.slice(-2000));
   c.onRequest(); // whatever arrived after the last hook

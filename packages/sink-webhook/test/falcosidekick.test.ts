@@ -7,17 +7,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import type { OptionsInput } from '@tern/core';
 import { testContext, trackedBatch } from '@tern/core/testing';
 import { startWebhook, type WebhookEmulator } from '@tern/test-kit';
-import { createWebhookSink, describe as derive, MessageFormatter, priorityRank, validate, type WebhookConfig } from '../src/index.ts';
-import { AUDIT, FALCO, events } from './fixtures.ts';
+import { describe as derive, MessageFormatter, priorityRank, type WebhookConfig } from '../src/index.ts';
+import { AUDIT, check, createSink, events, FALCO } from './fixtures.ts';
 
 const FAST = { retry_initial_ms: 5, retry_max_ms: 50, timeout_ms: 5000 };
 const SLACK = '/services/T0000000/B0000000/emulator';
 
-async function sinkTo(emu: WebhookEmulator, config: Omit<WebhookConfig, 'url'> & { url?: string }) {
+async function sinkTo(emu: WebhookEmulator, config: OptionsInput<WebhookConfig>) {
   const ctx = testContext('hook', 'webhook');
-  const sink = createWebhookSink({ url: `${emu.url}${SLACK}`, request: FAST, ...config }, ctx);
+  const sink = createSink({ url: `${emu.url}${SLACK}`, request: FAST, ...config }, ctx);
   sink.start();
   after(() => sink.stop(AbortSignal.timeout(500)));
   return { sink, ctx };
@@ -49,7 +50,7 @@ describe('minimum_priority', () => {
     assert.ok(priorityRank('Emergency') > priorityRank('alert'));
     assert.equal(priorityRank('info'), priorityRank('Informational'));
     assert.equal(priorityRank('whatever'), -1);
-    assert.deepEqual(validate({ url: 'https://x.example/', minimum_priority: 'critical' }), []);
+    assert.deepEqual(check({ url: 'https://x.example/', minimum_priority: 'critical' }), []);
   });
 });
 
@@ -109,7 +110,7 @@ describe('url_file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tern-url-'));
     writeFileSync(join(dir, 'slack-url'), `${emu.url}${SLACK}\n`);
     const ctx = testContext('hook', 'webhook', { configDir: dir });
-    const sink = createWebhookSink({ url_file: 'slack-url', format: 'slack', request: FAST }, ctx);
+    const sink = createSink({ url_file: 'slack-url', format: 'slack', request: FAST }, ctx);
     sink.start();
     after(() => sink.stop(AbortSignal.timeout(500)));
     const b = trackedBatch(events([FALCO]));
@@ -120,11 +121,11 @@ describe('url_file', () => {
   });
 
   it('one of url and url_file; a file without a URL fails the build naming the option', () => {
-    assert.deepEqual(validate({}), ['url: set url or url_file (one of them)']);
-    assert.deepEqual(validate({ url: 'https://a.example/', url_file: '/x' }), ['url: set url or url_file (one of them)']);
+    assert.deepEqual(check({}), ['url: set url or url_file (one of them)']);
+    assert.deepEqual(check({ url: 'https://a.example/', url_file: '/x' }), ['url: set url or url_file (one of them)']);
     const dir = mkdtempSync(join(tmpdir(), 'tern-url-'));
     writeFileSync(join(dir, 'bad'), 'hooks.slack.com/services/x\n');
-    assert.throws(() => createWebhookSink({ url_file: 'bad' }, testContext('hook', 'webhook', { configDir: dir })), /url_file \(bad\): not a valid URL/);
-    assert.throws(() => createWebhookSink({ url_file: 'missing' }, testContext('hook', 'webhook', { configDir: dir })), /url_file: cannot read/);
+    assert.throws(() => createSink({ url_file: 'bad' }, testContext('hook', 'webhook', { configDir: dir })), /url_file \(bad\): not a valid URL/);
+    assert.throws(() => createSink({ url_file: 'missing' }, testContext('hook', 'webhook', { configDir: dir })), /url_file: cannot read/);
   });
 });

@@ -1,7 +1,8 @@
 // Event fixtures shared by the unit tests: lines of the quickstart Tetragon log (real export
 // shapes), a Falco alert in Falcosidekick's payload shape (§4.1) and a Kubernetes audit event.
 import { readFileSync } from 'node:fs';
-import { LogEvent, type EventOrigin } from '@tern/core';
+import { LogEvent, withDefaults, type ComponentContext, type DeliveryDeps, type EventOrigin, type OptionsInput } from '@tern/core';
+import { createWebhookSink, validate, WebhookEncoder, webhookSink, type WebhookConfig, type WebhookSink } from '../src/index.ts';
 
 const LOG = new URL('../../../examples/quickstart/tetragon.log', import.meta.url);
 export const TETRAGON: readonly Record<string, unknown>[] = readFileSync(LOG, 'utf8')
@@ -59,4 +60,24 @@ export function events(datas: readonly unknown[], start = 0): LogEvent[] {
     offset += line.length + 1;
     return ev;
   });
+}
+
+/** Options as a pipeline file would give them: the schema's defaults filled in. */
+export function cfg(c: OptionsInput<WebhookConfig>): WebhookConfig {
+  return withDefaults(webhookSink, c);
+}
+
+/** The sink from options as a pipeline file would give them. */
+export function createSink(c: OptionsInput<WebhookConfig>, ctx: ComponentContext, deps?: DeliveryDeps): WebhookSink {
+  return createWebhookSink(cfg(c), ctx, deps);
+}
+
+/** `validate` on options as the loader hands them over (defaults filled). */
+export function check(c: OptionsInput<WebhookConfig>): string[] {
+  return validate(cfg(c));
+}
+
+/** An encoder for the given options (a receiver URL is filled in). */
+export function encoder(c: OptionsInput<WebhookConfig>, suppressedOf?: (ev: LogEvent) => number): WebhookEncoder {
+  return new WebhookEncoder(cfg({ url: 'https://hooks.example/x', ...c }), suppressedOf);
 }

@@ -3,8 +3,8 @@
 // (section ≤ 2,900, ≤ 50 blocks, ≤ 40,000 characters of text) with oversized input.
 import assert from 'node:assert/strict';
 import { describe as group, it } from 'node:test';
-import { DEFAULT_COLORS, MessageFormatter, SLACK_LIMITS, describe, escapeMrkdwn, slackMessage, teamsMessage, truncate, WebhookEncoder } from '../src/index.ts';
-import { AUDIT, EXEC, FALCO, PASSWD_WRITE, SHADOW_READ, TCP_CONNECT, events } from './fixtures.ts';
+import { DEFAULT_COLORS, MessageFormatter, SLACK_LIMITS, describe, escapeMrkdwn, slackMessage, teamsMessage, truncate } from '../src/index.ts';
+import { AUDIT, encoder, events, EXEC, FALCO, PASSWD_WRITE, SHADOW_READ, TCP_CONNECT } from './fixtures.ts';
 
 interface Block {
   type: string;
@@ -171,23 +171,23 @@ group('Teams messages', () => {
 group('encoder bodies', () => {
   it('json single/array/ndjson: original lines, framing and content types', () => {
     const evs = events([EXEC, FALCO]);
-    const single = new WebhookEncoder({ format: 'json', body: 'single' }).encode(evs.slice(0, 1));
+    const single = encoder({ format: 'json', body: 'single' }).encode(evs.slice(0, 1));
     assert.equal(single.body, evs[0]?.raw);
     assert.equal(single.contentType, 'application/json');
-    const arr = new WebhookEncoder({ format: 'json', body: 'array' }).encode(evs);
+    const arr = encoder({ format: 'json', body: 'array' }).encode(evs);
     assert.deepEqual(JSON.parse(arr.body), [EXEC, FALCO]);
-    const nd = new WebhookEncoder({ format: 'json', body: 'ndjson' }).encode(evs);
+    const nd = encoder({ format: 'json', body: 'ndjson' }).encode(evs);
     assert.equal(nd.body, `${evs[0]?.raw}\n${evs[1]?.raw}\n`);
     assert.equal(nd.contentType, 'application/x-ndjson');
   });
   it('template format: JSON templates as JSON (array framing), text templates as text/plain', () => {
     const evs = events([SHADOW_READ, FALCO]);
-    const j = new WebhookEncoder({ format: 'template', body: 'array', template: '{"who":"{{_.pod}}","what":"{{_.file}}","sev":"{{_.severity}}"}' }).encode(evs);
+    const j = encoder({ format: 'template', body: 'array', template: '{"who":"{{_.pod}}","what":"{{_.file}}","sev":"{{_.severity}}"}' }).encode(evs);
     assert.deepEqual(JSON.parse(j.body), [
       { who: 'default/debug-shell', what: '/etc/shadow', sev: 'warning' },
       { who: 'default/web-1', what: '/etc/shadow', sev: 'warning' },
     ]);
-    const t = new WebhookEncoder({ format: 'template', body: 'single', template: '{{_.severity}}: {{_.binary}} {{_.access | touched}} {{_.file}} on {{_.node}}' }).encode(evs.slice(0, 1));
+    const t = encoder({ format: 'template', body: 'single', template: '{{_.severity}}: {{_.binary}} {{_.access | "touched"}} {{_.file}} on {{_.node}}' }).encode(evs.slice(0, 1));
     assert.equal(t.body, 'warning: /bin/cat read /etc/shadow on kind-worker2');
     assert.equal(t.contentType, 'text/plain; charset=utf-8');
   });
@@ -195,16 +195,16 @@ group('encoder bodies', () => {
     const ev = events([{}])[0];
     if (ev === undefined) throw new Error('fixture');
     ev.raw = 'not json at all';
-    const r = new WebhookEncoder({ format: 'slack', body: 'single' }).encode([ev]);
+    const r = encoder({ format: 'slack', body: 'single' }).encode([ev]);
     assert.match(JSON.parse(r.body).text as string, /not json at all/);
   });
   it('Idempotency-Key: stable for the same events, different for others', () => {
-    const enc = new WebhookEncoder({ format: 'json', body: 'array', idempotencyKey: true });
+    const enc = encoder({ format: 'json', body: 'array', idempotency_key: true });
     const evs = events([EXEC, FALCO, AUDIT]);
     const a = enc.encode(evs).idempotencyKey;
     assert.match(a ?? '', /^[0-9a-f]{32}$/);
     assert.equal(enc.encode(events([EXEC, FALCO, AUDIT])).idempotencyKey, a);
     assert.notEqual(enc.encode(evs.slice(1)).idempotencyKey, a);
-    assert.equal(new WebhookEncoder({ format: 'json', body: 'array' }).encode(evs).idempotencyKey, undefined);
+    assert.equal(encoder({ format: 'json', body: 'array' }).encode(evs).idempotencyKey, undefined);
   });
 });

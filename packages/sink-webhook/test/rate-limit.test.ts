@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ManualClock, testContext, trackedBatch, waitFor } from '@tern/core/testing';
 import { startWebhook } from '@tern/test-kit';
-import { RateLimiter, createWebhookSink, SUPPRESSED_FIELD } from '../src/index.ts';
-import { FALCO, SHADOW_READ, events } from './fixtures.ts';
+import { RateLimiter, SUPPRESSED_FIELD } from '../src/index.ts';
+import { createSink, events, FALCO, SHADOW_READ } from './fixtures.ts';
 
 const MIN10 = 600_000;
 
 describe('RateLimiter', () => {
   it('one per key per interval; the next one after it carries the suppressed count', () => {
     let t = 1_000;
-    const rl = new RateLimiter({ keyFields: ['rule', '_.pod'], intervalMs: MIN10, maxKeys: 100, now: () => t });
+    const rl = new RateLimiter({ key_fields: ['rule', '_.pod'], interval_ms: MIN10, max_keys: 100 }, () => t);
     assert.deepEqual(rl.check(FALCO), { send: true, suppressed: 0 });
     for (let i = 0; i < 5; i++) {
       t += 1000;
@@ -35,7 +35,7 @@ describe('RateLimiter', () => {
 
   it('keys are bounded: the least recently seen is forgotten first', () => {
     let t = 0;
-    const rl = new RateLimiter({ keyFields: ['k'], intervalMs: MIN10, maxKeys: 3, now: () => t });
+    const rl = new RateLimiter({ key_fields: ['k'], interval_ms: MIN10, max_keys: 3 }, () => t);
     for (const k of ['a', 'b', 'c']) rl.check({ k });
     t = 10;
     assert.deepEqual(rl.check({ k: 'a' }), { send: false }); // touches a: b is now the oldest
@@ -47,7 +47,7 @@ describe('RateLimiter', () => {
   });
 
   it('missing key fields form one key of their own', () => {
-    const rl = new RateLimiter({ keyFields: ['rule'], intervalMs: MIN10, maxKeys: 10, now: () => 0 });
+    const rl = new RateLimiter({ key_fields: ['rule'], interval_ms: MIN10, max_keys: 10 }, () => 0);
     assert.equal(rl.key({}), rl.key({ other: 1 }));
     assert.notEqual(rl.key({ rule: 'a|b' }), rl.key({ rule: 'a' }));
   });
@@ -59,7 +59,7 @@ describe('rate-limited sink (manual clock, Slack emulator)', () => {
     after(() => emu.close());
     const clock = new ManualClock(Date.UTC(2026, 10, 22, 6));
     const ctx = testContext('slack_alerts', 'webhook');
-    const sink = createWebhookSink(
+    const sink = createSink(
       { url: `${emu.url}/services/T0/B0/secret`, format: 'slack', rate_limit: { key_fields: ['_.policy', '_.pod', '_.file'], interval_ms: MIN10 } },
       ctx,
       { clock },
@@ -101,7 +101,7 @@ describe('rate-limited sink (manual clock, Slack emulator)', () => {
     after(() => emu.close());
     const clock = new ManualClock();
     const ctx = testContext('hook', 'webhook');
-    const sink = createWebhookSink({ url: `${emu.url}/falco`, rate_limit: { key_fields: ['rule'], interval_ms: 1000 } }, ctx, { clock });
+    const sink = createSink({ url: `${emu.url}/falco`, rate_limit: { key_fields: ['rule'], interval_ms: 1000 } }, ctx, { clock });
     const a = trackedBatch(events([FALCO, FALCO, FALCO]));
     sink.accept(a);
     await waitFor(() => a.status() !== undefined, 5000, 'first ack');

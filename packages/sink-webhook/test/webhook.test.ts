@@ -11,17 +11,18 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
+import type { OptionsInput } from '@tern/core';
 import { testContext, trackedBatch, waitFor, type TestContext } from '@tern/core/testing';
 import { startWebhook, type WebhookEmulator, type WebhookOptions } from '@tern/test-kit';
-import { createWebhookSink, type WebhookConfig, type WebhookSink } from '../src/index.ts';
-import { EXEC, FALCO, PASSWD_WRITE, SHADOW_READ, events } from './fixtures.ts';
+import { type WebhookConfig, type WebhookSink } from '../src/index.ts';
+import { createSink, events, EXEC, FALCO, PASSWD_WRITE, SHADOW_READ } from './fixtures.ts';
 
 const FAST = { retry_initial_ms: 5, retry_max_ms: 50, timeout_ms: 5000 };
 
-async function setup(emuOpts: WebhookOptions, config: (url: string) => WebhookConfig, id = 'hook'): Promise<{ emu: WebhookEmulator; sink: WebhookSink; ctx: TestContext }> {
+async function setup(emuOpts: WebhookOptions, config: (url: string) => OptionsInput<WebhookConfig>, id = 'hook'): Promise<{ emu: WebhookEmulator; sink: WebhookSink; ctx: TestContext }> {
   const emu = await startWebhook(emuOpts);
   const ctx = testContext(id, 'webhook');
-  const sink = createWebhookSink(config(emu.url), ctx);
+  const sink = createSink(config(emu.url), ctx);
   sink.start();
   after(async () => {
     await sink.stop(AbortSignal.timeout(500));
@@ -120,7 +121,7 @@ describe('generic receiver', () => {
     after(() => new Promise<void>((r) => srv.close(() => r())));
     const port = (srv.address() as AddressInfo).port;
     const ctx = testContext('signed', 'webhook', { configDir: dir });
-    const sink = createWebhookSink({ url: `http://127.0.0.1:${port}/in`, body: 'ndjson', compression: 'gzip', batch: { timeout_ms: 10 }, signature: { secret_file: 'hmac', header: 'X-Hub-Signature-256', algorithm: 'sha512' }, request: FAST }, ctx);
+    const sink = createSink({ url: `http://127.0.0.1:${port}/in`, body: 'ndjson', compression: 'gzip', batch: { timeout_ms: 10 }, signature: { secret_file: 'hmac', header: 'X-Hub-Signature-256', algorithm: 'sha512' }, request: FAST }, ctx);
     after(() => sink.stop(AbortSignal.timeout(500)));
     const evs = events([SHADOW_READ]);
     const b2 = trackedBatch(evs);
@@ -170,7 +171,7 @@ describe('other formats and options', () => {
   });
 
   it('template: a text template is sent as text/plain, one line per event in ndjson', async () => {
-    const { emu, sink } = await setup({}, (u) => ({ url: u, format: 'template', body: 'ndjson', template: '{{_.severity}} {{_.pod}} {{_.binary}} {{_.file | -}}', batch: { timeout_ms: 10 }, request: FAST }));
+    const { emu, sink } = await setup({}, (u) => ({ url: u, format: 'template', body: 'ndjson', template: '{{_.severity}} {{_.pod}} {{_.binary}} {{_.file | "-"}}', batch: { timeout_ms: 10 }, request: FAST }));
     const b = trackedBatch(events([SHADOW_READ, EXEC]));
     sink.accept(b);
     assert.equal(await b.done, 'delivered');
@@ -225,7 +226,7 @@ describe('Slack', () => {
     const emu = await startWebhook({ mode: 'slack', slackWebhooks: { archived: [HOOK] } });
     after(() => emu.close());
     const ctx = testContext('slack', 'webhook');
-    const sink = createWebhookSink({ url: `${emu.url}${HOOK}`, format: 'slack', request: FAST }, ctx);
+    const sink = createSink({ url: `${emu.url}${HOOK}`, format: 'slack', request: FAST }, ctx);
     const b = trackedBatch(events([SHADOW_READ, FALCO]));
     sink.accept(b);
     await waitFor(() => sink.state.paused, 5000, 'paused');

@@ -50,7 +50,7 @@ export const fileSource: SourceDefinition<FileSourceConfig> = {
   },
   validate(cfg) {
     const out: string[] = validateMultiline(cfg.multiline);
-    const tpl = cfg.path_fields === undefined ? [] : Array.isArray(cfg.path_fields) ? cfg.path_fields : [cfg.path_fields];
+    const tpl = cfg.path_fields === undefined ? [] : typeof cfg.path_fields === 'string' ? [cfg.path_fields] : cfg.path_fields;
     for (const t of tpl) {
       try {
         compilePathTemplate(t, '/');

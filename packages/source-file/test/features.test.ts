@@ -248,7 +248,7 @@ describe('options', () => {
     writeFileSync(f, lines(0, 10));
     const s = start({ include: ['*.log'], close_inactive_ms: 30 }, dir);
     await until(() => s.events.length === 10, 5000, 'lines');
-    const open = (): number => (s.source as unknown as { openCount: number }).openCount;
+    const open = (): number => s.source.handles.openCount;
     await until(() => open() === 0, 5000, 'handle closed');
     appendFileSync(f, lines(10, 5));
     await until(() => s.events.length === 15, 5000, 'appended lines');

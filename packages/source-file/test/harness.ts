@@ -6,11 +6,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LogEvent } from '@tern/core';
+import { withDefaults, type LogEvent } from '@tern/core';
 import { testContext, type LogRecord } from '@tern/core/testing';
 import { FileSource, type FileSourceConfig } from '../src/file-source.ts';
+import { fileSource } from '../src/index.ts';
 
-export const DEFAULTS: Omit<FileSourceConfig, 'include'> = {
+/** Fast timings for tests; everything else is the schema's default. */
+export const DEFAULTS: Partial<FileSourceConfig> = {
   exclude: [],
   read_from: 'beginning',
   decoding: 'json',
@@ -51,7 +53,7 @@ export function tmp(prefix = 'tern-fs-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export function start(cfg: Partial<FileSourceConfig> & { include: string[] }, dir: string, opts: { ack?: AckMode; rand?: () => number; once?: boolean; events?: LogEvent[] } = {}): Running {
+export function start(cfg: Partial<FileSourceConfig> & { include: readonly string[] }, dir: string, opts: { ack?: AckMode; rand?: () => number; once?: boolean; events?: LogEvent[] } = {}): Running {
   const ack = opts.ack ?? 'now';
   const rand = opts.rand ?? Math.random;
   const events = opts.events ?? [];
@@ -74,16 +76,18 @@ export function start(cfg: Partial<FileSourceConfig> & { include: string[] }, di
       return Promise.resolve();
     },
   };
-  const source = new FileSource({ ...DEFAULTS, ...cfg }, ctx as never);
+  // The schema's defaults, then the test's own values unchecked: the model tests go below the
+  // schema's bounds on purpose (tiny reads, 10 ms timings) to reach more interleavings.
+  const source = new FileSource({ ...withDefaults(fileSource, { include: cfg.include }), ...DEFAULTS, ...cfg } as FileSourceConfig, ctx as never);
   let runError: unknown;
   const done = source.run().catch((e: unknown) => {
     runError = e;
   });
   const counters = (): Record<string, number> => base.telemetry.snapshot();
   const state = (): string => {
-    const x = source as unknown as { readers: Map<string, Record<string, unknown>>; outstanding: number; coveredSinceSave: number; saving: unknown; waitQueue: unknown[] };
-    const rs = [...x.readers.values()].map((r) => ({ path: r.path, pos: r.pos, open: r.fh !== undefined, fresh: r.fresh, gone: r.gone, idle: r.idleSince, inFlight: (r.tracker as { inFlight: number }).inFlight }));
-    return JSON.stringify({ runError: runError === undefined ? undefined : String((runError as Error).stack), outstanding: x.outstanding, covered: x.coveredSinceSave, saving: x.saving !== undefined, queued: x.waitQueue.length, readers: rs });
+    const cp = source.checkpoints;
+    const rs = [...source.readers.values()].map((r) => ({ path: r.path, pos: r.pos, open: r.fh !== undefined, fresh: r.fresh, gone: r.gone, idle: r.idleSince, inFlight: r.tracker.inFlight }));
+    return JSON.stringify({ runError: runError === undefined ? undefined : String((runError as Error).stack), outstanding: cp.outstanding, covered: cp.coveredSinceSave, saving: cp.saving !== undefined, queued: source.handles.waiting, readers: rs });
   };
   const halt = async (): Promise<void> => {
     running.delete(halt);
@@ -110,7 +114,7 @@ export function start(cfg: Partial<FileSourceConfig> & { include: string[] }, di
       ac.abort();
       await done;
       dead = true;
-      await (source as unknown as { saving?: Promise<void> }).saving;
+      await source.checkpoints.saving;
     },
   };
 }

@@ -22,19 +22,9 @@ import { after, describe, it } from 'node:test';
 import type { LogEvent } from '@tern/core';
 import { CheckpointStore } from '../src/checkpoint.ts';
 import { stopAll, start, tmp, until, type Running } from './harness.ts';
+import { mulberry32 } from '@tern/test-kit/e2e';
 
 after(stopAll);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MAX_UNSAVED = 300;
 const READ = 2048;
@@ -58,7 +48,7 @@ interface Variant {
 }
 
 async function scenario(seed: number, steps: number, variant: Variant): Promise<{ written: number; duplicates: number; crashes: number; ops: string[] }> {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const weights = variant.weights;
   const pick = (): Op => {
     let x = rand() * weights.reduce((a, [, w]) => a + w, 0);
@@ -79,7 +69,7 @@ async function scenario(seed: number, steps: number, variant: Variant): Promise<
   };
   const arrived = (s: number): boolean => (tally(), (counts.get(s) ?? 0) > 0);
   let run: Running = start(cfg, dir, { ack: 'random', events });
-  const firstScanDone = (): boolean => !(run.source as unknown as { firstScan: boolean }).firstScan;
+  const firstScanDone = (): boolean => !run.source.firstScan;
   let written = 0;
   /** First line of the live file's current content, or -1 when it has none. */
   let liveFirst = -1;

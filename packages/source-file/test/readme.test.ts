@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { JsonSchema } from '@tern/core';
-import { checkReadmeOptions } from '@tern/core/testing';
+import { optionsTable } from '@tern/core';
+import { checkReadmeTable } from '@tern/test-kit';
 import { fileSource } from '../src/index.ts';
 
 it('README options table matches the schema', () => {
-  checkReadmeOptions(new URL('../README.md', import.meta.url), fileSource.schema);
+  checkReadmeTable(new URL('../README.md', import.meta.url), optionsTable(fileSource.schema));
 });
 
 it('every option has a description, an example and (unless required) a default', () => {

@@ -12,9 +12,9 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
-import { writeTestTls } from '@tern/core/testing';
-import { lines } from '../../cli/test/helpers.ts';
+import { lines } from '@tern/test-kit/e2e';
 import { elasticsearch, esSink, falcoAlert, serve, until } from './helpers.ts';
+import { writeTestTls } from '@tern/test-kit';
 
 async function post(url: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }, opts: { method?: 'POST' | 'GET' | 'PUT'; dispatcher?: Agent } = {}) {
   const res = await request(url, { method: opts.method ?? 'POST', headers, body: opts.method === 'GET' ? null : body, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) });

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { AuditWebhookSender, FalcoSender, startWebhook } from '@tern/test-kit';
 import { auditEvent, elasticsearch, logs, tmp, until } from './helpers.ts';
-import { tern } from '../../cli/test/helpers.ts';
+import { tern } from '@tern/test-kit/e2e';
 
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
 

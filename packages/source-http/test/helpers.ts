@@ -5,7 +5,7 @@
  */
 import type { TestContext } from 'node:test';
 import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
-import { logs, tern, tmp, until, write, type Run } from '../../cli/test/helpers.ts';
+import { logs, tern, tmp, until, write, type Run } from '@tern/test-kit/e2e';
 
 export { logs, tmp, until, write, type Run };
 

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { JsonSchema } from '@tern/core';
-import { checkReadmeOptions } from '@tern/core/testing';
+import { optionsTable } from '@tern/core';
+import { checkReadmeTable } from '@tern/test-kit';
 import { httpServerSource, PRESETS, settings, validate, type HttpServerConfig } from '../src/index.ts';
 
 it('README options table matches the schema', () => {
-  checkReadmeOptions(new URL('../README.md', import.meta.url), httpServerSource.schema);
+  checkReadmeTable(new URL('../README.md', import.meta.url), optionsTable(httpServerSource.schema));
 });
 
 it('every option has a description and examples; a default unless the sender preset or absence decides it', () => {

@@ -8,6 +8,10 @@
  * is for benchmarks: it never parses a source line, only scans the first bytes of each action
  * line (the technique of shared/bench/fake-es.mjs), keeps per-target counts and still answers one
  * correctly shaped item per action, with the data-stream op_type rule and item faults applied.
+ *
+ * Over 400 lines: one engine, one class. Both modes answer through the same request-level checks,
+ * item order, fault rules and store, and the helpers at the end (date math, index-name rules, the
+ * fast item writer) serve only it; split apart, each half would need the other's internals.
  */
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_RULES, fitsType, TargetMapping, type MappingRefusal, type MappingRules, type MappingType } from './elasticsearch-mapping.ts';

@@ -7,6 +7,10 @@
  *
  * Checks run in this order: authentication (401), media-type versions (400), Content-Type
  * support (406), body size (413), then the bulk itself (see elasticsearch-bulk.ts).
+ *
+ * Over 400 lines: the HTTP surface of one emulator (routing of every endpoint the spec lists, auth,
+ * product headers, index and component templates, data-stream management and the query API tests
+ * use); the bulk engine and the mapping live in their own files.
  */
 import { randomBytes } from 'node:crypto';
 import { BulkStore, globToRegExp, invalidIndexName, resolveDateMath } from './elasticsearch-bulk.ts';

@@ -24,3 +24,6 @@ export { startWebhook } from './webhook.ts';
 export type { WebhookEmulator, WebhookMessage, WebhookOptions, WebhookStats } from './webhook.ts';
 export { AuditWebhookSender, FalcoSender, apiserverShouldRetry } from './senders.ts';
 export type { AuditAttempt, AuditWebhookSenderOptions, FalcoDropped, FalcoSenderOptions, SenderTls } from './senders.ts';
+export { sampleLines, samplePath, type SampleName } from './samples.ts';
+export { TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from './tls.ts';
+export { checkReadmeTable } from './readme.ts';

@@ -9,8 +9,11 @@
  *
  * The check order is the real server's (§3.9.6): auth → Content-Type → Content-Length → body
  * size → JSON parse → X-P-Stream → stream name → stream existence → content rules.
+ *
+ * Over 400 lines: one protocol emulator — ingest, stream management, schema inference and array
+ * flattening share the stream store; a split would cut through it.
  */
-import { EmulatorFacade, EmulatorServer, parseBasic, text } from './server.ts';
+import { EmulatorFacade, EmulatorServer, parseBasic, text, countingStatuses } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
 import { parseStrictJson, StrictJsonError } from './strict-json.ts';
 
@@ -88,15 +91,8 @@ class ParseableServer extends EmulatorFacade implements ParseableEmulator {
     super();
     this.#opts = opts;
     this.#limit = opts.maxPayloadBytes ?? 10 * MiB;
-    const onRequest = opts.onRequest;
     this.server = new EmulatorServer({
-      options: {
-        ...opts,
-        onRequest: (e) => {
-          this.#stats.byStatus[e.status] = (this.#stats.byStatus[e.status] ?? 0) + 1;
-          onRequest?.(e);
-        },
-      },
+      options: countingStatuses(opts, this.#stats.byStatus),
       handle: (ex) => this.#handle(ex),
       faultReply: (status) => this.#faultReply(status),
       internalError: (err) => text(500, `Error: ${String(err)}`),

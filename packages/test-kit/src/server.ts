@@ -7,6 +7,10 @@
  * and the default body of an injected status. The handler decides *when* to read the body, because
  * real servers check different things first (Parseable authenticates before it reads a byte,
  * Elasticsearch refuses an oversized Content-Length before decoding), and the limits differ.
+ *
+ * Over 400 lines: the HTTP machinery every emulator shares (recording, body decoding with limits,
+ * scripted faults, TLS, socket tracking for close) is one state machine per request; the emulators
+ * stay small because it is in one place.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -487,4 +491,16 @@ export function text(status: number, body: string, headers: Record<string, strin
 /** JSON reply helper (`application/json; charset=utf-8`). */
 export function json(status: number, value: unknown, headers: Record<string, string | string[]> = {}): Reply {
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value) };
+}
+
+/** Options with `onRequest` also counting each answer's status into `byStatus` (the emulators' `stats()`). */
+export function countingStatuses<O extends CommonOptions>(opts: O, byStatus: Record<number, number>): O {
+  const next = opts.onRequest;
+  return {
+    ...opts,
+    onRequest: (e: RequestLogEntry) => {
+      byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
+      next?.(e);
+    },
+  };
 }

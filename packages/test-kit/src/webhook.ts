@@ -11,7 +11,7 @@
  * request, refused ones included, is in `requests`.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { EmulatorFacade, EmulatorServer, text } from './server.ts';
+import { EmulatorFacade, EmulatorServer, text, countingStatuses } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
 
 export interface WebhookOptions extends CommonOptions {
@@ -72,15 +72,8 @@ class WebhookServer extends EmulatorFacade implements WebhookEmulator {
     super();
     this.#opts = opts;
     this.#slack = opts.mode === 'slack';
-    const onRequest = opts.onRequest;
     this.server = new EmulatorServer({
-      options: {
-        ...opts,
-        onRequest: (e) => {
-          this.#stats.byStatus[e.status] = (this.#stats.byStatus[e.status] ?? 0) + 1;
-          onRequest?.(e);
-        },
-      },
+      options: countingStatuses(opts, this.#stats.byStatus),
       handle: (ex) => (this.#slack ? this.#handleSlack(ex) : this.#handleGeneric(ex)),
       faultReply: (status) => (this.#slack ? slackFault(status) : genericFault(status)),
     });

@@ -514,7 +514,7 @@ describe('elasticsearch emulator: mappings from templates (dynamicMapping)', () 
 
 describe('elasticsearch emulator: TLS', () => {
   test('serves https with the given certificate; the official client verifies it', async () => {
-    const { TEST_TLS_CERT, TEST_TLS_KEY } = await import('@tern/core/testing');
+    const { TEST_TLS_CERT, TEST_TLS_KEY } = await import('../src/tls.ts');
     const es = await startElasticsearch({ tls: { cert: TEST_TLS_CERT, key: TEST_TLS_KEY } });
     const client = new Client({ node: es.url, tls: { ca: TEST_TLS_CERT }, maxRetries: 0 });
     try {

@@ -16,13 +16,13 @@
  * Counters: `events_dropped`, `decode_errors`.
  */
 import { hash } from 'node:crypto';
-import type { LogEvent, TransformDefinition } from '@tern/core';
-import { getIn, keyString, parsePath, type Path } from './path.ts';
-import { LruMap, pathListErrors, readData } from './shared.ts';
+import { getPath, LruMap, parsePath, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
+import { emitKept, keyString, pathListErrors, readData } from './shared.ts';
 
+/** Options as the schema completes them. */
 export interface DedupeConfig {
-  fields?: string[];
-  cache_size?: number;
+  readonly fields?: readonly string[];
+  readonly cache_size: number;
 }
 
 export const DEFAULT_CACHE_SIZE = 5000;
@@ -62,8 +62,8 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
     return errors.length ? errors : undefined;
   },
   build(cfg, ctx) {
-    const fields: Path[] | undefined = cfg.fields?.map(parsePath);
-    const cache = new LruMap<string, true>(cfg.cache_size ?? DEFAULT_CACHE_SIZE);
+    const fields: FieldPath[] | undefined = cfg.fields?.map(parsePath);
+    const cache = new LruMap<string, true>(cfg.cache_size);
     const dropped = ctx.telemetry.counter('events_dropped');
     const decodeErrors = ctx.telemetry.counter('decode_errors');
 
@@ -73,9 +73,9 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
         return ev.toJson();
       }
       const data = readData(ev, decodeErrors);
-      if (fields.length === 1) return keyString(getIn(data, fields[0] as Path));
+      if (fields.length === 1) return keyString(getPath(data, fields[0] as FieldPath));
       let k = '';
-      for (const f of fields) k += keyString(getIn(data, f)) + '\u0000';
+      for (const f of fields) k += keyString(getPath(data, f)) + '\u0000';
       return k;
     };
 
@@ -95,8 +95,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
           cache.set(id, true);
           kept.push(ev);
         }
-        if (kept.length !== events.length) dropped.inc(events.length - kept.length);
-        if (kept.length) emit(kept);
+        emitKept(events, kept, dropped, emit);
       },
     };
   },

@@ -10,9 +10,8 @@
  * lower-cased without a trailing dot. The `ecs` transform's Zeek dns profile calls `splitDomain`
  * where Elastic's Zeek pipeline runs the processor.
  */
-import type { TransformDefinition } from '@tern/core';
+import { getPath, parsePath, pathError, setPath, type FieldPath, type TransformDefinition } from '@tern/core';
 import { parse } from 'tldts';
-import { getIn, parsePath, pathError, setIn, type Path } from './path.ts';
 import { pathSchema } from './shared.ts';
 
 export interface DomainParts {
@@ -69,14 +68,14 @@ export const domainTransform: TransformDefinition<DomainConfig> = {
   },
   build(cfg, ctx) {
     const field = parsePath(cfg.field);
-    const target: Path = cfg.target !== undefined ? parsePath(cfg.target) : field.slice(0, -1);
+    const target: FieldPath = cfg.target !== undefined ? parsePath(cfg.target) : field.slice(0, -1);
     const split = ctx.telemetry.counter('events_split');
     return {
       process(events, emit) {
         for (const ev of events) {
           let name: unknown;
           try {
-            name = getIn(ev.data, field);
+            name = getPath(ev.data, field);
           } catch {
             continue;
           }
@@ -84,7 +83,7 @@ export const domainTransform: TransformDefinition<DomainConfig> = {
           const parts = splitDomain(name);
           if (parts === undefined) continue;
           const d = ev.mutate();
-          for (const [k, v] of Object.entries(parts)) setIn(d, [...target, k], v);
+          for (const [k, v] of Object.entries(parts)) setPath(d, [...target, k], v);
           split.inc();
         }
         emit(events);

@@ -13,7 +13,7 @@
  */
 import type { LogEvent, TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError } from './cel.ts';
-import { readData } from './shared.ts';
+import { emitKept, readData } from './shared.ts';
 
 export interface FilterConfig {
   /** CEL expression; the event is `event`. */
@@ -62,8 +62,7 @@ export const filterTransform: TransformDefinition<FilterConfig> = {
           else if (r === undefined) errors++;
         }
         if (errors) condErrors.inc(errors);
-        if (kept.length !== events.length) dropped.inc(events.length - kept.length);
-        if (kept.length) emit(kept);
+        emitKept(events, kept, dropped, emit);
       },
     };
   },

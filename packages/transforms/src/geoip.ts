@@ -14,9 +14,8 @@
  * `first_only` does. Addresses not in a database (private ranges) leave the event unchanged.
  */
 import { resolve } from 'node:path';
-import { TernError, type TransformDefinition } from '@tern/core';
+import { getPath, parsePath, setPath, TernError, type FieldPath, type TransformDefinition } from '@tern/core';
 import { open, type Reader, type Response } from 'maxmind';
-import { getIn, parsePath, setIn, type Path } from './path.ts';
 import { pathListErrors } from './shared.ts';
 
 type Names = { names?: Record<string, string> };
@@ -61,10 +60,11 @@ export function asFields(r: MmdbRecord): Record<string, unknown> | undefined {
   return as;
 }
 
+/** Options as the schema completes them. */
 export interface GeoipConfig {
-  database: string | string[];
-  fields?: string[];
-  cache_size?: number;
+  readonly database: string | readonly string[];
+  readonly fields: readonly string[];
+  readonly cache_size: number;
 }
 
 const DEFAULT_FIELDS = ['source.ip', 'destination.ip', 'client.ip', 'server.ip'];
@@ -107,15 +107,15 @@ export const geoipTransform: TransformDefinition<GeoipConfig> = {
     const readers: Array<Reader<Response>> = [];
     for (const file of files) {
       try {
-        readers.push(await open<Response>(file, { cache: { max: cfg.cache_size ?? 10000 }, watchForUpdates: true, watchForUpdatesNonPersistent: true }));
+        readers.push(await open<Response>(file, { cache: { max: cfg.cache_size }, watchForUpdates: true, watchForUpdatesNonPersistent: true }));
       } catch (err) {
         throw new TernError('TERN_ERR_BUILD', `geoip: cannot open the database ${file}: ${(err as Error).message}; point database at a MaxMind-format .mmdb file (GeoLite2, GeoIP2 or DB-IP lite)`, { cause: err });
       }
     }
-    const targets = (cfg.fields ?? DEFAULT_FIELDS).map((f) => {
+    const targets = cfg.fields.map((f) => {
       const p = parsePath(f);
       const last = p[p.length - 1] as string;
-      const at = (name: string): Path => [...p.slice(0, -1), last === 'ip' ? name : `${last}_${name}`];
+      const at = (name: string): FieldPath => [...p.slice(0, -1), last === 'ip' ? name : `${last}_${name}`];
       return { field: p, geo: at('geo'), as: at('as') };
     });
     const found = ctx.telemetry.counter('ips_found');
@@ -145,7 +145,7 @@ export const geoipTransform: TransformDefinition<GeoipConfig> = {
             continue;
           }
           for (const t of targets) {
-            const v = getIn(data, t.field);
+            const v = getPath(data, t.field);
             let hit: ReturnType<typeof lookup>;
             if (typeof v === 'string') hit = lookup(v);
             else if (Array.isArray(v)) {
@@ -154,8 +154,8 @@ export const geoipTransform: TransformDefinition<GeoipConfig> = {
             if (hit === undefined) continue;
             // Each lookup builds fresh objects (the reader caches records, not these), so no copy is needed.
             const d = ev.mutate();
-            if (hit.geo) setIn(d, t.geo, hit.geo);
-            if (hit.as) setIn(d, t.as, hit.as);
+            if (hit.geo) setPath(d, t.geo, hit.geo);
+            if (hit.as) setPath(d, t.as, hit.as);
             found.inc();
           }
         }

@@ -4,7 +4,7 @@
  * pattern), `remove`, `keep_only`, `dedot`, `parse_json`, `parse_regex` (named captures),
  * `parse_key_value` and `drop_empty`. Any operation may carry a CEL `if:` (cel.ts, the same
  * conditions as `filter`); paths and templates may read origin fields (`@path`, `@host`,
- * `@source`, `@offset`, `@fields.<name>`, see path.ts). It stays declarative: a list of edits,
+ * `@source`, `@offset`, `@fields.<name>`, core's field/origin.ts). It stays declarative: a list of edits,
  * no scripting language of our own — the small, predictable part of Vector's VRL or Elastic's
  * ingest processors that log shipping pipelines need most.
  *
@@ -16,212 +16,21 @@
  * tag and `parse_errors` counts it. A line that was not valid JSON arrives as `{message, error,
  * tags}` and is edited like any event. An `if:` that cannot be evaluated skips the operation and
  * counts `condition_errors`.
+ *
+ * Rooms: remap/schema.ts (operation types and schemas), remap/values.ts (value helpers and the
+ * key=value parser); this file compiles operations and defines the transform.
  */
-import type { EventData, LogEvent, TransformDefinition } from '@tern/core';
+import { compileTemplate, deletePath, getOrigin, getPath, isOriginPath, parsePath, pathError, setPath, templateError, type EventData, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError, type CompiledCondition } from './cel.ts';
-import { deleteIn, getIn, getOrigin, isOriginPath, parsePath, pathError, setIn, type Path } from './path.ts';
-import { compileTemplate, templateError } from './template.ts';
-import { compileRe2 } from './tetragon-filter.ts';
-import { JSON_FAILURE_TAG, malformedView } from './shared.ts';
+import { compileRe2 } from './tetragon-filter/parse.ts';
+import { addTag, malformedView } from './shared.ts';
+import { OPERATION_SCHEMAS, type RemapConfig, type RemapOperation } from './remap/schema.ts';
+import { clone, compact, hasEmpty, isEmpty, parseKeyValue, renameKeys, sameValue } from './remap/values.ts';
 
-/** `if:`: a CEL condition over `event`; the operation runs only when it is true. */
-interface Conditional {
-  if?: string;
-}
-
-export type RemapOperation = Conditional &
-  (
-    | { type: 'set'; field: string; value: unknown }
-    | { type: 'append'; field: string; value: unknown; allow_duplicates?: boolean }
-    | { type: 'copy'; from: string; to: string }
-    | { type: 'rename'; from: string; to: string }
-    | { type: 'rename_keys'; field?: string; pattern: string; replacement: string; recursive?: boolean }
-    | { type: 'remove'; fields: string[] }
-    | { type: 'keep_only'; fields: string[] }
-    | { type: 'dedot'; field?: string; separator?: string }
-    | { type: 'parse_json'; field: string; target?: string; failure_tag?: string }
-    | { type: 'parse_regex'; field: string; pattern: string; target?: string; failure_tag?: string }
-    | { type: 'parse_key_value'; field: string; target?: string; field_split?: string; value_split?: string; failure_tag?: string }
-    | { type: 'drop_empty'; field?: string }
-  );
-
-export interface RemapConfig {
-  operations: RemapOperation[];
-}
-
-export const DEFAULT_JSON_FAILURE_TAG = JSON_FAILURE_TAG;
-export const DEFAULT_REGEX_FAILURE_TAG = '_regex_parse_failure';
-export const DEFAULT_KV_FAILURE_TAG = '_kv_parse_failure';
+export { DEFAULT_JSON_FAILURE_TAG, DEFAULT_KV_FAILURE_TAG, DEFAULT_REGEX_FAILURE_TAG, type RemapConfig, type RemapOperation } from './remap/schema.ts';
+export { parseKeyValue } from './remap/values.ts';
 
 type Op = (ev: LogEvent) => void;
-
-const pathProp = (description: string, examples: string[]) => ({ type: 'string', minLength: 1, description, examples });
-const pathList = (description: string, examples: string[][]) => ({ type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description, examples });
-const IF_SCHEMA = {
-  type: 'string',
-  minLength: 1,
-  description: 'CEL condition over `event` (as in `filter`); the operation runs only when it is true. An evaluation error skips it and counts `condition_errors`.',
-  examples: ['has(event.process_exec)', 'event.?kubernetes.?namespace.orValue("") == "payments"'],
-};
-const opSchema = (type: string, description: string, properties: Record<string, unknown>, required: string[]) => ({
-  type: 'object',
-  description,
-  additionalProperties: false,
-  required: ['type', ...required],
-  properties: { type: { const: type, description: `Operation: \`${type}\`.` }, ...properties, if: IF_SCHEMA },
-});
-const failureTag = (def: string) => ({ type: 'string', minLength: 1, default: def, description: 'Tag appended to `tags` when the value does not parse.', examples: [def] });
-
-const OPERATION_SCHEMAS = [
-  opSchema(
-    'set',
-    'Sets a field. String values are templates: `{{path}}` inserts a field; a value that is exactly one placeholder keeps the field\'s type.',
-    {
-      field: pathProp('Field to write (dotted path; `a["dotted.key"]` for keys with dots).', ['labels.cluster', 'event.kind']),
-      value: { description: 'Value to write. Strings may contain `{{field.path}}` placeholders; other JSON values are written as they are.', examples: ['prod-{{node_name}}', 42, { team: 'payments' }] },
-    },
-    ['field', 'value'],
-  ),
-  opSchema(
-    'append',
-    'Appends to a list field (creating it; a single value becomes a list). A list value appends each item; strings are templates as in `set`.',
-    {
-      field: pathProp('List field to append to.', ['tags', 'related.hosts']),
-      value: { description: 'Value or list of values to append.', examples: ['tetragon', ['pci', '{{kubernetes.namespace}}']] },
-      allow_duplicates: { type: 'boolean', default: true, description: 'false: skip values already in the list (as Elastic\'s append).', examples: [false] },
-    },
-    ['field', 'value'],
-  ),
-  opSchema(
-    'copy',
-    'Copies a field (deeply) to another path; no-op when the source is missing. `from` may be an origin field (`@path`, `@host`, `@source`, `@offset`, `@fields.<name>`).',
-    { from: pathProp('Source field.', ['process_exec.process.binary', '@path']), to: pathProp('Destination field.', ['process.executable', 'log.file.path']) },
-    ['from', 'to'],
-  ),
-  opSchema(
-    'rename',
-    'Moves a field to another path; no-op when the source is missing.',
-    { from: pathProp('Source field.', ['output_fields']), to: pathProp('Destination field.', ['falco.fields']) },
-    ['from', 'to'],
-  ),
-  opSchema(
-    'rename_keys',
-    'Renames the keys of an object that match a regular expression (RE2 syntax as in Tetragon filters; `$1`, `$<name>` in the replacement). A renamed key replaces one already there.',
-    {
-      field: pathProp('Object whose keys are renamed (default: the whole event).', ['labels', 'falco.output_fields']),
-      pattern: { type: 'string', minLength: 1, description: 'Regular expression matched against each key.', examples: ['^k8s_(.*)$', '\\.'] },
-      replacement: { type: 'string', description: 'Replacement for the matched part of the key.', examples: ['kubernetes_$1', '_'] },
-      recursive: { type: 'boolean', default: false, description: 'Also rename keys of nested objects (and of objects in lists).', examples: [true] },
-    },
-    ['pattern', 'replacement'],
-  ),
-  opSchema('remove', 'Removes fields (missing ones are ignored).', { fields: pathList('Fields to remove.', [['process_exec.process.exec_id', 'process_exec.parent']]) }, ['fields']),
-  opSchema(
-    'keep_only',
-    'Keeps only the listed fields (with their paths) and drops everything else.',
-    { fields: pathList('Fields to keep.', [['time', 'node_name', 'process_exec.process.binary']]) },
-    ['fields'],
-  ),
-  opSchema(
-    'dedot',
-    'Replaces `.` in keys, recursively (Elasticsearch reads a dot as an object boundary, so `app` and `app.kubernetes.io/name` side by side are refused).',
-    {
-      field: pathProp('Object to de-dot (default: the whole event).', ['labels', 'kubernetes.labels']),
-      separator: { type: 'string', default: '_', description: 'What replaces each dot.', examples: ['_'] },
-    },
-    [],
-  ),
-  opSchema(
-    'parse_json',
-    'Parses a string field as JSON. On failure the field is left as it was and the event is tagged (never dropped).',
-    {
-      field: pathProp('String field holding JSON text.', ['message']),
-      target: pathProp('Where to write the parsed value (default: replace `field`).', ['parsed']),
-      failure_tag: { type: 'string', minLength: 1, default: DEFAULT_JSON_FAILURE_TAG, description: 'Tag appended to `tags` when the text is not JSON.', examples: [DEFAULT_JSON_FAILURE_TAG] },
-    },
-    ['field'],
-  ),
-  opSchema(
-    'parse_regex',
-    'Matches a string field against a regular expression and writes its named captures (`(?<name>…)` or RE2\'s `(?P<name>…)`) as fields. No match: the event is tagged and `parse_errors` counts it.',
-    {
-      field: pathProp('String field to match.', ['message', '@path']),
-      pattern: { type: 'string', minLength: 1, description: 'Regular expression with named captures (unanchored; RE2 syntax as in Tetragon filters).', examples: ['^/var/log/pods/(?P<namespace>[^_]+)_(?P<pod>[^_]+)_'] },
-      target: pathProp('Object to write the captures into (default: the top level).', ['kubernetes']),
-      failure_tag: failureTag(DEFAULT_REGEX_FAILURE_TAG),
-    },
-    ['field', 'pattern'],
-  ),
-  opSchema(
-    'parse_key_value',
-    'Parses `key=value` pairs (logfmt and the like; values may be "double" or \'single\' quoted) from a string field into fields. No pair found: the event is tagged and `parse_errors` counts it.',
-    {
-      field: pathProp('String field holding the pairs.', ['message']),
-      target: pathProp('Object to write the pairs into (default: the top level).', ['kv']),
-      field_split: { type: 'string', minLength: 1, default: ' ', description: 'Separator between pairs (a single space: any run of whitespace).', examples: [' ', '&', ';'] },
-      value_split: { type: 'string', minLength: 1, default: '=', description: 'Separator between a key and its value.', examples: ['=', ':'] },
-      failure_tag: failureTag(DEFAULT_KV_FAILURE_TAG),
-    },
-    ['field'],
-  ),
-  opSchema(
-    'drop_empty',
-    'Removes null, "", [] and {} values recursively (objects left empty are removed too; list elements are kept so positions stay meaningful).',
-    { field: pathProp('Only clean below this field (default: the whole event).', ['process_kprobe.args']) },
-    [],
-  ),
-];
-
-function clone<T>(v: T): T {
-  return v !== null && typeof v === 'object' ? structuredClone(v) : v;
-}
-
-function addTag(doc: EventData, tag: string): void {
-  const tags = doc.tags;
-  if (Array.isArray(tags)) {
-    if (!tags.includes(tag)) tags.push(tag);
-  } else if (typeof tags === 'string') doc.tags = tags === tag ? [tag] : [tags, tag];
-  else doc.tags = [tag];
-}
-
-function isEmpty(v: unknown): boolean {
-  if (v === null || v === '') return true;
-  if (Array.isArray(v)) return v.length === 0;
-  if (typeof v === 'object') {
-    for (const _ in v as object) return false;
-    return true;
-  }
-  return false;
-}
-
-/** True when `v` holds something `compact` would remove (checked first so untouched events stay unmodified). */
-function hasEmpty(v: unknown): boolean {
-  if (Array.isArray(v)) {
-    for (const x of v) if (x !== null && typeof x === 'object' && hasEmpty(x)) return true;
-    return false;
-  }
-  if (v === null || typeof v !== 'object') return false;
-  for (const k in v as Record<string, unknown>) {
-    const x = (v as Record<string, unknown>)[k];
-    if (isEmpty(x) || (x !== null && typeof x === 'object' && hasEmpty(x))) return true;
-  }
-  return false;
-}
-
-/** Removes empty values in place, depth first, so parents emptied by the cleaning go too. */
-function compact(v: unknown): void {
-  if (Array.isArray(v)) {
-    for (const x of v) if (x !== null && typeof x === 'object') compact(x);
-    return;
-  }
-  if (v === null || typeof v !== 'object') return;
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    const x = o[k];
-    if (x !== null && typeof x === 'object') compact(x);
-    if (isEmpty(o[k])) delete o[k];
-  }
-}
 
 interface Counters {
   parseErrors: { inc(n?: number): void };
@@ -234,118 +43,24 @@ function compileValues(value: unknown): (ev: LogEvent) => unknown[] {
   const parts = items.map((v) => (typeof v === 'string' ? compileTemplate(v) : undefined));
   return (ev) => items.map((v, i) => {
     const tpl = parts[i];
-    return tpl === undefined ? clone(v) : tpl.constant ? tpl.render(ev.data) : clone(tpl.render(ev.data, ev));
+    return tpl === undefined ? clone(v) : tpl.constant !== undefined ? tpl.constant : clone(tpl.value(ev));
   });
 }
 
 /** Reads a field or an origin field. */
-function read(ev: LogEvent, path: Path): unknown {
-  return isOriginPath(path) ? getOrigin(ev, path) : getIn(ev.data, path);
-}
-
-const sameValue = (a: unknown, b: unknown): boolean => a === b || (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b));
-
-/** Keys of `o` (and below, when `deep`) renamed by `f`; the same object when no key changes. */
-function renameKeys(o: Record<string, unknown>, f: (k: string) => string, deep: boolean): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined;
-  const keys = Object.keys(o);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
-    let v = o[k];
-    if (deep) v = renameDeep(v, f);
-    const nk = f(k);
-    if (out === undefined && (nk !== k || v !== o[k])) {
-      out = {};
-      for (let j = 0; j < i; j++) out[keys[j] as string] = o[keys[j] as string];
-    }
-    if (out !== undefined) {
-      if (nk !== k) delete out[k];
-      out[nk] = v;
-    }
-  }
-  return out ?? o;
-}
-
-function renameDeep(v: unknown, f: (k: string) => string): unknown {
-  if (Array.isArray(v)) {
-    let out: unknown[] | undefined;
-    v.forEach((x, i) => {
-      const r = renameDeep(x, f);
-      if (r !== x) (out ??= v.slice())[i] = r;
-    });
-    return out ?? v;
-  }
-  if (v !== null && typeof v === 'object') return renameKeys(v as Record<string, unknown>, f, true);
-  return v;
-}
-
-/**
- * `key=value` pairs from a string: pairs split on `fieldSplit` (a single space: any whitespace),
- * outside quotes; values may be quoted with `"` or `'` (backslash escapes inside). Undefined when
- * no pair is found.
- */
-// Java's / RE2's \s: space, \t \n \v \f \r (a char-code test; a regex per character cost 4x).
-const isWs = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
-
-export function parseKeyValue(s: string, fieldSplit = ' ', valueSplit = '='): Record<string, string> | undefined {
-  const out: Record<string, string> = {};
-  let n = 0;
-  const ws = fieldSplit === ' ';
-  let i = 0;
-  while (i < s.length) {
-    // skip separators
-    if (ws) while (i < s.length && isWs(s.charCodeAt(i))) i++;
-    else while (s.startsWith(fieldSplit, i)) i += fieldSplit.length;
-    if (i >= s.length) break;
-    const kv = s.indexOf(valueSplit, i);
-    const end = (from: number): number => {
-      if (ws) {
-        let j = from;
-        while (j < s.length && !isWs(s.charCodeAt(j))) j++;
-        return j;
-      }
-      const j = s.indexOf(fieldSplit, from);
-      return j === -1 ? s.length : j;
-    };
-    const tokenEnd = end(i);
-    if (kv === -1 || kv > tokenEnd) {
-      i = tokenEnd; // a word without a value: skipped
-      continue;
-    }
-    const key = s.slice(i, kv).trim();
-    let j = kv + valueSplit.length;
-    let value: string;
-    const q = s[j];
-    if (q === '"' || q === "'") {
-      j++;
-      let close = j;
-      while (close < s.length && s[close] !== q) close += s[close] === '\\' ? 2 : 1;
-      const raw = s.slice(j, Math.min(close, s.length));
-      value = raw.includes('\\') ? raw.replace(/\\(.)/g, '$1') : raw;
-      j = close + 1;
-    } else {
-      const e = end(j);
-      value = s.slice(j, e);
-      j = e;
-    }
-    if (key !== '') {
-      out[key] = value;
-      n++;
-    }
-    i = j;
-  }
-  return n > 0 ? out : undefined;
+function read(ev: LogEvent, path: FieldPath): unknown {
+  return isOriginPath(path) ? getOrigin(ev, path) : getPath(ev.data, path);
 }
 
 /** An operation renaming the keys of the object at `field` (the whole event when undefined); writes only when a key changed. */
-function keysOp(field: Path | undefined, rename: (k: string) => string, deep: boolean): Op {
+function keysOp(field: FieldPath | undefined, rename: (k: string) => string, deep: boolean): Op {
   return (ev) => {
-    const src = field === undefined ? ev.data : getIn(ev.data, field);
+    const src = field === undefined ? ev.data : getPath(ev.data, field);
     if (src === null || typeof src !== 'object' || Array.isArray(src)) return;
     const renamed = renameKeys(src as Record<string, unknown>, rename, deep);
     if (renamed === src) return;
     if (field === undefined) ev.replace(renamed);
-    else setIn(ev.mutate(), field, renamed);
+    else setPath(ev.mutate(), field, renamed);
   };
 }
 
@@ -368,19 +83,18 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
       if (typeof op.value === 'string') {
         const tpl = compileTemplate(op.value);
         return (ev) => {
-          const v = tpl.render(ev.data, ev);
-          setIn(ev.mutate(), field, tpl.constant ? v : clone(v));
+          setPath(ev.mutate(), field, tpl.constant !== undefined ? tpl.constant : clone(tpl.value(ev)));
         };
       }
       const value = op.value;
-      return (ev) => setIn(ev.mutate(), field, clone(value));
+      return (ev) => setPath(ev.mutate(), field, clone(value));
     }
     case 'append': {
       const field = parsePath(op.field);
       const values = compileValues(op.value);
       const dupes = op.allow_duplicates !== false;
       return (ev) => {
-        const cur = getIn(ev.data, field);
+        const cur = getPath(ev.data, field);
         const list: unknown[] = Array.isArray(cur) ? cur.slice() : cur === undefined || cur === null ? [] : [cur];
         let added = 0;
         for (const v of values(ev)) {
@@ -388,7 +102,7 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
           list.push(v);
           added++;
         }
-        if (added > 0 || !Array.isArray(cur)) setIn(ev.mutate(), field, list);
+        if (added > 0 || !Array.isArray(cur)) setPath(ev.mutate(), field, list);
       };
     }
     case 'copy': {
@@ -396,26 +110,26 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
       const to = parsePath(op.to);
       return (ev) => {
         const v = read(ev, from);
-        if (v !== undefined) setIn(ev.mutate(), to, clone(v));
+        if (v !== undefined) setPath(ev.mutate(), to, clone(v));
       };
     }
     case 'rename_keys': {
-      const field: Path | undefined = op.field === undefined ? undefined : parsePath(op.field);
+      const field: FieldPath | undefined = op.field === undefined ? undefined : parsePath(op.field);
       const re = compileRe2(op.pattern);
       const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
       const rename = (k: string): string => (re.test(k) ? k.replace(g, op.replacement) : k);
       return keysOp(field, rename, op.recursive === true);
     }
     case 'dedot': {
-      const field: Path | undefined = op.field === undefined ? undefined : parsePath(op.field);
-      const sep = op.separator ?? '_';
+      const field: FieldPath | undefined = op.field === undefined ? undefined : parsePath(op.field);
+      const sep = op.separator;
       return keysOp(field, (k) => (k.includes('.') ? k.replaceAll('.', sep) : k), true);
     }
     case 'parse_regex': {
       const field = parsePath(op.field);
-      const target: Path = op.target === undefined ? [] : parsePath(op.target);
+      const target: FieldPath = op.target === undefined ? [] : parsePath(op.target);
       const re = compileRe2(op.pattern);
-      const tag = op.failure_tag ?? DEFAULT_REGEX_FAILURE_TAG;
+      const tag = op.failure_tag;
       return (ev) => {
         const v = read(ev, field);
         if (typeof v !== 'string') return;
@@ -426,41 +140,41 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
           return;
         }
         const d = ev.mutate();
-        for (const [name, val] of Object.entries(m.groups)) if (val !== undefined) setIn(d, [...target, name], val);
+        for (const [name, val] of Object.entries(m.groups)) if (val !== undefined) setPath(d, [...target, name], val);
       };
     }
     case 'parse_key_value': {
       const field = parsePath(op.field);
-      const target: Path = op.target === undefined ? [] : parsePath(op.target);
-      const tag = op.failure_tag ?? DEFAULT_KV_FAILURE_TAG;
+      const target: FieldPath = op.target === undefined ? [] : parsePath(op.target);
+      const tag = op.failure_tag;
       return (ev) => {
         const v = read(ev, field);
         if (typeof v !== 'string') return;
-        const pairs = parseKeyValue(v, op.field_split ?? ' ', op.value_split ?? '=');
+        const pairs = parseKeyValue(v, op.field_split, op.value_split);
         if (pairs === undefined) {
           counters.parseErrors.inc();
           addTag(ev.mutate(), tag);
           return;
         }
         const d = ev.mutate();
-        for (const [k, val] of Object.entries(pairs)) setIn(d, [...target, k], val);
+        for (const [k, val] of Object.entries(pairs)) setPath(d, [...target, k], val);
       };
     }
     case 'rename': {
       const from = parsePath(op.from);
       const to = parsePath(op.to);
       return (ev) => {
-        const v = getIn(ev.data, from);
+        const v = getPath(ev.data, from);
         if (v === undefined) return;
         const d = ev.mutate();
-        deleteIn(d, from);
-        setIn(d, to, v);
+        deletePath(d, from);
+        setPath(d, to, v);
       };
     }
     case 'remove': {
       const paths = op.fields.map(parsePath);
       return (ev) => {
-        for (const p of paths) if (getIn(ev.data, p) !== undefined) deleteIn(ev.mutate(), p);
+        for (const p of paths) if (getPath(ev.data, p) !== undefined) deletePath(ev.mutate(), p);
       };
     }
     case 'keep_only': {
@@ -470,9 +184,9 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
         const out: EventData = {};
         let kept = 0;
         for (const p of paths) {
-          const v = getIn(src, p);
+          const v = getPath(src, p);
           if (v !== undefined) {
-            setIn(out, p, v);
+            setPath(out, p, v);
             kept++;
           }
         }
@@ -485,7 +199,7 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
     case 'parse_json': {
       const field = parsePath(op.field);
       const target = op.target === undefined ? field : parsePath(op.target);
-      const tag = op.failure_tag ?? DEFAULT_JSON_FAILURE_TAG;
+      const tag = op.failure_tag;
       return (ev) => {
         const v = read(ev, field);
         if (typeof v !== 'string') return;
@@ -497,20 +211,20 @@ function compileBody(op: RemapOperation, counters: Counters): Op {
           addTag(ev.mutate(), tag);
           return;
         }
-        setIn(ev.mutate(), target, parsed);
+        setPath(ev.mutate(), target, parsed);
       };
     }
     case 'drop_empty': {
-      const field: Path | undefined = op.field === undefined ? undefined : parsePath(op.field);
+      const field: FieldPath | undefined = op.field === undefined ? undefined : parsePath(op.field);
       return (ev) => {
-        const root = field === undefined ? ev.data : getIn(ev.data, field);
+        const root = field === undefined ? ev.data : getPath(ev.data, field);
         if (root === null || typeof root !== 'object') return;
         const selfEmpty = field !== undefined && isEmpty(root);
         if (!selfEmpty && !hasEmpty(root)) return;
         const d = ev.mutate();
-        const target = field === undefined ? d : getIn(d, field);
+        const target = field === undefined ? d : getPath(d, field);
         compact(target);
-        if (field !== undefined && isEmpty(target)) deleteIn(d, field);
+        if (field !== undefined && isEmpty(target)) deletePath(d, field);
       };
     }
   }
@@ -552,7 +266,7 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
   },
   validate(cfg) {
     const errors: string[] = [];
-    (cfg.operations ?? []).forEach((op, i) => {
+    cfg.operations.forEach((op, i) => {
       const at = `operations.${i}`; // dotted indexes: the engine locates `a.0.b` in the YAML
       const check = (name: string, p: unknown) => {
         const e = pathError(p);

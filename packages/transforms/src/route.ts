@@ -51,11 +51,11 @@ export const routeTransform: TransformDefinition<RouteConfig> = {
     },
   },
   outputs(cfg) {
-    return [...Object.keys(cfg.routes ?? {}), UNMATCHED_OUTPUT];
+    return [...Object.keys(cfg.routes), UNMATCHED_OUTPUT];
   },
   validate(cfg) {
     const errors: string[] = [];
-    for (const [name, cond] of Object.entries(cfg.routes ?? {})) {
+    for (const [name, cond] of Object.entries(cfg.routes)) {
       if (name === UNMATCHED_OUTPUT) errors.push(`routes.${name}: "${UNMATCHED_OUTPUT}" is the reserved output for events that match no route`);
       else if (!ROUTE_NAME.test(name)) errors.push(`routes.${name}: route names use letters, digits, "_" and "-" (consumers write "<id>.<name>")`);
       const err = conditionError(cond);

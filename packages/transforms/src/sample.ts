@@ -13,10 +13,9 @@
  *
  * Counters: `events_dropped`, `condition_errors`, `decode_errors`.
  */
-import type { LogEvent, TransformDefinition } from '@tern/core';
-import { compileCondition, conditionError } from './cel.ts';
-import { getIn, keyString, parsePath, pathError } from './path.ts';
-import { fnv1a, readData } from './shared.ts';
+import { getPath, parsePath, type LogEvent, type TransformDefinition } from '@tern/core';
+import { compileCondition } from './cel.ts';
+import { emitKept, fnv1a, keyAndExcludeErrors, keyString, readData } from './shared.ts';
 
 export interface SampleConfig {
   /** Keep 1 event in `rate`. */
@@ -73,18 +72,7 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
       },
     },
   },
-  validate(cfg) {
-    const errors: string[] = [];
-    if (cfg.key_field !== undefined) {
-      const e = pathError(cfg.key_field);
-      if (e !== undefined) errors.push(`key_field: ${e}`);
-    }
-    if (cfg.exclude !== undefined) {
-      const e = conditionError(cfg.exclude);
-      if (e !== undefined) errors.push(`exclude: ${e}`);
-    }
-    return errors.length ? errors : undefined;
-  },
+  validate: keyAndExcludeErrors,
   build(cfg, ctx) {
     const rate = Math.max(1, Math.floor(cfg.rate));
     const key = cfg.key_field === undefined ? undefined : parsePath(cfg.key_field);
@@ -111,7 +99,7 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
             }
             if (r === undefined) condErrors.inc();
           }
-          const k = key !== undefined && data !== undefined ? getIn(data, key) : undefined;
+          const k = key !== undefined && data !== undefined ? getPath(data, key) : undefined;
           let keep: boolean;
           if (k !== undefined) keep = keepKey(keyString(k), rate);
           else {
@@ -120,8 +108,7 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
           }
           if (keep) kept.push(ev);
         }
-        if (kept.length !== events.length) dropped.inc(events.length - kept.length);
-        if (kept.length) emit(kept);
+        emitKept(events, kept, dropped, emit);
       },
     };
   },

@@ -1,6 +1,7 @@
 /**
  * Small pieces every transform in this package shares: reading an event's fields without letting
- * one event break the batch, a bounded LRU map for keyed state, and a fast string hash.
+ * one event break the batch, key strings for keyed state, and a fast string hash. (Field paths,
+ * templates, times and the LRU map are core's field library.)
  *
  * Malformed lines: `LogEvent.data` parses a lazily decoded JSON line on first read; core hands a
  * line that is not a JSON object on as `{ message, error, tags: ['_json_parse_failure'] }`, so the
@@ -9,8 +10,8 @@
  * counts it in `decode_errors` and judges the same tagged shape, so a malformed line is treated
  * alike whichever way it reaches us, and one bad event never fails a batch.
  */
-import type { Counter, EventData, LogEvent } from '@tern/core';
-import { pathError } from './path.ts';
+import { pathError, type Counter, type Emit, type EventData, type LogEvent } from '@tern/core';
+import { conditionError } from './cel.ts';
 
 export const JSON_FAILURE_TAG = '_json_parse_failure';
 
@@ -29,89 +30,6 @@ export function readData(ev: LogEvent, decodeErrors: Counter): EventData {
   }
 }
 
-/**
- * A Map bounded to `max` entries that evicts the least recently used one (approximately).
- * JavaScript Maps iterate in insertion order, so "use" is delete + re-insert and the oldest entry is
- * the first key. Re-inserting on every read is what made a hot key expensive (each delete leaves a
- * hole that V8 compacts by rehashing the table), so a read re-inserts an entry only once it has
- * drifted into the older half of the map: recency is kept to within half the map, and a key read
- * over and over costs a plain lookup. Eviction gives a recently read entry at the front a second
- * chance (it goes to the back), so a hot key is never the one evicted.
- */
-export class LruMap<K, V> {
-  readonly max: number;
-  private readonly map = new Map<K, { v: V; tick: number }>();
-  private clock = 0;
-  /** Entries evicted so far. */
-  evictions = 0;
-
-  constructor(max: number) {
-    this.max = Math.max(1, Math.floor(max));
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  /** Reads and marks as recently used. */
-  get(key: K): V | undefined {
-    const e = this.map.get(key);
-    if (e === undefined) return undefined;
-    const now = ++this.clock;
-    if (now - e.tick > this.map.size >> 1) {
-      this.map.delete(key);
-      this.map.set(key, e);
-    }
-    e.tick = now;
-    return e.v;
-  }
-
-  /** Reads without changing recency. */
-  peek(key: K): V | undefined {
-    return this.map.get(key)?.v;
-  }
-
-  has(key: K): boolean {
-    return this.map.has(key);
-  }
-
-  /** Inserts or refreshes; returns the evicted entry, if the map was full. */
-  set(key: K, value: V): [K, V] | undefined {
-    if (this.map.has(key)) this.map.delete(key);
-    this.map.set(key, { v: value, tick: ++this.clock });
-    if (this.map.size > this.max) {
-      // Second chance: an entry at the front that was read recently (and so not moved) goes to the
-      // back instead of out. Each entry moves at most once per half-map of operations.
-      const recent = this.map.size >> 1;
-      for (let tries = this.map.size; tries > 0; tries--) {
-        const first = this.map.entries().next();
-        if (first.done) break;
-        const [k, e] = first.value;
-        this.map.delete(k);
-        if (this.clock - e.tick <= recent && tries > 1 && k !== key) {
-          this.map.set(k, e);
-          continue;
-        }
-        this.evictions++;
-        return [k, e.v];
-      }
-    }
-    return undefined;
-  }
-
-  delete(key: K): boolean {
-    return this.map.delete(key);
-  }
-
-  *keys(): IterableIterator<K> {
-    yield* this.map.keys();
-  }
-
-  *entries(): IterableIterator<[K, V]> {
-    for (const [k, e] of this.map) yield [k, e.v];
-  }
-}
-
 /** 32-bit FNV-1a over UTF-16 code units: fast, allocation-free, well spread for key-based sampling. */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -122,8 +40,12 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** Validation messages for a list option of field paths (`fields.1: invalid field path …`). */
-export function pathListErrors(option: string, paths: readonly string[] | undefined): string[] {
+/** Validation messages for a field path option, or a list of them (`field: …`, `fields.1: invalid field path …`). */
+export function pathListErrors(option: string, paths: string | readonly string[] | undefined): string[] {
+  if (typeof paths === 'string') {
+    const e = pathError(paths);
+    return e === undefined ? [] : [`${option}: ${e}`];
+  }
   const errors: string[] = [];
   (paths ?? []).forEach((f, i) => {
     const e = pathError(f);
@@ -135,4 +57,37 @@ export function pathListErrors(option: string, paths: readonly string[] | undefi
 /** JSON Schema for a field path option. */
 export function pathSchema(description: string, examples: string[]): Record<string, unknown> {
   return { type: 'string', minLength: 1, description, examples };
+}
+
+/** A stable string for a field value, used as a key by sample/throttle/dedupe. */
+export function keyString(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === undefined) return '\u0000undefined';
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return JSON.stringify(v);
+}
+
+/** Appends `tag` to the event's `tags` (creating the list, or wrapping a lone string). */
+export function addTag(doc: EventData, tag: string): void {
+  const tags = doc.tags;
+  if (Array.isArray(tags)) {
+    if (!tags.includes(tag)) tags.push(tag);
+  } else if (typeof tags === 'string') doc.tags = tags === tag ? [tag] : [tags, tag];
+  else doc.tags = [tag];
+}
+
+/** Emits the events a dropping transform kept (if any) and counts the others as dropped. */
+export function emitKept(events: readonly LogEvent[], kept: LogEvent[], dropped: Counter, emit: Emit): void {
+  if (kept.length !== events.length) dropped.inc(events.length - kept.length);
+  if (kept.length) emit(kept);
+}
+
+/** Validation of the options sample and throttle share: a `key_field` path and an `exclude` CEL condition. */
+export function keyAndExcludeErrors(cfg: { readonly key_field?: string | undefined; readonly exclude?: string | undefined }): string[] | undefined {
+  const errors = cfg.key_field === undefined ? [] : pathListErrors('key_field', cfg.key_field);
+  if (cfg.exclude !== undefined) {
+    const e = conditionError(cfg.exclude);
+    if (e !== undefined) errors.push(`exclude: ${e}`);
+  }
+  return errors.length ? errors : undefined;
 }

@@ -14,17 +14,17 @@
  * Events matching `exclude` (CEL) are never throttled and do not use up the budget. An event
  * without the key field (e.g. a line that was not valid JSON) counts against the key `""`.
  */
-import type { ComponentContext, LogEvent, Transform, TransformDefinition } from '@tern/core';
-import { compileCondition, conditionError } from './cel.ts';
-import { getIn, keyString, parsePath, pathError } from './path.ts';
-import { LruMap, readData } from './shared.ts';
+import { getPath, LruMap, parsePath, type ComponentContext, type LogEvent, type Transform, type TransformDefinition } from '@tern/core';
+import { compileCondition } from './cel.ts';
+import { keyAndExcludeErrors, keyString, readData } from './shared.ts';
 
+/** Options as the schema completes them. */
 export interface ThrottleConfig {
-  threshold: number;
-  window_ms?: number;
-  key_field?: string;
-  max_keys?: number;
-  exclude?: string;
+  readonly threshold: number;
+  readonly window_ms: number;
+  readonly key_field?: string;
+  readonly max_keys: number;
+  readonly exclude?: string;
 }
 
 export const DEFAULT_WINDOW_MS = 1000;
@@ -47,10 +47,10 @@ export interface ThrottleTransform extends Transform {
 /** Builds a throttle with an explicit clock (the definition passes `Date.now`). */
 export function createThrottle(cfg: ThrottleConfig, ctx: ComponentContext, now: () => number = Date.now): ThrottleTransform {
   const threshold = Math.max(0, Math.floor(cfg.threshold));
-  const windowMs = Math.max(1, Math.floor(cfg.window_ms ?? DEFAULT_WINDOW_MS));
+  const windowMs = Math.max(1, Math.floor(cfg.window_ms));
   const key = cfg.key_field === undefined ? undefined : parsePath(cfg.key_field);
   const exclude = cfg.exclude === undefined ? undefined : compileCondition(cfg.exclude);
-  const keys = new LruMap<string, KeyState>(cfg.max_keys ?? DEFAULT_MAX_KEYS);
+  const keys = new LruMap<string, KeyState>(cfg.max_keys);
   const dropped = ctx.telemetry.counter('events_dropped');
   const evicted = ctx.telemetry.counter('keys_evicted');
   const condErrors = ctx.telemetry.counter('condition_errors');
@@ -92,7 +92,7 @@ export function createThrottle(cfg: ThrottleConfig, ctx: ComponentContext, now: 
             if (r === undefined) condErrors.inc();
           }
           if (key !== undefined) {
-            const v = getIn(data, key);
+            const v = getPath(data, key);
             if (v !== undefined) k = keyString(v);
           }
         }
@@ -166,18 +166,7 @@ export const throttleTransform: TransformDefinition<ThrottleConfig> = {
       },
     },
   },
-  validate(cfg) {
-    const errors: string[] = [];
-    if (cfg.key_field !== undefined) {
-      const e = pathError(cfg.key_field);
-      if (e !== undefined) errors.push(`key_field: ${e}`);
-    }
-    if (cfg.exclude !== undefined) {
-      const e = conditionError(cfg.exclude);
-      if (e !== undefined) errors.push(`exclude: ${e}`);
-    }
-    return errors.length ? errors : undefined;
-  },
+  validate: keyAndExcludeErrors,
   build(cfg, ctx) {
     return createThrottle(cfg, ctx);
   },

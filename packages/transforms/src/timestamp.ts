@@ -7,72 +7,26 @@
  * hold it. An event whose time cannot be read is never dropped: it gets the ingest time, a tag and a
  * count, so a dashboard can find it and the data still arrives.
  *
- * Parsing lives in `timestamp-parse.ts` (shared with the `ecs` profiles). Field paths are compiled
- * once at build time; a path segment may also match a literal dotted key (Falco writes
- * `output_fields` as `{"evt.time": ...}`, so `output_fields.evt.time` must find it).
+ * Parsing is core's one set of time rules (`@tern/core` field/time.ts, shared with the `ecs`
+ * profiles and the sinks). Field paths are parsed once at build time and read with
+ * `getPathDotted`, so a path also finds a literal dotted key (Falco writes `output_fields` as
+ * `{"evt.time": ...}`, so `output_fields.evt.time` must find it).
  */
-import { setPath } from '@tern/core';
-import type { EventData, TransformDefinition } from '@tern/core';
-import { formatIsoMs, formatIsoNanos, parseTime, TIMESTAMP_FORMATS } from './timestamp-parse.ts';
-import type { TimestampFormat } from './timestamp-parse.ts';
+import { formatIsoMs, formatIsoNanos, getPathDotted, parsePath, parseTime, setPath, TIMESTAMP_FORMATS, type EventData, type FieldPath, type TimestampFormat, type TransformDefinition } from '@tern/core';
+import { addTag, pathListErrors } from './shared.ts';
 
+/** Options as the schema completes them (every one has a default). */
 export interface TimestampConfig {
-  field?: string | string[];
-  target?: string;
-  format?: TimestampFormat;
-  nanos_field?: string | null;
-  on_error_tag?: string;
+  readonly field: string | readonly string[];
+  readonly target: string;
+  readonly format: TimestampFormat;
+  readonly nanos_field: string | null;
+  readonly on_error_tag: string;
 }
 
 export const DEFAULT_TIMESTAMP_FIELDS: readonly string[] = ['time', 'ts', 'requestReceivedTimestamp', 'output_fields.evt.time', '@timestamp'];
 export const DEFAULT_NANOS_FIELD = 'tern.timestamp_nanos';
 export const DEFAULT_TIMESTAMP_ERROR_TAG = '_timestamp_failure';
-
-type Lookup = (data: EventData) => unknown;
-
-/**
- * Compiles a dotted path into a reader that tries, at each level, the longest literal dotted key
- * first (`evt.time` as one key) and then descends one segment. All joined keys are built here, not
- * per event.
- */
-export function compileLookup(path: string): Lookup {
-  const parts = path.split('.');
-  const n = parts.length;
-  if (n === 1) {
-    const k = parts[0] as string;
-    return (data) => data[k];
-  }
-  // joined[i][j] = parts[i..j].join('.')
-  const joined: string[][] = [];
-  for (let i = 0; i < n; i++) {
-    const row: string[] = [];
-    for (let j = i; j < n; j++) row[j] = parts.slice(i, j + 1).join('.');
-    joined[i] = row;
-  }
-  const walk = (obj: Record<string, unknown>, i: number): unknown => {
-    const row = joined[i] as string[];
-    const whole = obj[row[n - 1] as string];
-    if (whole !== undefined) return whole;
-    for (let j = i; j < n - 1; j++) {
-      const next = obj[row[j] as string];
-      if (next !== null && typeof next === 'object' && !Array.isArray(next)) {
-        const v = walk(next as Record<string, unknown>, j + 1);
-        if (v !== undefined) return v;
-      }
-    }
-    return undefined;
-  };
-  return (data) => walk(data, 0);
-}
-
-/** Appends `tag` to the event's `tags` (creating the array, or wrapping a lone string). */
-export function addTag(doc: EventData, tag: string): void {
-  const tags = doc.tags;
-  if (Array.isArray(tags)) {
-    if (!tags.includes(tag)) tags.push(tag);
-  } else if (typeof tags === 'string') doc.tags = tags === tag ? [tag] : [tags, tag];
-  else doc.tags = [tag];
-}
 
 export const timestampTransform: TransformDefinition<TimestampConfig> = {
   kind: 'transform',
@@ -125,21 +79,16 @@ export const timestampTransform: TransformDefinition<TimestampConfig> = {
     },
   },
   validate(cfg) {
-    const errors: string[] = [];
-    const fields = cfg.field === undefined ? [] : Array.isArray(cfg.field) ? cfg.field : [cfg.field];
-    for (const f of fields) if (f.split('.').some((p) => p === '')) errors.push(`field: "${f}" has an empty path segment`);
-    if (cfg.target !== undefined && cfg.target.split('.').some((p) => p === '')) errors.push(`target: "${cfg.target}" has an empty path segment`);
-    if (typeof cfg.nanos_field === 'string' && cfg.nanos_field.split('.').some((p) => p === ''))
-      errors.push(`nanos_field: "${cfg.nanos_field}" has an empty path segment`);
+    const errors = [...pathListErrors('field', cfg.field), ...pathListErrors('target', cfg.target)];
+    if (cfg.nanos_field !== null) errors.push(...pathListErrors('nanos_field', cfg.nanos_field));
     return errors.length ? errors : undefined;
   },
   build(cfg, ctx) {
-    const fields = cfg.field === undefined ? DEFAULT_TIMESTAMP_FIELDS : Array.isArray(cfg.field) ? cfg.field : [cfg.field];
-    const lookups = fields.map(compileLookup);
-    const target = (cfg.target ?? '@timestamp').split('.');
-    const format = cfg.format ?? 'auto';
-    const nanosField = cfg.nanos_field === undefined ? DEFAULT_NANOS_FIELD.split('.') : cfg.nanos_field === null ? undefined : cfg.nanos_field.split('.');
-    const tag = cfg.on_error_tag ?? DEFAULT_TIMESTAMP_ERROR_TAG;
+    const fields = (typeof cfg.field === 'string' ? [cfg.field] : cfg.field).map(parsePath);
+    const target = parsePath(cfg.target);
+    const format = cfg.format;
+    const nanosField = cfg.nanos_field === null ? undefined : parsePath(cfg.nanos_field);
+    const tag = cfg.on_error_tag;
     const failures = ctx.telemetry.counter('timestamp_failures');
     return {
       process(events, emit) {
@@ -154,8 +103,8 @@ export const timestampTransform: TransformDefinition<TimestampConfig> = {
             data = ev.data;
           }
           let parsed;
-          for (let i = 0; i < lookups.length; i++) {
-            const v = (lookups[i] as Lookup)(data);
+          for (let i = 0; i < fields.length; i++) {
+            const v = getPathDotted(data, fields[i] as FieldPath);
             if (v === undefined || v === null) continue;
             parsed = parseTime(v, format);
             break; // the first present value decides; a later field is not a silent fallback for garbage

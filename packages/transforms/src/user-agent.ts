@@ -14,10 +14,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { TransformDefinition } from '@tern/core';
+import { getPath, LruMap, parsePath, pathError, setPath, type TransformDefinition } from '@tern/core';
 import { parse as parseYaml } from 'yaml';
-import { getIn, parsePath, pathError, setIn } from './path.ts';
-import { LruMap, pathSchema } from './shared.ts';
+import { pathSchema } from './shared.ts';
 
 /** ECS `user_agent.*` for one user agent string. */
 export interface UserAgentFields {
@@ -141,10 +140,11 @@ export function userAgentDoc(f: UserAgentFields): Record<string, unknown> {
   return out;
 }
 
+/** Options as the schema completes them. */
 export interface UserAgentConfig {
-  field?: string;
-  target?: string;
-  cache_size?: number;
+  readonly field: string;
+  readonly target: string;
+  readonly cache_size: number;
 }
 
 export const userAgentTransform: TransformDefinition<UserAgentConfig> = {
@@ -170,21 +170,21 @@ export const userAgentTransform: TransformDefinition<UserAgentConfig> = {
     return errors.length ? errors : undefined;
   },
   build(cfg, ctx) {
-    const field = parsePath(cfg.field ?? 'user_agent.original');
-    const target = parsePath(cfg.target ?? 'user_agent');
-    const parse = createUserAgentParser(cfg.cache_size ?? 1000);
+    const field = parsePath(cfg.field);
+    const target = parsePath(cfg.target);
+    const parse = createUserAgentParser(cfg.cache_size);
     const parsed = ctx.telemetry.counter('events_parsed');
     return {
       process(events, emit) {
         for (const ev of events) {
           let ua: unknown;
           try {
-            ua = getIn(ev.data, field);
+            ua = getPath(ev.data, field);
           } catch {
             continue; // unreadable line: passed on as it is
           }
           if (typeof ua !== 'string' || ua === '') continue;
-          setIn(ev.mutate(), target, userAgentDoc(parse(ua)));
+          setPath(ev.mutate(), target, userAgentDoc(parse(ua)));
           parsed.inc();
         }
         emit(events);

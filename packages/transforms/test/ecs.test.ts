@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogEvent } from '@tern/core';
+import { LogEvent, withDefaults, type OptionsInput } from '@tern/core';
 import { ecsTransform, mapFalco, mapK8sAudit, mapTetragon, mapZeek, zeekLogFromPath, ECS_FAILURE_TAG, communityId } from '../src/ecs/index.ts';
 import type { Doc, EcsConfig, ZeekLog } from '../src/ecs/index.ts';
 import { expected, fixtureLine, fixtureLines, jsonEvent, origin, run } from './fixtures/context.ts';
@@ -67,7 +67,7 @@ test('keep_original puts the raw line in event.original', async () => {
 });
 
 test('every sample line maps without a failure, per profile', async () => {
-  const cases: [EcsConfig, string][] = [
+  const cases: [OptionsInput<EcsConfig>, string][] = [
     [{ profile: 'tetragon' }, 'tetragon.log'],
     [{ profile: 'falco' }, 'falco.json'],
     [{ profile: 'k8s_audit' }, 'k8s-audit.log'],
@@ -140,7 +140,7 @@ test('malformed input is passed on with error.message and a tag, never dropped, 
 });
 
 test('each profile rejects documents of another shape', async () => {
-  const bad: [EcsConfig, string][] = [
+  const bad: [OptionsInput<EcsConfig>, string][] = [
     [{ profile: 'falco' }, '{"output_fields": "x", "rule": "r"}'],
     [{ profile: 'falco' }, '{"kind":"Event"}'],
     [{ profile: 'k8s_audit' }, '{"process_exec":{}}'],
@@ -285,7 +285,7 @@ test('Splunk search exports: the event is result._raw, host and source become ho
 });
 
 test('metadata the file source wrote (add_metadata: ecs, path_fields) stays at its ECS place, for every profile', async () => {
-  const cases: [EcsConfig, string, string, (d: Doc) => unknown][] = [
+  const cases: [OptionsInput<EcsConfig>, string, string, (d: Doc) => unknown][] = [
     [{ profile: 'tetragon' }, 'tetragon.log', '/var/log/pods/payments_checkout/tetragon.log', (d) => (d.cilium_tetragon as { log: Doc }).log],
     [{ profile: 'falco' }, 'falco.json', '/var/log/pods/payments_checkout/falco.json', (d) => (d.falco as Doc).output_fields],
     [{ profile: 'k8s_audit' }, 'k8s-audit.log', '/var/log/pods/payments_checkout/audit.log', (d) => (d.kubernetes as { audit: Doc }).audit],
@@ -366,8 +366,8 @@ test('definition: schema is closed and documents every option; validate checks z
   }
   assert.equal(ecsTransform.mutates, true);
   assert.equal(ecsTransform.type, 'ecs');
-  assert.deepEqual(ecsTransform.validate?.({ profile: 'falco', zeek_log: 'dns' }), ['zeek_log: only applies to profile "zeek" (profile is "falco")']);
-  assert.equal(ecsTransform.validate?.({ profile: 'zeek', zeek_log: 'dns' }), undefined);
+  assert.deepEqual(ecsTransform.validate?.(withDefaults(ecsTransform, { profile: 'falco', zeek_log: 'dns' })), ['zeek_log: only applies to profile "zeek" (profile is "falco")']);
+  assert.equal(ecsTransform.validate?.(withDefaults(ecsTransform, { profile: 'zeek', zeek_log: 'dns' })), undefined);
 });
 
 test('an earlier error.message is kept: ours is appended, as Elastic appends', async () => {

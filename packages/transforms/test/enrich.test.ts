@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TernError, type LogEvent } from '@tern/core';
+import { TernError, withDefaults, type LogEvent } from '@tern/core';
 import { domainTransform, geoipTransform, splitDomain, userAgentTransform, parseUserAgentUncached } from '../src/index.ts';
 import { mapZeek } from '../src/ecs/index.ts';
 import { fixtureLine, jsonEvent, run, testContext } from './fixtures/context.ts';
@@ -53,7 +53,7 @@ test('user_agent transform: writes ECS user_agent.*, leaves events without the f
   assert.equal(ctx.telemetry.snapshot().events_parsed, 1);
   const r2 = await run(userAgentTransform, { field: 'userAgent', target: 'client.user_agent' }, [other]);
   assert.deepEqual((r2.out[0]?.data.client as Record<string, unknown>).user_agent, { original: 'curl/8.5.0', name: 'curl', version: '8.5.0', device: { name: 'Other' } });
-  assert.deepEqual(userAgentTransform.validate?.({ field: 'a..b' }), ['field: invalid field path "a..b" at column 3: empty segment']);
+  assert.deepEqual(userAgentTransform.validate?.(withDefaults(userAgentTransform, { field: 'a..b' })), ['field: invalid field path "a..b" at column 3: empty segment']);
 });
 
 test('public suffix split: publicsuffix.org test list, with Elastic\'s answer for names that are a suffix', () => {
@@ -132,7 +132,7 @@ test('geoip: ECS geo and as next to each ip, with Elastic\'s default properties,
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ev = jsonEvent(JSON.stringify({ source: { ip: '89.160.20.156' }, destination: { ip: '1.128.0.5' }, client: { ip: ['10.0.0.1', '81.2.69.142'] }, server: { ip: '2001:218::1' } }));
   const priv = jsonEvent(JSON.stringify({ source: { ip: '10.1.2.3' }, destination: { ip: 'not-an-ip' } }));
-  const built = await geoipTransform.build({ database: [city, asn] }, testContext('geoip'));
+  const built = await geoipTransform.build(withDefaults(geoipTransform, { database: [city, asn] }), testContext('geoip'));
   const out: LogEvent[] = [];
   await built.process([ev, priv], (evs) => out.push(...evs));
   const d = out[0]?.data as Record<string, Record<string, unknown>>;
@@ -159,7 +159,7 @@ test('geoip: a missing or broken database fails the start with its path', async 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'broken.mmdb'), 'not a database');
   for (const file of ['missing.mmdb', 'broken.mmdb']) {
-    await assert.rejects(Promise.resolve(geoipTransform.build({ database: file }, { ...testContext('geoip'), configDir: dir })), (err: unknown) => {
+    await assert.rejects(Promise.resolve(geoipTransform.build(withDefaults(geoipTransform, { database: file }), { ...testContext('geoip'), configDir: dir })), (err: unknown) => {
       assert.ok(err instanceof TernError);
       assert.equal(err.code, 'TERN_ERR_BUILD');
       assert.ok(err.message.includes(join(dir, file)), err.message);

@@ -1,13 +1,12 @@
 /**
  * Test helpers for the filtering/routing/editing/volume transforms: a minimal component context
- * with a silent logger and fresh counters, events built from real sample lines (copied from the
- * shared samples into `test/data/`), and a runner that collects what a transform emits per output.
+ * with a silent logger and fresh counters, events built from real sample lines (`@tern/test-kit`'s
+ * samples), and a runner that collects what a transform emits per output.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pino } from 'pino';
-import { ComponentTelemetry, LogEvent, type ComponentContext, type EventOrigin, type Transform, type TransformDefinition } from '@tern/core';
+import { sampleLines } from '@tern/test-kit';
+import { ComponentTelemetry, LogEvent, withDefaults, type ComponentContext, type EventOrigin, type OptionsInput, type Transform, type TransformDefinition } from '@tern/core';
 
 export const ORIGIN: EventOrigin = Object.freeze({ sourceId: 'src', path: '/var/log/tetragon/tetragon.log', host: 'node-a' });
 
@@ -26,18 +25,12 @@ export function testCtx(id = 'transform_under_test', type = 'test'): ComponentCo
   };
 }
 
-function lines(file: string): string[] {
-  return readFileSync(join(import.meta.dirname, 'data', file), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-}
-
 /** The 35 Tetragon export lines of the shared samples (exec/exit/kprobe, pods and host processes). */
-export const TETRAGON: readonly string[] = lines('tetragon.log');
+export const TETRAGON: readonly string[] = sampleLines('tetragon.log');
 /** Falco JSON alerts. */
-export const FALCO: readonly string[] = lines('falco.json');
+export const FALCO: readonly string[] = sampleLines('falco.json');
 /** Kubernetes audit events. */
-export const AUDIT: readonly string[] = lines('k8s-audit.log');
+export const AUDIT: readonly string[] = sampleLines('k8s-audit.log');
 
 /** Sample line `n` (1-based, as `nl` numbers them). */
 export function tetragon(n: number): string {
@@ -98,9 +91,12 @@ export function run(t: Transform, events: LogEvent[]): RunResult {
   return { outputs, out: outputs.get('') ?? [] };
 }
 
-/** Builds a definition synchronously (all of this package's transforms build synchronously). */
-export function build<C>(def: TransformDefinition<C>, cfg: C, ctx = testCtx(def.type, def.type)): { t: Transform; ctx: ReturnType<typeof testCtx> } {
-  const t = def.build(cfg, ctx);
+/**
+ * Builds a definition synchronously (all of this package's transforms build synchronously), from
+ * options completed with the schema's defaults as the engine would.
+ */
+export function build<C>(def: TransformDefinition<C>, cfg: OptionsInput<C>, ctx = testCtx(def.type, def.type)): { t: Transform; ctx: ReturnType<typeof testCtx> } {
+  const t = def.build(withDefaults(def, cfg), ctx);
   if (t instanceof Promise) throw new Error('unexpected async build');
   return { t, ctx };
 }

@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { remapTransform, type RemapOperation } from '../src/remap.ts';
-import { compileTemplate, templateError } from '../src/template.ts';
-import { parsePath, pathError } from '../src/path.ts';
-import { LogEvent } from '@tern/core';
+import { LogEvent, type OptionsInput } from '@tern/core';
 import { badEv, build, counters, ev, FALCO, run, tetragon, throwingEv } from './helpers.ts';
 
-function remap(ops: RemapOperation[], line: string) {
+function remap(ops: OptionsInput<RemapOperation[]>, line: string) {
   const { t, ctx } = build(remapTransform, { operations: ops });
   const [e] = run(t, [ev(line)]).out;
   assert.ok(e);
@@ -145,17 +143,6 @@ test('a malformed line is edited like any event; an unreadable one first takes t
   assert.equal(counters(ctx).decode_errors, 1);
 });
 
-test('templates and paths compile once, with positioned errors', () => {
-  const tpl = compileTemplate('{{a.b}}-{{c["d.e"]}}');
-  assert.equal(tpl.render({ a: { b: 1 }, c: { 'd.e': 'x' } }), '1-x');
-  assert.equal(tpl.render({}), '-');
-  assert.match(templateError('abc {{a.b') ?? '', /unterminated "\{\{" at column 5/);
-  assert.match(templateError('{{ }}') ?? '', /empty placeholder at column 1/);
-  assert.deepEqual(parsePath('a.b[0]["x.y"].c'), ['a', 'b', '0', 'x.y', 'c']);
-  assert.match(pathError('a..b') ?? '', /column 3: empty segment/);
-  assert.match(pathError('a[b]') ?? '', /list index/);
-});
-
 test('validate names the operation and option', () => {
   const msgs = remapTransform.validate?.({
     operations: [
@@ -274,9 +261,9 @@ test('validate: bad conditions and patterns name their operation', () => {
   const msgs = remapTransform.validate?.({
     operations: [
       { type: 'set', field: 'x', value: 1, if: 'event.a ==' },
-      { type: 'parse_regex', field: 'm', pattern: '(unclosed' },
-      { type: 'parse_regex', field: 'm', pattern: 'no captures' },
-      { type: 'rename_keys', pattern: '[', replacement: '' },
+      { type: 'parse_regex', field: 'm', pattern: '(unclosed', failure_tag: '_regex_parse_failure' },
+      { type: 'parse_regex', field: 'm', pattern: 'no captures', failure_tag: '_regex_parse_failure' },
+      { type: 'rename_keys', pattern: '[', replacement: '', recursive: false },
     ],
   });
   assert.deepEqual(msgs?.map((m) => m.split(':')[0]), ['operations.0.if', 'operations.1.pattern', 'operations.2.pattern', 'operations.3.pattern']);

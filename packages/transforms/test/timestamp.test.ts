@@ -5,16 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogEvent } from '@tern/core';
-import { compileLookup, timestampTransform, DEFAULT_NANOS_FIELD } from '../src/timestamp.ts';
+import { LogEvent, type OptionsInput } from '@tern/core';
+import { timestampTransform, DEFAULT_NANOS_FIELD } from '../src/timestamp.ts';
 import type { TimestampConfig } from '../src/timestamp.ts';
-import { formatIsoMs, formatIsoNanos, parseTime } from '../src/timestamp-parse.ts';
-import type { TimestampFormat } from '../src/timestamp-parse.ts';
 import { fixtureLine, jsonEvent, origin, run } from './fixtures/context.ts';
 
 type Row = Record<string, unknown>;
 
-async function stamp(doc: Row, cfg: TimestampConfig = {}): Promise<{ data: Row; failures: number }> {
+async function stamp(doc: Row, cfg: OptionsInput<TimestampConfig> = {}): Promise<{ data: Row; failures: number }> {
   const { out, ctx } = await run(timestampTransform, cfg, [jsonEvent(JSON.stringify(doc))]);
   assert.equal(out.length, 1);
   return { data: out[0]?.data as Row, failures: ctx.telemetry.snapshot().timestamp_failures ?? 0 };
@@ -92,16 +90,6 @@ test('Falco output_fields with literal dotted keys are found by the default fiel
   assert.equal(out2[0]?.data['@timestamp'], '2024-11-05T09:14:25.118Z');
 });
 
-test('compileLookup: nested objects, literal dotted keys, and mixtures', () => {
-  const get = compileLookup('a.b.c');
-  assert.equal(get({ a: { b: { c: 1 } } }), 1);
-  assert.equal(get({ 'a.b.c': 2 }), 2);
-  assert.equal(get({ a: { 'b.c': 3 } }), 3);
-  assert.equal(get({ 'a.b': { c: 4 } }), 4);
-  assert.equal(get({ a: { b: 'leaf' } }), undefined);
-  assert.equal(compileLookup('x')({ x: 5 }), 5);
-});
-
 test('the sample inputs: Tetragon time, Zeek ts (float and ISO), audit requestReceivedTimestamp', async () => {
   const lines: [string, number, string][] = [
     ['tetragon.log', 1, '2024-11-05T08:57:41.120Z'],
@@ -114,25 +102,6 @@ test('the sample inputs: Tetragon time, Zeek ts (float and ISO), audit requestRe
     assert.equal(out[0]?.data['@timestamp'], want, `${file}:${n}`);
     assert.equal(ctx.telemetry.snapshot().timestamp_failures ?? 0, 0);
   }
-});
-
-test('forced formats read the unit they are told', () => {
-  const iso = (v: unknown, f: TimestampFormat): string | undefined => {
-    const t = parseTime(v, f);
-    return t && formatIsoMs(t);
-  };
-  assert.equal(iso(1730798062, 'epoch_ms'), '1970-01-21T00:46:38.062Z');
-  assert.equal(iso(1730798062, 'epoch_s'), '2024-11-05T09:14:22.000Z');
-  assert.equal(iso('1730798062324', 'epoch_ms'), '2024-11-05T09:14:22.324Z');
-  assert.equal(iso(1730798062324118, 'epoch_us'), '2024-11-05T09:14:22.324Z');
-  assert.equal(iso('1730798062324118270', 'epoch_ns'), '2024-11-05T09:14:22.324Z');
-  assert.equal(iso(1730798062.5, 'epoch_s'), '2024-11-05T09:14:22.500Z');
-  assert.equal(iso('2024-11-05T09:14:22Z', 'rfc3339'), '2024-11-05T09:14:22.000Z');
-  assert.equal(iso(1730798062, 'rfc3339'), undefined);
-  assert.equal(iso('2024-11-05T09:14:22Z', 'epoch_s'), undefined);
-  const t = parseTime('0.000000001', 'epoch_s');
-  assert.ok(t);
-  assert.equal(formatIsoNanos(t), '1970-01-01T00:00:00.000000001Z');
 });
 
 test('garbage → ingest time, tag, counter; the event is kept', async () => {
@@ -199,25 +168,10 @@ test('definition: closed schema, every option documented with default and exampl
   }
   assert.equal(schema.properties.nanos_field?.default, DEFAULT_NANOS_FIELD);
   assert.equal(timestampTransform.mutates, true);
-  assert.deepEqual(timestampTransform.validate?.({ field: ['a..b'], target: '.x' }), ['field: "a..b" has an empty path segment', 'target: ".x" has an empty path segment']);
-  assert.equal(timestampTransform.validate?.({ field: 'time' }), undefined);
-});
-
-test('the minute caches in parse and format never leak between different instants', () => {
-  const inputs = [
-    '2024-11-05T08:57:41.120Z',
-    '2024-11-05T08:57:59.999+01:00',
-    '2024-11-05T08:58:00Z',
-    '2024-11-05T08:57:61Z', // invalid second after a cached prefix
-    '2023-01-01T00:00:00.5Z',
-    '2024-11-05T08:57:00-00:30',
-  ];
-  const want = ['2024-11-05T08:57:41.120Z', '2024-11-05T07:57:59.999Z', '2024-11-05T08:58:00.000Z', undefined, '2023-01-01T00:00:00.500Z', '2024-11-05T09:27:00.000Z'];
-  for (let round = 0; round < 3; round++) {
-    inputs.forEach((s, i) => {
-      const t = parseTime(s);
-      assert.equal(t && formatIsoMs(t), want[i], s);
-      if (t) assert.equal(formatIsoMs(t), new Date(t.seconds * 1000 + Math.floor(t.nanos / 1e6)).toISOString(), s);
-    });
-  }
+  const cfg = { field: 'time', target: '@timestamp', format: 'auto', nanos_field: null, on_error_tag: 't' } as const;
+  assert.deepEqual(timestampTransform.validate?.({ ...cfg, field: ['a..b'], target: '.x' }), [
+    'field.0: invalid field path "a..b" at column 3: empty segment',
+    'target: invalid field path ".x" at column 1: empty segment',
+  ]);
+  assert.equal(timestampTransform.validate?.(cfg), undefined);
 });

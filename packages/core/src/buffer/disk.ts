@@ -21,8 +21,8 @@
  * the valid records around the damage are all delivered. A new segment is started at every open:
  * old segments are never appended to.
  *
- * (About 500 lines, on purpose: writing, reading, acknowledging and deleting share one segment table.
- * Reading files without that state is in segment-file.ts, the record format in record.ts.)
+ * Over 400 lines: writing, reading, acknowledging and deleting share one segment table. (Reading
+ * files without that state is in segment-file.ts, the record format in record.ts.)
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';

@@ -16,6 +16,7 @@ import type { ComponentConfig, ConfigIssue, PipelineConfig, PipelineTest } from 
 export type { ComponentConfig, ConfigIssue, PipelineConfig, PipelineTest } from './types.ts';
 import { checkGraph } from '../topology/graph.ts';
 import { interpolate, isSingleReference } from './interpolate.ts';
+import { COMPONENT_AJV_OPTIONS } from './defaults.ts';
 import { componentSchema, globalProperties, SECTIONS, topLevelSchema, type Section } from './schema.ts';
 import { suggest } from './suggest.ts';
 
@@ -56,14 +57,14 @@ interface Validators {
   readonly components: ReadonlyMap<ComponentDefinition, ValidateFunction>;
 }
 
-const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true } as const;
+const { useDefaults: _fill, ...AJV_OPTIONS } = COMPONENT_AJV_OPTIONS;
 const compiled = new WeakMap<Registry, { size: number; v: Validators }>();
 
 function validators(registry: Registry): Validators {
   const defs = registry.all();
   const hit = compiled.get(registry);
   if (hit !== undefined && hit.size === defs.length) return hit.v;
-  const ajv = new Ajv2020({ ...AJV_OPTIONS, useDefaults: true });
+  const ajv = new Ajv2020(COMPONENT_AJV_OPTIONS);
   const components = new Map<ComponentDefinition, ValidateFunction>();
   for (const def of defs) {
     try {

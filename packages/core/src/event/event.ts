@@ -193,30 +193,3 @@ function encodeError(e: unknown, what: string): Error {
   if (e instanceof TypeError) return new TernError('TERN_ERR_EVENT_ENCODE', `cannot ${what} the event: ${e.message}`, { cause: e });
   return e as Error;
 }
-
-/** Reads a dotted path (`process.binary`) from event data; keys containing dots can be quoted with brackets elsewhere. */
-export function getPath(data: unknown, path: string | readonly string[]): unknown {
-  const parts = typeof path === 'string' ? path.split('.') : path;
-  let cur: unknown = data;
-  for (const p of parts) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
-}
-
-/** Writes a dotted path, creating objects on the way. */
-export function setPath(data: EventData, path: string | readonly string[], value: unknown): void {
-  const parts = typeof path === 'string' ? path.split('.') : path;
-  let cur: Record<string, unknown> = data;
-  for (let i = 0; i < parts.length - 1; i++) {
-    const p = parts[i] as string;
-    const next = cur[p];
-    if (next === null || typeof next !== 'object' || Array.isArray(next)) {
-      const o: Record<string, unknown> = {};
-      cur[p] = o;
-      cur = o;
-    } else cur = next as Record<string, unknown>;
-  }
-  cur[parts[parts.length - 1] as string] = value;
-}

@@ -14,8 +14,8 @@
  * Every wait ends: a retry limit (`retry_max_duration_ms`) also applies while the healthcheck fails
  * or the sink is paused, and the stop deadline aborts requests and sleeps in every state.
  *
- * (About 500 lines, on purpose: the delivery loop, its timing, the healthcheck, pauses and the retry
- * limit share one state machine. What happens to settled and refused events is in settlement.ts.)
+ * Over 400 lines: the delivery loop, its timing, the healthcheck, pauses and the retry limit share one
+ * state machine. (What happens to settled and refused events is in settlement.ts.)
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';

@@ -27,7 +27,6 @@ import type { LogEvent } from '../event/event.ts';
 import { SINK_STATES, type Sink, type SinkReport, type SinkStatus } from '../plugin/types.ts';
 import { DiskBuffer } from '../buffer/disk.ts';
 import { MemoryBuffer } from '../buffer/memory.ts';
-import { resolveBuffer, type ResolvedBuffer } from '../buffer/schema.ts';
 import type { SinkBuffer } from '../buffer/types.ts';
 import type { ComponentTelemetry, Counter } from '../telemetry/telemetry.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
@@ -35,7 +34,9 @@ import { systemClock, type Clock } from '../time/clock.ts';
 import { Batcher } from './batcher.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Ticket } from './job.ts';
-import { DEFAULT_BATCH, DEFAULT_REQUEST, type BatchDefaults, type RequestDefaults } from './schemas.ts';
+import { resolveDelivery, type BatchDefaults, type RequestDefaults, type ResolvedDelivery } from './schemas.ts';
+
+export { resolveDelivery, type ResolvedDelivery } from './schemas.ts';
 import type { Compression, DeliveryOptions, EncodedRequest, SinkProtocol } from './types.ts';
 
 /** What the driver needs of the component context (a `ComponentContext` fits). */
@@ -57,33 +58,6 @@ export interface DeliveryDeps {
   readonly random?: () => number;
   /** The sink's own defaults, the same ones its schema documents (see `batchSchema`). */
   readonly defaults?: { readonly batch?: Partial<BatchDefaults>; readonly request?: Partial<RequestDefaults>; readonly compression?: Compression };
-}
-
-export interface ResolvedDelivery {
-  readonly batch: BatchDefaults;
-  readonly request: RequestDefaults & { readonly headers: Readonly<Record<string, string>> };
-  readonly compression: Compression;
-  readonly healthcheck: boolean;
-  readonly buffer: ResolvedBuffer;
-}
-
-/** Applies defaults to delivery options (the sink's own over the kit's). */
-export function resolveDelivery(opts: DeliveryOptions, defaults: DeliveryDeps['defaults'] = {}): ResolvedDelivery {
-  const batch = { ...DEFAULT_BATCH, ...defaults.batch, ...stripUndefined(opts.batch ?? {}) } as BatchDefaults;
-  const request = { ...DEFAULT_REQUEST, headers: {}, ...defaults.request, ...stripUndefined(opts.request ?? {}) } as ResolvedDelivery['request'];
-  return Object.freeze({
-    batch: Object.freeze(batch),
-    request: Object.freeze(request),
-    compression: opts.compression ?? defaults.compression ?? 'gzip',
-    healthcheck: opts.healthcheck ?? true,
-    buffer: resolveBuffer(opts.buffer),
-  });
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
-  return out as Partial<T>;
 }
 
 /** Snapshot of the driver's state, for tests, diagnostics and metrics. */

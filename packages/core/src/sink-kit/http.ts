@@ -32,6 +32,24 @@ export interface HttpClientOptions {
   readonly baseDir?: string;
 }
 
+/** The YAML options every HTTP sink has that its client takes: `tls`, `proxy` (`''`: none), `request.headers`, `request.concurrency`. */
+export interface ClientYamlOptions {
+  readonly tls?: TlsOptions | undefined;
+  readonly proxy?: string | undefined;
+  readonly request: { readonly headers?: Readonly<Record<string, string>> | undefined; readonly concurrency: number };
+}
+
+/** Client options from a sink's YAML options (spread them, then add `endpoint` and `auth`). */
+export function clientOptions(c: ClientYamlOptions, baseDir: string): Omit<HttpClientOptions, 'endpoint'> {
+  return {
+    ...(c.tls ? { tls: c.tls } : {}),
+    ...(c.proxy ? { proxy: c.proxy } : {}),
+    headers: c.request.headers ?? {},
+    concurrency: c.request.concurrency,
+    baseDir,
+  };
+}
+
 export interface HttpRequest {
   readonly method?: Dispatcher.HttpMethod;
   /** Path (and query) relative to the endpoint's path. */
@@ -135,9 +153,17 @@ export function classifyHttpStatus(status: number, headers: IncomingHttpHeaders 
   if (status >= 200 && status < 300) return { kind: 'ok' };
   if (status === 401 || status === 403) return { kind: 'auth', status, reason };
   if (status === 413) return { kind: 'too_large', reason };
-  if (status === 408 || status === 429 || (status >= 500 && status !== 501)) {
-    const afterMs = parseRetryAfter(headers['retry-after'], now);
-    return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
-  }
+  if (isTransientStatus(status)) return retryResult(reason, headers, now);
   return { kind: 'permanent', reason, status, ...(body ? { answer: bodyExcerpt(body, 2000) } : {}) };
+}
+
+/** 408, 429 and 5xx but 501: worth sending again. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501);
+}
+
+/** A transient failure: retry, no sooner than the server's `Retry-After` when it sent one. */
+export function retryResult(reason: string, headers: IncomingHttpHeaders, now = Date.now()): SendResult {
+  const afterMs = parseRetryAfter(headers['retry-after'], now);
+  return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
 }

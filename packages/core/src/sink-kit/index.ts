@@ -4,6 +4,7 @@
  * `schemas.ts` so every sink documents and validates them the same way. See DESIGN.md.
  */
 export * from './types.ts';
+export * from './protocol.ts';
 export * from './retry.ts';
 export * from './schemas.ts';
 export * from '../telemetry/log-limit.ts';

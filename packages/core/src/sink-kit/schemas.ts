@@ -6,7 +6,10 @@
  * `batchSchema({...})` / `requestSchema({...})`; the kit reads the same defaults back through
  * `resolveDelivery`, so the documented default is the applied one.
  */
+import { secretProperties } from '../field/secret.ts';
+import { resolveBuffer, type ResolvedBuffer } from '../buffer/schema.ts';
 import type { JsonSchema } from '../plugin/types.ts';
+import type { Compression, DeliveryOptions } from './types.ts';
 
 export interface BatchDefaults {
   readonly max_events: number;
@@ -173,16 +176,6 @@ export const TLS_SCHEMA: JsonSchema = {
   },
 };
 
-const secretPair = (key: string, what: string, example: string): Record<string, JsonSchema> => ({
-  [key]: { type: 'string', minLength: 1, description: `${what}. Prefer ${key}_file or \${ENV} interpolation over a literal.`, examples: [example] },
-  [`${key}_file`]: {
-    type: 'string',
-    minLength: 1,
-    description: `File holding the ${what.replace(/ \(.*\)$/, '').toLowerCase()} (a mounted Kubernetes Secret); a trailing newline is ignored.`,
-    examples: [`/var/run/secrets/tern/${key}`],
-  },
-});
-
 /**
  * `auth`: a tagged union keyed by `strategy`, written as one closed object rather than `oneOf`
  * branches: ajv ignores defaults inside `oneOf` and its `oneOf` errors are unreadable; which keys
@@ -207,9 +200,9 @@ export const AUTH_SCHEMA: JsonSchema = {
       examples: ['basic', 'api_key'],
     },
     user: { type: 'string', minLength: 1, description: 'User name (strategy basic).', examples: ['tern'] },
-    ...secretPair('password', 'Password (strategy basic)', '${ES_PASSWORD}'),
-    ...secretPair('token', 'Token (strategy bearer)', '${INGEST_TOKEN}'),
-    ...secretPair('api_key', 'API key (strategy api_key)', '${API_KEY}'),
+    ...secretProperties('password', 'Password (strategy basic)', '${ES_PASSWORD}'),
+    ...secretProperties('token', 'Token (strategy bearer)', '${INGEST_TOKEN}'),
+    ...secretProperties('api_key', 'API key (strategy api_key)', '${API_KEY}'),
   },
 };
 
@@ -263,3 +256,35 @@ export function validateTls(tls: unknown, path = 'tls'): string[] {
   if (crt !== key) return [`${path}: crt_file and key_file go together`];
   return [];
 }
+
+export interface ResolvedDelivery {
+  readonly batch: BatchDefaults;
+  readonly request: RequestDefaults & { readonly headers: Readonly<Record<string, string>> };
+  readonly compression: Compression;
+  readonly healthcheck: boolean;
+  readonly buffer: ResolvedBuffer;
+}
+
+/**
+ * Applies defaults to delivery options (the sink's own over the kit's), from the same constants the
+ * schema blocks above are built from. A sink built from a pipeline file gets complete options from
+ * its schema already; this serves code that builds the kit directly (tests, the local sinks).
+ */
+export function resolveDelivery(opts: DeliveryOptions, defaults: { readonly batch?: Partial<BatchDefaults>; readonly request?: Partial<RequestDefaults>; readonly compression?: Compression } = {}): ResolvedDelivery {
+  const batch = { ...DEFAULT_BATCH, ...defaults.batch, ...stripUndefined(opts.batch ?? {}) } as BatchDefaults;
+  const request = { ...DEFAULT_REQUEST, headers: {}, ...defaults.request, ...stripUndefined(opts.request ?? {}) } as ResolvedDelivery['request'];
+  return Object.freeze({
+    batch: Object.freeze(batch),
+    request: Object.freeze(request),
+    compression: opts.compression ?? defaults.compression ?? 'gzip',
+    healthcheck: opts.healthcheck ?? true,
+    buffer: resolveBuffer(opts.buffer),
+  });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as Partial<T>;
+}
+

@@ -1,28 +1,10 @@
 /**
- * Secrets and credentials: reads `*_file` options (mounted Kubernetes Secrets) and turns an `auth`
- * block into request headers. Files are read at build time, once: a failure is a configuration
- * problem reported with the option name, not a delivery error found at the first request.
+ * Credentials: reads the secrets of an `auth` block with core's one `readSecret` (field/secret.ts,
+ * so `*_file` options behave as everywhere else) and turns them into request headers.
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { TernError } from '../errors.ts';
+import { readSecret } from '../field/secret.ts';
 import type { AuthOptions } from './types.ts';
-
-/**
- * Returns `value`, or the content of `file` without its trailing newline (editors and
- * `kubectl create secret --from-file` leave one). Relative paths resolve against `baseDir`.
- * Empty strings count as unset. (Kept private: `config/secret.ts` exports the engine's `readSecret`.)
- */
-function readSecret(value: string | undefined, file: string | undefined, option: string, baseDir = process.cwd()): string | undefined {
-  if (value !== undefined && value !== '') return value;
-  if (file === undefined || file === '') return undefined;
-  const path = isAbsolute(file) ? file : resolve(baseDir, file);
-  try {
-    return readFileSync(path, 'utf8').replace(/\r?\n+$/, '');
-  } catch (err) {
-    throw new TernError('TERN_ERR_SECRET_FILE', `${option}_file: cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 /** Credentials with secrets read. */
 export type ResolvedAuth =

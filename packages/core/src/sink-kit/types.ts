@@ -167,4 +167,16 @@ export interface DeliveryOptions {
   readonly buffer?: BufferOptions;
 }
 
+/**
+ * Delivery options as a sink's schema completes them (`batchSchema`, `requestSchema`,
+ * `COMPRESSION_SCHEMA`, `HEALTHCHECK_SCHEMA` all carry defaults): the type a sink's `build`
+ * receives, so it reads them without defaulting again.
+ */
+export interface DefaultedDelivery extends DeliveryOptions {
+  readonly batch: Required<BatchOptions>;
+  readonly request: Required<Omit<RequestOptions, 'headers'>> & Pick<RequestOptions, 'headers'>;
+  readonly compression: Compression;
+  readonly healthcheck: boolean;
+}
+
 export type { Clock } from '../time/clock.ts';

@@ -35,6 +35,8 @@ export interface ConformanceHarness {
   fault(fault: ConformanceFault): void;
   /** Arrival times (ms since epoch) of ingest requests, in order. */
   ingestTimes(): number[];
+  /** Takes the endpoint down (connections refused from now on); `close` must still be safe after it. */
+  down(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,16 +82,15 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
-/** Deterministic pseudo-random sequence (mulberry32), so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/**
+ * A fixed sequence of numbers in [0, 1) (the first values of mulberry32 seeded with 7), read in turn:
+ * the transient-failure scenario draws its faults from it, so every run injects the same ones.
+ */
+const DICE = [0.0117, 0.062, 0.9769, 0.699, 0.5214, 0.4055, 0.4662, 0.2399, 0.5533, 0.7298, 0.2578, 0.1559, 0.7641, 0.5184, 0.1971, 0.368, 0.2932, 0.5347, 0.2963, 0.9779, 0.2475, 0.8778, 0.1908, 0.1437];
+
+function dice(): () => number {
+  let i = 0;
+  return () => DICE[i++ % DICE.length] as number;
 }
 
 interface Run {
@@ -107,9 +108,15 @@ export function runSinkConformance(opts: ConformanceOptions): void {
   async function start(delivery: DeliveryOptions = {}): Promise<Run> {
     const harness = await opts.setup();
     const ctx = testContext(`${opts.name}_conformance`, opts.name);
-    const sink = await harness.build(merge(delivery), ctx);
-    await sink.start?.();
-    return { harness, sink, ctx };
+    try {
+      const sink = await harness.build(merge(delivery), ctx);
+      await sink.start?.();
+      return { harness, sink, ctx };
+    } catch (err) {
+      // A sink that cannot be built must not leave its emulator running (the file would never end).
+      await harness.close();
+      throw err;
+    }
   }
 
   async function finish(run: Run): Promise<void> {
@@ -154,7 +161,7 @@ export function runSinkConformance(opts: ConformanceOptions): void {
     it('random transient failures (5xx, 429, resets): everything is eventually delivered', async () => {
       const run = await start();
       try {
-        const rnd = prng(7);
+        const rnd = dice();
         let faults = 0;
         for (let i = 0; i < 8; i++) {
           const r = rnd();
@@ -267,6 +274,98 @@ export function runSinkConformance(opts: ConformanceOptions): void {
         await run.sink.stop(AbortSignal.timeout(1000)); // idempotent
       } finally {
         await finish(run);
+      }
+    });
+
+    // ---------------------------------------------------------------- lifecycle
+    // The rules the plugin contract states (plugin/types.ts, Sink): a refused credential pauses the
+    // sink and keeps the data; a request too large is split; stop keeps its deadline whatever the
+    // destination does, is safe before start and when called twice.
+
+    it('lifecycle: pause and resume after a 401: paused loudly, nothing rejected, everything delivered once accepted again', async () => {
+      const run = await start({ batch: { max_events: 50 } });
+      try {
+        run.harness.fault({ kind: 'status', status: 401, count: 3 });
+        const batches = feed(run.sink, [50]);
+        assert.deepEqual(await statuses(batches), ['delivered']);
+        assert.equal(batches[0]?.completions(), 1);
+        // A 401 stores nothing, so even a sink without idempotency stores each event once.
+        assert.equal(await run.harness.stored(), 50);
+        assert.equal(run.ctx.telemetry.snapshot().events_rejected ?? 0, 0);
+        assert.ok(run.harness.ingestTimes().length >= 4, `${run.harness.ingestTimes().length} ingest requests: three refused, then accepted`);
+        const paused = run.ctx.records.filter((r) => r.level === 50 && r.code === 'TERN_ERR_SINK_AUTH');
+        assert.equal(paused.length, 1, 'one error line for the pause, naming TERN_ERR_SINK_AUTH');
+        assert.ok(run.ctx.records.some((r) => r.level === 30 && /resumed/.test(r.msg)), 'the resume is logged');
+      } finally {
+        await finish(run);
+      }
+    });
+
+    it('lifecycle: 413 splits the request in halves and retries them; every event arrives once', async () => {
+      const run = await start({ batch: { max_events: 100 }, request: { concurrency: 1 } });
+      try {
+        run.harness.fault({ kind: 'status', status: 413, count: 1 });
+        const batches = feed(run.sink, [100]);
+        assert.deepEqual(await statuses(batches), ['delivered']);
+        assert.equal(await run.harness.stored(), 100);
+        const c = run.ctx.telemetry.snapshot();
+        assert.equal(c.events_rejected ?? 0, 0);
+        assert.equal(c.events_delivered, 100);
+        assert.ok(run.harness.ingestTimes().length >= 3, `the refused request and at least its two halves: ${run.harness.ingestTimes().length} requests`);
+      } finally {
+        await finish(run);
+      }
+    });
+
+    it('lifecycle: stop at the deadline against a dead endpoint: returns, acknowledges nothing, counts what is undelivered', async () => {
+      const run = await start({ batch: { max_events: 10 } });
+      try {
+        await run.harness.down();
+        const batches = feed(run.sink, [20]);
+        const t0 = Date.now();
+        await within(run.sink.stop(AbortSignal.timeout(300)), timeout, 'stop against a dead endpoint');
+        const took = Date.now() - t0;
+        // The deadline, then at most the kit's grace for loops and close (1 s each), with room for a loaded machine.
+        assert.ok(took < 300 + 4000, `stop took ${took} ms for a 300 ms deadline`);
+        assert.deepEqual(
+          batches.map((b) => b.status()),
+          [undefined],
+          'nothing acknowledged: the source reads it again after a restart',
+        );
+        assert.equal(run.ctx.telemetry.snapshot().events_delivered ?? 0, 0);
+        assert.ok(run.ctx.records.some((r) => r.code === 'TERN_ERR_SHUTDOWN_TIMEOUT'), 'the timeout is logged with its code');
+        assert.equal(run.sink.report?.().undelivered, 20, 'the run summary counts the undelivered events');
+      } finally {
+        await run.harness.close();
+      }
+    });
+
+    it('lifecycle: stop before start resolves and sends nothing', async () => {
+      const harness = await opts.setup();
+      try {
+        const sink = await harness.build(merge({}), testContext(`${opts.name}_conformance`, opts.name));
+        await within(sink.stop(AbortSignal.timeout(5000)), timeout, 'stop before start');
+        assert.equal(harness.ingestTimes().length, 0);
+        assert.equal(await harness.stored(), 0);
+      } finally {
+        await harness.close();
+      }
+    });
+
+    it('lifecycle: stop twice is one stop: both calls resolve, every ack is released once', async () => {
+      const run = await start({ batch: { max_events: 1000, timeout_ms: 600_000 } });
+      try {
+        const batches = feed(run.sink, [30]);
+        // The second call's short deadline does not cut the first stop short: it is the same stop.
+        const first = run.sink.stop(AbortSignal.timeout(10_000));
+        const second = run.sink.stop(AbortSignal.timeout(1));
+        await within(Promise.all([first, second]), timeout, 'both stops');
+        assert.equal(batches[0]?.status(), 'delivered');
+        assert.equal(batches[0]?.completions(), 1);
+        assert.equal(await run.harness.stored(), 30);
+        await within(run.sink.stop(AbortSignal.timeout(1000)), timeout, 'a third stop after the first finished');
+      } finally {
+        await run.harness.close();
       }
     });
   });

@@ -1,9 +1,8 @@
 /**
  * `@tern/core/testing`: what sink and plugin tests share: the conformance suite every network sink
- * runs against its emulator, and small doubles (captured logs, synthetic events, tracked
- * acknowledgement groups, a manual clock).
+ * runs against its emulator, and the small doubles it is built on (captured logs, synthetic events,
+ * tracked acknowledgement groups, a manual clock). Test keys and the README checker are in
+ * `@tern/test-kit`.
  */
 export * from './helpers.ts';
 export * from './conformance.ts';
-export * from './tls.ts';
-export * from './readme.ts';

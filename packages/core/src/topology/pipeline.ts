@@ -34,8 +34,8 @@
  * The run's result says exactly what happened (summary.ts): it succeeds only when everything read was
  * delivered, dead-lettered or dropped as configured, and every checkpoint was saved.
  *
- * (About 600 lines, on purpose: `apply` and `run` share the component table, its lifecycles and the
- * stop signal. What reads it is in views.ts, the wiring in wiring.ts, the deadlines in deadlines.ts
+ * Over 400 lines: `apply` and `run` share the component table, its lifecycles and the stop signal.
+ * (What reads it is in views.ts, the wiring in wiring.ts, the deadlines in deadlines.ts
  * and the account of the run in summary.ts.)
  *
  * rxjs wires the control plane here: "every source finished" (a stream of source exits and applied

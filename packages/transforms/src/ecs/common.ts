@@ -241,3 +241,10 @@ export function keywordLeaf(v: unknown): unknown {
   if (v === undefined) return undefined;
   return JSON.stringify(v);
 }
+
+/** Carries the event's own `tags` (as a list) and tern's `tern` object over to the mapped document. */
+export function carryTagsAndTern(input: Doc, out: Doc): Doc {
+  if (input.tags !== undefined) out.tags = Array.isArray(input.tags) ? input.tags.slice() : [input.tags];
+  if (input.tern !== undefined) out.tern = input.tern;
+  return out;
+}

@@ -9,7 +9,7 @@
  * Falco volume is alert volume (low), so clarity wins over micro-optimisation here; still no regex
  * is built per event and nothing is deep-copied.
  */
-import { parseTime, formatIsoMs } from '../timestamp-parse.ts';
+import { formatIsoMs, parseTime } from '@tern/core';
 import { appendTo, EcsShapeError, ECS_VERSION, IAM_RESOURCES, isObj, keyword, keywordLeaf, num, put, putObj, splitWs, str, validIp, VERB_TYPE } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 

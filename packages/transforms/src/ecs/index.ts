@@ -13,7 +13,7 @@
  * profile's own values win where both set a field), so they never land in the vendor namespace.
  */
 import type { EventOrigin, LogEvent, TransformDefinition } from '@tern/core';
-import { addTag } from '../timestamp.ts';
+import { addTag } from '../shared.ts';
 import { EcsShapeError, isObj } from './common.ts';
 import type { Doc, EcsMapContext, VendorFields, ZeekLog } from './common.ts';
 import { mapFalco } from './falco.ts';
@@ -31,12 +31,13 @@ export type { Doc, EcsMapContext, VendorFields, ZeekLog } from './common.ts';
 
 export type EcsProfile = 'tetragon' | 'falco' | 'k8s_audit' | 'zeek';
 
+/** Options as the schema completes them. */
 export interface EcsConfig {
-  profile: EcsProfile;
-  zeek_log?: ZeekLog | null;
-  keep_original?: boolean;
-  dedot_labels?: boolean;
-  vendor_fields?: VendorFields;
+  readonly profile: EcsProfile;
+  readonly zeek_log: ZeekLog | null;
+  readonly keep_original: boolean;
+  readonly dedot_labels: boolean;
+  readonly vendor_fields: VendorFields;
 }
 
 export const ECS_FAILURE_TAG = '_ecs_mapping_failure';
@@ -188,9 +189,9 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
   build(cfg, ctx) {
     const profile = cfg.profile;
     const mapper = ECS_PROFILES[profile];
-    const keepOriginal = cfg.keep_original === true;
+    const keepOriginal = cfg.keep_original;
     const owns = OWN_OBJECTS[profile];
-    const mapOptions = { dedotLabels: cfg.dedot_labels !== false, vendorFields: cfg.vendor_fields ?? 'flat' } as const;
+    const mapOptions = { dedotLabels: cfg.dedot_labels, vendorFields: cfg.vendor_fields } as const;
     // Path-field roots per origin (`k8s.pod.name` → `k8s`): origins are shared by a file's events.
     const roots = new WeakMap<EventOrigin, ReadonlySet<string> | null>();
     const rootsOf = (origin: EventOrigin): ReadonlySet<string> | undefined => {

@@ -14,8 +14,8 @@
  * Kubernetes objects of any kind: with `vendorFields: flat` (default) they are kept as JSON text,
  * because a Pod's `status` is an object where a Status's is a string, and one index cannot map both.
  */
-import { formatIsoMs, parseRfc3339 } from '../timestamp-parse.ts';
-import { appendTo, dedotKeys, EcsShapeError, ECS_VERSION, IAM_RESOURCES, isObj, num, pruneEmpty, put, putObj, str, validIp, VERB_TYPE } from './common.ts';
+import { formatIsoMs, parseRfc3339 } from '@tern/core';
+import { appendTo, carryTagsAndTern, dedotKeys, ECS_VERSION, EcsShapeError, IAM_RESOURCES, isObj, num, pruneEmpty, put, putObj, str, validIp, VERB_TYPE } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 
 const AKS_META: readonly [string, string][] = [
@@ -168,9 +168,7 @@ export function mapK8sAudit(input: Doc, ctx?: EcsMapContext): Doc {
   if (aksMeta !== undefined) ka.aks_metadata = aksMeta;
   const cleaned = pruneEmpty(ka);
   out.kubernetes = { audit: cleaned ?? {} };
-  if (input.tags !== undefined) out.tags = Array.isArray(input.tags) ? input.tags.slice() : [input.tags];
-  if (input.tern !== undefined) out.tern = input.tern;
-  return out;
+  return carryTagsAndTern(input, out);
 }
 
 /** The audit Event view of a GKE Cloud Audit Log record: Elastic's renames, the status code moved to `responseStatus`. */

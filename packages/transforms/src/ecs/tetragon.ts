@@ -9,8 +9,8 @@
  * one pass over the process objects, shares untouched sub-objects (labels, kprobe args) with the
  * input instead of copying them, and parses `time` with the allocation-free RFC 3339 scanner.
  */
-import { formatIsoMs, parseRfc3339 } from '../timestamp-parse.ts';
-import { basename, dedotKeys, ECS_VERSION, EcsShapeError, isObj, keyword, num, put, splitWs, str } from './common.ts';
+import { formatIsoMs, parseRfc3339 } from '@tern/core';
+import { basename, carryTagsAndTern, dedotKeys, ECS_VERSION, EcsShapeError, isObj, keyword, num, put, splitWs, str } from './common.ts';
 import type { Doc, EcsMapContext } from './common.ts';
 
 /** Event keys whose body carries `process` (+ `parent`) that Elastic's pipeline maps. */
@@ -137,9 +137,7 @@ export function mapTetragon(input: Doc, ctx?: EcsMapContext): Doc {
   event.module = 'cilium_tetragon';
   event.dataset = 'cilium_tetragon.log';
   out.cilium_tetragon = { log };
-  if (input.tags !== undefined) out.tags = Array.isArray(input.tags) ? input.tags.slice() : [input.tags];
-  if (input.tern !== undefined) out.tern = input.tern;
-  return out;
+  return carryTagsAndTern(input, out);
 }
 
 function parseTimeField(v: unknown): string | undefined {
@@ -185,72 +183,71 @@ function mapProcessFields(p: Doc): Doc | undefined {
 // Emptiness is tracked with counters, not with a `for…in` probe: a probe shared by objects of many
 // shapes goes megamorphic and made this function the mapper's hot spot.
 function processLeftovers(p: Doc, dedot: boolean): Doc | undefined {
-  const o: Doc = {};
-  let n = 0;
-  for (const k in p) {
-    if (MOVED.has(k)) continue;
-    const v = p[k];
-    if (k === 'pod' && isObj(v)) {
-      const po: Doc = {};
-      let pn = 0;
-      for (const pk in v) {
-        if (pk === 'name' || pk === 'namespace' || pk === 'workload_kind') continue;
-        const pv = v[pk];
-        if (pk === 'container' && isObj(pv)) {
-          const co: Doc = {};
-          let cn = 0;
-          for (const ck in pv) {
-            if (ck === 'id' || ck === 'name') continue;
-            const cv = pv[ck];
-            if (ck === 'image' && isObj(cv)) {
-              const io: Doc = {};
-              let iN = 0;
-              for (const ik in cv) {
-                if (ik === 'name') continue;
-                io[ik] = cv[ik];
-                iN++;
-              }
-              if (iN > 0) {
-                co.image = io;
-                cn++;
-              }
-            } else {
-              co[ck] = cv;
-              cn++;
-            }
-          }
-          if (cn > 0) {
-            po.container = co;
-            pn++;
-          }
-        } else {
-          po[pk] = dedot && LABEL_KEYS.has(pk) && isObj(pv) ? dedotKeys(pv) : pv;
-          pn++;
-        }
-      }
-      if (pn > 0) {
-        o.pod = po;
-        n++;
-      }
-    } else {
-      o[k] = v;
-      n++;
-    }
-  }
-  return n > 0 ? o : undefined;
+  return leftovers(p, dedot, podLeftovers);
 }
 
 /** `parent` minus what was moved; the parent's pod stays whole (Elastic never maps it), labels de-dotted. */
 function parentLeftovers(p: Doc, dedot: boolean): Doc | undefined {
+  return leftovers(p, dedot, parentPod);
+}
+
+/** A process object minus the keys moved to ECS, its `pod` through `pod` (dropped when that leaves nothing). */
+function leftovers(p: Doc, dedot: boolean, pod: (v: Doc, dedot: boolean) => Doc | undefined): Doc | undefined {
   const o: Doc = {};
   let n = 0;
   for (const k in p) {
     if (MOVED.has(k)) continue;
     const v = p[k];
-    o[k] = dedot && k === 'pod' && isObj(v) ? dedotPod(v) : v;
+    const w = k === 'pod' && isObj(v) ? pod(v, dedot) : v;
+    if (w === undefined) continue;
+    o[k] = w;
     n++;
   }
   return n > 0 ? o : undefined;
+}
+
+const parentPod = (v: Doc, dedot: boolean): Doc => (dedot ? dedotPod(v) : v);
+
+/** The process's pod minus name/namespace/workload_kind/container id+name/image name; undefined when nothing is left. */
+function podLeftovers(v: Doc, dedot: boolean): Doc | undefined {
+  const po: Doc = {};
+  let pn = 0;
+  for (const pk in v) {
+    if (pk === 'name' || pk === 'namespace' || pk === 'workload_kind') continue;
+    const pv = v[pk];
+    if (pk === 'container' && isObj(pv)) {
+      const co: Doc = {};
+      let cn = 0;
+      for (const ck in pv) {
+        if (ck === 'id' || ck === 'name') continue;
+        const cv = pv[ck];
+        if (ck === 'image' && isObj(cv)) {
+          const io: Doc = {};
+          let iN = 0;
+          for (const ik in cv) {
+            if (ik === 'name') continue;
+            io[ik] = cv[ik];
+            iN++;
+          }
+          if (iN > 0) {
+            co.image = io;
+            cn++;
+          }
+        } else {
+          co[ck] = cv;
+          cn++;
+        }
+      }
+      if (cn > 0) {
+        po.container = co;
+        pn++;
+      }
+    } else {
+      po[pk] = dedot && LABEL_KEYS.has(pk) && isObj(pv) ? dedotKeys(pv) : pv;
+      pn++;
+    }
+  }
+  return pn > 0 ? po : undefined;
 }
 
 /** A pod object with its label/annotation keys de-dotted; the same object when none has a dot. */

@@ -8,8 +8,8 @@
  *
  * Zeek writes the tuple as literal dotted keys (`"id.orig_h"`); a nested `id` object is accepted too.
  */
+import { formatIsoMs, parseTime } from '@tern/core';
 import { splitDomain } from '../domain.ts';
-import { parseTime, formatIsoMs } from '../timestamp-parse.ts';
 import { createUserAgentParser, userAgentDoc } from '../user-agent.ts';
 import { communityId, protocolNumber } from './community-id.ts';
 import { appendTo, EcsShapeError, ECS_VERSION, isObj, keyword, num, put, putObj, str, validIp } from './common.ts';

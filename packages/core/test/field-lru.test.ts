@@ -1,7 +1,7 @@
-/** The bounded LRU map behind throttle, dedupe and tetragon_filter's pid set. */
+/** The one bounded LRU map (field/lru.ts): throttle, dedupe, tetragon_filter's pid set, user-agent results, webhook rate-limit windows. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LruMap } from '../src/shared.ts';
+import { LruMap } from '../src/field/lru.ts';
 
 describe('LruMap', () => {
   it('never evicts a key that is read between every insertion', () => {

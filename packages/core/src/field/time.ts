@@ -1,5 +1,13 @@
 /**
- * Timestamp parsing shared by the `timestamp` transform and the `ecs` profiles.
+ * Event times: the one set of rules by which tern reads a time value, wherever it reads one (the
+ * `timestamp` transform, the `ecs` profiles, the Elasticsearch sink's `timestamp_field` and dated
+ * index names, LogScale's `timestamp_fields`):
+ * - a string is RFC 3339 (`2024-11-22T05:20:00.123456789Z`, any offset, `t`/space for `T`, `,` or
+ *   `.` before the fraction), or an epoch number written as decimal digits;
+ * - a number (or digit string) is epoch time whose unit its magnitude tells: up to 11 integer
+ *   digits seconds (year 5138), then milliseconds (14), microseconds (17), nanoseconds (20) — or
+ *   the unit the caller names (`epoch_s` … `epoch_ns`).
+ * Nothing else is a time (no `Date.parse` guessing at "Nov 22 2024" or a zone-less local time).
  *
  * Every accepted input is reduced to an exact (whole seconds, nanoseconds of the second) pair and
  * formatted from there, so no precision is lost on the way and no `Date` string parsing runs per
@@ -258,3 +266,41 @@ function parseRest(s: string, local: number): ParsedTime | undefined {
   if (seconds < 0 || seconds > MAX_SECONDS) return undefined;
   return { seconds, nanos, subMs };
 }
+
+/** Epoch milliseconds of a time value by the rules above, or undefined when it is not one. */
+export function timeMs(value: unknown, format: TimestampFormat = 'auto'): number | undefined {
+  const t = parseTime(value, format);
+  return t === undefined ? undefined : t.seconds * 1000 + Math.floor(t.nanos / 1e6);
+}
+
+/**
+ * Reads a top-level string value straight from a JSON line when its key is the line's last key
+ * (Tetragon's `"time"` is), so an unchanged event need not be parsed for its time. `quotedKey` is
+ * the key with its quotes (`"time"`). Sound because a quote inside a JSON string is escaped, so
+ * `"key":"` preceded by `,` or `{` is a key, and a value followed only by the final `}` belongs
+ * to the outermost object. A value holding an escape (`\"`, `\u…`) is left to the parser:
+ * undefined means "parse the line instead".
+ */
+export function lastKeyString(raw: string, quotedKey: string): string | undefined {
+  const i = raw.lastIndexOf(quotedKey);
+  if (i <= 0) return undefined;
+  const before = raw.charCodeAt(i - 1);
+  if (before !== 44 /* , */ && before !== 123 /* { */) return undefined;
+  let j = i + quotedKey.length;
+  if (raw.charCodeAt(j) !== 58 /* : */ || raw.charCodeAt(j + 1) !== 34 /* " */) return undefined;
+  const start = j + 2;
+  for (j = start; j < raw.length; j++) {
+    const c = raw.charCodeAt(j);
+    if (c === 34 /* " */) break;
+    if (c === 92 /* \ */) return undefined;
+  }
+  if (j >= raw.length) return undefined;
+  // Only the closing brace of the outermost object (and blanks) may follow.
+  let k = j + 1;
+  while (k < raw.length && isBlank(raw.charCodeAt(k))) k++;
+  if (raw.charCodeAt(k) !== 125 /* } */) return undefined;
+  for (k++; k < raw.length; k++) if (!isBlank(raw.charCodeAt(k))) return undefined;
+  return raw.slice(start, j);
+}
+
+const isBlank = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;

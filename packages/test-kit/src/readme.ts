@@ -1,20 +1,19 @@
 /**
  * Keeps a package README's options table in sync with the component's schema (the schema is the
- * source of truth). The table sits between `<!-- options:start ... -->` and `<!-- options:end -->`;
- * `TERN_UPDATE_README=1` rewrites it instead of failing.
+ * source of truth; the caller renders it with core's `optionsTable`). The table sits between
+ * `<!-- options:start ... -->` and `<!-- options:end -->`; `TERN_UPDATE_README=1` rewrites it
+ * instead of failing.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { optionsTable } from '../config/options-table.ts';
-import type { JsonSchema } from '../plugin/types.ts';
 
-export function checkReadmeOptions(readme: URL | string, schema: JsonSchema): void {
+export function checkReadmeTable(readme: URL | string, table: string): void {
   const text = readFileSync(readme, 'utf8');
   const a = text.indexOf('<!-- options:start');
   const startEnd = text.indexOf('-->', a) + 3;
   const b = text.indexOf('<!-- options:end -->');
   assert.ok(a >= 0 && b > startEnd, 'README has the <!-- options:start --> / <!-- options:end --> markers');
-  const want = `${text.slice(0, startEnd)}\n${optionsTable(schema)}\n${text.slice(b)}`;
+  const want = `${text.slice(0, startEnd)}\n${table}\n${text.slice(b)}`;
   if (process.env.TERN_UPDATE_README === '1') writeFileSync(readme, want);
   else assert.equal(text, want, 'README options table is stale: rerun the test with TERN_UPDATE_README=1');
 }
