@@ -49,9 +49,18 @@ describe('stdin → file', () => {
     for (let i = 0; i < got.length; i++) if (got[i] !== `{"seq":${i},"msg":"event ${i}"}`) assert.fail(`line ${i}: ${got[i]}`);
   });
 
-  it('reports malformed lines with their byte offset, counts them, and delivers their neighbours', async () => {
+  it('json (the default) forwards a line that only looks like JSON as it is; one that is not framed as an object is reported', async () => {
     const dir = tmp();
     const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n');
+    const r = tern(['run', '-c', p, '--log-format', 'json'], { input: '{"a":1}\nnot json\n{"a":\n' });
+    assert.equal(await r.exit, 0);
+    assert.deepEqual(lines(join(dir, 'out.ndjson')), ['{"a":1}', '{"a":'], 'nothing read its fields: forwarded unparsed, nothing lost');
+    assert.match(r.stderr(), /"decode_errors":1/);
+  });
+
+  it('json_strict: reports malformed lines with their byte offset, counts them, and delivers their neighbours', async () => {
+    const dir = tmp();
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin, decoding: json_strict }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n');
     const r = tern(['run', '-c', p, '--log-format', 'json'], { input: '{"a":1}\nnot json\n{"a":2}\n{"a":\n{"a":3}\n' });
     assert.equal(await r.exit, 0);
     assert.deepEqual(lines(join(dir, 'out.ndjson')), ['{"a":1}', '{"a":2}', '{"a":3}']);

@@ -68,11 +68,11 @@ describe('file source', () => {
     assert.deepEqual(seqs(out).sort((a, b) => a - b), Array.from({ length: 400 }, (_, i) => i));
   });
 
-  it('skips malformed and over-long lines with a warning naming file and offset, and delivers the rest', async () => {
+  it('json_strict skips malformed and over-long lines with a warning naming file and offset, and delivers the rest', async () => {
     const dir = tmp();
     const good = tetragonLines(3, 0).split('\n');
     write(dir, 'logs/a.log', `${good[0]}\n{"broken": \n${'x'.repeat(5000)}\n${good[1]}\n${good[2]}\n`);
-    const p = write(dir, 'p.yaml', pipeline().replace('    glob_interval_ms: 100\n', '    glob_interval_ms: 100\n    max_line_bytes: 4096\n'));
+    const p = write(dir, 'p.yaml', pipeline().replace('    glob_interval_ms: 100\n', '    glob_interval_ms: 100\n    max_line_bytes: 4096\n    decoding: json_strict\n'));
     const r = tern(['run', '--once', '-c', p, '--log-format', 'json']);
     assert.equal(await r.exit, 0, r.stderr());
     assert.deepEqual(seqs(join(dir, 'out/events.ndjson')), [0, 1, 2]);

@@ -46,7 +46,7 @@ describe('LineSplitter', () => {
 });
 
 describe('decoding', () => {
-  it('json_lazy forwards the line unparsed, parses on first read; a bad line reads as a tagged event but keeps its bytes until a stage changes it', async () => {
+  it('json (formerly json_lazy) forwards the line unparsed, parses on first read; a bad line reads as a tagged event but keeps its bytes until a stage changes it', async () => {
     const { decodeLine, LogEvent } = await import('../src/index.ts');
     const origin = { sourceId: 's', path: 'p', host: 'h' };
     const ok = decodeLine(origin, '{"a":1}', 0, 'json_lazy') as InstanceType<typeof LogEvent>;
@@ -61,6 +61,8 @@ describe('decoding', () => {
     bad.mutate().x = 1;
     assert.equal(JSON.parse(bad.toJson()).message, '{"a":', 'a stage that changes it writes the tagged object');
     assert.match(String(decodeLine(origin, 'plain', 0, 'json_lazy')), /not a JSON object/);
-    assert.match(String(decodeLine(origin, '{"a":', 0, 'json')), /JSON/);
+    assert.equal((decodeLine(origin, '{"a":1}', 0, 'json') as InstanceType<typeof LogEvent>).parsed, false, 'json is lazy (json_lazy is its former name)');
+    assert.match(String(decodeLine(origin, '{"a":', 0, 'json_strict')), /JSON/, 'json_strict parses at the source');
+    assert.equal((decodeLine(origin, '{"a":1}', 0, 'json_strict') as InstanceType<typeof LogEvent>).parsed, true);
   });
 });

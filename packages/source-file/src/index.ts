@@ -45,7 +45,7 @@ export const fileSource: SourceDefinition<FileSourceConfig> = {
         examples: ['/var/log/pods/{kubernetes.namespace}_{kubernetes.pod.name}_*/{container.name}/*.log'],
       },
       multiline: multilineSchema,
-      add_metadata: { enum: ['none', 'ecs'], default: 'none', description: '`ecs`: write the origin into each event as Filebeat does: `log.file.path`, `log.offset` (byte offset of the line), `host.name` (`NODE_NAME`, unless the event has one) and the `path_fields`. This changes every event, so sinks serialise it again instead of forwarding the original line, and `json_lazy` events get parsed: measure before turning it on at high rates. `none`: events stay as read; path, offset and host are still known to tern (for ids and transforms).', examples: ['ecs'] },
+      add_metadata: { enum: ['none', 'ecs'], default: 'none', description: '`ecs`: write the origin into each event as Filebeat does: `log.file.path`, `log.offset` (byte offset of the line), `host.name` (`NODE_NAME`, unless the event has one) and the `path_fields`. This changes every event, so sinks serialise it again instead of forwarding the original line, and lazily decoded (`json`) events get parsed: measure before turning it on at high rates. `none`: events stay as read; path, offset and host are still known to tern (for ids and transforms).', examples: ['ecs'] },
     },
   },
   validate(cfg) {

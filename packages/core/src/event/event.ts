@@ -68,7 +68,7 @@ export class LogEvent {
 
   /**
    * The event's fields, read-only by contract. Text lines read as `{ message: line }`. A JSON line
-   * that was not parsed yet (`decoding: json_lazy`) is parsed now; if it is not a JSON object it
+   * that was not parsed yet (`decoding: json`, the default) is parsed now; if it is not a JSON object it
    * reads as `{ message: line, error: { message }, tags: ['_json_parse_failure'] }`. Reading never
    * changes the event's JSON text: an unchanged malformed line is still forwarded as it was read (a
    * destination that refuses it dead-letters it), and a stage that changes it (`mutate()`) writes the

@@ -130,7 +130,7 @@ export class LineStream {
   constructor(origin: EventOrigin, offset: number, settings: StreamSettings) {
     this.origin = origin;
     this.s = settings;
-    this.content = settings.decoding === 'cri' ? 'json' : settings.decoding;
+    this.content = settings.decoding === 'cri' ? 'json_strict' : settings.decoding;
     const cri = settings.decoding === 'cri';
     this.splitter = new LineSplitter(
       {
