@@ -92,12 +92,19 @@ case $PEER in
     STDIN=$DATA
     CMD=(node "$PINO_ES" --node "http://127.0.0.1:$PORT" --index tetragon --es-version 8)
     ;;
-  tern-raw|tern-json|tern-ecs)
+  tern-*)
     # tern tails the file (MODE=tail) like syslog-ng/rsyslog/logagent and ships to the fake ES.
+    # bench/harness/tern/<peer>.yaml is the pipeline. TERN_DIST=1 runs the compiled binary (what the
+    # image and npm ship: `pnpm build` first), else the sources (type stripping).
     MODE=tail
+    [ -f "$PEERS/tern/$PEER.yaml" ] || { echo "no pipeline $PEERS/tern/$PEER.yaml" >&2; exit 2; }
     sed -e "s|@FILE@|$DATA|g" -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$RUN/state|g" "$PEERS/tern/$PEER.yaml" > "$RUN/pipeline.yaml"
     TERN_NODE=${TERN_NODE:-node}
-    CMD=("$TERN_NODE" --conditions=tern-src "$BENCH/../../packages/cli/src/bin.ts" run -c "$RUN/pipeline.yaml" --log-level warn)
+    if [ "${TERN_DIST:-0}" = 1 ]; then
+      CMD=("$BENCH/../../packages/cli/dist/bin.js" run -c "$RUN/pipeline.yaml" --log-level warn)
+    else
+      CMD=("$TERN_NODE" --conditions=tern-src "$BENCH/../../packages/cli/src/bin.ts" run -c "$RUN/pipeline.yaml" --log-level warn)
+    fi
     ;;
   naive-python)
     CMD=(python3 "$PEERS/naive-python/naive_forwarder.py" "$DATA" "http://127.0.0.1:$PORT/api/v1/ingest/humio-structured")
