@@ -26,11 +26,21 @@ export function fileSize(f) {
 }
 
 /** Runs tern under /usr/bin/time -v; returns wall seconds, CPU seconds and peak RSS MB. */
-export function timeTern(args, { stdout = 'ignore', env = {} } = {}) {
+export const BIN_DIST = join(ROOT, 'packages/cli/dist/bin.js');
+
+/**
+ * Runs tern under /usr/bin/time -v: wall time, CPU and peak RSS. `dist: true` runs the compiled binary
+ * through its own shebang (its V8 settings apply, as in the image and the npm package; `pnpm build`
+ * first), else the sources. `cgroupMi` runs it inside a cgroup v1 memory group limited to that many
+ * MiB, as a pod's memory limit would (root only; Node sizes V8's heap from that limit).
+ */
+export function timeTern(args, { stdout = 'ignore', env = {}, dist = false, cgroupMi } = {}) {
   return new Promise((resolve, reject) => {
     const tv = join(TMP, `time-${process.pid}-${Date.now()}.txt`);
     const t0 = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-v', '-o', tv, process.execPath, '--conditions=tern-src', BIN, ...args], {
+    const cmd = ['/usr/bin/time', '-v', '-o', tv, ...(dist ? [BIN_DIST] : [process.execPath, '--conditions=tern-src', BIN]), ...args];
+    const argv = cgroupMi ? ['bash', '-c', `${CGROUP_ENTER} ${cgroupMi} && exec "$@"`, 'cg', ...cmd] : cmd;
+    const child = spawn(argv[0], argv.slice(1), {
       stdio: ['ignore', stdout, 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -45,6 +55,9 @@ export function timeTern(args, { stdout = 'ignore', env = {} } = {}) {
     });
   });
 }
+
+/** A shell function body that moves the shell into a cgroup v1 memory group limited to $1 MiB. */
+const CGROUP_ENTER = 'cg=/sys/fs/cgroup/memory/tern-bench; enter() { mkdir -p $cg && echo $(($1 * 1048576)) > $cg/memory.limit_in_bytes && echo $$ > $cg/cgroup.procs; }; enter';
 
 export function countLines(f) {
   const r = spawnSync('wc', ['-l', f], { encoding: 'utf8' });

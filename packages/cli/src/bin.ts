@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=100
 /** Entry point of the `tern` binary. */
 import { main } from './main.ts';
 

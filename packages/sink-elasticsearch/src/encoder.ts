@@ -81,9 +81,19 @@ export class BulkEncoder {
       const target = this.targetOf(ev);
       const doc = this.document(ev, this.dataStreamMode || this.isDataStream(target));
       body.write(this.prefix(target));
-      if (this.id !== 'none') body.write(`,"_id":"${this.docId(ev, doc.original)}"`);
+      if (this.id !== 'none') {
+        body.write(',"_id":"');
+        body.write(this.docId(ev, doc.original));
+        body.write('"');
+      }
       body.write('}}\n');
-      body.write(doc.line);
+      // The spliced document goes out as its two pieces: joining them would copy every line once more.
+      if (doc.timestamp !== undefined) {
+        body.write('{"@timestamp":"');
+        body.write(doc.timestamp);
+        body.write(doc.rest === '}' ? '"' : '",');
+      }
+      body.write(doc.rest);
       body.write('\n');
     }
     return { body: body.toBuffer(), count: events.length };
@@ -113,24 +123,30 @@ export class BulkEncoder {
     return v;
   }
 
-  /** The document line, and the original JSON the content hash is taken over (stable across @timestamp splicing). */
-  private document(ev: LogEvent, dataStream: boolean): { line: string; original: string } {
+  /**
+   * The document, and the original JSON the content hash is taken over (stable across @timestamp
+   * splicing). The document is `rest` alone, or, when `timestamp` is set, `{"@timestamp":"<timestamp>",`
+   * followed by `rest` (the original after its `{`; `"` instead of `",` when `rest` is just `}`).
+   */
+  private document(ev: LogEvent, dataStream: boolean): { timestamp: string | undefined; rest: string; original: string } {
     const first = ev.toJson();
-    if (!dataStream) return { line: first, original: first };
+    if (!dataStream) return { timestamp: undefined, rest: first, original: first };
     // Cheap tests first: parsing every line just to look for @timestamp would cost more than the send.
     // A document whose first key is @timestamp (what the ecs transform writes) needs no parse at all.
-    if (first.startsWith('{"@timestamp":"')) return { line: first, original: first };
-    if (first.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined && !ev.invalidJson) return { line: first, original: first };
+    if (first.startsWith('{"@timestamp":"')) return { timestamp: undefined, rest: first, original: first };
+    if (first.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined && !ev.invalidJson) return { timestamp: undefined, rest: first, original: first };
     const ts = new Date(this.eventTime(ev)).toISOString();
     // Reading the time may have parsed a lazily decoded line and found it is not JSON: this sink then
     // stores its tagged `{message, error, tags}` object (its own bytes; the shared event is untouched),
     // not a line Elasticsearch would refuse. (Unparsed, it goes as it is, and a refusal resends the tagged copy.)
     const original = ev.parsed && ev.invalidJson ? stringifyEvent(ev.data) : first;
-    // `original` is a JSON object text: splice the field in after its `{` (leading blanks allowed).
+    // `original` is a JSON object text: the field goes in after its `{` (leading blanks allowed).
     const open = original.indexOf('{');
-    const rest = original.slice(open + 1).trimStart();
-    const line = rest.startsWith('}') ? `{"@timestamp":"${ts}"}` : `{"@timestamp":"${ts}",${rest}`;
-    return { line, original };
+    let from = open + 1;
+    while (from < original.length && isJsonBlank(original.charCodeAt(from))) from++;
+    // An empty object (`{}`, `{ }`) takes the field alone.
+    if (original.charCodeAt(from) === 0x7d) return { timestamp: ts, rest: '}', original };
+    return { timestamp: ts, rest: original.slice(from), original };
   }
 
   /** Event time in ms from `timestamp_field` (core's time rules), else `@timestamp`, else now. */
@@ -153,4 +169,9 @@ export class BulkEncoder {
     }
     return hash('sha1', original, 'base64url');
   }
+}
+
+/** JSON's insignificant whitespace (what may sit between `{` and the first key). */
+function isJsonBlank(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }

@@ -47,6 +47,12 @@ describe('BulkEncoder', () => {
     assert.equal(doc3['@timestamp'], '2026-01-02T03:00:00.000Z');
     const [, doc4] = lines(enc.encode([line('{}')]).body.toString()) as [unknown, Record<string, unknown>];
     assert.deepEqual(doc4, { '@timestamp': '2026-01-02T03:00:00.000Z' });
+    // blanks around the braces (JSON allows them): still one valid document per line
+    for (const padded of ['{ }', ' {}  ', '{\t"msg" : "y" }', '  { "a":1}']) {
+      const [, d] = lines(enc.encode([line(padded)]).body.toString()) as [unknown, Record<string, unknown>];
+      assert.equal(d['@timestamp'], '2026-01-02T03:00:00.000Z', padded);
+      assert.deepEqual({ ...d, '@timestamp': undefined }, { ...(JSON.parse(padded) as object), '@timestamp': undefined }, padded);
+    }
     // present: unchanged
     const has = '{"@timestamp":"2020-01-01T00:00:00Z","x":1}';
     assert.equal(enc.encode([line(has)]).body.toString().split('\n')[1], has);

@@ -1,7 +1,7 @@
 /**
  * The `buffer` block every sink has (the engine adds it to each sink's schema, as it adds `inputs`),
  * and how its defaults resolve. `max_bytes` has no single schema default because its sensible value
- * depends on `type`: 16 MiB of events in memory, 256 MiB on disk.
+ * depends on `type`: 8 MiB of events in memory, 256 MiB on disk.
  */
 import type { JsonSchema } from '../plugin/types.ts';
 
@@ -16,7 +16,7 @@ export interface ResolvedBuffer {
 export const DEFAULT_BUFFER = Object.freeze({
   type: 'memory',
   max_events: 10_000,
-  memory_max_bytes: 16 * 1024 * 1024,
+  memory_max_bytes: 8 * 1024 * 1024,
   disk_max_bytes: 256 * 1024 * 1024,
   when_full: 'block',
   sync: 'batch',
@@ -41,7 +41,7 @@ export const BUFFER_SCHEMA: JsonSchema = {
     max_bytes: {
       type: 'integer',
       minimum: 65536,
-      description: 'Bytes held at most: raw event bytes in memory (default 16 MiB), or segment bytes on disk (default 256 MiB).',
+      description: 'Bytes held at most: raw event bytes in memory (default 8 MiB), or segment bytes on disk (default 256 MiB).',
       examples: [1073741824],
     },
     when_full: {

@@ -12,7 +12,7 @@ import type { ComponentDefinition, ComponentKind, JsonSchema } from '../plugin/t
 export const SECTIONS = { sources: 'source', transforms: 'transform', sinks: 'sink' } as const satisfies Record<string, ComponentKind>;
 export type Section = keyof typeof SECTIONS;
 
-export const DEFAULT_IN_FLIGHT = { max_events: 50_000, max_bytes: 32 * 1024 * 1024 } as const;
+export const DEFAULT_IN_FLIGHT = { max_events: 10_000, max_bytes: 8 * 1024 * 1024 } as const;
 
 /** Where the HTTP API listens when `api` is set without an address: loopback only. */
 export const DEFAULT_API_ADDRESS = '127.0.0.1:8686';
