@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
-import { formatIsoMs, formatIsoNanos, lastKeyString, parseTime, timeMs, type TimestampFormat } from '../src/field/index.ts';
+import { formatEpochMsIso, formatIsoMs, formatIsoNanos, lastKeyString, parseTime, timeMs, type TimestampFormat } from '../src/field/index.ts';
 
 const T = Date.UTC(2024, 10, 5, 9, 14, 22, 324); // 2024-11-05T09:14:22.324Z
 
@@ -98,4 +98,11 @@ test('the minute caches in parse and format never leak between different instant
       if (t) assert.equal(formatIsoMs(t), new Date(t.seconds * 1000 + Math.floor(t.nanos / 1e6)).toISOString(), s);
     });
   }
+});
+
+test('formatEpochMsIso writes what Date#toISOString writes, around minute and epoch edges and for fractions', () => {
+  const cases = [0, 1, 999, 1000, 59_999, 60_000, -1, -1500, -60_001, 1_732_262_400_123, 1_732_262_459_999.9, 253_402_300_799_999, Date.UTC(2024, 1, 29, 23, 59, 59, 7)];
+  for (let round = 0; round < 2; round++) for (const ms of cases) assert.equal(formatEpochMsIso(ms), new Date(ms).toISOString(), String(ms));
+  let t = 1_732_262_400_000;
+  for (let i = 0; i < 5000; i++, t += 37_913) assert.equal(formatEpochMsIso(t), new Date(t).toISOString(), String(t));
 });

@@ -12,7 +12,7 @@
  * Pure: the same events always give the same body, so the kit may re-encode a subset to resend.
  */
 import { hash } from 'node:crypto';
-import { BodyWriter, compileTemplate, getPath, lastKeyString, LruMap, parsePath, stringifyEvent, timeMs, type EncodedRequest, type FieldPath, type LogEvent, type Template } from '@tern/core';
+import { BodyWriter, compileTemplate, formatEpochMsIso, getPath, lastKeyString, LruMap, parsePath, stringifyEvent, timeMs, type EncodedRequest, type FieldPath, type LogEvent, type Template } from '@tern/core';
 import type { ElasticsearchConfig } from './schema.ts';
 import { DATA_STREAM_NAME, DEFAULT_INDEX, effectiveMode, TARGET_TEMPLATE, type EsIdStrategy } from './target.ts';
 
@@ -134,8 +134,10 @@ export class BulkEncoder {
     // Cheap tests first: parsing every line just to look for @timestamp would cost more than the send.
     // A document whose first key is @timestamp (what the ecs transform writes) needs no parse at all.
     if (first.startsWith('{"@timestamp":"')) return { timestamp: undefined, rest: first, original: first };
-    if (first.includes('"@timestamp"') && ev.data['@timestamp'] !== undefined && !ev.invalidJson) return { timestamp: undefined, rest: first, original: first };
-    const ts = new Date(this.eventTime(ev)).toISOString();
+    // (`"@timestamp` without its closing quote: a pattern ending in `"` makes the string search crawl
+    // through JSON, where every other character is a quote.)
+    if (first.includes('"@timestamp') && ev.data['@timestamp'] !== undefined && !ev.invalidJson) return { timestamp: undefined, rest: first, original: first };
+    const ts = formatEpochMsIso(this.eventTime(ev));
     // Reading the time may have parsed a lazily decoded line and found it is not JSON: this sink then
     // stores its tagged `{message, error, tags}` object (its own bytes; the shared event is untouched),
     // not a line Elasticsearch would refuse. (Unparsed, it goes as it is, and a refusal resends the tagged copy.)

@@ -63,6 +63,17 @@ export function formatIsoMs(t: ParsedTime): string {
   return `${secondsPrefix(t.seconds)}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 
+/**
+ * What `new Date(ms).toISOString()` gives for an epoch-milliseconds number, from the per-minute cache
+ * below (a sink stamping every event with its time calls this once per event).
+ */
+export function formatEpochMsIso(ms: number): string {
+  const whole = Math.trunc(ms); // the Date value's own rounding (TimeClip)
+  const seconds = Math.floor(whole / 1000);
+  const milli = whole - seconds * 1000;
+  return `${secondsPrefix(seconds)}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
 // One-entry cache of the `YYYY-MM-DDTHH:MM:` text for a minute: events arrive roughly in time order,
 // so most calls skip Date#toISOString, which was a fifth of a Tetragon mapping.
 let cachedMinute = Number.NaN;
