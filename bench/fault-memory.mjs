@@ -8,12 +8,12 @@
 // - retrying: every bulk request is answered 503 (the sink retries with backoff, forever);
 // - down: nothing listens on the port (connection refused, healthcheck failing);
 // - down + disk buffer: the same with `buffer: { type: disk }` (events go to disk, the source keeps reading).
+// tern runs as shipped: the compiled binary through its shebang (`pnpm build` first).
 // usage: node bench/fault-memory.mjs [SECONDS=25] [N=1000000] [NODE_OPTIONS for tern, e.g. --max-old-space-size=256]
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BIN, dataFile, rssOf, startEmulator, TMP } from './lib.mjs';
+import { BIN_DIST, dataFile, freePort, rssOf, startEmulator, TMP } from './lib.mjs';
 
 const SECONDS = Number(process.argv[2] ?? 25);
 const N = Number(process.argv[3] ?? 1_000_000);
@@ -22,15 +22,6 @@ const TOP = process.env.TERN_TOP ?? '';
 const ONLY = process.env.ONLY;
 const data = dataFile(N);
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const variants = [
   { name: 'healthy', emulator: [] },
@@ -50,7 +41,7 @@ for (const v of variants.filter((x) => ONLY === undefined || x.name.startsWith(O
   const p = join(dir, 'pipeline.yaml');
   writeFileSync(p, `data_dir: ./state\n${TOP}\nsources:\n  in: { type: file, include: ["${data}"] }\nsinks:\n  es:\n    type: elasticsearch\n    inputs: [in]\n    endpoints: ["${url}"]\n    mode: index\n    index: tetragon\n${v.buffer ?? ''}`);
   const t0 = Date.now();
-  const tern = spawn(process.execPath, ['--conditions=tern-src', BIN, 'run', '-c', p, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
+  const tern = spawn(BIN_DIST, ['run', '-c', p, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS } });
   let peak = 0;
   let last = 0;
   const sampler = setInterval(() => {

@@ -15,9 +15,8 @@
 // memory group limited to n MiB (root only; what a pod's memory limit does to V8's heap sizing).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { BIN_DIST, ROOT, TMP, dataFile, startEmulator, timeTern } from './lib.mjs';
+import { BIN_DIST, ROOT, TMP, dataFile, startEmulator, startFakeEs, tetragonPipeline, timeTern } from './lib.mjs';
 
 if (!existsSync(BIN_DIST)) {
   console.error('tern is not built: run `pnpm build` first');
@@ -26,32 +25,6 @@ if (!existsSync(BIN_DIST)) {
 const which = process.argv.slice(2);
 const want = (k) => which.length === 0 || which.includes(k);
 const CGROUP_MI = process.env.CGROUP_MI ? Number(process.env.CGROUP_MI) : undefined;
-
-/** The shared harness's fake Elasticsearch (fast, counts documents), on a free port. */
-async function fakeEs() {
-  const port = await new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = srv.address().port;
-      srv.close(() => resolve(p));
-    });
-  });
-  const child = spawn(process.execPath, [join(ROOT, 'bench/harness/fake-es.mjs'), '--port', String(port), '--quiet'], { stdio: 'inherit' });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((resolve) => connect(port, '127.0.0.1').once('connect', function () { this.end(); resolve(true); }).once('error', () => resolve(false)));
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `http://127.0.0.1:${port}`, stop: async () => void child.kill('SIGTERM') };
-}
-
-function pipeline(dir, files, urls, ecs = false) {
-  const include = files.map((f) => JSON.stringify(f)).join(', ');
-  const sinks = urls.map((u, i) => `  es${i}:\n    type: elasticsearch\n    inputs: [${ecs ? 'ecs' : 'tetragon'}]\n    endpoints: ["${u}"]\n${ecs ? '    data_stream: { dataset: cilium_tetragon.log }\n' : ''}`).join('');
-  const transforms = ecs ? 'transforms:\n  ts: { type: timestamp, inputs: [tetragon] }\n  ecs: { type: ecs, inputs: [ts], profile: tetragon }\n' : '';
-  const p = join(dir, 'pipeline.yaml');
-  writeFileSync(p, `data_dir: ${join(dir, 'state')}\nsources:\n  tetragon: { type: file, include: [${include}] }\n${transforms}sinks:\n${sinks}`);
-  return p;
-}
 
 /** `tern run --once` as shipped (the compiled binary through its shebang). */
 async function runOnce(p) {
@@ -72,8 +45,8 @@ async function measure(name, n, { files = 1, sinks = 1, ecs = false, slowMs } = 
   mkdirSync(dir, { recursive: true });
   const inputs = split(dataFile(n), files, dir);
   const servers = [];
-  for (let i = 0; i < sinks; i++) servers.push(slowMs ? await startEmulator(['elasticsearch', '--store', 'count', '--fault-delay-ms', String(slowMs)]) : await fakeEs());
-  const r = await runOnce(pipeline(dir, inputs, servers.map((s) => s.url), ecs));
+  for (let i = 0; i < sinks; i++) servers.push(slowMs ? await startEmulator(['elasticsearch', '--store', 'count', '--fault-delay-ms', String(slowMs)]) : await startFakeEs());
+  const r = await runOnce(tetragonPipeline(dir, inputs, servers.map((s) => s.url), ecs));
   for (const s of servers) await s.stop();
   if (files > 1) rmSync(dir, { recursive: true, force: true });
   if (r.code !== 0) console.error(`!! ${name}: exit ${r.code}\n${r.err.slice(-2000)}`);

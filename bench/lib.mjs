@@ -1,7 +1,8 @@
 // Shared helpers for tern's benchmarks: data generation, running tern under /usr/bin/time, RSS sampling.
+import { connect, createServer } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -93,4 +94,37 @@ export async function startEmulator(args) {
         child.kill('SIGINT');
       }),
   };
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The shared harness's fake Elasticsearch (fast, counts documents), on a free port. */
+export async function startFakeEs() {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'bench/harness/fake-es.mjs'), '--port', String(port), '--quiet'], { stdio: 'inherit' });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => connect(port, '127.0.0.1').once('connect', function () { this.end(); resolve(true); }).once('error', () => resolve(false)));
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `http://127.0.0.1:${port}`, stop: async () => void child.kill('SIGTERM') };
+}
+
+/** A pipeline file in `dir`: the file source on `files`, optionally timestamp + ecs tetragon, one ES sink per URL (all defaults). */
+export function tetragonPipeline(dir, files, urls, ecs = false) {
+  const include = files.map((f) => JSON.stringify(f)).join(', ');
+  const sinks = urls.map((u, i) => `  es${i}:\n    type: elasticsearch\n    inputs: [${ecs ? 'ecs' : 'tetragon'}]\n    endpoints: ["${u}"]\n${ecs ? '    data_stream: { dataset: cilium_tetragon.log }\n' : ''}`).join('');
+  const transforms = ecs ? 'transforms:\n  ts: { type: timestamp, inputs: [tetragon] }\n  ecs: { type: ecs, inputs: [ts], profile: tetragon }\n' : '';
+  const p = join(dir, 'pipeline.yaml');
+  writeFileSync(p, `data_dir: ${join(dir, 'state')}\nsources:\n  tetragon: { type: file, include: [${include}] }\n${transforms}sinks:\n${sinks}`);
+  return p;
 }

@@ -5,13 +5,47 @@
  * the HTTP client send the Buffer as it is.
  */
 
+// Bodies are about a batch's size (a megabyte or more) and live for one request. Left to the garbage
+// collector, their memory is freed only at V8's next full collection, and in between malloc holds
+// tens of megabytes of dead bodies. The kit hands a body back once it is done with it (`recycleBody`)
+// and the next writer reuses it; the pool keeps a few, so what it holds is bounded.
+const POOL_MAX = 8;
+const POOL_MAX_BYTES = 16 * 1024 * 1024;
+const pool: ArrayBuffer[] = [];
+const ours = new WeakSet<ArrayBuffer>();
+
+function take(min: number): Buffer {
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const ab = pool[i] as ArrayBuffer;
+    if (ab.byteLength >= min) {
+      pool.splice(i, 1);
+      return Buffer.from(ab);
+    }
+  }
+  const b = Buffer.allocUnsafeSlow(min); // its own ArrayBuffer (not a slice of Node's shared pool)
+  ours.add(b.buffer as ArrayBuffer);
+  return b;
+}
+
+/**
+ * Returns a body a `BodyWriter` made, once nothing reads it any more (compressed, or sent and answered),
+ * so the next writer reuses its memory. Anything else is ignored.
+ */
+export function recycleBody(body: Buffer | string): void {
+  if (typeof body === 'string' || body.byteOffset !== 0) return;
+  const ab = body.buffer as ArrayBuffer;
+  if (!ours.has(ab) || ab.byteLength > POOL_MAX_BYTES || pool.includes(ab)) return;
+  if (pool.length >= POOL_MAX) pool.shift();
+  pool.push(ab);
+}
+
 export class BodyWriter {
   private buf: Buffer;
   private len = 0;
 
   /** `sizeHint`: expected body bytes (for example the sum of the events' raw sizes plus framing). */
   constructor(sizeHint = 65_536) {
-    this.buf = Buffer.allocUnsafe(Math.max(1024, sizeHint));
+    this.buf = take(Math.max(1024, sizeHint));
   }
 
   get length(): number {
@@ -26,8 +60,9 @@ export class BodyWriter {
   }
 
   private grow(need: number): void {
-    const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+    const next = take(Math.max(need, this.buf.length * 2));
     this.buf.copy(next, 0, 0, this.len);
+    recycleBody(this.buf);
     this.buf = next;
   }
 

@@ -26,6 +26,7 @@ import type { LogEvent } from '../event/event.ts';
 import { LATENCY_BUCKETS } from '../telemetry/metrics.ts';
 import type { ComponentTelemetry, Counter, Histogram } from '../telemetry/telemetry.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
+import { recycleBody } from './body.ts';
 import type { Clock } from '../time/clock.ts';
 import type { SinkBuffer } from '../buffer/types.ts';
 import { partitionJob, splitSpans, type Job, type Span } from './job.ts';
@@ -217,10 +218,13 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
       const rawBytes = typeof req.body === 'string' ? Buffer.byteLength(req.body) : req.body.length;
       if (rawBytes > this.o.max_bytes && job.events.length > 1) {
         // The estimate was low (events grew in encoding): split now rather than send over the limit.
+        recycleBody(req.body);
         this.split(job);
         return;
       }
       const payload = await this.compress(req.body, rawBytes);
+      // Compressed, the encoded body is read by nothing else (every attempt encodes afresh).
+      if (payload.body !== req.body) recycleBody(req.body);
       if (this.aborted) continue;
 
       this.c.requests.inc();
