@@ -9,11 +9,11 @@
 // usage: node bench/compare.mjs [N=500000] [ROUNDS=2]
 // Needs the peers installed as the shared harness does it (syslog-ng from Debian, pino-elasticsearch
 // from npm into $BENCH_TMP/npm-pino): `bash ../shared/bench/setup.sh`, or just those two. tern runs
-// compiled (`pnpm build` first), as the image and the npm package ship it.
+// compiled (`pnpm build` first), as the container image runs it (its NODE_OPTIONS).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, dataFile } from './lib.mjs';
+import { IMAGE_NODE_OPTIONS, ROOT, dataFile } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 500_000);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -30,7 +30,7 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const peer of PEERS) {
     process.stderr.write(`== round ${r + 1}/${ROUNDS} ${peer}\n`);
     const res = spawnSync('bash', [join(ROOT, 'bench/harness/run-peer.sh'), peer, String(N), RESULTS], {
-      env: { ...process.env, DATA: data, BENCH_TMP, TERN_DIST: '1' },
+      env: { ...process.env, DATA: data, BENCH_TMP, TERN_DIST: '1', TERN_NODE_OPTIONS: IMAGE_NODE_OPTIONS },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     if (res.status !== 0) process.stderr.write(`!! ${peer} failed\n`);

@@ -13,11 +13,11 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN_DIST, dataFile, freePort, rssOf, startEmulator, TMP } from './lib.mjs';
+import { BIN_DIST, dataFile, freePort, IMAGE_NODE_OPTIONS, rssOf, startEmulator, TMP } from './lib.mjs';
 
 const SECONDS = Number(process.argv[2] ?? 25);
 const N = Number(process.argv[3] ?? 1_000_000);
-const NODE_OPTIONS = process.argv[4] ?? '';
+const NODE_OPTIONS = process.argv[4] ?? IMAGE_NODE_OPTIONS; // as the container image runs tern
 const TOP = process.env.TERN_TOP ?? '';
 const ONLY = process.env.ONLY;
 const data = dataFile(N);

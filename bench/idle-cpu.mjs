@@ -4,11 +4,12 @@
 // process from /proc/<pid>/stat over SECONDS and reports CPU % and CPU ms per second. Two
 // configurations: the defaults (files stay open; one fstat per file per poll_interval_ms, a scan per
 // glob_interval_ms) and close_inactive_ms: 2000 (handles closed; only the scan's stat per file).
+// tern runs as the container image runs it (the compiled binary, the image's NODE_OPTIONS; `pnpm build` first).
 // usage: node bench/idle-cpu.mjs [FILES=50] [SECONDS=60]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, TMP } from './lib.mjs';
+import { BIN_DIST, IMAGE_NODE_OPTIONS, TMP } from './lib.mjs';
 
 const FILES = Number(process.argv[2] ?? 50);
 const SECONDS = Number(process.argv[3] ?? 60);
@@ -31,7 +32,7 @@ async function measure(name, extra) {
   for (let i = 0; i < FILES; i++) writeFileSync(join(dir, 'logs', `f${i}.log`), `{"seq":${i},"msg":"quiet"}\n`.repeat(10));
   const p = join(dir, 'pipeline.yaml');
   writeFileSync(p, `data_dir: ./state\nsources:\n  in:\n    type: file\n    include: ["./logs/*.log"]\n${extra}sinks:\n  out: { type: file, inputs: [in], path: ./out.ndjson }\n`);
-  const child = spawn(process.execPath, ['--conditions=tern-src', BIN, 'run', '-c', p, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(BIN_DIST, ['run', '-c', p, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: IMAGE_NODE_OPTIONS } });
   try {
     await sleep(5000); // start-up, first read of every file, close_inactive
     const c0 = cpuMs(child.pid);

@@ -28,10 +28,12 @@ export function fileSize(f) {
 
 /** Runs tern under /usr/bin/time -v; returns wall seconds, CPU seconds and peak RSS MB. */
 export const BIN_DIST = join(ROOT, 'packages/cli/dist/bin.js');
+/** NODE_OPTIONS as the container image sets them (deploy/Dockerfile's ENV line): how tern runs in a pod. */
+export const IMAGE_NODE_OPTIONS = /NODE_OPTIONS=(\S+)/.exec(readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8'))?.[1] ?? '';
 
 /**
  * Runs tern under /usr/bin/time -v: wall time, CPU and peak RSS. `dist: true` runs the compiled binary
- * through its own shebang (its V8 settings apply, as in the image and the npm package; `pnpm build`
+ * as the container image does (with the image's NODE_OPTIONS unless `env` sets others; `pnpm build`
  * first), else the sources. `cgroupMi` runs it inside a cgroup v1 memory group limited to that many
  * MiB, as a pod's memory limit would (root only; Node sizes V8's heap from that limit).
  */
@@ -43,7 +45,7 @@ export function timeTern(args, { stdout = 'ignore', env = {}, dist = false, cgro
     const argv = cgroupMi ? ['bash', '-c', `${CGROUP_ENTER} ${cgroupMi} && exec "$@"`, 'cg', ...cmd] : cmd;
     const child = spawn(argv[0], argv.slice(1), {
       stdio: ['ignore', stdout, 'pipe'],
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...(dist ? { NODE_OPTIONS: IMAGE_NODE_OPTIONS } : {}), ...env },
     });
     let err = '';
     child.stderr.on('data', (c) => (err += c));

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Where the time and the memory go, for the passthrough pipeline (file → elasticsearch) and the edge ECS
 // pipeline (file → timestamp → ecs tetragon → elasticsearch), with default settings, against the shared
-// harness's fake Elasticsearch. tern runs compiled, with the V8 flags of its own shebang plus
-// --cpu-prof, and `run --once` over N Tetragon-like lines:
+// harness's fake Elasticsearch. tern runs compiled, as the container image runs it (its NODE_OPTIONS),
+// plus --cpu-prof, and `run --once` over N Tetragon-like lines:
 //   - CPU: self time of the main thread by function and by area (V8 profile), and CPU seconds per
 //     thread (main, libuv pool: file reads and gzip, V8 GC helpers, transform workers) from /proc;
 //   - memory: the process's resident memory by mapping at its peak (/proc/<pid>/smaps: the node binary's
@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN_DIST, dataFile, startFakeEs, tetragonPipeline, TMP } from './lib.mjs';
+import { BIN_DIST, dataFile, IMAGE_NODE_OPTIONS, startFakeEs, tetragonPipeline, TMP } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const ni = args.indexOf('--n');
@@ -22,8 +22,6 @@ if (!existsSync(BIN_DIST)) {
   console.error('tern is not built: run `pnpm build` first');
   process.exit(2);
 }
-// The flags the binary's shebang gives node (`#!/usr/bin/env -S node <flags>`).
-const SHEBANG = readFileSync(BIN_DIST, 'utf8').split('\n')[0].replace(/^#!\/usr\/bin\/env -S node\s*/, '').split(/\s+/).filter(Boolean);
 
 /** Resident kB by mapping kind, from /proc/<pid>/smaps. */
 function smaps(pid) {
@@ -109,7 +107,7 @@ async function runTern(kind, dir, extraFlags, onTick) {
   const es = await startFakeEs();
   const p = tetragonPipeline(dir, [dataFile(N)], [es.url], kind === 'ecs');
   const t0 = Date.now();
-  const child = spawn(process.execPath, [...SHEBANG, ...extraFlags, BIN_DIST, 'run', '--once', '-c', p, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...extraFlags, BIN_DIST, 'run', '--once', '-c', p, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: IMAGE_NODE_OPTIONS } });
   const timer = setInterval(() => onTick(child, Date.now() - t0), 250);
   const code = await new Promise((r) => child.on('exit', r));
   clearInterval(timer);
@@ -140,7 +138,7 @@ for (const kind of which) {
   });
   const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   const snap = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot'));
-  console.log(`\n### ${kind}: ${N.toLocaleString('en')} lines, exit ${run.code}, ${run.wall.toFixed(1)} s wall (profiling on), node ${process.versions.node} ${SHEBANG.join(' ')}\n`);
+  console.log(`\n### ${kind}: ${N.toLocaleString('en')} lines, exit ${run.code}, ${run.wall.toFixed(1)} s wall (profiling on), node ${process.versions.node}, NODE_OPTIONS=${IMAGE_NODE_OPTIONS}\n`);
   console.log('CPU seconds by thread (at the last sample before exit):\n');
   console.log('| thread | CPU s |\n|---|---:|');
   for (const [k, v] of Object.entries(lastThreads).sort((a, b) => b[1] - a[1])) if (v > 0.05) console.log(`| ${k} | ${v.toFixed(2)} |`);

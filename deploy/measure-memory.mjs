@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Measures what the deployment's memory requests and limits rest on: tern's peak RSS running the
 // DaemonSet pipelines of examples/ (tetragon-logscale, tetragon-elasticsearch, tetragon-parseable) as
-// the image runs them (the compiled binary through its shebang, so its V8 settings apply; every
-// default) on a Tetragon-like log of N lines (~1.4 KB each) that it backfills as fast as the emulated
+// the image runs them (the compiled binary with the image's NODE_OPTIONS, so its V8 settings apply;
+// every default) on a Tetragon-like log of N lines (~1.4 KB each) that it backfills as fast as the emulated
 // server (in its own process) accepts, which keeps the in-flight budget and the sink buffers full: the
 // worst case for memory. Also the idle RSS once caught up. As root, tern runs inside a memory cgroup
 // limited to LIMIT_MI (the manifests' limit), because Node sizes V8's heap from a pod's memory limit.
@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN_DIST, dataFile, ROOT, rssOf, startEmulator, TMP, timeTern } from '../bench/lib.mjs';
+import { BIN_DIST, dataFile, IMAGE_NODE_OPTIONS, ROOT, rssOf, startEmulator, TMP, timeTern } from '../bench/lib.mjs';
 
 const N = Number(process.argv[2] ?? 200_000);
 const data = dataFile(N);
@@ -45,7 +45,7 @@ for (const s of scenarios) {
   if (res.code !== 0) throw new Error(`${s.name}: exit ${res.code}\n${res.stderr}`);
   // 2. Idle: a long-running tern caught up with the file (the checkpoint from 1), RSS after 10 s.
   emu = await startEmulator(s.emulator);
-  const child = spawn(BIN_DIST, ['run', '-c', pipeline, '--log-level', 'warn'], { env: { ...process.env, ...env, ...s.env(emu.url, hook?.url) }, stdio: 'ignore' });
+  const child = spawn(BIN_DIST, ['run', '-c', pipeline, '--log-level', 'warn'], { env: { ...process.env, NODE_OPTIONS: IMAGE_NODE_OPTIONS, ...env, ...s.env(emu.url, hook?.url) }, stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 10_000));
   const idle = rssOf(child.pid);
   child.kill('SIGTERM');

@@ -101,7 +101,8 @@ case $PEER in
     sed -e "s|@FILE@|$DATA|g" -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$RUN/state|g" "$PEERS/tern/$PEER.yaml" > "$RUN/pipeline.yaml"
     TERN_NODE=${TERN_NODE:-node}
     if [ "${TERN_DIST:-0}" = 1 ]; then
-      CMD=("$BENCH/../../packages/cli/dist/bin.js" run -c "$RUN/pipeline.yaml" --log-level warn)
+      # TERN_NODE_OPTIONS: tern's NODE_OPTIONS only (compare.mjs passes the container image's).
+      CMD=(env NODE_OPTIONS="${TERN_NODE_OPTIONS:-}" "$BENCH/../../packages/cli/dist/bin.js" run -c "$RUN/pipeline.yaml" --log-level warn)
     else
       CMD=("$TERN_NODE" --conditions=tern-src "$BENCH/../../packages/cli/src/bin.ts" run -c "$RUN/pipeline.yaml" --log-level warn)
     fi

@@ -1,5 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=100
+#!/usr/bin/env node
 /** Entry point of the `tern` binary. */
+// First: V8 settings that must be in place before the rest of tern allocates.
+import './v8-settings.ts';
 import { main } from './main.ts';
 
 main().catch((e: unknown) => {

@@ -33,4 +33,17 @@ describe('BodyWriter', () => {
     recycleBody(second.subarray(1));
     assert.notEqual(new BodyWriter(250_000).toBuffer().buffer, foreign.buffer);
   });
+
+  it('gives a small writer no large pooled body, and recycles what it outgrows', () => {
+    const big = new BodyWriter(4_000_000);
+    big.write('x');
+    recycleBody(big.toBuffer());
+    const small = new BodyWriter(2048);
+    assert.ok(small.toBuffer().buffer !== big.toBuffer().buffer, 'a 2 KiB body does not pin 4 MB');
+    const grower = new BodyWriter(2000);
+    const before = grower.toBuffer().buffer;
+    grower.write('y'.repeat(2000)); // outgrows its first buffer, which goes back to the pool
+    assert.ok(grower.toBuffer().buffer !== before);
+    assert.ok(new BodyWriter(1500).toBuffer().buffer === before, 'the outgrown buffer serves the next writer');
+  });
 });

@@ -105,4 +105,14 @@ test('formatEpochMsIso writes what Date#toISOString writes, around minute and ep
   for (let round = 0; round < 2; round++) for (const ms of cases) assert.equal(formatEpochMsIso(ms), new Date(ms).toISOString(), String(ms));
   let t = 1_732_262_400_000;
   for (let i = 0; i < 5000; i++, t += 37_913) assert.equal(formatEpochMsIso(t), new Date(t).toISOString(), String(t));
+  // six-digit years, the edges of Date's range, and out of it (Date throws; so does this)
+  for (const ms of [253_402_300_800_000, -62_167_219_200_001, 8.64e15, -8.64e15, 8.64e15 - 1]) assert.equal(formatEpochMsIso(ms), new Date(ms).toISOString(), String(ms));
+  for (const bad of [8.64e15 + 500, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => formatEpochMsIso(bad), RangeError, String(bad));
+  // the per-minute cache is shared with formatIsoMs: interleaving minutes never mixes them up
+  for (let i = 0; i < 50; i++) {
+    const a = 1_700_000_000_000 + i * 61_001;
+    const b = 1_800_000_000_123 - i * 59_999;
+    assert.equal(formatEpochMsIso(a), new Date(a).toISOString());
+    assert.equal(formatIsoMs({ seconds: Math.floor(b / 1000), nanos: (b % 1000) * 1e6 }), new Date(b).toISOString());
+  }
 });

@@ -134,21 +134,18 @@ export class BulkEncoder {
     // Cheap tests first: parsing every line just to look for @timestamp would cost more than the send.
     // A document whose first key is @timestamp (what the ecs transform writes) needs no parse at all.
     if (first.startsWith('{"@timestamp":"')) return { timestamp: undefined, rest: first, original: first };
-    // (`"@timestamp` without its closing quote: a pattern ending in `"` makes the string search crawl
-    // through JSON, where every other character is a quote.)
-    if (first.includes('"@timestamp') && ev.data['@timestamp'] !== undefined && !ev.invalidJson) return { timestamp: undefined, rest: first, original: first };
+    if (hasTimestampKeyText(first) && ev.data['@timestamp'] !== undefined && !ev.invalidJson) return { timestamp: undefined, rest: first, original: first };
     const ts = formatEpochMsIso(this.eventTime(ev));
     // Reading the time may have parsed a lazily decoded line and found it is not JSON: this sink then
     // stores its tagged `{message, error, tags}` object (its own bytes; the shared event is untouched),
     // not a line Elasticsearch would refuse. (Unparsed, it goes as it is, and a refusal resends the tagged copy.)
     const original = ev.parsed && ev.invalidJson ? stringifyEvent(ev.data) : first;
-    // `original` is a JSON object text: the field goes in after its `{` (leading blanks allowed).
+    // `original` is a JSON object text: the field goes in after its `{`. Usually a key's quote follows
+    // at once; anything else (blanks) is trimmed as before.
     const open = original.indexOf('{');
-    let from = open + 1;
-    while (from < original.length && isJsonBlank(original.charCodeAt(from))) from++;
+    const rest = original.charCodeAt(open + 1) === 0x22 ? original.slice(open + 1) : original.slice(open + 1).trimStart();
     // An empty object (`{}`, `{ }`) takes the field alone.
-    if (original.charCodeAt(from) === 0x7d) return { timestamp: ts, rest: '}', original };
-    return { timestamp: ts, rest: original.slice(from), original };
+    return { timestamp: ts, rest: rest.startsWith('}') ? '}' : rest, original };
   }
 
   /** Event time in ms from `timestamp_field` (core's time rules), else `@timestamp`, else now. */
@@ -173,7 +170,12 @@ export class BulkEncoder {
   }
 }
 
-/** JSON's insignificant whitespace (what may sit between `{` and the first key). */
-function isJsonBlank(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+/**
+ * Whether the text holds `"@timestamp"`. Searched as `"@timestamp` and checked for the closing quote:
+ * a pattern ending in `"` makes the string search crawl through JSON, where every other character is
+ * a quote (0.9 µs per Tetragon line).
+ */
+function hasTimestampKeyText(s: string): boolean {
+  for (let i = s.indexOf('"@timestamp'); i !== -1; i = s.indexOf('"@timestamp', i + 11)) if (s.charCodeAt(i + 11) === 0x22) return true;
+  return false;
 }

@@ -47,6 +47,11 @@ describe('BulkEncoder', () => {
     assert.equal(doc3['@timestamp'], '2026-01-02T03:00:00.000Z');
     const [, doc4] = lines(enc.encode([line('{}')]).body.toString()) as [unknown, Record<string, unknown>];
     assert.deepEqual(doc4, { '@timestamp': '2026-01-02T03:00:00.000Z' });
+    // exact bytes where the line is not parsed: a key that only starts like @timestamp, a \v after `{`
+    const docLine = (l: string) => enc.encode([line(l)]).body.toString().split('\n')[1];
+    assert.equal(docLine('{"@timestamp_x":1,,"time":"2024-11-22T05:20:00Z"}'), '{"@timestamp":"2024-11-22T05:20:00.000Z","@timestamp_x":1,,"time":"2024-11-22T05:20:00Z"}');
+    assert.equal(docLine('{\u000b"x":1,"time":"2024-11-22T05:20:00Z"}'), '{"@timestamp":"2024-11-22T05:20:00.000Z","x":1,"time":"2024-11-22T05:20:00Z"}');
+    assert.equal(docLine('{"a":"@timestamp\\"","time":"2024-11-22T05:20:00Z"}'), '{"@timestamp":"2024-11-22T05:20:00.000Z","a":"@timestamp\\"","time":"2024-11-22T05:20:00Z"}');
     // blanks around the braces (JSON allows them): still one valid document per line
     for (const padded of ['{ }', ' {}  ', '{\t"msg" : "y" }', '  { "a":1}']) {
       const [, d] = lines(enc.encode([line(padded)]).body.toString()) as [unknown, Record<string, unknown>];

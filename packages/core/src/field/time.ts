@@ -68,7 +68,9 @@ export function formatIsoMs(t: ParsedTime): string {
  * below (a sink stamping every event with its time calls this once per event).
  */
 export function formatEpochMsIso(ms: number): string {
-  const whole = Math.trunc(ms); // the Date value's own rounding (TimeClip)
+  // Date's own range and rounding (TimeClip): outside ±8.64e15 ms, toISOString throws.
+  if (!(Math.abs(ms) <= 8.64e15)) throw new RangeError('Invalid time value');
+  const whole = Math.trunc(ms);
   const seconds = Math.floor(whole / 1000);
   const milli = whole - seconds * 1000;
   return `${secondsPrefix(seconds)}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
@@ -83,7 +85,8 @@ let cachedMinuteText = '';
 function secondsPrefix(seconds: number): string {
   const minute = Math.floor(seconds / 60);
   if (minute !== cachedMinute) {
-    cachedMinuteText = new Date(minute * 60000).toISOString().slice(0, 17);
+    const iso = new Date(minute * 60000).toISOString();
+    cachedMinuteText = iso.slice(0, iso.length - 7); // without `SS.sssZ` (the year may have 6 digits)
     cachedMinute = minute;
   }
   const sec = seconds - minute * 60;

@@ -8,17 +8,19 @@
 // Bodies are about a batch's size (a megabyte or more) and live for one request. Left to the garbage
 // collector, their memory is freed only at V8's next full collection, and in between malloc holds
 // tens of megabytes of dead bodies. The kit hands a body back once it is done with it (`recycleBody`)
-// and the next writer reuses it; the pool keeps a few, so what it holds is bounded.
-const POOL_MAX = 8;
+// and the next writer reuses it. The pool holds at most POOL_MAX_BYTES in all, and a writer gets a
+// pooled buffer only if it is at most four times what it asked for.
 const POOL_MAX_BYTES = 16 * 1024 * 1024;
 const pool: ArrayBuffer[] = [];
+let pooledBytes = 0;
 const ours = new WeakSet<ArrayBuffer>();
 
 function take(min: number): Buffer {
   for (let i = pool.length - 1; i >= 0; i--) {
     const ab = pool[i] as ArrayBuffer;
-    if (ab.byteLength >= min) {
+    if (ab.byteLength >= min && ab.byteLength <= min * 4) {
       pool.splice(i, 1);
+      pooledBytes -= ab.byteLength;
       return Buffer.from(ab);
     }
   }
@@ -35,8 +37,9 @@ export function recycleBody(body: Buffer | string): void {
   if (typeof body === 'string' || body.byteOffset !== 0) return;
   const ab = body.buffer as ArrayBuffer;
   if (!ours.has(ab) || ab.byteLength > POOL_MAX_BYTES || pool.includes(ab)) return;
-  if (pool.length >= POOL_MAX) pool.shift();
+  while (pooledBytes + ab.byteLength > POOL_MAX_BYTES) pooledBytes -= (pool.shift() as ArrayBuffer).byteLength;
   pool.push(ab);
+  pooledBytes += ab.byteLength;
 }
 
 export class BodyWriter {

@@ -223,13 +223,18 @@ export class Dispatcher<R extends EncodedRequest = EncodedRequest> {
         return;
       }
       const payload = await this.compress(req.body, rawBytes);
-      // Compressed, the encoded body is read by nothing else (every attempt encodes afresh).
-      if (payload.body !== req.body) recycleBody(req.body);
-      if (this.aborted) continue;
+      if (this.aborted) {
+        if (payload.body !== req.body) recycleBody(req.body);
+        continue;
+      }
 
       this.c.requests.inc();
       this.c.bytes.inc(payload.wireBytes);
       const outcome = await this.sendOnce(req, payload);
+      // Compressed, the encoded body went to nobody's socket, and the request is over: every attempt
+      // encodes afresh, so its memory can serve the next body. (Sent as it is, a body may still be in
+      // a socket's queue when an answer arrives early; those are left to the garbage collector.)
+      if (payload.body !== req.body) recycleBody(req.body);
       if (outcome === undefined) continue; // aborted by the stop deadline
       if (outcome.kind !== 'auth' && outcome.kind !== 'pause' && outcome.kind !== 'unsupported' && this.pausedCode !== undefined) this.resume();
 
