@@ -62,9 +62,9 @@ if (want('flat')) {
   rows.push(await measure('flat-5M', 5_000_000));
 }
 if (want('slow')) {
-  // The emulator answers each 1,000-document bulk 150 ms late: with 4 requests at once that is at
-  // most ~27k events/s, about a tenth of what tern reads.
-  rows.push(await measure('slow-sink', 1_000_000, { slowMs: 150 }));
+  // The emulator answers each 1,000-document bulk 600 ms late: with 4 requests at once that is at
+  // most ~6,700 events/s, about a tenth of what tern reads and sends to a prompt server.
+  rows.push(await measure('slow-sink', 500_000, { slowMs: 600 }));
 }
 if (want('files')) for (const k of [1, 4, 16]) rows.push(await measure(`files-${k}`, 1_000_000, { files: k }));
 if (want('sinks')) for (const k of [1, 2, 4]) rows.push(await measure(`sinks-${k}`, 1_000_000, { sinks: k }));

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pty from '@lydell/node-pty';
 import xterm from '@xterm/headless';
+import { DEFAULT_IN_FLIGHT } from '@tern/core';
 import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
 import { BIN, logs, tern, tmp, until, write } from './helpers.ts';
 
@@ -129,7 +130,7 @@ describe('tern top on a terminal', () => {
     await until(() => /^out +sink +file .* healthy/m.test(s.text()), 20_000, 'the table').catch((e: Error) => assert.fail(`${e.message}; the screen:\n${s.text()}`));
     const screen = s.text();
     assert.match(screen, new RegExp(`^tern top — ${url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(tern \\d+\\.\\d+\\.\\d+\\) — \\d\\d:\\d\\d:\\d\\d — q to quit$`, 'm'));
-    assert.match(screen, /^in flight: 0\/50000 events/m);
+    assert.match(screen, new RegExp(`^in flight: 0/${DEFAULT_IN_FLIGHT.max_events} events`, 'm'));
     assert.match(screen, /^COMPONENT +KIND +TYPE +IN\/s +OUT\/s +EVENTS OUT +ERRORS +DROPPED +BUFFER +STATE$/m);
     assert.match(screen, /^in +source +file +- +[\d.]+ +100 +0 +0 +- +-$/m);
     assert.match(screen, /^even +transform +filter +[\d.]+ +[\d.]+ +50 +0 +50 +- +-$/m);
