@@ -84,3 +84,21 @@ test('replace() and replaceSerialized() drop the appended fields; clone() copies
   assert.equal(b.toJson(), '{"d":4}');
   assert.deepEqual(b.data, { d: 4 });
 });
+
+test('replaceJson: the text is what sinks get, fields are parsed from it on demand, raw stays the line', () => {
+  const ev = line('{"time":"t","x":1}');
+  void ev.data;
+  ev.replaceJson('{"@timestamp":"t","mapped":{"x":1}}');
+  assert.equal(ev.modified, true);
+  assert.equal(ev.parsed, false);
+  assert.equal(ev.raw, '{"time":"t","x":1}');
+  assert.equal(ev.toJson(), '{"@timestamp":"t","mapped":{"x":1}}');
+  const copy = ev.clone();
+  assert.deepEqual(ev.data, { '@timestamp': 't', mapped: { x: 1 } });
+  assert.equal(ev.toJson(), '{"@timestamp":"t","mapped":{"x":1}}', 'reading does not change the text');
+  assert.deepEqual(copy.data, ev.data);
+  ev.appendFields({ y: 2 });
+  assert.equal(same(ev), '{"@timestamp":"t","mapped":{"x":1},"y":2}');
+  (ev.mutate().mapped as Record<string, unknown>).z = 3;
+  assert.equal(same(ev), '{"@timestamp":"t","mapped":{"x":1,"z":3},"y":2}');
+});

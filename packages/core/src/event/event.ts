@@ -55,6 +55,8 @@ export class LogEvent {
    * its line). Cleared by any other change.
    */
   private appended: EventData | undefined;
+  /** The fields as JSON text, given by `replaceJson` and parsed only when read; cleared by any change after it. */
+  private json: string | undefined;
 
   constructor(origin: EventOrigin, raw: string | undefined, rawFormat: RawFormat, data: EventData | undefined, offset = -1) {
     this.origin = origin;
@@ -83,7 +85,9 @@ export class LogEvent {
   get data(): EventData {
     let v = this.value;
     if (v === undefined) {
-      if (this.rawFormat === 'json' && this.raw !== undefined) {
+      if (this.json !== undefined) {
+        v = JSON.parse(this.json) as EventData; // an object's JSON.stringify (replaceJson)
+      } else if (this.rawFormat === 'json' && this.raw !== undefined) {
         try {
           const parsed: unknown = JSON.parse(this.raw);
           if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('not a JSON object');
@@ -125,6 +129,7 @@ export class LogEvent {
     const v = this.data;
     this.dirty = true;
     this.appended = undefined;
+    this.json = undefined;
     this.ver++;
     return v;
   }
@@ -134,6 +139,7 @@ export class LogEvent {
     this.value = data;
     this.dirty = true;
     this.appended = undefined;
+    this.json = undefined;
     this.ver++;
   }
 
@@ -148,14 +154,36 @@ export class LogEvent {
    */
   appendFields(fields: EventData): void {
     const v = this.data;
-    let ok = this.rawFormat === 'json' && this.raw !== undefined && !this.malformed && (!this.dirty || this.appended !== undefined);
+    let ok = this.baseText() !== undefined;
     for (const k in fields) {
       if (ok && Object.hasOwn(v, k)) ok = false;
       v[k] = fields[k];
     }
     this.appended = !ok ? undefined : this.appended === undefined ? fields : { ...this.appended, ...fields };
+    if (!ok) this.json = undefined;
     this.dirty = true;
     this.ver++;
+  }
+
+  /**
+   * Replaces all fields with a document given as its JSON text (`JSON.stringify` of an object), for
+   * a stage that serialises what it builds: sinks send that text as it is, and the fields are parsed
+   * from it only if a later stage reads them, so the stage's objects need not live as long as the
+   * event waits for its sinks. The event is changed (`modified`) and keeps `raw`, the line as read.
+   */
+  replaceJson(json: string): void {
+    this.value = undefined;
+    this.json = json;
+    this.appended = undefined;
+    this.dirty = true;
+    this.ver++;
+  }
+
+  /** The JSON text the fields had before `appended` was added, when known without serialising. */
+  private baseText(): string | undefined {
+    if (this.json !== undefined) return this.json;
+    if (this.dirty && this.appended === undefined) return undefined;
+    return this.rawFormat === 'json' && !this.malformed ? this.raw : undefined;
   }
 
   /**
@@ -170,6 +198,7 @@ export class LogEvent {
     this.dirty = false;
     this.malformed = false;
     this.appended = undefined;
+    this.json = undefined;
     this.ver++;
   }
 
@@ -181,8 +210,8 @@ export class LogEvent {
    */
   toJson(): string {
     if (!this.dirty && this.rawFormat === 'json' && this.raw !== undefined) return this.raw;
-    if (this.appended !== undefined) return appendToObject(this.raw as string, this.appended);
-    return stringifyEvent(this.data);
+    if (this.appended !== undefined) return appendToObject(this.baseText() as string, this.appended);
+    return this.json ?? stringifyEvent(this.data);
   }
 
   /** Approximate size in bytes, for memory budgets (the raw line, or a serialised estimate). */
@@ -205,6 +234,7 @@ export class LogEvent {
         throw encodeError(e, 'copy');
       }
       ev.dirty = this.dirty;
+      ev.json = this.appended !== undefined ? this.toJson() : this.json;
     }
     ev.malformed = this.malformed;
     return ev;
