@@ -304,7 +304,7 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
           } catch {
             // nested too deep to serialise: kept as fields, so the sink refuses this event alone as before
           }
-          if (json !== undefined) ev.replaceSerialized(json);
+          if (json !== undefined) ev.replaceJson(json);
           else ev.replace(doc);
         }
         emit(events);
