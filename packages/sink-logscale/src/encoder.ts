@@ -178,8 +178,9 @@ export class LogScaleEncoder {
 
   /** The event time from the first of `timestamp_fields` present, else now. */
   time(ev: LogEvent): Time {
-    // Parsed already (the default `json` decoding): field lookups are cheaper than scanning the line.
-    const raw = !ev.parsed && ev.rawFormat === 'json' ? ev.raw : undefined;
+    // Parsed already (the default `json` decoding): field lookups are cheaper than scanning the text.
+    // Not parsed: the unchanged JSON line, or the JSON text a stage gave (replaceJson), never a stale line.
+    const raw = ev.parsed ? undefined : ev.modified || ev.rawFormat === 'json' ? ev.toJson() : undefined;
     for (const f of this.fields) {
       if (raw !== undefined && f.key !== undefined) {
         // A key that does not occur in the line as a quoted string is not in the event: no parse needed.

@@ -142,6 +142,13 @@ describe('timestamps', () => {
     const body = enc.encode([ev({ time: '2026-08-21T10:00:00Z', ts: 1787306401 }), ev({ time: '2026-08-21T10:00:00,5Z' }), ev({ x: 1 })], '{}').body;
     assert.equal(body, '{"event":{"time":"2026-08-21T10:00:00Z","ts":1787306401},"time":1787306401}{"event":{"time":"2026-08-21T10:00:00,5Z"},"time":1787306400.5}{"event":{"x":1},"time":42}');
   });
+
+  it('an event a stage replaced with JSON text (replaceJson) takes its time from that text, not from the line as read', () => {
+    const enc = new LogScaleEncoder(cfg({ endpoint: 'http://x', mode: 'hec', tags: {}, timestamp_fields: ['ts', 'time'] }), () => 42_000);
+    const e = new LogEvent({ sourceId: 's', path: '-', host: 'h' }, '{"time":"2026-08-21T10:00:00Z"}', 'json', undefined);
+    e.replaceJson('{"mapped":true,"time":"2026-08-21T10:00:01Z"}');
+    assert.equal(enc.encode([e], '{}').body, '{"event":{"mapped":true,"time":"2026-08-21T10:00:01Z"},"time":1787306401}');
+  });
 });
 
 describe('unstructured and hec modes', () => {

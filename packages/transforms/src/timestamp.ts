@@ -7,6 +7,11 @@
  * hold it. An event whose time cannot be read is never dropped: it gets the ingest time, a tag and a
  * count, so a dashboard can find it and the data still arrives.
  *
+ * The fields are added with `LogEvent.appendFields` when none of their top-level keys is in the event
+ * yet (the usual case): an unchanged line then keeps its bytes and a sink right after this stage
+ * writes it with `,"@timestamp":…` appended instead of re-serialising the whole event. Where the
+ * target's root already exists they are set with `setPath` into the fields, as before.
+ *
  * Parsing is core's one set of time rules (`@tern/core` field/time.ts, shared with the `ecs`
  * profiles and the sinks). Field paths are parsed once at build time and read with
  * `getPathDotted`, so a path also finds a literal dotted key (Falco writes `output_fields` as
@@ -109,11 +114,22 @@ export const timestampTransform: TransformDefinition<TimestampConfig> = {
             parsed = parseTime(v, format);
             break; // the first present value decides; a later field is not a silent fallback for garbage
           }
-          const doc = ev.mutate();
           if (parsed !== undefined) {
-            setPath(doc, target, formatIsoMs(parsed));
-            if (nanosField !== undefined && parsed.subMs) setPath(doc, nanosField, formatIsoNanos(parsed));
+            // The new fields as their own object first: when none of its top-level keys is in the
+            // event yet, appending them is exactly what setPath on the event would do.
+            const add: EventData = {};
+            setPath(add, target, formatIsoMs(parsed));
+            if (nanosField !== undefined && parsed.subMs) setPath(add, nanosField, formatIsoNanos(parsed));
+            let fresh = true;
+            for (const k in add) if (Object.hasOwn(data, k)) fresh = false;
+            if (fresh) ev.appendFields(add);
+            else {
+              const doc = ev.mutate();
+              setPath(doc, target, formatIsoMs(parsed));
+              if (nanosField !== undefined && parsed.subMs) setPath(doc, nanosField, formatIsoNanos(parsed));
+            }
           } else {
+            const doc = ev.mutate();
             ingest ??= new Date().toISOString();
             setPath(doc, target, ingest);
             addTag(doc, tag);

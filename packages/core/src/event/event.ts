@@ -10,8 +10,8 @@
  * Events are read-only once emitted: reading `data` of a lazily decoded line parses it into a cache
  * but never changes what `toJson()` returns, so two sinks sharing an event, or one sink retrying it,
  * always see the same bytes (a content-hash `_id` stays the same across retries). Only `mutate()`,
- * `replace()` and `replaceSerialized()` change an event, and only stages before a fan-out (or on their
- * own copy) may call them.
+ * `replace()`, `replaceSerialized()` and `appendFields()` change an event, and only stages before a
+ * fan-out (or on their own copy) may call them.
  *
  * Events are plain class instances with no per-event closures or promises: the hot path allocates
  * one object per line.
@@ -49,6 +49,14 @@ export class LogEvent {
   private dirty: boolean;
   private malformed = false;
   private ver = 0;
+  /**
+   * Fields `appendFields` added to an otherwise unchanged JSON line: the text is the line plus these,
+   * built each time it is asked (not kept: an event waiting for its sinks holds no second copy of
+   * its line). Cleared by any other change.
+   */
+  private appended: EventData | undefined;
+  /** The fields as JSON text, given by `replaceJson` and parsed only when read; cleared by any change after it. */
+  private json: string | undefined;
 
   constructor(origin: EventOrigin, raw: string | undefined, rawFormat: RawFormat, data: EventData | undefined, offset = -1) {
     this.origin = origin;
@@ -77,7 +85,9 @@ export class LogEvent {
   get data(): EventData {
     let v = this.value;
     if (v === undefined) {
-      if (this.rawFormat === 'json' && this.raw !== undefined) {
+      if (this.json !== undefined) {
+        v = JSON.parse(this.json) as EventData; // an object's JSON.stringify (replaceJson)
+      } else if (this.rawFormat === 'json' && this.raw !== undefined) {
         try {
           const parsed: unknown = JSON.parse(this.raw);
           if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('not a JSON object');
@@ -118,6 +128,8 @@ export class LogEvent {
   mutate(): EventData {
     const v = this.data;
     this.dirty = true;
+    this.appended = undefined;
+    this.json = undefined;
     this.ver++;
     return v;
   }
@@ -126,7 +138,52 @@ export class LogEvent {
   replace(data: EventData): void {
     this.value = data;
     this.dirty = true;
+    this.appended = undefined;
+    this.json = undefined;
     this.ver++;
+  }
+
+  /**
+   * Adds top-level fields the event does not have, as `mutate()` followed by `data[key] = value`
+   * for each would. When the event is a JSON object line that no stage changed otherwise, its JSON
+   * text becomes that line with the fields appended before the closing brace, built only when a
+   * sink (or a worker pool) asks `toJson()`: the whole event is never re-serialised for one added
+   * field (the timestamp stage adds `@timestamp` to every line this way). `raw` stays the line as read.
+   * The values are kept for that text: the caller must not change them afterwards, and a later
+   * stage changes them only through `mutate()` (which drops the shortcut) like any other field.
+   */
+  appendFields(fields: EventData): void {
+    const v = this.data;
+    let ok = this.baseText() !== undefined;
+    for (const k in fields) {
+      if (ok && Object.hasOwn(v, k)) ok = false;
+      v[k] = fields[k];
+    }
+    this.appended = !ok ? undefined : this.appended === undefined ? fields : { ...this.appended, ...fields };
+    if (!ok) this.json = undefined;
+    this.dirty = true;
+    this.ver++;
+  }
+
+  /**
+   * Replaces all fields with a document given as its JSON text (`JSON.stringify` of an object), for
+   * a stage that serialises what it builds: sinks send that text as it is, and the fields are parsed
+   * from it only if a later stage reads them, so the stage's objects need not live as long as the
+   * event waits for its sinks. The event is changed (`modified`) and keeps `raw`, the line as read.
+   */
+  replaceJson(json: string): void {
+    this.value = undefined;
+    this.json = json;
+    this.appended = undefined;
+    this.dirty = true;
+    this.ver++;
+  }
+
+  /** The JSON text the fields had before `appended` was added, when known without serialising. */
+  private baseText(): string | undefined {
+    if (this.json !== undefined) return this.json;
+    if (this.dirty && this.appended === undefined) return undefined;
+    return this.rawFormat === 'json' && !this.malformed ? this.raw : undefined;
   }
 
   /**
@@ -140,17 +197,21 @@ export class LogEvent {
     this.value = undefined;
     this.dirty = false;
     this.malformed = false;
+    this.appended = undefined;
+    this.json = undefined;
     this.ver++;
   }
 
   /**
-   * JSON text of the event: the original line when it is JSON and unchanged. Throws a `TernError`
-   * with code `TERN_ERR_EVENT_ENCODE` when the fields cannot be serialised (nested too deep for the
-   * serializer's stack): callers that encode batches treat that event alone as refused.
+   * JSON text of the event: the original line when it is JSON and unchanged (plus what
+   * `appendFields` added to it). Throws a `TernError` with code `TERN_ERR_EVENT_ENCODE` when the
+   * fields cannot be serialised (nested too deep for the serializer's stack): callers that encode
+   * batches treat that event alone as refused.
    */
   toJson(): string {
     if (!this.dirty && this.rawFormat === 'json' && this.raw !== undefined) return this.raw;
-    return stringifyEvent(this.data);
+    if (this.appended !== undefined) return appendToObject(this.baseText() as string, this.appended);
+    return this.json ?? stringifyEvent(this.data);
   }
 
   /** Approximate size in bytes, for memory budgets (the raw line, or a serialised estimate). */
@@ -173,6 +234,7 @@ export class LogEvent {
         throw encodeError(e, 'copy');
       }
       ev.dirty = this.dirty;
+      ev.json = this.appended !== undefined ? this.toJson() : this.json;
     }
     ev.malformed = this.malformed;
     return ev;
@@ -186,6 +248,21 @@ export function stringifyEvent(data: unknown): string {
   } catch (e) {
     throw encodeError(e, 'serialise');
   }
+}
+
+const isBlank = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13;
+
+/** A JSON object's text with fields added before its closing brace (no comma after `{` when it was empty). */
+function appendToObject(json: string, fields: EventData): string {
+  let tail = '';
+  for (const k in fields) {
+    const f = fields[k];
+    if (f !== undefined) tail += `,${JSON.stringify(k)}:${stringifyEvent(f)}`; // JSON.stringify leaves out undefined too
+  }
+  const close = json.lastIndexOf('}');
+  let p = close - 1;
+  while (p > 0 && isBlank(json.charCodeAt(p))) p--;
+  return `${json.slice(0, close)}${json.charCodeAt(p) === 123 /* { */ ? tail.slice(1) : tail}${json.slice(close)}`;
 }
 
 function encodeError(e: unknown, what: string): Error {

@@ -96,7 +96,8 @@ async function main(): Promise<void> {
           const i = index.get(ev);
           if (i === undefined) continue; // an event the transform created: not supported across threads
           indexes.push(i);
-          texts.push(ev.modified ? ev.toJson() : null);
+          // Any change counts, also replaceSerialized (which leaves `modified` false: its text is the new line).
+          texts.push(ev.version > 0 ? ev.toJson() : null);
         }
         emitted.push({ output, indexes, texts });
       },

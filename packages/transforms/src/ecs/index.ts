@@ -12,7 +12,7 @@
  * taken out before the profile maps the event and merged back into its document afterwards (the
  * profile's own values win where both set a field), so they never land in the vendor namespace.
  */
-import type { EventOrigin, LogEvent, TransformDefinition } from '@tern/core';
+import { stringifyEvent, type EventOrigin, type LogEvent, type TransformDefinition } from '@tern/core';
 import { addTag } from '../shared.ts';
 import { EcsShapeError, isObj } from './common.ts';
 import type { Doc, EcsMapContext, VendorFields, ZeekLog } from './common.ts';
@@ -298,7 +298,14 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
           }
           if (wrapperCarried !== undefined) mergeCarried(doc, wrapperCarried);
           if (keepOriginal) (doc.event as Doc).original = original ?? ev.raw ?? JSON.stringify(input);
-          ev.replace(doc);
+          let json: string | undefined;
+          try {
+            json = stringifyEvent(doc);
+          } catch {
+            // nested too deep to serialise: kept as fields, so the sink refuses this event alone as before
+          }
+          if (json !== undefined) ev.replaceJson(json);
+          else ev.replace(doc);
         }
         emit(events);
       },
