@@ -389,7 +389,9 @@ sinks:
 `,
     );
     const run = tern(['run', '-c', join(dir, 'p.yaml'), '--log-format', 'json'], { env: { HOOK_URL: `http://127.0.0.1:${port}/hook` } });
-    await new Promise((r) => setTimeout(r, 1500));
+    // Events read and a send refused (a fixed wait raced a start-up slowed by a busy machine: nothing
+    // read yet at SIGTERM, and exit 0 was then the truth).
+    await until(() => run.stderr().includes('request failed; retrying'), 20_000, 'a refused send');
     const t = Date.now();
     run.child.kill('SIGTERM');
     const code = await run.exit;
