@@ -28,7 +28,7 @@ PEER=${1:?peer}; N=${2:?N}
 BENCH_TMP=${BENCH_TMP:-/tmp/bench}
 RESULTS=${3:-$BENCH_TMP/results.jsonl}
 BENCH=$(cd "$(dirname "$0")" && pwd)
-PEERS=$BENCH
+PEERS=$BENCH/peers   # the shared harness's peer configurations (copied from ../shared/bench/peers)
 PORT=${PORT:-19200}
 TIMEOUT=${TIMEOUT:-900}
 DATA=${DATA:-$BENCH_TMP/data/tetragon-$N.jsonl}
@@ -97,8 +97,8 @@ case $PEER in
     # bench/harness/tern/<peer>.yaml is the pipeline. TERN_DIST=1 runs the compiled binary (what the
     # image and npm ship: `pnpm build` first), else the sources (type stripping).
     MODE=tail
-    [ -f "$PEERS/tern/$PEER.yaml" ] || { echo "no pipeline $PEERS/tern/$PEER.yaml" >&2; exit 2; }
-    sed -e "s|@FILE@|$DATA|g" -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$RUN/state|g" "$PEERS/tern/$PEER.yaml" > "$RUN/pipeline.yaml"
+    [ -f "$BENCH/tern/$PEER.yaml" ] || { echo "no pipeline $BENCH/tern/$PEER.yaml" >&2; exit 2; }
+    sed -e "s|@FILE@|$DATA|g" -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$RUN/state|g" "$BENCH/tern/$PEER.yaml" > "$RUN/pipeline.yaml"
     TERN_NODE=${TERN_NODE:-node}
     if [ "${TERN_DIST:-0}" = 1 ]; then
       # TERN_NODE_OPTIONS: tern's NODE_OPTIONS only (compare.mjs passes the container image's).

@@ -171,11 +171,11 @@ export class BulkEncoder {
 }
 
 /**
- * Whether the text holds `"@timestamp"`. Searched as `"@timestamp` and checked for the closing quote:
- * a pattern ending in `"` makes the string search crawl through JSON, where every other character is
- * a quote (0.9 µs per Tetragon line).
+ * Whether the text holds `"@timestamp"`. Searched as `@timestamp"` and checked for the opening quote:
+ * V8 scans for a pattern's first character, and in JSON every other character is a quote, so a
+ * pattern that starts with one crawls (0.66 µs per Tetragon line, against 0.05 starting at `@`).
  */
 function hasTimestampKeyText(s: string): boolean {
-  for (let i = s.indexOf('"@timestamp'); i !== -1; i = s.indexOf('"@timestamp', i + 11)) if (s.charCodeAt(i + 11) === 0x22) return true;
+  for (let i = s.indexOf('@timestamp"'); i !== -1; i = s.indexOf('@timestamp"', i + 11)) if (i > 0 && s.charCodeAt(i - 1) === 0x22) return true;
   return false;
 }

@@ -10,7 +10,7 @@
  * Events are read-only once emitted: reading `data` of a lazily decoded line parses it into a cache
  * but never changes what `toJson()` returns, so two sinks sharing an event, or one sink retrying it,
  * always see the same bytes (a content-hash `_id` stays the same across retries). Only `mutate()`,
- * `replace()`, `replaceSerialized()` and `appendFields()` change an event, and only stages before a
+ * `replace()`, `replaceSerialized()`, `replaceJson()` and `appendFields()` change an event, and only stages before a
  * fan-out (or on their own copy) may call them.
  *
  * Events are plain class instances with no per-event closures or promises: the hot path allocates
