@@ -117,16 +117,18 @@ export const timestampTransform: TransformDefinition<TimestampConfig> = {
           if (parsed !== undefined) {
             // The new fields as their own object first: when none of its top-level keys is in the
             // event yet, appending them is exactly what setPath on the event would do.
+            const ms = formatIsoMs(parsed);
+            const nanos = nanosField !== undefined && parsed.subMs ? formatIsoNanos(parsed) : undefined;
             const add: EventData = {};
-            setPath(add, target, formatIsoMs(parsed));
-            if (nanosField !== undefined && parsed.subMs) setPath(add, nanosField, formatIsoNanos(parsed));
+            setPath(add, target, ms);
+            if (nanosField !== undefined && nanos !== undefined) setPath(add, nanosField, nanos);
             let fresh = true;
             for (const k in add) if (Object.hasOwn(data, k)) fresh = false;
             if (fresh) ev.appendFields(add);
             else {
               const doc = ev.mutate();
-              setPath(doc, target, formatIsoMs(parsed));
-              if (nanosField !== undefined && parsed.subMs) setPath(doc, nanosField, formatIsoNanos(parsed));
+              setPath(doc, target, ms);
+              if (nanosField !== undefined && nanos !== undefined) setPath(doc, nanosField, nanos);
             }
           } else {
             const doc = ev.mutate();

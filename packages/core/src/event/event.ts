@@ -127,20 +127,14 @@ export class LogEvent {
   /** The fields, for a stage that is about to change them in place. */
   mutate(): EventData {
     const v = this.data;
-    this.dirty = true;
-    this.appended = undefined;
-    this.json = undefined;
-    this.ver++;
+    this.changed();
     return v;
   }
 
   /** Replaces all fields (a mapping stage building a new document). */
   replace(data: EventData): void {
     this.value = data;
-    this.dirty = true;
-    this.appended = undefined;
-    this.json = undefined;
-    this.ver++;
+    this.changed();
   }
 
   /**
@@ -173,9 +167,15 @@ export class LogEvent {
    */
   replaceJson(json: string): void {
     this.value = undefined;
+    this.changed();
     this.json = json;
-    this.appended = undefined;
+  }
+
+  /** A stage changed the fields: the text shortcuts (`appendFields`, `replaceJson`) no longer hold. */
+  private changed(): void {
     this.dirty = true;
+    this.appended = undefined;
+    this.json = undefined;
     this.ver++;
   }
 
