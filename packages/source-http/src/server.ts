@@ -229,7 +229,7 @@ export class HttpServerSource implements Source {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > s.max_body_bytes) return this.tooLarge(res, path, `body of ${declared} bytes is larger than max_body_bytes (${s.max_body_bytes})`);
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase() || 'identity';
-    if (!ENCODINGS.has(encoding)) return this.answer(res, 415, { error: `Content-Encoding ${encoding} is not supported; send identity or gzip` }, { connection: 'close' });
+    if (!ENCODINGS.has(encoding)) return this.answer(res, 415, { error: `Content-Encoding ${encoding} is not supported; send identity, gzip or deflate` }, { connection: 'close' });
 
     const deadline = s.request_timeout_ms > 0 ? after(s.request_timeout_ms) : undefined;
     const hold = s.when_full === 'hold';
