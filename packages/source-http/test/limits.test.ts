@@ -8,8 +8,11 @@
  * - `max_concurrent_requests`: with `when_full: reject` a request over the limit is answered 429 +
  *   Retry-After at once (the apiserver retries it); with `hold` it waits for a slot and gets its 200
  *   (Falco would count a 429 as delivered).
+ * - Idle connections: the sender closes them, not tern, so no close by tern races a sender's next POST
+ *   (Falco drops an alert on any connection error).
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { AuditWebhookSender, type ElasticsearchEmulator } from '@tern/test-kit';
@@ -140,5 +143,39 @@ ${esSink('es', 'falco', es.url, 'falco')}`,
     await until(() => es.count(stream('falco')) === 2, 10_000, 'both alerts stored');
     assert.equal(await s.stop(), 0);
     assert.equal(s.counters('falco').requests_refused ?? 0, 0);
+  });
+});
+
+describe('idle connections', () => {
+  it('a Falco that pauses longer than Node\'s 5 s keep-alive sends its next alert on the same connection: tern does not close it under the sender', async (t) => {
+    const s = await serve(
+      t,
+      `data_dir: ./state
+sources:
+  falco: { type: http_server, address: 127.0.0.1:0, sender: falco }
+sinks:
+  out: { type: file, inputs: [falco], path: ./out.ndjson, batch: { timeout_ms: 1 } }`,
+    );
+    // libcurl keeps one connection alive between alerts, as this agent does.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    let closedByServer = 0;
+    const post = (alert: Record<string, unknown>): Promise<{ status: number; reused: boolean }> =>
+      new Promise((resolve, reject) => {
+        const req = http.request(s.url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on('socket', (sock) => {
+          if (!req.reusedSocket) sock.once('end', () => closedByServer++);
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(alert));
+      });
+    assert.deepEqual(await post(falcoAlert(1)), { status: 200, reused: false });
+    await new Promise((r) => setTimeout(r, 6000));
+    assert.equal(closedByServer, 0, 'tern did not close the idle connection');
+    assert.deepEqual(await post(falcoAlert(2)), { status: 200, reused: true });
+    assert.equal(await s.stop(), 0);
   });
 });
