@@ -42,9 +42,9 @@ const refusedOnce = (es: ElasticsearchEmulator): Promise<void> => until(() => es
 describe('request_timeout_ms', () => {
   it('k8s_audit: a sink down with room left in tern is answered 503 + Retry-After before the apiserver\'s timeout, never a timeout it would drop the batch on; the retry delivers everything', async (t) => {
     const es = await elasticsearch(t, true);
-    // Scaled down ten times from the real figures: the apiserver's 30 s timeout is 3 s here, tern's
-    // request_timeout_ms (25 s in the k8s_audit preset) 1.5 s. The sink's memory buffer has room
-    // for every replay, so "full" never happens: only the timeout can answer.
+    // Scaled down: the apiserver's 30 s timeout is 5 s here, tern's request_timeout_ms (25 s in the
+    // k8s_audit preset) 1.5 s. The sink's memory buffer has room for every replay, so "full" never
+    // happens: only the timeout can answer.
     const s = await serve(
       t,
       `data_dir: ./state
@@ -53,7 +53,7 @@ sources:
 sinks:
 ${esSink('es', 'audit', es.url, 'audit')}`,
     );
-    const apiserver = new AuditWebhookSender({ url: s.url, maxBatchWaitMs: 20, requestTimeoutMs: 3000, initialBackoffMs: 100, backoffSteps: 30 });
+    const apiserver = new AuditWebhookSender({ url: s.url, maxBatchWaitMs: 20, requestTimeoutMs: 5000, initialBackoffMs: 100, backoffSteps: 30 });
     t.after(() => apiserver.close());
     for (let i = 0; i < 50; i++) apiserver.enqueue(auditEvent(i));
     await until(() => apiserver.attempts.filter((a) => a.status === 503).length >= 2, 15_000, 'two 503s from tern');
