@@ -208,15 +208,9 @@ export function isFalcoAlert(o: Record<string, unknown>): boolean {
   return typeof o['rule'] === 'string' && typeof o['priority'] === 'string' && typeof o['output'] === 'string';
 }
 
-/** Falco's priorities, lowest first (Falcosidekick's `minimumpriority` order); `info` is Falco's short form. */
-export const PRIORITIES = ['debug', 'informational', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-
-/** Rank of a severity in Falco's order; -1 for an unknown one (below every minimum). */
-export function priorityRank(severity: string): number {
-  const s = severity.toLowerCase();
-  return PRIORITIES.indexOf((s === 'info' ? 'informational' : s) as Priority);
-}
+// Falco's priority order (Falcosidekick's `minimumpriority`) is core's, shared with the CEL function
+// `priority_at_least` of filter and route.
+export { PRIORITIES, priorityRank, type Priority } from '@tern/core';
 
 /**
  * The event with custom fields added, as Falcosidekick's `customfields` are: into a Falco alert's

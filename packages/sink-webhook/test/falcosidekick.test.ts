@@ -10,8 +10,8 @@ import { after, describe, it } from 'node:test';
 import type { OptionsInput } from '@tern/core';
 import { testContext, trackedBatch } from '@tern/core/testing';
 import { startWebhook, type WebhookEmulator } from '@tern/test-kit';
-import { describe as derive, MessageFormatter, priorityRank, type WebhookConfig } from '../src/index.ts';
-import { AUDIT, check, createSink, events, FALCO } from './fixtures.ts';
+import { describe as derive, MessageFormatter, priorityRank, teamsMessage, type WebhookConfig } from '../src/index.ts';
+import { AUDIT, check, createSink, encoder, events, FALCO } from './fixtures.ts';
 
 const FAST = { retry_initial_ms: 5, retry_max_ms: 50, timeout_ms: 5000 };
 const SLACK = '/services/T0000000/B0000000/emulator';
@@ -74,6 +74,22 @@ describe('Falco alerts in Slack', () => {
     const host = { ...FALCO, output_fields: { 'proc.cmdline': 'cat /etc/shadow' } };
     assert.deepEqual(names(host), ['Rule: Read sensitive file untrusted', 'Priority: Warning']);
     assert.deepEqual(names({ ...FALCO, output_fields: { ...FALCO.output_fields, 'k8s.node.name': 'worker-3' } }).at(-1), 'Node: worker-3');
+  });
+
+  it('Teams and template formats show the same: rule, priority, output; a k8s_audit alert\'s namespace, no pod, no node from Falco\'s hostname', () => {
+    const audit = { ...FALCO, source: 'k8s_audit', output: '10:20:05: Warning K8s secret deleted (user=alice ns=payments)', output_fields: { 'ka.target.namespace': 'payments', 'ka.user.name': 'alice' } };
+    type Card = { attachments: Array<{ content: { body: Array<{ type: string; text?: string; items?: Array<{ text: string }>; facts?: Array<{ title: string; value: string }> }> } }> };
+    const body = (teamsMessage(fmt.format(audit, 0)) as Card).attachments[0]?.content.body ?? [];
+    assert.equal(body[0]?.items?.[0]?.text, 'Read sensitive file untrusted', 'the rule is the title');
+    assert.equal(body[1]?.text, audit.output);
+    assert.deepEqual(
+      body.find((b) => b.type === 'FactSet')?.facts?.map((f) => `${f.title}: ${f.value}`),
+      ['Rule: Read sensitive file untrusted', 'Priority: Warning', 'Namespace: payments'],
+    );
+    assert.ok(!JSON.stringify(body).includes('kind-worker'), 'Falco\'s hostname is not shown as the node');
+    const tpl = encoder({ format: 'template', body: 'single', template: '{{_.rule}}|{{_.priority}}|{{_.namespace}}|{{_.pod}}|{{_.node}}|{{output}}' });
+    assert.equal(tpl.encode(events([audit])).body, `Read sensitive file untrusted|Warning|payments|||${audit.output}`);
+    assert.equal(tpl.encode(events([FALCO])).body, `Read sensitive file untrusted|Warning|default|default/web-1||${FALCO.output}`);
   });
 });
 

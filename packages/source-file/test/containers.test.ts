@@ -60,6 +60,33 @@ describe('decoding: cri', () => {
     assert.equal(s.counters().decode_errors ?? 0, 0);
   });
 
+  it('reads /var/log/containers, whose files are the kubelet\'s symlinks into /var/log/pods, through a rotation of the target: every line once', async () => {
+    const dir = tmp();
+    const cdir = join(dir, 'var/log/pods/falco_falco-x7k2p_3f6c1a9e/falco');
+    mkdirSync(cdir, { recursive: true });
+    mkdirSync(join(dir, 'var/log/containers'), { recursive: true });
+    const live = join(cdir, '0.log');
+    writeFileSync(live, cri(0, 'stdout', 'F', alert(0)) + cri(1, 'stdout', 'P', '{"seq":1,') + cri(2, 'stdout', 'F', '"rule":"r"}'));
+    // What the kubelet links: <pod>_<namespace>_<container>-<container id>.log → the pod's current 0.log.
+    symlinkSync(live, join(dir, 'var/log/containers/falco-x7k2p_falco_falco-612176b07673.log'));
+    const s = start({ include: ['var/log/containers/*.log'], decoding: 'cri' }, dir);
+    await until(() => s.events.length === 2, 5000, 'the first lines');
+    // Rotation happens behind the link: the old file is renamed (lines still written to it are read), a new 0.log takes its name.
+    appendFileSync(live, cri(3, 'stdout', 'F', alert(2)));
+    renameSync(live, join(cdir, '0.log.20241122-102010'));
+    writeFileSync(live, cri(4, 'stdout', 'F', alert(3)));
+    await until(() => s.events.length === 4, 5000, 'the rotated and the new file');
+    appendFileSync(live, cri(5, 'stdout', 'F', alert(4)));
+    await until(() => s.events.length === 5, 5000, 'a line appended to the new file');
+    await s.stop();
+    assert.deepEqual(
+      s.events.map((e) => e.data.seq),
+      [0, 1, 2, 3, 4],
+    );
+    assert.ok(s.events.every((e) => e.data.stream === 'stdout' && typeof e.data['@timestamp'] === 'string'));
+    assert.equal(s.counters().decode_errors ?? 0, 0);
+  });
+
   it('a partial line held at a graceful stop is read again whole after the restart, not cut in two', async () => {
     const dir = tmp();
     const f = join(dir, '0.log');

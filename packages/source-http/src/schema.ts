@@ -110,7 +110,7 @@ export const schema: JsonSchema = {
     acknowledgements: {
       type: 'boolean',
       default: true,
-      description: 'Answer 2xx only once every sink dealt with the events (delivered, or refused for good and counted), so an answer means durable. `false`: answer as soon as the events are queued in tern (lower latency; what is in memory is lost if tern crashes).',
+      description: 'Answer 2xx only once every sink dealt with the events (delivered, written to its disk buffer, or refused for good and counted), so an answer means durable. `false`: answer as soon as the events are queued in tern (lower latency; what is in memory is lost if tern crashes).',
       examples: [true, false],
     },
     when_full: {

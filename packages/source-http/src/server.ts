@@ -72,6 +72,9 @@ class Slots {
   }
 }
 
+/** Longer than the senders' own idle limits (libcurl 118 s, Go 90 s), so they close first. */
+export const IDLE_KEEP_ALIVE_MS = 125_000;
+
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** `Bearer x` and `bearer x` are the same credentials: the scheme is case-insensitive (RFC 9110). */
@@ -120,7 +123,15 @@ export class HttpServerSource implements Source {
       abandoned: t.counter('requests_abandoned'),
       bytes: t.counter('bytes_read'),
     };
-    const options: http.ServerOptions = { requestTimeout: this.s.read_timeout_ms, headersTimeout: Math.min(this.s.read_timeout_ms, 60_000) };
+    const options: http.ServerOptions = {
+      requestTimeout: this.s.read_timeout_ms,
+      headersTimeout: Math.min(this.s.read_timeout_ms, 60_000),
+      // The sender closes its idle connections, not tern: a close by tern racing the sender's next
+      // POST on that connection is a connection error, and Falco drops the alert on any error but a
+      // timeout. Node closes after 5 s by default; libcurl (Falco) keeps an idle connection up to
+      // 118 s (CURLOPT_MAXAGE_CONN), Go's HTTP client (kube-apiserver) 90 s.
+      keepAliveTimeout: IDLE_KEEP_ALIVE_MS,
+    };
     this.tls = config.tls !== undefined;
     if (config.tls !== undefined) {
       // The same PEM reader (and error messages naming the option) as the sinks' TLS.
@@ -229,7 +240,7 @@ export class HttpServerSource implements Source {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > s.max_body_bytes) return this.tooLarge(res, path, `body of ${declared} bytes is larger than max_body_bytes (${s.max_body_bytes})`);
     const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase() || 'identity';
-    if (!ENCODINGS.has(encoding)) return this.answer(res, 415, { error: `Content-Encoding ${encoding} is not supported; send identity or gzip` }, { connection: 'close' });
+    if (!ENCODINGS.has(encoding)) return this.answer(res, 415, { error: `Content-Encoding ${encoding} is not supported; send identity, gzip or deflate` }, { connection: 'close' });
 
     const deadline = s.request_timeout_ms > 0 ? after(s.request_timeout_ms) : undefined;
     const hold = s.when_full === 'hold';

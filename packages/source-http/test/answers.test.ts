@@ -105,7 +105,9 @@ describe('bodies', () => {
     const b = await post(`${s.url}/falco`, bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
     assert.equal(b.status, 413);
     assert.match(b.json.error ?? '', /once decompressed/);
-    assert.equal((await post(`${s.url}/falco`, '{}', { 'content-type': 'application/json', 'content-encoding': 'br' })).status, 415);
+    const br = await post(`${s.url}/falco`, '{}', { 'content-type': 'application/json', 'content-encoding': 'br' });
+    assert.equal(br.status, 415);
+    assert.equal(br.json.error, 'Content-Encoding br is not supported; send identity, gzip or deflate', 'names every encoding it takes');
     assert.equal((await post(`${s.url}/falco`, '{"ok":true}')).status, 200);
     assert.equal(await s.stop(), 0);
     assert.equal(s.counters().requests_too_large, 3);

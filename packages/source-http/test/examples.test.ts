@@ -3,6 +3,8 @@
  * Falco posting the sample alerts: all reach Elasticsearch in ECS, Critical ones reach Slack), and
  * examples/k8s-audit-webhook (an emulated apiserver configured from the example's own kubeconfig:
  * its server path, token and CA; every event reaches Elasticsearch mapped by the k8s_audit profile).
+ * Both run through an Elasticsearch outage: the examples' disk buffers keep the senders answered 200
+ * while it lasts, and everything arrives once it is back.
  */
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
@@ -31,8 +33,8 @@ async function runExample(t: import('node:test').TestContext, name: string, env:
 }
 
 describe('push examples', () => {
-  it('falco-sidekick: every alert Falco posts reaches Elasticsearch in ECS; Critical and above reach Slack', async (t) => {
-    const es = await elasticsearch(t);
+  it('falco-sidekick: every alert Falco posts reaches Elasticsearch in ECS, through an outage of it; Critical and above reach Slack', async (t) => {
+    const es = await elasticsearch(t, true);
     const slack = await startWebhook({ mode: 'slack' });
     t.after(() => slack.close());
     const { url, r } = await runExample(t, 'falco-sidekick', { ES_URL: es.url, SLACK_WEBHOOK_URL: `${slack.url}/services/T0000000/B0000000/emulator`, CLUSTER: 'prod-eu1' });
@@ -45,9 +47,12 @@ describe('push examples', () => {
     falco.send(...alerts);
     await falco.idle();
     assert.equal(falco.delivered.length, alerts.length);
-    assert.deepEqual(new Set(falco.statuses), new Set([200]));
+    assert.deepEqual(new Set(falco.statuses), new Set([200]), 'answered while Elasticsearch is down: the alerts are on disk');
     const stream = 'logs-falco.alerts-default';
-    assert.equal(es.count(stream), alerts.length);
+    assert.equal(es.count(stream), 0, 'nothing stored yet');
+    assert.ok(es.requests.some((q) => q.path === '/_bulk' && q.status === 503), 'the sink did try');
+    es.clearFaults();
+    await until(() => es.count(stream) === alerts.length, 20_000, 'the buffered alerts, once Elasticsearch is back');
     const doc = es.docs(stream)[0]?._source as { event?: { module?: string }; rule?: unknown; '@timestamp'?: unknown };
     assert.equal(doc.event?.module, 'falco', 'mapped to ECS');
     const critical = alerts.filter((a) => ['Critical', 'Alert', 'Emergency'].includes(String(a.priority)));
@@ -60,8 +65,8 @@ describe('push examples', () => {
     assert.equal(await r.exit, 0, r.stderr());
   });
 
-  it('k8s-audit-webhook: the apiserver, configured from the example kubeconfig, delivers every event to Elasticsearch mapped to ECS', async (t) => {
-    const es = await elasticsearch(t);
+  it('k8s-audit-webhook: the apiserver, configured from the example kubeconfig, delivers every event to Elasticsearch mapped to ECS, through an outage of it', async (t) => {
+    const es = await elasticsearch(t, true);
     const { url, r, dir } = await runExample(t, 'k8s-audit-webhook', { ES_URL: es.url });
     const kubeconfig = parse(readFileSync(join(dir, 'webhook-kubeconfig.yaml'), 'utf8')) as { clusters: Array<{ cluster: { server: string } }>; users: Array<{ user: { token: string } }> };
     const server = new URL(kubeconfig.clusters[0]?.cluster.server ?? '');
@@ -74,8 +79,11 @@ describe('push examples', () => {
     await apiserver.flush();
     assert.equal(apiserver.delivered.length, 1000);
     assert.deepEqual(apiserver.droppedBatches, []);
+    assert.ok(apiserver.attempts.every((a) => a.status === 200), 'answered 200 at the first attempt while Elasticsearch is down: the events are on disk');
     const stream = 'logs-kubernetes.audit_logs-default';
-    assert.equal(es.count(stream), 1000);
+    assert.equal(es.count(stream), 0, 'nothing stored yet');
+    es.clearFaults();
+    await until(() => es.count(stream) === 1000, 20_000, 'the buffered events, once Elasticsearch is back');
     const doc = es.docs(stream)[0]?._source as { event?: { dataset?: string; action?: string }; orchestrator?: { resource?: { type?: string } }; kubernetes?: { audit?: { auditID?: string } } };
     assert.equal(doc.event?.dataset, 'kubernetes.audit_logs');
     assert.equal(doc.event?.action, 'get');

@@ -202,5 +202,8 @@ ${esSink('es', 'audit', es.url, 'audit')}`,
     assert.equal(apiserver.attempts[0]?.status, 503);
     assert.equal(apiserver.attempts[0]?.retryAfter, '5');
     assert.ok(logs(s.run).some((l) => l.msg === 'request refused (503): tern stopped before every sink acknowledged these events; send them again'));
+    // The sink's shutdown warning does not promise a re-read that a push source cannot do.
+    const warning = logs(s.run).find((l) => l.code === 'TERN_ERR_SHUTDOWN_TIMEOUT');
+    assert.match(String(warning?.msg), /a push source \(http_server\) cannot: with acknowledgements it answered their senders 503/);
   });
 });

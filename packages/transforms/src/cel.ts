@@ -22,7 +22,7 @@
  * position.
  */
 import { Environment, type ASTNode, type ParseResult } from '@marcbachmann/cel-js';
-import { TernError, type EventData } from '@tern/core';
+import { PRIORITIES, priorityRank, TernError, type EventData } from '@tern/core';
 
 /** A compiled condition: `test` returns true/false, or `undefined` when evaluation failed. */
 export interface CompiledCondition {
@@ -51,9 +51,24 @@ export class ConditionCompileError extends TernError {
   }
 }
 
+/**
+ * `priority_at_least(priority, minimum)`: Falcosidekick's `minimumpriority` as a one-line condition,
+ * ranked in Falco's order (core's `PRIORITIES`, the webhook sink's `minimum_priority` reads the same).
+ * Case does not matter and `info` is `informational`; a priority that is not one of Falco's is below
+ * every minimum (false). An unknown minimum is an error: caught at validation when it is a literal
+ * (`checkConstants`), an evaluation error otherwise.
+ */
+function priorityAtLeast(priority: string, minimum: string): boolean {
+  const min = priorityRank(minimum);
+  if (min < 0) throw new Error(`priority_at_least: "${minimum}" is not one of Falco's priorities (${PRIORITIES.join(', ')})`);
+  return priorityRank(priority) >= min;
+}
+
 // One environment per scope, created once: environments are immutable once used.
 const envOptions = { homogeneousAggregateLiterals: false, enableOptionalTypes: true } as const;
-const eventEnv = new Environment(envOptions).registerVariable('event', 'map', { description: 'the event being tested' });
+const eventEnv = new Environment(envOptions)
+  .registerVariable('event', 'map', { description: 'the event being tested' })
+  .registerFunction('priority_at_least(string, string): bool', priorityAtLeast, { description: "true when the first priority is at or above the second in Falco's order" });
 // Tetragon's own CEL filters see the event's top-level keys (`process_exec`, `node_name`, ...).
 const tetragonEnv = new Environment({ ...envOptions, unlistedVariablesAreDyn: true });
 
@@ -80,8 +95,11 @@ function offsetOf(err: unknown): number | undefined {
   return typeof pos === 'number' ? pos : undefined;
 }
 
-/** Walks the AST for `x.matches("constant")` so a bad pattern fails at validation, not per event. */
-function checkConstantPatterns(node: unknown, source: string): void {
+/**
+ * Walks the AST for `x.matches("constant")` and `priority_at_least(x, "constant")` so a bad pattern
+ * or an unknown priority fails at validation, not per event.
+ */
+function checkConstants(node: unknown, source: string): void {
   if (node === null || typeof node !== 'object') return;
   const n = node as ASTNode & { args: unknown };
   if (n.op === 'rcall' || n.op === 'call') {
@@ -96,10 +114,14 @@ function checkConstantPatterns(node: unknown, source: string): void {
         throw new ConditionCompileError('Invalid regular expression', summary(err), source, (pattern as ASTNode).pos);
       }
     }
+    const minimum = n.op === 'call' ? callArgs?.[1] : undefined;
+    if (fn === 'priority_at_least' && minimum && (minimum as ASTNode).op === 'value' && typeof (minimum as ASTNode).args === 'string' && priorityRank((minimum as ASTNode).args as string) < 0) {
+      throw new ConditionCompileError('Unknown priority', `"${String((minimum as ASTNode).args)}" is not one of Falco's priorities (${PRIORITIES.join(', ')})`, source, (minimum as ASTNode).pos);
+    }
   }
   const a = n.args as unknown;
-  if (Array.isArray(a)) for (const child of a) checkConstantPatterns(child, source);
-  else if (a !== null && typeof a === 'object') checkConstantPatterns(a, source);
+  if (Array.isArray(a)) for (const child of a) checkConstants(child, source);
+  else if (a !== null && typeof a === 'object') checkConstants(a, source);
 }
 
 function parseChecked(source: string, scope: ConditionScope): ParseResult {
@@ -120,7 +142,7 @@ function parseChecked(source: string, scope: ConditionScope): ParseResult {
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     throw new ConditionCompileError('Type error', `the condition must evaluate to a bool, not ${checked.type}`, source, 0);
   }
-  checkConstantPatterns(parsed.ast, source);
+  checkConstants(parsed.ast, source);
   return parsed;
 }
 

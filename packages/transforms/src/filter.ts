@@ -39,6 +39,7 @@ export const filterTransform: TransformDefinition<FilterConfig> = {
           'event.process_exec.process.binary == "/usr/bin/curl"',
           'has(event.process_exec) && event.process_exec.process.pod.namespace in ["payments", "ci"]',
           'event.priority in ["Critical", "Error", "Warning"]',
+          'priority_at_least(event.priority, "warning")',
         ],
       },
     },

@@ -117,3 +117,25 @@ test('conditions compile once: evaluation is fast (sanity bound, µs per event)'
   assert.ok(hits > 0);
   assert.ok(us < 50, `${us.toFixed(2)} µs per evaluation`);
 });
+
+test('priority_at_least: Falcosidekick\'s minimumpriority as one line, in Falco\'s order; no priority or an unknown one never passes', () => {
+  // The shared samples: 2 Critical, 1 Error, 7 Warning, 4 Notice, 1 Informational.
+  const passing = (min: string): unknown[] => {
+    const { t } = build(filterTransform, { condition: `priority_at_least(event.priority, "${min}")` });
+    return run(t, FALCO.map(ev)).out.map((e) => e.data.priority);
+  };
+  assert.deepEqual(passing('critical'), ['Critical', 'Critical']);
+  assert.equal(passing('Warning').length, 10, 'Warning, Error, Critical; case does not matter');
+  assert.equal(passing('notice').length, 14);
+  assert.equal(passing('info').length, 15, '`info` is Falco\'s short form of informational');
+  assert.equal(passing('emergency').length, 0);
+  // What is not a Falco alert: no priority is an evaluation error (dropped, counted), an unknown one is below every minimum.
+  const { t, ctx } = build(filterTransform, { condition: 'priority_at_least(event.priority, "debug")' });
+  const r = run(t, [ev(JSON.stringify({ priority: 'Info' })), ev(JSON.stringify({ priority: 'whatever' })), ev(JSON.stringify({ verb: 'get' }))]);
+  assert.deepEqual(r.out.map((e) => e.data.priority), ['Info']);
+  assert.equal(counters(ctx).condition_errors, 1);
+  // A minimum that is not a priority is caught by `tern validate`, with its column.
+  assert.deepEqual(filterTransform.validate?.({ condition: 'priority_at_least(event.priority, "warn")' }), [
+    'condition: Unknown priority at column 35: "warn" is not one of Falco\'s priorities (debug, informational, notice, warning, error, critical, alert, emergency)',
+  ]);
+});

@@ -316,7 +316,8 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
     if (r.undelivered > 0) {
       this.ctx.logger.warn(
         { code: 'TERN_ERR_SHUTDOWN_TIMEOUT', sink: this.ctx.id, events: r.undelivered },
-        'sink stop deadline reached with events undelivered; they will be read again after restart',
+        // A push source has nothing to re-read: it answered its senders 503 (server.ts), so a retrying one resends.
+        'sink stop deadline reached with events undelivered; a source with checkpoints (file) reads them again after restart, a push source (http_server) cannot: with acknowledgements it answered their senders 503 so they can send them again',
       );
     }
     if (r.buffered > 0) this.ctx.logger.info({ sink: this.ctx.id, events: r.buffered }, 'events stay in the disk buffer; they are sent after restart');
