@@ -8,7 +8,7 @@ import { LogEvent, withDefaults, type ComponentContext, type OptionsInput } from
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, waitFor, type TestContext } from '@tern/core/testing';
-import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions, TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
+import { sampleLines, startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions, TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
 import { createElasticsearchSink, elasticsearchSink, type ElasticsearchConfig } from '../src/index.ts';
 
 /** The sink from options as a pipeline file would give them (the schema's defaults filled in). */
@@ -135,6 +135,23 @@ describe('elasticsearch sink against the emulator', () => {
     assert.deepEqual(emu.targets(), [DS]);
     assert.equal(emu.count(DS), 5);
     assert.ok(emu.docs(DS).every((d) => typeof d._source['@timestamp'] === 'string'));
+    assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
+  });
+
+  it('index: logs-my-app-default (a dataset with a dash) is a data stream to Elasticsearch too: @timestamp added, nothing refused', async () => {
+    // The stock template's pattern is the glob logs-*-*, so the cluster makes this name a data stream;
+    // written as a plain index, every document would be refused for its missing @timestamp.
+    // Tetragon's own lines: an event time in `time`, no @timestamp.
+    const target = 'logs-my-app-default';
+    const { emu, ctx, sink } = await setup({}, { data_stream: {}, index: target });
+    const tetragon = sampleLines('tetragon.log').slice(0, 5).map((l, i) => new LogEvent(TEST_ORIGIN, l, 'json', undefined, i));
+    assert.ok(tetragon.every((e) => e.data['@timestamp'] === undefined));
+    const b = trackedBatch(tetragon);
+    sink.accept(b);
+    assert.equal(await b.done, 'delivered');
+    assert.deepEqual(emu.targets(), [target]);
+    assert.equal(emu.count(target), 5);
+    assert.deepEqual(emu.docs(target).map((d) => d._source['@timestamp']), tetragon.map((e) => new Date(e.data.time as string).toISOString()));
     assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
   });
 
