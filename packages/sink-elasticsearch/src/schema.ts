@@ -117,7 +117,13 @@ export const schema: JsonSchema = {
       properties: {
         install: { type: 'boolean', default: false, description: 'Install (or update) the templates at start; events wait until they are in place. Needs the manage_index_templates privilege.', examples: [true] },
         name: { type: 'string', minLength: 1, pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Index template name (the component template is `<name>@mappings`). Default: `tern-` + the target pattern, e.g. tern-logs-falco.alerts-default.', examples: ['tern-falco'] },
-        priority: { type: 'integer', minimum: 0, default: 150, description: 'Template priority: above the built-in logs-*-* template (100); Elastic\'s integration templates use 200.', examples: [210] },
+        priority: {
+          type: 'integer',
+          minimum: 0,
+          description:
+            'Template priority: above the built-in logs-*-* template (100), below Elastic\'s integration templates (200). Default: 151 for a literal target, 150 for a templated one, so two sinks of a pipeline (logs-falco.alerts-default beside logs-{{event.dataset}}-default) do not clash: Elasticsearch refuses overlapping templates of equal priority.',
+          examples: [210],
+        },
         flattened: {
           type: 'array',
           items: { type: 'string', minLength: 1 },

@@ -512,6 +512,28 @@ describe('elasticsearch emulator: mappings from templates (dynamicMapping)', () 
   });
 });
 
+describe('elasticsearch emulator: index templates of one priority may not overlap', () => {
+  test('a template whose patterns could match what another of the same priority matches is refused, as Elasticsearch refuses it', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true });
+    try {
+      const put = (name: string, body: unknown) => post(`${es.url}/_index_template/${name}`, JSON.stringify(body), { 'content-type': 'application/json' }, 'PUT');
+      assert.equal((await put('every-dataset', { index_patterns: ['logs-*-default'], priority: 150, data_stream: {} })).status, 200);
+      const clash = await put('falco', { index_patterns: ['logs-falco.alerts-default'], priority: 150, data_stream: {} });
+      assert.equal(clash.status, 400);
+      assert.equal(clash.json.error.type, 'illegal_argument_exception');
+      assert.match(clash.json.error.reason, /matching patterns from existing templates \[every-dataset\] .* same priority \[150\], multiple index templates may not match during index creation/);
+      assert.equal((await put('falco', { index_patterns: ['logs-falco.alerts-default'], priority: 151, data_stream: {} })).status, 200, 'another priority');
+      assert.equal((await put('prod', { index_patterns: ['logs-*-prod'], priority: 150 })).status, 200, 'no name matches both logs-*-default and logs-*-prod');
+      assert.equal((await put('every-dataset', { index_patterns: ['logs-*-default'], priority: 150, data_stream: {}, _meta: { v: 2 } })).status, 200, 'a template does not clash with itself');
+      const builtin = await put('mine', { index_patterns: ['logs-mine-*'], priority: 100 });
+      assert.equal(builtin.status, 400, 'the built-in logs template (logs-*-*, 100) counts');
+      assert.match(builtin.json.error.reason, /\(logs => \[logs-\*-\*\]\)/);
+    } finally {
+      await es.close();
+    }
+  });
+});
+
 describe('elasticsearch emulator: TLS', () => {
   test('serves https with the given certificate; the official client verifies it', async () => {
     const { TEST_TLS_CERT, TEST_TLS_KEY } = await import('../src/tls.ts');
