@@ -434,6 +434,27 @@ describe('elasticsearch emulator: dynamic mapping (opt-in)', () => {
 describe('elasticsearch emulator: mappings from templates (dynamicMapping)', () => {
   const TS = '2026-08-21T10:00:00.000Z';
 
+  test('logs-*-* ignores new fields past the total fields limit (logs@settings ignore_dynamic_beyond_limit) instead of refusing the document', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true, totalFieldsLimit: 8 });
+    try {
+      const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+      const r = await post(`${es.url}/_bulk`, nd(
+        { create: { _index: 'logs-many-default', _id: 'a' } }, { '@timestamp': TS, pod: { labels: labels(3) } },
+        { create: { _index: 'logs-many-default', _id: 'b' } }, { '@timestamp': TS, pod: { labels: labels(6) } },
+        { index: { _index: 'plain', _id: 'c' } }, { pod: { labels: labels(9) } },
+      ));
+      assert.deepEqual(r.json.items.map((i: any) => (i.create ?? i.index).status), [201, 201, 400], 'a plain index still refuses');
+      // Mapped first: @timestamp, data_stream and its three fields; then pod, pod.labels, k0 make 8, so k1 and k2 are past the limit in a.
+      const ignored = es.docs('logs-many-default').map((d) => d._ignored ?? []);
+      assert.deepEqual(ignored, [['pod.labels.k1', 'pod.labels.k2'], ['pod.labels.k1', 'pod.labels.k2', 'pod.labels.k3', 'pod.labels.k4', 'pod.labels.k5']]);
+      assert.deepEqual(Object.keys(es.mapping('logs-many-default')).filter((f) => f.startsWith('pod.')), ['pod.labels', 'pod.labels.k0']);
+      assert.deepEqual((es.docs('logs-many-default')[1]?._source.pod as { labels: Record<string, string> }).labels, labels(6), 'kept in _source');
+      assert.match(r.json.items[2].index.error.reason, /Limit of total fields \[8\] has been exceeded/);
+    } finally {
+      await es.close();
+    }
+  });
+
   test('logs-*-* gets the built-in logs template: label keys that collide are refused, misfits are ignored, not refused', async () => {
     const es = await startElasticsearch({ dynamicMapping: true });
     try {
