@@ -176,21 +176,21 @@ describe('elasticsearch sink against the emulator', () => {
     assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
   });
 
-  it('index: logs-my-app-default (a dataset with a dash) is a data stream to Elasticsearch too: @timestamp added, nothing refused', async () => {
-    // The stock template's pattern is the glob logs-*-*, so the cluster makes this name a data stream;
+  it('raw Tetragon lines (no @timestamp) to index: logs-cilium_tetragon.log-default or logs-my-app-default (a dash in the dataset) get @timestamp; nothing refused', async () => {
+    // The stock template's pattern is the glob logs-*-*, so the cluster makes both names data streams;
     // written as a plain index, every document would be refused for its missing @timestamp.
-    // Tetragon's own lines: an event time in `time`, no @timestamp.
-    const target = 'logs-my-app-default';
-    const { emu, ctx, sink } = await setup({}, { data_stream: {}, index: target });
-    const tetragon = sampleLines('tetragon.log').slice(0, 5).map((l, i) => new LogEvent(TEST_ORIGIN, l, 'json', undefined, i));
-    assert.ok(tetragon.every((e) => e.data['@timestamp'] === undefined));
-    const b = trackedBatch(tetragon);
-    sink.accept(b);
-    assert.equal(await b.done, 'delivered');
-    assert.deepEqual(emu.targets(), [target]);
-    assert.equal(emu.count(target), 5);
-    assert.deepEqual(emu.docs(target).map((d) => d._source['@timestamp']), tetragon.map((e) => new Date(e.data.time as string).toISOString()));
-    assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
+    for (const target of [DS, 'logs-my-app-default']) {
+      const { emu, ctx, sink } = await setup({}, { data_stream: {}, index: target });
+      const tetragon = sampleLines('tetragon.log').slice(0, 5).map((l, i) => new LogEvent(TEST_ORIGIN, l, 'json', undefined, i));
+      assert.ok(tetragon.every((e) => e.data['@timestamp'] === undefined));
+      const b = trackedBatch(tetragon);
+      sink.accept(b);
+      assert.equal(await b.done, 'delivered', target);
+      assert.deepEqual(emu.targets(), [target]);
+      assert.equal(emu.count(target), 5, target);
+      assert.deepEqual(emu.docs(target).map((d) => d._source['@timestamp']), tetragon.map((e) => new Date(e.data.time as string).toISOString()), target);
+      assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0, target);
+    }
   });
 
   it('resends per-item 429s alone, in a smaller request', async () => {
