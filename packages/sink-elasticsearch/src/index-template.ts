@@ -7,6 +7,13 @@
  * template gives it: ECS dynamic templates, `ignore_malformed`, lifecycle) plus that component,
  * at a priority above the built-in template's 100.
  *
+ * Elasticsearch refuses an index template whose patterns could match a name that another template
+ * of the same priority matches. Two sinks of one pipeline may well write overlapping targets (a
+ * templated `logs-{{event.dataset}}-default` beside a literal `logs-falco.alerts-default`), so the
+ * default priority follows specificity: 151 for a literal target (two literal names never overlap,
+ * and the specific template should win), 150 for a pattern. A clash Elasticsearch still reports
+ * (two overlapping patterns, or someone else's template) is named as such with the way out.
+ *
  * `flattened` takes any keys and any leaf types (one keyword-like field per map, queryable as
  * `falco.output_fields.ka.uri: "/version"`), so Elastic's nested vendor shapes
  * (`ecs` `vendor_fields: nested`) index without conflicts. The mappings are dynamic templates
@@ -42,7 +49,8 @@ export const DEFAULT_FLATTENED: readonly string[] = [
 export interface IndexTemplateOptions {
   readonly install: boolean;
   readonly name?: string;
-  readonly priority: number;
+  /** Unset: 151 for a literal target, 150 for a pattern (see the file comment). */
+  readonly priority?: number | undefined;
   readonly flattened: readonly string[];
   readonly overwrite: boolean;
 }
@@ -65,6 +73,11 @@ export function defaultTemplateName(pattern: string): string {
   return `tern-${base || 'events'}`;
 }
 
+/** The priority when none is set: a literal target outranks a pattern, so the two never clash. */
+export function defaultPriority(pattern: string): number {
+  return pattern.includes('*') ? 150 : 151;
+}
+
 const hashOf = (v: unknown): string => createHash('sha1').update(JSON.stringify(v)).digest('hex').slice(0, 16);
 
 /** The component and index template bodies for one target pattern (`dataStream`: the targets are data streams). */
@@ -82,7 +95,7 @@ export function templateBodies(pattern: string, dataStream: boolean, o: IndexTem
   const composed_of = [...builtins, component, 'ecs@mappings'];
   const indexContent: Record<string, unknown> = {
     index_patterns: [pattern],
-    priority: o.priority,
+    priority: o.priority ?? defaultPriority(pattern),
     composed_of,
     ignore_missing_component_templates: [...builtins, 'ecs@mappings'],
     ...(dataStream ? { data_stream: {} } : {}),
@@ -133,7 +146,12 @@ export async function installTemplates(client: Client, bodies: TemplateBodies, o
       throw new TernError('TERN_ERR_SINK_AUTH', `Elasticsearch refused to install the index template ${bodies.name} (HTTP ${status}): grant the manage_index_templates cluster privilege, or set index_template.install: false`, { cause: err });
     }
     if (status === 400) {
-      const reason = JSON.stringify((err as { meta?: { body?: unknown } }).meta?.body ?? '').slice(0, 300);
+      const body = (err as { meta?: { body?: { error?: { reason?: unknown } } } }).meta?.body;
+      const reason = JSON.stringify(body ?? '').slice(0, 300);
+      const esReason = typeof body?.error?.reason === 'string' ? body.error.reason : '';
+      if (esReason.includes('that have the same priority')) {
+        throw new TernError('TERN_ERR_SINK_UNSUPPORTED', `Elasticsearch refused the index template ${bodies.name}: another index template of the same priority matches some of the same names (HTTP 400: ${esReason.slice(0, 500)}); set index_template.priority to a value no overlapping template uses`, { cause: err });
+      }
       throw new TernError('TERN_ERR_SINK_UNSUPPORTED', `Elasticsearch refused the index template ${bodies.name} (HTTP 400: ${reason}); it needs Elasticsearch 8.7 or later`, { cause: err });
     }
     throw err;

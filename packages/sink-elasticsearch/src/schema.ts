@@ -64,7 +64,7 @@ export const schema: JsonSchema = {
       type: 'string',
       enum: ['data_stream', 'index'],
       description:
-        'data_stream: write to the data stream <type>-<dataset>-<namespace> (stock templates make logs-*-* a data stream). index: write to the target named by `index`. Unset: `index` when `index` is set, else `data_stream`. A target named like a data stream (`logs-<dataset>-<namespace>`, also metrics-, traces-, synthetics-) is written as one in either mode (`create`, `@timestamp` added when missing).',
+        'data_stream: write to the data stream <type>-<dataset>-<namespace> (stock templates make logs-*-* a data stream). index: write to the target named by `index`. Unset: `index` when `index` is set, else `data_stream`. A target the stock templates make a data stream (`logs-*-*`, also metrics-, traces-, synthetics-: logs-cilium_tetragon.log-default, logs-my-app-default) is written as one in either mode (`create`, `@timestamp` added when missing).',
       examples: ['data_stream', 'index'],
     },
     data_stream: {
@@ -83,7 +83,7 @@ export const schema: JsonSchema = {
       type: 'string',
       minLength: 1,
       description:
-        'Target name (mode index; setting it selects mode index): a literal, {{field.path}} templates (a missing field renders as unknown) and strftime %Y %m %d %H from the event time (timestamp_field, else now; %% for %). Lower-cased. Default in mode index: tern-%Y.%m.%d. A data-stream name here (logs-cilium_tetragon.log-default) is written as a data stream.',
+        'Target name (mode index; setting it selects mode index): a literal, {{field.path}} templates (a missing field renders as unknown) and strftime %Y %m %d %H from the event time (timestamp_field, else now; %% for %). Lower-cased. Default in mode index: tern-%Y.%m.%d. A data-stream name here (one the stock logs-*-* template matches: logs-cilium_tetragon.log-default, logs-my-app-default) is written as a data stream.',
       examples: ['tern-%Y.%m.%d', 'tetragon-{{node_name}}-%Y.%m', 'logs-cilium_tetragon.log-default'],
     },
     id: {
@@ -117,7 +117,13 @@ export const schema: JsonSchema = {
       properties: {
         install: { type: 'boolean', default: false, description: 'Install (or update) the templates at start; events wait until they are in place. Needs the manage_index_templates privilege.', examples: [true] },
         name: { type: 'string', minLength: 1, pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'Index template name (the component template is `<name>@mappings`). Default: `tern-` + the target pattern, e.g. tern-logs-falco.alerts-default.', examples: ['tern-falco'] },
-        priority: { type: 'integer', minimum: 0, default: 150, description: 'Template priority: above the built-in logs-*-* template (100); Elastic\'s integration templates use 200.', examples: [210] },
+        priority: {
+          type: 'integer',
+          minimum: 0,
+          description:
+            'Template priority: above the built-in logs-*-* template (100), below Elastic\'s integration templates (200). Default: 151 for a literal target, 150 for a templated one, so two sinks of a pipeline (logs-falco.alerts-default beside logs-{{event.dataset}}-default) do not clash: Elasticsearch refuses overlapping templates of equal priority.',
+          examples: [210],
+        },
         flattened: {
           type: 'array',
           items: { type: 'string', minLength: 1 },

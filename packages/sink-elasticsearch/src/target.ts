@@ -14,8 +14,14 @@ export const TARGET_TEMPLATE: TemplateOptions = Object.freeze({ ...NAME_TEMPLATE
 /** The target in mode index when `index` is not set (it cannot be a schema default: setting `index` selects the mode). */
 export const DEFAULT_INDEX = 'tern-%Y.%m.%d';
 
-/** `<type>-<dataset>-<namespace>` with a type Elasticsearch ships data-stream templates for. */
-export const DATA_STREAM_NAME = /^(?:logs|metrics|traces|synthetics)-[^-]+-[^-]+$/;
+/**
+ * A name Elasticsearch's stock templates make a data stream: their patterns are globs (`logs-*-*`,
+ * `metrics-*-*`, ...), so `logs-my-app-default` is one as much as `logs-cilium_tetragon.log-default`
+ * (a `*` takes dashes too). Tested the way Elasticsearch matches them, not as three dash-free parts:
+ * a name the cluster takes as a data stream but tern did not would get no `@timestamp`, and every
+ * document would be refused.
+ */
+export const DATA_STREAM_NAME = /^(?:logs|metrics|traces|synthetics)-.*-/s;
 
 /** The mode in effect: as set, else `index` when an index is named, else `data_stream`. */
 export function effectiveMode(c: { readonly mode?: EsMode | undefined; readonly index?: string | undefined }): EsMode {

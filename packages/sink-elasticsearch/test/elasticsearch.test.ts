@@ -8,7 +8,7 @@ import { LogEvent, withDefaults, type ComponentContext, type OptionsInput } from
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { makeEvents, testContext, trackedBatch, TEST_ORIGIN, waitFor, type TestContext } from '@tern/core/testing';
-import { startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions, TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
+import { sampleLines, startElasticsearch, type ElasticsearchEmulator, type ElasticsearchOptions, TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
 import { createElasticsearchSink, elasticsearchSink, type ElasticsearchConfig } from '../src/index.ts';
 
 /** The sink from options as a pipeline file would give them (the schema's defaults filled in). */
@@ -52,7 +52,7 @@ describe('index_template.install: templates before the first document', () => {
     assert.deepEqual(Object.keys(emu.componentTemplates()), ['tern-logs-falco.alerts-default@mappings']);
     const t = emu.indexTemplates()['tern-logs-falco.alerts-default'] as Record<string, unknown>;
     assert.deepEqual(t.index_patterns, [FALCO_DS]);
-    assert.equal(t.priority, 150);
+    assert.equal(t.priority, 151, 'a literal target');
     assert.deepEqual(t.data_stream, {});
     assert.deepEqual(t.composed_of, ['logs@mappings', 'logs@settings', 'tern-logs-falco.alerts-default@mappings', 'ecs@mappings']);
     assert.equal(emu.mappingSource(FALCO_DS), 'tern-logs-falco.alerts-default');
@@ -88,6 +88,44 @@ describe('index_template.install: templates before the first document', () => {
     assert.equal((emu.indexTemplates()['mine'] as Record<string, unknown>).priority, 300, 'kept as it was');
     assert.ok(c3.records.some((r) => /not installed by tern: left as it is/.test(r.msg ?? '')));
     assert.ok(ctx.records.some((r) => r.msg === 'index template installed'));
+  });
+
+  it('two sinks of one pipeline, a templated and a literal target, both install (equal priorities would clash on Elasticsearch)', { timeout: 10_000 }, async () => {
+    // examples/zeek-per-pod writes logs-{{event.dataset}}-default; beside it a Falco sink writes logs-falco.alerts-default.
+    // Elasticsearch refuses a second template of the same priority whose patterns overlap the first's.
+    const { emu, sink: every } = await setup({ dynamicMapping: true }, { data_stream: { dataset: '{{event.dataset}}' }, index_template: { install: true } });
+    const falcoCtx = testContext('falco_es', 'elasticsearch');
+    const falco = sinkFor({ endpoints: [emu.url], healthcheck: false, compression: 'none', data_stream: { dataset: 'falco.alerts' }, index_template: { install: true }, batch: { max_events: 10, timeout_ms: 20 }, request: FAST }, falcoCtx);
+    falco.start();
+    after(() => falco.stop(AbortSignal.timeout(200)));
+    const conn = new LogEvent(TEST_ORIGIN, JSON.stringify({ '@timestamp': '2024-11-05T09:14:25.118Z', event: { dataset: 'zeek.connection' }, zeek: { session_id: 'C1' } }), 'json', undefined, 1);
+    const b1 = trackedBatch([conn]);
+    every.accept(b1);
+    assert.equal(await b1.done, 'delivered');
+    const b2 = trackedBatch([alert({ ka: { uri: '/version' } }, 2)]);
+    falco.accept(b2);
+    assert.equal(await b2.done, 'delivered');
+    const prio = (n: string) => (emu.indexTemplates()[n] as Record<string, unknown>).priority;
+    assert.deepEqual([prio('tern-logs-default'), prio('tern-logs-falco.alerts-default')], [150, 151]);
+    assert.equal(emu.mappingSource('logs-zeek.connection-default'), 'tern-logs-default');
+    assert.equal(emu.mappingSource(FALCO_DS), 'tern-logs-falco.alerts-default', 'the specific template wins for its data stream');
+    assert.ok(!falcoCtx.records.some((r) => r.code === 'TERN_ERR_SINK_UNSUPPORTED'));
+  });
+
+  it('a clash Elasticsearch reports (equal priorities set by hand) is named, with the way out; nothing is sent meanwhile', async () => {
+    const { emu } = await setup({ dynamicMapping: true }, { data_stream: { dataset: '{{event.dataset}}' }, index_template: { install: true, priority: 160 } });
+    const put = await fetch(`${emu.url}/_index_template/tern-logs-default`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ index_patterns: ['logs-*-default'], priority: 160, data_stream: {}, _meta: { managed_by: 'tern' } }) });
+    assert.equal(put.status, 200);
+    const ctx = testContext('falco_es', 'elasticsearch');
+    const falco = sinkFor({ endpoints: [emu.url], healthcheck: false, compression: 'none', data_stream: { dataset: 'falco.alerts' }, index_template: { install: true, priority: 160 }, batch: { max_events: 10, timeout_ms: 20 }, request: { ...FAST, retry_max_ms: 50 } }, ctx);
+    falco.start();
+    after(() => falco.stop(AbortSignal.timeout(200)));
+    falco.accept(trackedBatch([alert({ a: 1 }, 1)]));
+    await waitFor(() => ctx.records.some((r) => r.code === 'TERN_ERR_SINK_UNSUPPORTED'), 5000, 'template clash reported');
+    const msg = ctx.records.find((r) => r.code === 'TERN_ERR_SINK_UNSUPPORTED')?.msg ?? '';
+    assert.match(msg, /another index template of the same priority matches some of the same names/);
+    assert.match(msg, /set index_template\.priority/);
+    assert.equal(bulks(emu).length, 0, 'no document before the template');
   });
 
   it('no privilege to install: the sink says so once, pauses, and keeps the events', async () => {
@@ -136,6 +174,23 @@ describe('elasticsearch sink against the emulator', () => {
     assert.equal(emu.count(DS), 5);
     assert.ok(emu.docs(DS).every((d) => typeof d._source['@timestamp'] === 'string'));
     assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0);
+  });
+
+  it('raw Tetragon lines (no @timestamp) to index: logs-cilium_tetragon.log-default or logs-my-app-default (a dash in the dataset) get @timestamp; nothing refused', async () => {
+    // The stock template's pattern is the glob logs-*-*, so the cluster makes both names data streams;
+    // written as a plain index, every document would be refused for its missing @timestamp.
+    for (const target of [DS, 'logs-my-app-default']) {
+      const { emu, ctx, sink } = await setup({}, { data_stream: {}, index: target });
+      const tetragon = sampleLines('tetragon.log').slice(0, 5).map((l, i) => new LogEvent(TEST_ORIGIN, l, 'json', undefined, i));
+      assert.ok(tetragon.every((e) => e.data['@timestamp'] === undefined));
+      const b = trackedBatch(tetragon);
+      sink.accept(b);
+      assert.equal(await b.done, 'delivered', target);
+      assert.deepEqual(emu.targets(), [target]);
+      assert.equal(emu.count(target), 5, target);
+      assert.deepEqual(emu.docs(target).map((d) => d._source['@timestamp']), tetragon.map((e) => new Date(e.data.time as string).toISOString()), target);
+      assert.equal(ctx.telemetry.snapshot().events_rejected ?? 0, 0, target);
+    }
   });
 
   it('resends per-item 429s alone, in a smaller request', async () => {

@@ -195,6 +195,17 @@ describe('schema and validate', () => {
     const plain = new BulkEncoder({ ...base, mode: 'index', index: 'tetragon-%Y' }, NOW);
     const [, doc2] = lines(plain.encode([line('{"a":1,"time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [unknown, Record<string, unknown>];
     assert.equal(doc2['@timestamp'], undefined, 'an ordinary index gets the line as it is');
+    // The stock patterns are globs (logs-*-*): a dash inside the dataset or namespace is still a data stream.
+    for (const index of ['logs-my-app-default', 'logs-tetragon-%Y.%m.%d', 'metrics-a-b-c']) {
+      const e = new BulkEncoder({ ...base, mode: 'index', index }, NOW);
+      const [, d] = lines(e.encode([line('{"a":1,"time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [unknown, Record<string, unknown>];
+      assert.equal(d['@timestamp'], '2024-11-22T05:20:00.000Z', index);
+    }
+    for (const index of ['logs-tetragon', 'logstash-2024.11.22', 'mylogs-a-b']) {
+      const e = new BulkEncoder({ ...base, mode: 'index', index }, NOW);
+      const [, d] = lines(e.encode([line('{"a":1,"time":"2024-11-22T05:20:00Z"}')]).body.toString()) as [unknown, Record<string, unknown>];
+      assert.equal(d['@timestamp'], undefined, `${index} is not a data-stream name`);
+    }
   });
 
   it('every option documents description and examples (defaults where one applies)', () => {

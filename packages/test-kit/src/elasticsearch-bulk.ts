@@ -791,6 +791,27 @@ function formatDate(d: Date, format: string): string {
   });
 }
 
+/**
+ * Whether two `*` globs match at least one common name (Elasticsearch intersects their automata
+ * to refuse two index templates of the same priority that could both match a new index).
+ */
+export function globsOverlap(a: string, b: string): boolean {
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    const key = i * (b.length + 1) + j;
+    const seen = memo.get(key);
+    if (seen !== undefined) return seen;
+    let r: boolean;
+    if (i === a.length && j === b.length) r = true;
+    else if (i < a.length && a[i] === '*') r = go(i + 1, j) || (j < b.length && go(i, j + 1));
+    else if (j < b.length && b[j] === '*') r = go(i, j + 1) || (i < a.length && go(i + 1, j));
+    else r = i < a.length && j < b.length && a[i] === b[j] && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
+}
+
 /** Why Elasticsearch would refuse this index name, or undefined when it is valid. */
 export function invalidIndexName(name: string): string | undefined {
   if (name !== name.toLowerCase()) return 'must be lowercase';

@@ -18,7 +18,10 @@
  *   every other string → keyword).
  * - Always refused, whatever `ignore_malformed` says: a concrete value where an object is mapped,
  *   an object where a leaf is mapped (Elasticsearch issue #12366), a non-object for `flattened`, a
- *   malformed `@timestamp`, and going past `index.mapping.total_fields.limit`.
+ *   malformed `@timestamp`, and going past `index.mapping.total_fields.limit` — unless
+ *   `index.mapping.total_fields.ignore_dynamic_beyond_limit` is on (built-in `logs@settings` since
+ *   8.13, Elasticsearch PR #105180): then new fields past the limit are left unmapped and listed in
+ *   `_ignored`, and the document is kept.
  * - Fields under an object mapped `dynamic: false` are kept in `_source` and not mapped at all.
  *
  * Dotted keys are object boundaries (`{"a.b": 1}` is field `b` of object `a`), which is how label
@@ -63,6 +66,8 @@ export interface PropertyRule {
 export interface MappingRules {
   readonly dateDetection: boolean;
   readonly ignoreMalformed: boolean;
+  /** `index.mapping.total_fields.ignore_dynamic_beyond_limit`: new fields past the limit are ignored, not refused. */
+  readonly ignoreDynamicBeyondLimit: boolean;
   readonly dynamicTemplates: readonly DynamicTemplate[];
   readonly properties: ReadonlyMap<string, PropertyRule>;
   /** Which template the rules came from (for `mappingSource`). */
@@ -90,7 +95,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, TemplateBody>> = {
       },
     },
   },
-  'logs@settings': { template: { settings: { index: { mapping: { ignore_malformed: true } } } } },
+  'logs@settings': { template: { settings: { index: { mapping: { ignore_malformed: true, total_fields: { ignore_dynamic_beyond_limit: true } } } } } },
   'ecs@mappings': {
     template: {
       mappings: {
@@ -135,7 +140,7 @@ export const BUILTIN_LOGS_TEMPLATE: TemplateBody = {
 };
 
 /** Elasticsearch's defaults for an index no template matches. */
-export const DEFAULT_RULES: MappingRules = { dateDetection: true, ignoreMalformed: false, dynamicTemplates: [], properties: new Map(), source: '(defaults)' };
+export const DEFAULT_RULES: MappingRules = { dateDetection: true, ignoreMalformed: false, ignoreDynamicBeyondLimit: false, dynamicTemplates: [], properties: new Map(), source: '(defaults)' };
 
 /** Problems Elasticsearch would refuse a template for (400 at PUT time), or undefined. */
 export function templateProblem(body: TemplateBody): string | undefined {
@@ -185,12 +190,15 @@ export function resolveRules(name: string, index: ReadonlyMap<string, TemplateBo
   parts.push(t);
   let dateDetection = true;
   let ignoreMalformed = false;
+  let ignoreDynamicBeyondLimit = false;
   const templates = new Map<string, DynamicTemplate>();
   const properties = new Map<string, PropertyRule>();
   for (const part of parts) {
     const tpl = isObj(part['template']) ? part['template'] : {};
     const im = settingIgnoreMalformed(tpl['settings']);
     if (im !== undefined) ignoreMalformed = im;
+    const beyond = settingBeyondLimit(tpl['settings']);
+    if (beyond !== undefined) ignoreDynamicBeyondLimit = beyond;
     const m = tpl['mappings'];
     if (!isObj(m)) continue;
     if (typeof m['date_detection'] === 'boolean') dateDetection = m['date_detection'];
@@ -200,7 +208,7 @@ export function resolveRules(name: string, index: ReadonlyMap<string, TemplateBo
     }
     collectProperties(m['properties'], '', properties);
   }
-  return { dateDetection, ignoreMalformed, dynamicTemplates: [...templates.values()], properties, source: tname, dataStream: t['data_stream'] !== undefined };
+  return { dateDetection, ignoreMalformed, ignoreDynamicBeyondLimit, dynamicTemplates: [...templates.values()], properties, source: tname, dataStream: t['data_stream'] !== undefined };
 }
 
 function settingIgnoreMalformed(settings: unknown): boolean | undefined {
@@ -212,6 +220,18 @@ function settingIgnoreMalformed(settings: unknown): boolean | undefined {
   if (isObj(mapping) && typeof mapping['ignore_malformed'] === 'boolean') return mapping['ignore_malformed'];
   const dotted = index['mapping.ignore_malformed'];
   return typeof dotted === 'boolean' ? dotted : undefined;
+}
+
+/** `index.mapping.total_fields.ignore_dynamic_beyond_limit` in nested or dotted form. */
+function settingBeyondLimit(settings: unknown): boolean | undefined {
+  if (!isObj(settings)) return undefined;
+  const flat = settings['index.mapping.total_fields.ignore_dynamic_beyond_limit'];
+  if (typeof flat === 'boolean') return flat;
+  const index = isObj(settings['index']) ? settings['index'] : settings;
+  const mapping = isObj(index['mapping']) ? index['mapping'] : undefined;
+  const tf = mapping !== undefined && isObj(mapping['total_fields']) ? mapping['total_fields'] : undefined;
+  const v = tf?.['ignore_dynamic_beyond_limit'] ?? index['mapping.total_fields.ignore_dynamic_beyond_limit'];
+  return typeof v === 'boolean' ? v : undefined;
 }
 
 function parseDynamicTemplate(name: string, def: Record<string, unknown>): DynamicTemplate {
@@ -355,6 +375,21 @@ export class TargetMapping {
     const refusal = this.#walk(doc, '', added, ignored, addedIgnore);
     if (refusal !== undefined) return { refusal, ignored, added, addedIgnore };
     if (added.size > 0 && this.fields.size + added.size > this.#limit) {
+      if (this.rules.ignoreDynamicBeyondLimit) {
+        // Fields are added in document order (an object before what is under it); past the limit
+        // the rest stay unmapped (kept in _source) and the leaves among them are listed in _ignored.
+        let room = Math.max(0, this.#limit - this.fields.size);
+        for (const [path, type] of [...added]) {
+          if (room > 0) {
+            room--;
+            continue;
+          }
+          added.delete(path);
+          addedIgnore.delete(path);
+          if (type !== 'object' && type !== 'nested' && !ignored.includes(path)) ignored.push(path);
+        }
+        return { ignored, added, addedIgnore };
+      }
       return { refusal: { field: '', type: 'limit', value: undefined, kind: 'limit', added: added.size }, ignored, added, addedIgnore };
     }
     return { ignored, added, addedIgnore };

@@ -13,8 +13,8 @@
  * use); the bulk engine and the mapping live in their own files.
  */
 import { randomBytes } from 'node:crypto';
-import { BulkStore, globToRegExp, invalidIndexName, resolveDateMath } from './elasticsearch-bulk.ts';
-import { BUILTIN_COMPONENTS, resolveRules, templateProblem } from './elasticsearch-mapping.ts';
+import { BulkStore, globsOverlap, globToRegExp, invalidIndexName, resolveDateMath } from './elasticsearch-bulk.ts';
+import { BUILTIN_COMPONENTS, BUILTIN_LOGS_TEMPLATE, resolveRules, templateProblem } from './elasticsearch-mapping.ts';
 import type { ElasticsearchStats, ItemFaultRule, MappingConflictRule, MappingType, StoredDocument } from './elasticsearch-bulk.ts';
 import { EmulatorFacade, EmulatorServer, json, parseBasic, text } from './server.ts';
 import type { CommonOptions, Emulator, Exchange, Reply } from './server.ts';
@@ -383,6 +383,8 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
       );
       if (missing.length > 0) return esError(400, 'invalid_index_template_exception', `index_template [${name}] invalid, cause [index template [${name}] specifies component templates [${missing.join(', ')}] that do not exist]`);
       if (ex.query.get('create') === 'true' && this.#templates.has(name)) return esError(400, 'illegal_argument_exception', `index template [${name}] already exists`);
+      const clash = this.#samePriorityOverlap(name, t, list);
+      if (clash !== undefined) return esError(400, 'illegal_argument_exception', clash);
       this.#templates.set(name, t);
       // A template with `data_stream` makes matching names data streams, as on a real cluster.
       if (t['data_stream'] !== undefined) this.#store.addDataStreamPatterns(list);
@@ -398,6 +400,25 @@ class ElasticsearchServer extends EmulatorFacade implements ElasticsearchEmulato
       return this.#reply(ex, 200, { acknowledged: true });
     }
     return methodNotAllowed(ex, ['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+  }
+
+  /**
+   * Elasticsearch refuses an index template whose patterns could match a name another template of
+   * the same priority matches (MetadataIndexTemplateService: "multiple index templates may not match
+   * during index creation"); the built-in `logs` template (priority 100) counts too. Undefined when none clashes.
+   */
+  #samePriorityOverlap(name: string, t: Record<string, unknown>, patterns: readonly string[]): string | undefined {
+    const prio = (x: Record<string, unknown>): number => (typeof x['priority'] === 'number' ? x['priority'] : 0);
+    const pats = (x: Record<string, unknown>): string[] => {
+      const p = x['index_patterns'];
+      return typeof p === 'string' ? [p] : Array.isArray(p) ? p.filter((v): v is string => typeof v === 'string') : [];
+    };
+    const others: Array<[string, Record<string, unknown>]> = [...this.#templates.entries(), ['logs', BUILTIN_LOGS_TEMPLATE]];
+    const clashing = others.filter(([n, o]) => n !== name && prio(o) === prio(t) && pats(o).some((a) => patterns.some((b) => globsOverlap(a, b))));
+    if (clashing.length === 0) return undefined;
+    const names = clashing.map(([n]) => n);
+    const theirs = clashing.map(([n, o]) => `${n} => [${pats(o).join(', ')}]`).join(', ');
+    return `index template [${name}] has index patterns [${patterns.join(', ')}] matching patterns from existing templates [${names.join(',')}] with patterns (${theirs}) that have the same priority [${prio(t)}], multiple index templates may not match during index creation, please use a different priority`;
   }
 
   /** A request body that must be a JSON object (template APIs), or the error reply. */

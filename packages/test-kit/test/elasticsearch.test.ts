@@ -434,6 +434,27 @@ describe('elasticsearch emulator: dynamic mapping (opt-in)', () => {
 describe('elasticsearch emulator: mappings from templates (dynamicMapping)', () => {
   const TS = '2026-08-21T10:00:00.000Z';
 
+  test('logs-*-* ignores new fields past the total fields limit (logs@settings ignore_dynamic_beyond_limit) instead of refusing the document', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true, totalFieldsLimit: 8 });
+    try {
+      const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+      const r = await post(`${es.url}/_bulk`, nd(
+        { create: { _index: 'logs-many-default', _id: 'a' } }, { '@timestamp': TS, pod: { labels: labels(3) } },
+        { create: { _index: 'logs-many-default', _id: 'b' } }, { '@timestamp': TS, pod: { labels: labels(6) } },
+        { index: { _index: 'plain', _id: 'c' } }, { pod: { labels: labels(9) } },
+      ));
+      assert.deepEqual(r.json.items.map((i: any) => (i.create ?? i.index).status), [201, 201, 400], 'a plain index still refuses');
+      // Mapped first: @timestamp, data_stream and its three fields; then pod, pod.labels, k0 make 8, so k1 and k2 are past the limit in a.
+      const ignored = es.docs('logs-many-default').map((d) => d._ignored ?? []);
+      assert.deepEqual(ignored, [['pod.labels.k1', 'pod.labels.k2'], ['pod.labels.k1', 'pod.labels.k2', 'pod.labels.k3', 'pod.labels.k4', 'pod.labels.k5']]);
+      assert.deepEqual(Object.keys(es.mapping('logs-many-default')).filter((f) => f.startsWith('pod.')), ['pod.labels', 'pod.labels.k0']);
+      assert.deepEqual((es.docs('logs-many-default')[1]?._source.pod as { labels: Record<string, string> }).labels, labels(6), 'kept in _source');
+      assert.match(r.json.items[2].index.error.reason, /Limit of total fields \[8\] has been exceeded/);
+    } finally {
+      await es.close();
+    }
+  });
+
   test('logs-*-* gets the built-in logs template: label keys that collide are refused, misfits are ignored, not refused', async () => {
     const es = await startElasticsearch({ dynamicMapping: true });
     try {
@@ -506,6 +527,28 @@ describe('elasticsearch emulator: mappings from templates (dynamicMapping)', () 
       assert.equal(m['kubernetes.audit.requestObject.status'], undefined, 'dynamic: false maps nothing below');
       const got = (await (await fetch(`${es.url}/_component_template/tern-ecs@mappings`)).json()) as { component_templates: Array<{ name: string }> };
       assert.equal(got.component_templates[0]?.name, 'tern-ecs@mappings');
+    } finally {
+      await es.close();
+    }
+  });
+});
+
+describe('elasticsearch emulator: index templates of one priority may not overlap', () => {
+  test('a template whose patterns could match what another of the same priority matches is refused, as Elasticsearch refuses it', async () => {
+    const es = await startElasticsearch({ dynamicMapping: true });
+    try {
+      const put = (name: string, body: unknown) => post(`${es.url}/_index_template/${name}`, JSON.stringify(body), { 'content-type': 'application/json' }, 'PUT');
+      assert.equal((await put('every-dataset', { index_patterns: ['logs-*-default'], priority: 150, data_stream: {} })).status, 200);
+      const clash = await put('falco', { index_patterns: ['logs-falco.alerts-default'], priority: 150, data_stream: {} });
+      assert.equal(clash.status, 400);
+      assert.equal(clash.json.error.type, 'illegal_argument_exception');
+      assert.match(clash.json.error.reason, /matching patterns from existing templates \[every-dataset\] .* same priority \[150\], multiple index templates may not match during index creation/);
+      assert.equal((await put('falco', { index_patterns: ['logs-falco.alerts-default'], priority: 151, data_stream: {} })).status, 200, 'another priority');
+      assert.equal((await put('prod', { index_patterns: ['logs-*-prod'], priority: 150 })).status, 200, 'no name matches both logs-*-default and logs-*-prod');
+      assert.equal((await put('every-dataset', { index_patterns: ['logs-*-default'], priority: 150, data_stream: {}, _meta: { v: 2 } })).status, 200, 'a template does not clash with itself');
+      const builtin = await put('mine', { index_patterns: ['logs-mine-*'], priority: 100 });
+      assert.equal(builtin.status, 400, 'the built-in logs template (logs-*-*, 100) counts');
+      assert.match(builtin.json.error.reason, /\(logs => \[logs-\*-\*\]\)/);
     } finally {
       await es.close();
     }

@@ -284,6 +284,27 @@ test('Splunk search exports: the event is result._raw, host and source become ho
   assert.ok((bad.out[0]?.data.tags as string[]).includes(ECS_FAILURE_TAG));
 });
 
+test('Splunk search exports are unwrapped by every profile, not only Zeek (ECS.md "Envelopes")', async () => {
+  const cases: Array<[EcsConfig['profile'], string, (d: Doc) => Doc]> = [
+    ['tetragon', 'tetragon.log', (d) => mapTetragon(d)],
+    ['falco', 'falco.json', (d) => mapFalco(d)],
+    ['k8s_audit', 'k8s-audit.log', (d) => mapK8sAudit(d)],
+  ];
+  for (const [profile, file, map] of cases) {
+    const line = fixtureLine(file, 1);
+    const wrapped = JSON.stringify({ preview: false, offset: 0, result: { _raw: line, host: 'forwarder-1', source: `/var/log/${file}`, sourcetype: profile } });
+    const { out, ctx } = await run<EcsConfig>(ecsTransform, { profile }, [jsonEvent(wrapped, '/exports/splunk-export.json')]);
+    const d = out[0]?.data as Doc;
+    const want = map(JSON.parse(line) as Doc);
+    assert.equal(ctx.telemetry.snapshot().ecs_failures ?? 0, 0, profile);
+    assert.equal(d.result, undefined, `${profile}: the wrapper is gone`);
+    assert.deepEqual(d.event, want.event, profile);
+    assert.deepEqual(d.log, { file: { path: `/var/log/${file}` } }, profile);
+    // The event's own host (Tetragon's node_name, Falco's hostname) wins over the forwarder's.
+    assert.deepEqual(d.host, (want.host as Doc | undefined) ?? { name: 'forwarder-1' }, profile);
+  }
+});
+
 test('metadata the file source wrote (add_metadata: ecs, path_fields) stays at its ECS place, for every profile', async () => {
   const cases: [OptionsInput<EcsConfig>, string, string, (d: Doc) => unknown][] = [
     [{ profile: 'tetragon' }, 'tetragon.log', '/var/log/pods/payments_checkout/tetragon.log', (d) => (d.cilium_tetragon as { log: Doc }).log],
