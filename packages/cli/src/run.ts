@@ -60,10 +60,10 @@ function issueOf(i: { severity: string; code: string; file: string; line: number
   return { severity: i.severity, code: i.code, file: i.file, line: i.line, col: i.col, ...(i.component ? { component: i.component } : {}) };
 }
 
-/** A tap filter: CEL over `event`, as in `filter` and `route`. */
-export function compileTapFilter(source: string): (data: Record<string, unknown>) => boolean {
+/** A tap filter: CEL over `event`, as in `filter` and `route`; undefined for an event it could not be evaluated on. */
+export function compileTapFilter(source: string): (data: Record<string, unknown>) => boolean | undefined {
   const c = compileCondition(source);
-  return (data) => c.test(data) === true;
+  return (data) => c.test(data);
 }
 
 export async function runCommand(opts: RunOptions, registry: Registry): Promise<void> {

@@ -238,6 +238,18 @@ describe('tern tap and tern top', () => {
     assert.ok(shown() >= 1 && shown() <= 10, `${shown()} events through a 5/s tap`);
     slow.child.kill('SIGINT');
     assert.equal(await slow.exit, 0, slow.stderr());
+    // A filter that cannot be evaluated (`%` on a JSON number, a double) shows nothing, and says so
+    // instead of looking like a quiet component.
+    const broken = tern(['tap', 'in', '--api', url, '--filter', 'event.seq % 2 == 0']);
+    cleanups.push(() => void (broken.child.exitCode === null && broken.child.kill('SIGKILL')));
+    await until(() => broken.stderr().includes('tapping in'), 10_000, 'the third tap to attach');
+    appendFileSync(log, seqLines(240, 7));
+    const notShown = (): number => [...broken.stderr().matchAll(/… (\d+) events not shown: the filter could not be evaluated on them/g)].reduce((a, m) => a + Number(m[1]), 0);
+    await until(() => notShown() === 7, 10_000, 'the tap to report the events its filter failed on');
+    assert.equal(broken.stdout(), '');
+    assert.match(broken.stderr(), /int\(event\.n\)/, 'the message says how to fix the filter');
+    broken.child.kill('SIGINT');
+    assert.equal(await broken.exit, 0, broken.stderr());
     const bad = tern(['tap', 'nothere', '--api', url]);
     assert.equal(await bad.exit, 1);
     assert.match(bad.stderr(), /no component "nothere"; running: in, odd, out/);
@@ -245,9 +257,9 @@ describe('tern tap and tern top', () => {
     assert.equal(await top.exit, 0, top.stderr());
     const screen = top.stdout();
     assert.match(screen, /^COMPONENT +KIND +TYPE +IN\/s +OUT\/s +EVENTS OUT +ERRORS +DROPPED +BUFFER +STATE/m);
-    assert.match(screen, /^in +source +file +- +[\d.]+ +240 /m);
-    assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +120 /m);
-    assert.match(screen, /^out +sink +file +[\d.]+ +[\d.]+ +120 +0 +0 +[\d.]+% 0ev +healthy/m);
+    assert.match(screen, /^in +source +file +- +[\d.]+ +247 /m);
+    assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +123 /m);
+    assert.match(screen, /^out +sink +file +[\d.]+ +[\d.]+ +123 +0 +0 +[\d.]+% 0ev +healthy/m);
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 0, run.stderr());
   });
