@@ -84,6 +84,8 @@ describe('the HTTP API', () => {
     assert.equal(sample(text, 'tern_events_in_total', es_), 1500);
     assert.equal(sample(text, 'tern_events_out_total', src), 1500);
     assert.equal(sample(text, 'tern_read_bytes_total', src), seqLines(0, 1500).length);
+    // Event bytes: the lines as read, without their newlines.
+    assert.equal(sample(text, 'tern_received_event_bytes_total', es_), seqLines(0, 1500).length - 1500);
     assert.equal(sample(text, 'tern_requests_total', es_), bulks);
     assert.equal(sample(text, 'tern_request_duration_seconds_count', es_), bulks, 'one latency observation per request');
     assert.equal(sample(text, 'tern_batch_events_sum', es_), 1500);

@@ -46,7 +46,7 @@ import type { Logger } from 'pino';
 import { filter, firstValueFrom, fromEvent, map, merge, race, Subject, take, type Observable } from 'rxjs';
 import type { ComponentConfig, PipelineConfig } from '../config/types.ts';
 import { AckGroup, type AckCallback } from '../event/ack.ts';
-import type { LogEvent } from '../event/event.ts';
+import { eventBytes, type LogEvent } from '../event/event.ts';
 import type { ComponentContext, Sink, SinkReport, Source, SourceContext } from '../plugin/types.ts';
 import { TernError, isTernError } from '../errors.ts';
 import { Telemetry, type ComponentTelemetry } from '../telemetry/telemetry.ts';
@@ -250,11 +250,7 @@ export class Pipeline {
       ...ctx,
       emit: (events: LogEvent[], onAck?: AckCallback, bytes?: number, signal?: AbortSignal): Promise<void> => {
         if (events.length === 0) return Promise.resolve();
-        let size = bytes;
-        if (size === undefined) {
-          size = 0;
-          for (const e of events) size += e.size;
-        }
+        const size = bytes ?? eventBytes(events);
         const count = events.length;
         const dispatchNow = (): void => {
           n.inflight += count;
