@@ -194,6 +194,40 @@ describe('reload', () => {
     assert.equal(es.count(), TOTAL);
   });
 
+  it('SIGHUP that changes the only source: tern goes on, the new instance resumes at the checkpoint and reads the added file', async () => {
+    const dir = tmp();
+    write(dir, 'a.log', seqLines(0, 300));
+    write(dir, 'b.log', seqLines(1000, 20));
+    const pipeline = (include: string) => `api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: ${include}, decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n`;
+    const p = write(dir, 'p.yaml', pipeline('[a.log]'));
+    const { run } = await runWithApi(['-c', p]);
+    const out = (): number[] => {
+      try {
+        return readFileSync(join(dir, 'out.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
+      } catch {
+        return [];
+      }
+    };
+    await until(() => out().length === 300, 10_000, 'a.log delivered');
+    writeFileSync(p, pipeline('[a.log, b.log]'));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => l.msg === 'configuration reloaded'), 10_000, 'the reload');
+    const reloaded = logs(run).find((l) => l.msg === 'configuration reloaded') as { started: string[]; stopped: string[] };
+    assert.deepEqual([reloaded.started, reloaded.stopped], [['in'], ['in']]);
+    appendFileSync(join(dir, 'a.log'), seqLines(300, 50));
+    await until(() => out().length >= 370, 10_000, `the new lines of a.log and all of b.log (have ${out().length})`);
+    assert.equal(run.child.exitCode, null, `tern is still running:\n${run.stderr()}`);
+    assert.ok(!logs(run).some((l) => l.msg === 'inputs finished; draining'), 'the old source stopping was taken for the inputs ending');
+    const resumed = logs(run).filter((l) => l.msg === 'reading file' && String(l.path).endsWith('a.log'));
+    assert.equal(resumed.length, 2, 'a.log opened by the old and by the new instance');
+    assert.equal(resumed[1]?.resumed, true, 'the new instance resumed from the checkpoint');
+    const seqs = out();
+    assert.deepEqual([...new Set(seqs)].sort((x, y) => x - y), [...Array.from({ length: 350 }, (_, i) => i), ...Array.from({ length: 20 }, (_, i) => 1000 + i)]);
+    assert.equal(seqs.length, 370, 'nothing read twice');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+  });
+
   it('--watch-config applies a changed file without a signal', async () => {
     const dir = tmp();
     write(dir, 'in.log', seqLines(0, 5));

@@ -119,6 +119,11 @@ export class Pipeline {
   private applied: PipelineConfig | undefined;
   /** Serialises applies: one reload at a time, and shutdown waits for the one in progress. */
   private applying: Promise<unknown> = Promise.resolve();
+  /**
+   * True while a reload changes the running components: sources it stops are not inputs that ended,
+   * and the set of sources is incomplete until it finished (`applied$` then checks again).
+   */
+  private reconfiguring = false;
   private readonly sourceExit$ = new Subject<void>();
   private readonly applied$ = new Subject<void>();
   private stopReason: StopReason = 'signal';
@@ -347,7 +352,14 @@ export class Pipeline {
    * component cannot be built or started. Serialised: a second call waits for the first.
    */
   apply(next: PipelineConfig): Promise<ApplyResult> {
-    const p = this.applying.then(() => this.applyNow(next));
+    const p = this.applying.then(async () => {
+      this.reconfiguring = this.applied !== undefined;
+      try {
+        return await this.applyNow(next);
+      } finally {
+        this.reconfiguring = false;
+      }
+    });
     this.applying = p.catch(() => undefined);
     return p;
   }
@@ -542,9 +554,10 @@ export class Pipeline {
       });
     if (this.once) watchStall();
 
-    // Every source finished: checked whenever one exits or a configuration was applied (a reload may replace them all).
+    // Every source finished: checked whenever one exits or a configuration was applied (a reload may
+    // replace them all). Not during a reload: the sources it stops are being replaced, not done.
     const sourcesDone$: Observable<StopReason> = merge(this.sourceExit$, this.applied$).pipe(
-      filter(() => [...this.nodes.values()].every((n) => n.source === undefined || n.finished === true)),
+      filter(() => !this.reconfiguring && [...this.nodes.values()].every((n) => n.source === undefined || n.finished === true)),
       map(() => 'sources_done' as const),
     );
     const stop$: Observable<StopReason> = fromEvent(this.stopController.signal, 'abort').pipe(map(() => this.stopReason));
