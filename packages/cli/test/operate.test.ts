@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
@@ -226,6 +228,29 @@ describe('reload', () => {
     assert.equal(seqs.length, 370, 'nothing read twice');
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 0, run.stderr());
+  });
+
+  it('SIGHUP that moves an http_server source to a port that is taken: tern says why, drains what it took, and exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+    const port = (taken.address() as AddressInfo).port;
+    const dir = tmp();
+    const pipeline = (address: string) => `api: { address: "127.0.0.1:0" }\nsources:\n  falco: { type: http_server, address: "${address}" }\nsinks:\n  out: { type: file, inputs: [falco], path: out.ndjson }\n`;
+    const p = write(dir, 'p.yaml', pipeline('127.0.0.1:0'));
+    const { run } = await runWithApi(['-c', p]);
+    await until(() => logs(run).some((l) => l.msg === 'listening'), 10_000, 'the http_server to listen');
+    const url = logs(run).find((l) => l.msg === 'listening')?.url as string;
+    assert.equal((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' })).status, 200);
+    writeFileSync(p, pipeline(`127.0.0.1:${port}`));
+    run.child.kill('SIGHUP');
+    assert.equal(await run.exit, 1, 'a source that cannot run is not a successful run');
+    const failed = logs(run).find((l) => l.code === 'TERN_ERR_SOURCE');
+    assert.match(String((failed?.err as { message?: string } | undefined)?.message), /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    const last = logs(run).at(-1) as { msg: string; code: string };
+    assert.equal(last.code, 'TERN_ERR_SOURCE');
+    assert.match(last.msg, /^stopped with an error: source falco stopped with an error: cannot listen/);
+    assert.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), '{"n":1}\n', 'what it took before is delivered');
   });
 
   it('--watch-config applies a changed file without a signal', async () => {

@@ -293,7 +293,9 @@ export class Pipeline {
       () => undefined,
       (e: unknown) => {
         if ((e as Error)?.name === 'AbortError' && n.ctl.signal.aborted) return; // stopped while waiting for budget
-        this.logger.error({ component: n.c.id, err: e }, 'source stopped with an error');
+        this.logger.error({ component: n.c.id, err: e, code: 'TERN_ERR_SOURCE' }, 'source stopped with an error');
+        // The run does not report success: a source that cannot run is not a run that did its work.
+        this.fatalError ??= isTernError(e) ? e : new TernError('TERN_ERR_SOURCE', `source ${n.c.id} stopped with an error: ${(e as Error)?.message ?? String(e)}`, { cause: e });
         this.stop('error');
       },
     );
