@@ -325,3 +325,20 @@ describe('tern tap and tern top', () => {
     assert.equal(await run.exit, 0, run.stderr());
   });
 });
+
+describe('tern tap and tern top without an API to talk to', () => {
+  it('a pipeline with no api block, or an invalid one, is one line on stderr and exit 1, not a stack trace', async () => {
+    const dir = tmp();
+    const noApi = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin }\nsinks:\n  out: { type: console, inputs: [in] }\n');
+    for (const cmd of [['top', '-c', noApi], ['tap', 'in', '-c', noApi]]) {
+      const r = tern(cmd);
+      assert.equal(await r.exit, 1);
+      assert.equal(r.stderr(), `tern ${cmd[0]}: ${noApi} sets no api.address: the API is off in that pipeline (add api: { address: 127.0.0.1:8686 })\n`);
+    }
+    const broken = write(dir, 'broken.yaml', 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: stdinn }\n');
+    const r = tern(['tap', 'in', '-c', broken]);
+    assert.equal(await r.exit, 1);
+    assert.match(r.stderr(), new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: error: `));
+    assert.doesNotMatch(r.stderr(), /\n\s+at /, 'no stack trace');
+  });
+});
