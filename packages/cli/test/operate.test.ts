@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -47,6 +47,18 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   const want = l === '' ? name : `${name}{${l}}`;
   const line = text.split('\n').find((l) => l.startsWith(`${want} `));
   return line === undefined ? undefined : Number(line.slice(want.length + 1));
+}
+
+/** A GET on a new connection (a moved API closed the kept-alive ones). */
+function fresh(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    }).on('error', reject);
+  });
 }
 
 function seqLines(from: number, n: number): string {
@@ -251,6 +263,42 @@ describe('reload', () => {
     assert.equal(last.code, 'TERN_ERR_SOURCE');
     assert.match(last.msg, /^stopped with an error: source falco stopped with an error: cannot listen/);
     assert.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), '{"n":1}\n', 'what it took before is delivered');
+  });
+
+  it('SIGHUP that moves api.address to a taken port keeps the API where it was; a free one moves it', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+    const busy = (taken.address() as AddressInfo).port;
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
+    const freePort = (free.address() as AddressInfo).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    const dir = tmp();
+    write(dir, 'in.log', seqLines(0, 3));
+    const pipeline = (port: number) => `api: { address: "127.0.0.1:${port}" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n`;
+    const first = createServer();
+    await new Promise<void>((r) => first.listen(0, '127.0.0.1', () => r()));
+    const firstPort = (first.address() as AddressInfo).port;
+    await new Promise<void>((r) => first.close(() => r()));
+    const p = write(dir, 'p.yaml', pipeline(firstPort));
+    const { run, url } = await runWithApi(['-c', p]);
+        writeFileSync(p, pipeline(busy));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => typeof l.msg === 'string' && l.msg.startsWith('the API could not move')), 10_000, 'the refusal');
+    const refused = logs(run).find((l) => typeof l.msg === 'string' && l.msg.startsWith('the API could not move')) as { msg: string; url: string };
+    assert.match(refused.msg, new RegExp(`^the API could not move to 127\\.0\\.0\\.1:${busy} \\(.*EADDRINUSE\\); it stays on 127\\.0\\.0\\.1:${firstPort}$`));
+    assert.equal(refused.url, url);
+    assert.equal((await fresh(`${url}/readyz`)).status, 200, 'the probes still answer where they did');
+    assert.match((await fresh(`${url}/metrics`)).text, /^tern_config_reloads_total\{result="applied"\} 1$/m, 'the rest of the new configuration applies');
+    writeFileSync(p, pipeline(freePort));
+    run.child.kill('SIGHUP');
+    const moved = `http://127.0.0.1:${freePort}`;
+    await until(() => logs(run).some((l) => l.msg === 'API listening: /healthz, /readyz, /metrics' && l.url === moved), 10_000, 'the move');
+    assert.equal((await fresh(`${moved}/readyz`)).status, 200);
+    await assert.rejects(fresh(`${url}/readyz`), /ECONNREFUSED/, 'the old address is closed');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
   });
 
   it('--watch-config applies a changed file without a signal', async () => {
