@@ -291,8 +291,13 @@ export class Pipeline {
     const source = n.source as Source;
     n.running = source.run().then(
       () => undefined,
-      (e: unknown) => {
+      async (e: unknown) => {
         if ((e as Error)?.name === 'AbortError' && n.ctl.signal.aborted) return; // stopped while waiting for budget
+        const fallback = n.fallback;
+        n.fallback = undefined;
+        // A reload changed it and the new options fail when they run: undo the change for this source.
+        // Its `running` settles once the previous configuration runs in its place, so the inputs do not look finished.
+        if (fallback !== undefined && !this.stopController.signal.aborted && this.nodes.get(n.c.id) === n && (await this.restoreSource(n, fallback, e))) return;
         this.logger.error({ component: n.c.id, err: e, code: 'TERN_ERR_SOURCE' }, 'source stopped with an error');
         // The run does not report success: a source that cannot run is not a run that did its work.
         this.fatalError ??= isTernError(e) ? e : new TernError('TERN_ERR_SOURCE', `source ${n.c.id} stopped with an error: ${(e as Error)?.message ?? String(e)}`, { cause: e });
@@ -303,6 +308,30 @@ export class Pipeline {
       n.finished = true;
       this.sourceExit$.next();
     });
+  }
+
+  /**
+   * Runs a source's previous configuration in place of a changed one that failed once it ran
+   * (`fallback`), from the checkpoint the failed instance leaves. True when it runs again.
+   */
+  private async restoreSource(failed: Node, previous: ComponentConfig, err: unknown): Promise<boolean> {
+    this.logger.error({ component: failed.c.id, err, code: 'TERN_ERR_SOURCE' }, `the source the reload changed failed when it ran (${(err as Error)?.message ?? String(err)}); running it with its previous options`);
+    this.reloads.rejected++;
+    await this.closeSource(failed, AbortSignal.timeout(Math.min(5000, this.config.shutdown_timeout_ms)));
+    let n: Node;
+    try {
+      n = await this.buildSource(previous);
+    } catch (e) {
+      this.logger.error({ component: failed.c.id, err: e }, 'its previous options cannot be built either');
+      return false;
+    }
+    if (this.stopController.signal.aborted || this.nodes.get(failed.c.id) !== failed) {
+      await this.closeSource(n, AbortSignal.timeout(Math.min(5000, this.config.shutdown_timeout_ms)));
+      return true;
+    }
+    this.nodes.set(failed.c.id, n);
+    this.runSource(n);
+    return true;
   }
 
   /** Stops one source (reload): abort, wait for its reads and acknowledgements, last checkpoint. */
@@ -450,6 +479,9 @@ export class Pipeline {
         if (before === undefined) continue;
         n = await this.buildSource(before);
       }
+      // A changed source that fails once it runs goes back to its previous options (restoreSource).
+      const before = prev?.components.find((x) => x.id === c.id);
+      if (before !== undefined && n.c !== before) n.fallback = before;
       nodes.set(c.id, n);
       started.push(c.id);
       if (this.started) this.runSource(n);
