@@ -95,6 +95,10 @@ export function tap(base: string, component: string, o: TapOptions): Promise<num
             process.stderr.write(`… ${String(o2.skipped)} events skipped (${String(o2.reason)})\n`);
             return;
           }
+          if (o2.filter_errors !== undefined) {
+            process.stderr.write(`… ${String(o2.filter_errors)} events not shown: ${String(o2.reason)}\n`);
+            return;
+          }
           process.stdout.write(`${JSON.stringify(o.withOutput ? o2 : o2.event)}\n`);
         },
         error: (e: unknown) => {

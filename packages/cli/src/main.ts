@@ -6,7 +6,7 @@
  * What `run` does with signals, reloads and progress is in run.ts.
  */
 import { Command, Option } from 'commander';
-import { pipelineSchema, type LogFormat, type Registry } from '@tern/core';
+import { ConfigError, formatIssue, pipelineSchema, type LogFormat, type Registry } from '@tern/core';
 import { apiUrl, tap, top } from './api-client.ts';
 import { builtinRegistry } from './registry.ts';
 import { graphSummary, loadOrReport, runCommand, VERSION } from './run.ts';
@@ -20,6 +20,20 @@ function configFiles(opts: { config: string[] }): string[] {
   if (opts.config.length) return opts.config;
   if (process.env.TERN_CONFIG) return process.env.TERN_CONFIG.split(',');
   return ['tern.yaml'];
+}
+
+/**
+ * The API that `tap` and `top` talk to, or undefined once it said on stderr why there is none (a
+ * pipeline without `api`, an invalid pipeline file): a usage mistake gets a line, not a stack trace.
+ */
+function apiOrReport(command: string, opts: { api?: string; config: string[] }, registry: Registry): string | undefined {
+  try {
+    return apiUrl(opts, registry);
+  } catch (e) {
+    if (e instanceof ConfigError) for (const i of e.issues) process.stderr.write(`${formatIssue(i)}\n`);
+    else process.stderr.write(`tern ${command}: ${(e as Error).message}\n`);
+    return undefined;
+  }
 }
 
 export function createProgram(registry: Registry = builtinRegistry()): Command {
@@ -76,7 +90,9 @@ export function createProgram(registry: Registry = builtinRegistry()): Command {
     .option('--limit <n>', 'stop after this many events (0: until Ctrl-C)', '0')
     .option('--with-output', 'print {component, output, event} instead of the event alone', false)
     .action(async (component: string, opts: { api?: string; config: string[]; rate: string; filter?: string; limit: string; withOutput: boolean }) => {
-      process.exitCode = await tap(apiUrl(opts, registry), component, { rate: Number(opts.rate), limit: Number(opts.limit), withOutput: opts.withOutput, ...(opts.filter ? { filter: opts.filter } : {}) });
+      const api = apiOrReport('tap', opts, registry);
+      if (api === undefined) return void (process.exitCode = 1);
+      process.exitCode = await tap(api, component, { rate: Number(opts.rate), limit: Number(opts.limit), withOutput: opts.withOutput, ...(opts.filter ? { filter: opts.filter } : {}) });
     });
 
   program
@@ -87,7 +103,9 @@ export function createProgram(registry: Registry = builtinRegistry()): Command {
     .option('--interval <seconds>', 'refresh this often', '1')
     .option('--iterations <n>', 'draw this many times, then exit (default: until q on a terminal, 2 in a pipe)')
     .action(async (opts: { api?: string; config: string[]; interval: string; iterations?: string }) => {
-      process.exitCode = await top(apiUrl(opts, registry), { intervalMs: Math.max(0.1, Number(opts.interval) || 1) * 1000, ...(opts.iterations ? { iterations: Number(opts.iterations) } : {}) });
+      const api = apiOrReport('top', opts, registry);
+      if (api === undefined) return void (process.exitCode = 1);
+      process.exitCode = await top(api, { intervalMs: Math.max(0.1, Number(opts.interval) || 1) * 1000, ...(opts.iterations ? { iterations: Number(opts.iterations) } : {}) });
     });
 
   program

@@ -60,10 +60,10 @@ function issueOf(i: { severity: string; code: string; file: string; line: number
   return { severity: i.severity, code: i.code, file: i.file, line: i.line, col: i.col, ...(i.component ? { component: i.component } : {}) };
 }
 
-/** A tap filter: CEL over `event`, as in `filter` and `route`. */
-export function compileTapFilter(source: string): (data: Record<string, unknown>) => boolean {
+/** A tap filter: CEL over `event`, as in `filter` and `route`; undefined for an event it could not be evaluated on. */
+export function compileTapFilter(source: string): (data: Record<string, unknown>) => boolean | undefined {
   const c = compileCondition(source);
-  return (data) => c.test(data) === true;
+  return (data) => c.test(data);
 }
 
 export async function runCommand(opts: RunOptions, registry: Registry): Promise<void> {
@@ -91,12 +91,21 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
 
   const serveApi = async (address: string | undefined): Promise<void> => {
     if (address === apiAddress) return;
-    if (apiAddress !== undefined) await api.close();
+    const previous = apiAddress;
+    if (previous !== undefined) await api.close();
     apiAddress = undefined;
     if (address === undefined) return;
-    const bound = await api.listen(address);
-    apiAddress = address;
-    logger.info({ address, url: bound.url }, 'API listening: /healthz, /readyz, /metrics');
+    try {
+      const bound = await api.listen(address);
+      apiAddress = address;
+      logger.info({ address, url: bound.url }, 'API listening: /healthz, /readyz, /metrics');
+    } catch (e) {
+      if (previous === undefined) throw e;
+      // A reload must not take the probes and metrics away: back to the address that worked.
+      const bound = await api.listen(previous);
+      apiAddress = previous;
+      logger.error({ err: e, address, kept: previous, url: bound.url }, `the API could not move to ${address} (${(e as Error).message}); it stays on ${previous}`);
+    }
   };
 
   try {
@@ -145,7 +154,7 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
               return;
             }
             const r = await pipeline.reload(next);
-            if (r !== undefined) await serveApi(next.api?.address).catch((e: unknown) => logger.error({ err: e }, `the API could not move to the new address: ${(e as Error).message}`));
+            if (r !== undefined) await serveApi(next.api?.address).catch((e: unknown) => logger.error({ err: e }, `the API is off: ${(e as Error).message}`));
           }),
         )
         .subscribe({ error: (e: unknown) => logger.error({ err: e }, 'watching the configuration failed; SIGHUP still reloads') }),

@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, get as httpGet } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
@@ -47,6 +49,18 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return line === undefined ? undefined : Number(line.slice(want.length + 1));
 }
 
+/** A GET on a new connection (a moved API closed the kept-alive ones). */
+function fresh(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    }).on('error', reject);
+  });
+}
+
 function seqLines(from: number, n: number): string {
   let s = '';
   for (let i = from; i < from + n; i++) s += `${JSON.stringify({ seq: i, msg: `event ${i}` })}\n`;
@@ -84,6 +98,8 @@ describe('the HTTP API', () => {
     assert.equal(sample(text, 'tern_events_in_total', es_), 1500);
     assert.equal(sample(text, 'tern_events_out_total', src), 1500);
     assert.equal(sample(text, 'tern_read_bytes_total', src), seqLines(0, 1500).length);
+    // Event bytes: the lines as read, without their newlines.
+    assert.equal(sample(text, 'tern_received_event_bytes_total', es_), seqLines(0, 1500).length - 1500);
     assert.equal(sample(text, 'tern_requests_total', es_), bulks);
     assert.equal(sample(text, 'tern_request_duration_seconds_count', es_), bulks, 'one latency observation per request');
     assert.equal(sample(text, 'tern_batch_events_sum', es_), 1500);
@@ -134,9 +150,10 @@ describe('the HTTP API', () => {
     await until(() => es.count() === 10, 10_000, 'the buffered events');
     assert.equal((await get(`${url}/healthz`)).status, 200);
     assert.equal((await get(`${url}/nope`)).status, 404);
+    // Readiness changes are logged from a once-a-second sample.
+    await until(() => logs(run).some((l) => l.msg === 'ready: every sink passed its healthcheck or buffers on disk'), 10_000, 'the ready line');
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 0, run.stderr());
-    assert.ok(logs(run).some((l) => l.msg === 'ready: every sink passed its healthcheck or buffers on disk'));
   });
 });
 
@@ -192,6 +209,114 @@ describe('reload', () => {
     assert.equal(es.count(), TOTAL);
   });
 
+  it('SIGHUP that changes the only source: tern goes on, the new instance resumes at the checkpoint and reads the added file', async () => {
+    const dir = tmp();
+    write(dir, 'a.log', seqLines(0, 300));
+    write(dir, 'b.log', seqLines(1000, 20));
+    const pipeline = (include: string) => `api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: ${include}, decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n`;
+    const p = write(dir, 'p.yaml', pipeline('[a.log]'));
+    const { run } = await runWithApi(['-c', p]);
+    const out = (): number[] => {
+      try {
+        return readFileSync(join(dir, 'out.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
+      } catch {
+        return [];
+      }
+    };
+    await until(() => out().length === 300, 10_000, 'a.log delivered');
+    writeFileSync(p, pipeline('[a.log, b.log]'));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => l.msg === 'configuration reloaded'), 10_000, 'the reload');
+    const reloaded = logs(run).find((l) => l.msg === 'configuration reloaded') as { started: string[]; stopped: string[] };
+    assert.deepEqual([reloaded.started, reloaded.stopped], [['in'], ['in']]);
+    appendFileSync(join(dir, 'a.log'), seqLines(300, 50));
+    await until(() => out().length >= 370, 10_000, `the new lines of a.log and all of b.log (have ${out().length})`);
+    assert.equal(run.child.exitCode, null, `tern is still running:\n${run.stderr()}`);
+    assert.ok(!logs(run).some((l) => l.msg === 'inputs finished; draining'), 'the old source stopping was taken for the inputs ending');
+    const resumed = logs(run).filter((l) => l.msg === 'reading file' && String(l.path).endsWith('a.log'));
+    assert.equal(resumed.length, 2, 'a.log opened by the old and by the new instance');
+    assert.equal(resumed[1]?.resumed, true, 'the new instance resumed from the checkpoint');
+    const seqs = out();
+    assert.deepEqual([...new Set(seqs)].sort((x, y) => x - y), [...Array.from({ length: 350 }, (_, i) => i), ...Array.from({ length: 20 }, (_, i) => 1000 + i)]);
+    assert.equal(seqs.length, 370, 'nothing read twice');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+  });
+
+  it('an http_server source on a port that is taken: at start-up tern exits 1 saying why; moved there by SIGHUP, it goes back to its previous port and tern goes on', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+    const busy = (taken.address() as AddressInfo).port;
+    const dir = tmp();
+    const pipeline = (port: number) => `api: { address: "127.0.0.1:0" }\nsources:\n  falco: { type: http_server, address: "127.0.0.1:${port}" }\nsinks:\n  out: { type: file, inputs: [falco], path: out.ndjson }\n`;
+    // At start-up: fail fast, and say so in the exit code.
+    const atStart = tern(['run', '--log-format', 'json', '-c', write(dir, 'busy.yaml', pipeline(busy))]);
+    assert.equal(await atStart.exit, 1, 'a source that cannot run is not a successful run');
+    const last = logs(atStart).at(-1) as { msg: string; code: string };
+    assert.equal(last.code, 'TERN_ERR_SOURCE');
+    assert.match(last.msg, /^stopped with an error: source falco stopped with an error: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    // After a reload: the running pipeline goes on with the source's previous options.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const p = write(dir, 'p.yaml', pipeline(port));
+    const { run } = await runWithApi(['-c', p]);
+    await until(() => logs(run).filter((l) => l.msg === 'listening').length === 1, 10_000, 'the http_server to listen');
+    const post = async (n: number): Promise<number> => (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"n":${n}}` })).status;
+    assert.equal(await post(1), 200);
+    writeFileSync(p, pipeline(busy));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).filter((l) => l.msg === 'listening').length === 2, 10_000, 'the source back on its port');
+    const undone = logs(run).find((l) => typeof l.msg === 'string' && l.msg.startsWith('the source the reload changed failed when it ran')) as { msg: string; code: string };
+    assert.match(undone.msg, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busy}: .*EADDRINUSE.*; running it with its previous options$`));
+    assert.equal(undone.code, 'TERN_ERR_SOURCE');
+    assert.equal(await post(2), 200, 'the source takes events on its previous port again');
+    assert.equal(run.child.exitCode, null, 'tern goes on');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+    assert.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), '{"n":1}\n{"n":2}\n', 'both events delivered, once');
+  });
+
+  it('SIGHUP that moves api.address to a taken port keeps the API where it was; a free one moves it', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+    const busy = (taken.address() as AddressInfo).port;
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
+    const freePort = (free.address() as AddressInfo).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    const dir = tmp();
+    write(dir, 'in.log', seqLines(0, 3));
+    const pipeline = (port: number) => `api: { address: "127.0.0.1:${port}" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n`;
+    const first = createServer();
+    await new Promise<void>((r) => first.listen(0, '127.0.0.1', () => r()));
+    const firstPort = (first.address() as AddressInfo).port;
+    await new Promise<void>((r) => first.close(() => r()));
+    const p = write(dir, 'p.yaml', pipeline(firstPort));
+    const { run, url } = await runWithApi(['-c', p]);
+    // The API listens before the SIGHUP handler is installed: wait for the run to start.
+    await until(() => logs(run).some((l) => l.msg === 'starting'), 10_000, 'the run to start');
+        writeFileSync(p, pipeline(busy));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => typeof l.msg === 'string' && l.msg.startsWith('the API could not move')), 10_000, 'the refusal');
+    const refused = logs(run).find((l) => typeof l.msg === 'string' && l.msg.startsWith('the API could not move')) as { msg: string; url: string };
+    assert.match(refused.msg, new RegExp(`^the API could not move to 127\\.0\\.0\\.1:${busy} \\(.*EADDRINUSE\\); it stays on 127\\.0\\.0\\.1:${firstPort}$`));
+    assert.equal(refused.url, url);
+    assert.equal((await fresh(`${url}/readyz`)).status, 200, 'the probes still answer where they did');
+    assert.match((await fresh(`${url}/metrics`)).text, /^tern_config_reloads_total\{result="applied"\} 1$/m, 'the rest of the new configuration applies');
+    writeFileSync(p, pipeline(freePort));
+    run.child.kill('SIGHUP');
+    const moved = `http://127.0.0.1:${freePort}`;
+    await until(() => logs(run).some((l) => l.msg === 'API listening: /healthz, /readyz, /metrics' && l.url === moved), 10_000, 'the move');
+    assert.equal((await fresh(`${moved}/readyz`)).status, 200);
+    await assert.rejects(fresh(`${url}/readyz`), /ECONNREFUSED/, 'the old address is closed');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+  });
+
   it('--watch-config applies a changed file without a signal', async () => {
     const dir = tmp();
     write(dir, 'in.log', seqLines(0, 5));
@@ -238,6 +363,18 @@ describe('tern tap and tern top', () => {
     assert.ok(shown() >= 1 && shown() <= 10, `${shown()} events through a 5/s tap`);
     slow.child.kill('SIGINT');
     assert.equal(await slow.exit, 0, slow.stderr());
+    // A filter that cannot be evaluated (`%` on a JSON number, a double) shows nothing, and says so
+    // instead of looking like a quiet component.
+    const broken = tern(['tap', 'in', '--api', url, '--filter', 'event.seq % 2 == 0']);
+    cleanups.push(() => void (broken.child.exitCode === null && broken.child.kill('SIGKILL')));
+    await until(() => broken.stderr().includes('tapping in'), 10_000, 'the third tap to attach');
+    appendFileSync(log, seqLines(240, 7));
+    const notShown = (): number => [...broken.stderr().matchAll(/… (\d+) events not shown: the filter could not be evaluated on them/g)].reduce((a, m) => a + Number(m[1]), 0);
+    await until(() => notShown() === 7, 10_000, 'the tap to report the events its filter failed on');
+    assert.equal(broken.stdout(), '');
+    assert.match(broken.stderr(), /int\(event\.n\)/, 'the message says how to fix the filter');
+    broken.child.kill('SIGINT');
+    assert.equal(await broken.exit, 0, broken.stderr());
     const bad = tern(['tap', 'nothere', '--api', url]);
     assert.equal(await bad.exit, 1);
     assert.match(bad.stderr(), /no component "nothere"; running: in, odd, out/);
@@ -245,10 +382,27 @@ describe('tern tap and tern top', () => {
     assert.equal(await top.exit, 0, top.stderr());
     const screen = top.stdout();
     assert.match(screen, /^COMPONENT +KIND +TYPE +IN\/s +OUT\/s +EVENTS OUT +ERRORS +DROPPED +BUFFER +STATE/m);
-    assert.match(screen, /^in +source +file +- +[\d.]+ +240 /m);
-    assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +120 /m);
-    assert.match(screen, /^out +sink +file +[\d.]+ +[\d.]+ +120 +0 +0 +[\d.]+% 0ev +healthy/m);
+    assert.match(screen, /^in +source +file +- +[\d.]+ +247 /m);
+    assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +123 /m);
+    assert.match(screen, /^out +sink +file +[\d.]+ +[\d.]+ +123 +0 +0 +[\d.]+% 0ev +healthy/m);
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 0, run.stderr());
+  });
+});
+
+describe('tern tap and tern top without an API to talk to', () => {
+  it('a pipeline with no api block, or an invalid one, is one line on stderr and exit 1, not a stack trace', async () => {
+    const dir = tmp();
+    const noApi = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin }\nsinks:\n  out: { type: console, inputs: [in] }\n');
+    for (const cmd of [['top', '-c', noApi], ['tap', 'in', '-c', noApi]]) {
+      const r = tern(cmd);
+      assert.equal(await r.exit, 1);
+      assert.equal(r.stderr(), `tern ${cmd[0]}: ${noApi} sets no api.address: the API is off in that pipeline (add api: { address: 127.0.0.1:8686 })\n`);
+    }
+    const broken = write(dir, 'broken.yaml', 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: stdinn }\n');
+    const r = tern(['tap', 'in', '-c', broken]);
+    assert.equal(await r.exit, 1);
+    assert.match(r.stderr(), new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: error: `));
+    assert.doesNotMatch(r.stderr(), /\n\s+at /, 'no stack trace');
   });
 });

@@ -44,6 +44,18 @@ describe('pipeline graph', () => {
     assert.ok((received.get('raw') as Array<{ tag?: string }>).every((e) => e.tag === undefined), 'the raw sink must not see the tag');
   });
 
+  it('counts the bytes of the events each transform received and passed on, per output', async () => {
+    const { p } = await run('sources:\n  a: { type: memory, count: 12, batch: 5 }\ntransforms:\n  r: { type: split, inputs: [a] }\n  t: { type: tag, inputs: [r.even], value: x }\nsinks:\n  even: { type: memory, inputs: [t] }\n');
+    const line = (n: number): number => JSON.stringify({ n, src: 'a' }).length;
+    const all = Array.from({ length: 12 }, (_, n) => line(n)).reduce((x, y) => x + y, 0);
+    const even = Array.from({ length: 6 }, (_, i) => line(2 * i)).reduce((x, y) => x + y, 0);
+    const c = p.telemetry.snapshot();
+    assert.equal(c.r?.event_bytes_in, all);
+    assert.equal(c.r?.event_bytes_out, all, 'split passes every event on, to one output or the other');
+    assert.equal(c.t?.event_bytes_in, even, 't reads only r.even');
+    assert.equal(c.t?.event_bytes_out, even);
+  });
+
   it('acknowledges events a transform dropped', async () => {
     await run('sources:\n  a: { type: memory, count: 4, batch: 4 }\ntransforms:\n  r: { type: split, inputs: [a] }\nsinks:\n  even: { type: memory, inputs: [r.even] }\n');
     assert.equal(received.get('even')?.length, 2);

@@ -123,6 +123,27 @@ describe('Pipeline.apply on a running pipeline', () => {
     assert.equal(p.reloads.applied, 1);
   });
 
+  it('a reload that changes every source replaces them and the pipeline runs on (the old instances stopping is not the inputs ending)', async () => {
+    const dir = tmp();
+    const p = new Pipeline(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s] }\n'), { logger: silent });
+    let ended = false;
+    const run = p.run().finally(() => (ended = true));
+    await waitFor(() => (received.get('a')?.length ?? 0) >= 20, 5000, 'events');
+    const r = await p.reload(config(dir, 'sources:\n  s: { type: ticker, every_ms: 3 }\nsinks:\n  a: { type: memory, inputs: [s] }\n', 'q.yaml'));
+    assert.ok(r, 'the reload applied');
+    assert.deepEqual(r.started, ['s']);
+    assert.equal(builds.get('s'), 2, 'a new instance of s');
+    const a = received.get('a') as unknown[];
+    const before = a.length;
+    await waitFor(() => a.length >= before + 50, 5000, 'events from the new instance of s');
+    assert.equal(p.signal.aborted, false, 'the pipeline was not stopped by the old source leaving');
+    assert.equal(ended, false);
+    p.stop();
+    const result = await run;
+    assert.equal(result.reason, 'signal', 'the run ended on the stop request, not because its inputs finished');
+    assert.equal(result.ok, true, result.summary.problems.join('; '));
+  });
+
   it('a component that fails to build rejects the reload and leaves the running pipeline as it was', async () => {
     const dir = tmp();
     const p = new Pipeline(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s] }\n'), { logger: silent });

@@ -32,6 +32,9 @@ import type { TapListener } from '../topology/router.ts';
 
 /** A heartbeat older than this means the event loop was stuck: /healthz answers 503. */
 export const STUCK_MS = 5000;
+
+/** What a tap says about events its filter could not be evaluated on. */
+export const FILTER_ERROR_REASON = 'the filter could not be evaluated on them (a field it reads is missing, or a type mismatch: guard with has(event.x), and JSON numbers are doubles, so use 2.0 or int(event.n) in arithmetic)';
 const BEAT_MS = 250;
 
 /** What the API needs of the running pipeline (a `Pipeline` fits; it may be replaced, e.g. before start). */
@@ -47,8 +50,12 @@ export interface ApiOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly target: () => ApiTarget | undefined;
-  /** Compiles a tap filter (CEL over `event`); throws with a message for a bad expression. */
-  readonly compileFilter?: (source: string) => (data: EventData) => boolean;
+  /**
+   * Compiles a tap filter (CEL over `event`); throws with a message for a bad expression. The
+   * compiled test answers undefined for an event it could not be evaluated on (a field it reads is
+   * missing, a type mismatch): such events are not shown, and the tap says how many there were.
+   */
+  readonly compileFilter?: (source: string) => (data: EventData) => boolean | undefined;
   readonly version?: string;
 }
 
@@ -167,7 +174,7 @@ export class ApiServer {
     const rate = Number(url.searchParams.get('rate') ?? '10');
     const limit = Number(url.searchParams.get('limit') ?? '0');
     if (!(rate > 0) || !(limit >= 0)) return this.json(res, 400, { error: 'rate must be > 0 and limit >= 0' });
-    let test: ((data: EventData) => boolean) | undefined;
+    let test: ((data: EventData) => boolean | undefined) | undefined;
     const filterSource = url.searchParams.get('filter');
     if (filterSource) {
       if (!this.o.compileFilter) return this.json(res, 400, { error: 'this tern cannot compile tap filters' });
@@ -185,6 +192,7 @@ export class ApiServer {
     let tokens = rate;
     let last = Date.now();
     let skipped = 0;
+    let filterErrors = 0;
     let skipReported = 0;
     let sent = 0;
     let writable = true;
@@ -194,13 +202,14 @@ export class ApiServer {
       last = now;
       for (const ev of events) {
         if (test !== undefined) {
-          let ok = false;
+          let ok: boolean | undefined;
           try {
             ok = test(ev.data);
           } catch {
-            ok = false;
+            ok = undefined;
           }
-          if (!ok) continue;
+          if (ok === undefined) filterErrors++;
+          if (ok !== true) continue;
         }
         if (tokens < 1 || !writable) {
           skipped++;
@@ -224,7 +233,7 @@ export class ApiServer {
     sub = lines$
       .pipe(
         bufferTime(100),
-        rxFilter((batch) => batch.length > 0 || (skipped > 0 && Date.now() - skipReported >= 1000)),
+        rxFilter((batch) => batch.length > 0 || ((skipped > 0 || filterErrors > 0) && Date.now() - skipReported >= 1000)),
       )
       .subscribe((batch) => {
         let out = '';
@@ -232,10 +241,13 @@ export class ApiServer {
           out += `${l}\n`;
           sent++;
         }
-        // At most one "skipped" line a second, however busy the component.
-        if (skipped > 0 && Date.now() - skipReported >= 1000) {
-          out += `${JSON.stringify({ skipped, reason: 'rate limit or slow reader' })}\n`;
+        // At most one "skipped" line and one "filter errors" line a second, however busy the component.
+        if ((skipped > 0 || filterErrors > 0) && Date.now() - skipReported >= 1000) {
+          if (skipped > 0) out += `${JSON.stringify({ skipped, reason: 'rate limit or slow reader' })}\n`;
+          // A filter that fails on every event would otherwise look like a quiet component.
+          if (filterErrors > 0) out += `${JSON.stringify({ filter_errors: filterErrors, reason: FILTER_ERROR_REASON })}\n`;
           skipped = 0;
+          filterErrors = 0;
           skipReported = Date.now();
         }
         if (out) writable = res.write(out);

@@ -242,6 +242,13 @@ export class LogEvent {
 }
 
 /** `JSON.stringify` of event fields, with a stack overflow (absurd nesting) turned into `TERN_ERR_EVENT_ENCODE`. */
+/** The summed `size` of a batch's events: what budgets, buffers and the event-bytes counters count. */
+export function eventBytes(events: readonly LogEvent[]): number {
+  let n = 0;
+  for (const e of events) n += e.size;
+  return n;
+}
+
 export function stringifyEvent(data: unknown): string {
   try {
     return JSON.stringify(data);

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Batch } from '../event/batch.ts';
 import type { DeadLetterOutput } from '../event/dead-letter.ts';
-import type { LogEvent } from '../event/event.ts';
+import { eventBytes, type LogEvent } from '../event/event.ts';
 import { SINK_STATES, type Sink, type SinkReport, type SinkStatus } from '../plugin/types.ts';
 import { DiskBuffer } from '../buffer/disk.ts';
 import { MemoryBuffer } from '../buffer/memory.ts';
@@ -88,7 +88,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
   private readonly batcher: Batcher;
   private readonly dispatcher: Dispatcher<R>;
   private readonly limiter: LogLimiter;
-  private readonly c: Record<'in' | 'dropped' | 'delivered' | 'rejected' | 'deadLettered', Counter>;
+  private readonly c: Record<'in' | 'inBytes' | 'dropped' | 'delivered' | 'rejected' | 'deadLettered', Counter>;
 
   /** Batches waiting for room (`when_full: block`), oldest first. */
   private readonly waiting: Batch[] = [];
@@ -109,6 +109,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
     const t = ctx.telemetry;
     this.c = {
       in: t.counter('events_in'),
+      inBytes: t.counter('event_bytes_in'),
       dropped: t.counter('events_dropped'),
       delivered: t.counter('events_delivered'),
       rejected: t.counter('events_rejected'),
@@ -213,13 +214,15 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       batch.ack.release('delivered');
       return;
     }
+    const bytes = eventBytes(batch.events);
+    this.c.inBytes.inc(bytes);
     if (this.stopped) {
       // The engine stopped us already; keeping the events unreleased makes sources re-read them.
       if (!this.warnedLate) this.ctx.logger.warn({ events: n }, 'sink received events after it stopped; they are not delivered and will be re-read');
       this.warnedLate = true;
       return;
     }
-    if (this.waiting.length === 0 && this.buffer.hasRoom(n, bytesOf(batch.events))) this.admit(batch);
+    if (this.waiting.length === 0 && this.buffer.hasRoom(n, bytes)) this.admit(batch, bytes);
     else if (this.options.buffer.when_full === 'drop_newest') this.drop(batch);
     else {
       this.waiting.push(batch);
@@ -229,9 +232,8 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
     }
   }
 
-  private admit(batch: Batch): void {
+  private admit(batch: Batch, bytes = eventBytes(batch.events)): void {
     const n = batch.events.length;
-    const bytes = bytesOf(batch.events);
     this.buffer.reserve(n, bytes);
     const ticket = new Ticket(batch.ack, n, bytes, this.buffer);
     batch.ack.admit();
@@ -258,7 +260,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
     try {
       while (this.waiting.length > 0) {
         const b = this.waiting[0] as Batch;
-        if (!this.buffer.hasRoom(b.events.length, bytesOf(b.events))) break;
+        if (!this.buffer.hasRoom(b.events.length, eventBytes(b.events))) break;
         this.waiting.shift();
         this.waitingEvents -= b.events.length;
         this.admit(b);
@@ -346,12 +348,6 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       undelivered: this.waitingEvents + (disk ? disk.stagedEvents : this.buffer.events),
     };
   }
-}
-
-function bytesOf(events: readonly LogEvent[]): number {
-  let n = 0;
-  for (const e of events) n += e.size;
-  return n;
 }
 
 /** Resolves when `p` settles or after `ms` of real time, whichever first (the timer does not keep the process alive). */

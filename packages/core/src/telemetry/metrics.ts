@@ -5,8 +5,9 @@
  * Components keep their numbers in telemetry.ts (plain counters on the data path, gauges read on
  * demand, histograms); nothing here runs until a scrape, which converts them to Prometheus families:
  *
- * - every component counter `x` becomes the counter `tern_x_total` (`bytes_read` and `bytes_sent`,
- *   which carry a unit, become `tern_read_bytes_total` and `tern_sent_bytes_total`), labelled with
+ * - every component counter `x` becomes the counter `tern_x_total` (those that carry a unit put it
+ *   last: `bytes_read` becomes `tern_read_bytes_total`, `event_bytes_in`
+ *   `tern_received_event_bytes_total`; see `UNIT_COUNTERS`), labelled with
  *   `component`, `component_kind` and `component_type`;
  * - the gauges and histograms of `METRIC_CATALOG` keep their catalog names (unit-suffixed:
  *   `_seconds`, `_bytes`, `_events`);
@@ -68,7 +69,7 @@ export const METRIC_CATALOG = {
  * counters, gauges and histograms by telemetry name. Sinks on the delivery kit get all of them.
  */
 export const REQUIRED_SINK_METRICS = {
-  counters: ['events_in', 'events_delivered', 'events_rejected', 'events_dead_lettered', 'events_dropped', 'requests', 'retries', 'bytes_sent'],
+  counters: ['events_in', 'event_bytes_in', 'events_delivered', 'events_rejected', 'events_dead_lettered', 'events_dropped', 'requests', 'retries', 'bytes_sent'],
   gauges: ['buffer_events', 'buffer_bytes', 'buffer_max_events', 'buffer_max_bytes', 'requests_in_flight', 'sink_state'],
   histograms: ['request_duration_seconds', 'batch_events', 'batch_bytes'],
 } as const;
@@ -77,6 +78,8 @@ export const REQUIRED_SINK_METRICS = {
 const UNIT_COUNTERS: Readonly<Record<string, string>> = {
   bytes_read: 'tern_read_bytes_total',
   bytes_sent: 'tern_sent_bytes_total',
+  event_bytes_in: 'tern_received_event_bytes_total',
+  event_bytes_out: 'tern_sent_event_bytes_total',
   buffer_corrupt_bytes: 'tern_buffer_corrupt_bytes_total',
 };
 

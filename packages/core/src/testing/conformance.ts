@@ -93,6 +93,41 @@ function dice(): () => number {
   return () => DICE[i++ % DICE.length] as number;
 }
 
+/**
+ * Asserts that a sink holds every metric of `REQUIRED_SINK_METRICS` and that they reach `/metrics`
+ * under their Prometheus names: the check of the conformance suite, exported for sinks whose
+ * destination is no HTTP server (`file`, `console`) and for the CLI's test that holds every
+ * registered sink to it. `id` is the sink's component in `telemetry`. Call it once everything fed
+ * was delivered: it also checks that the buffer is empty, that every request was timed and every
+ * delivered event was in a counted batch, and that the sink is `healthy`. Returns the counters, for
+ * the caller's checks against what the destination holds.
+ */
+export async function assertRequiredSinkMetrics(telemetry: Telemetry, id: string, type: string): Promise<Record<string, number>> {
+  const t = telemetry.component(id);
+  const c = t.snapshot();
+  for (const name of REQUIRED_SINK_METRICS.counters) assert.equal(typeof c[name], 'number', `${type}: counter ${name} is missing`);
+  const gauges = new Map(t.gauges().map((g) => [g.name, g.samples]));
+  for (const name of REQUIRED_SINK_METRICS.gauges) assert.ok(gauges.has(name), `${type}: gauge ${name} is missing`);
+  assert.equal(t.gaugeValue('buffer_events'), 0, `${type}: the buffer is empty once everything was delivered`);
+  assert.ok((t.gaugeValue('buffer_max_bytes') ?? 0) > 0, `${type}: the buffer has a capacity in bytes`);
+  const state = gauges.get('sink_state') ?? [];
+  assert.deepEqual(state.filter(([, v]) => v === 1).map(([l]) => l.state), ['healthy'], `${type}: sink_state`);
+  const h = t.histograms();
+  for (const name of REQUIRED_SINK_METRICS.histograms) assert.ok(h.has(name), `${type}: histogram ${name} is missing`);
+  assert.equal(h.get('request_duration_seconds')?.count, c.requests, `${type}: one latency observation per request`);
+  assert.equal(h.get('batch_events')?.sum, c.events_delivered, `${type}: every delivered event was in a counted batch`);
+  // As a scrape sees them, through prom-client.
+  t.kind = 'sink';
+  t.type = type;
+  const text = await new Metrics(telemetry, {}, { processMetrics: false }).text();
+  const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const labels = `component="${esc(id)}",component_kind="sink",component_type="${esc(type)}"`;
+  for (const name of REQUIRED_SINK_METRICS.counters) assert.match(text, new RegExp(`^${counterMetricName(name)}\\{${labels}\\} `, 'm'));
+  for (const name of REQUIRED_SINK_METRICS.gauges) assert.match(text, new RegExp(`^${componentMetricName(name)}\\{${labels}`, 'm'));
+  for (const name of REQUIRED_SINK_METRICS.histograms) assert.match(text, new RegExp(`^${componentMetricName(name)}_bucket\\{${labels},.*le="\\+Inf"\\} `, 'm'));
+  return c;
+}
+
 interface Run {
   readonly harness: ConformanceHarness;
   readonly sink: Sink;
@@ -229,33 +264,13 @@ export function runSinkConformance(opts: ConformanceOptions): void {
         harness.fault({ kind: 'status', status: transient[0] as number, count: 1 });
         const batches = feed(sink, [100]);
         assert.deepEqual(await statuses(batches), ['delivered']);
-        const t = ctx.telemetry;
-        const c = t.snapshot();
-        for (const name of REQUIRED_SINK_METRICS.counters) assert.equal(typeof c[name], 'number', `counter ${name} is missing`);
+        const c = await assertRequiredSinkMetrics(telemetry, ctx.telemetry.id, opts.name);
         assert.equal(c.events_in, 100);
         assert.equal(c.events_delivered, await harness.stored());
         assert.ok((c.retries ?? 0) >= 1, 'the injected failure was retried and counted');
         assert.equal(c.requests, harness.ingestTimes().length, 'every request the server saw is counted');
-        const gauges = new Map(t.gauges().map((g) => [g.name, g.samples]));
-        for (const name of REQUIRED_SINK_METRICS.gauges) assert.ok(gauges.has(name), `gauge ${name} is missing`);
-        assert.equal(t.gaugeValue('buffer_events'), 0, 'the buffer is empty once everything was delivered');
-        assert.ok((t.gaugeValue('buffer_max_bytes') ?? 0) > 0);
-        const state = gauges.get('sink_state') ?? [];
-        assert.deepEqual(state.filter(([, v]) => v === 1).map(([l]) => l.state), ['healthy']);
-        const h = t.histograms();
-        for (const name of REQUIRED_SINK_METRICS.histograms) assert.ok(h.has(name), `histogram ${name} is missing`);
-        assert.equal(h.get('request_duration_seconds')?.count, c.requests, 'one latency observation per request');
-        assert.equal(h.get('batch_events')?.sum, 100);
+        assert.equal(ctx.telemetry.histograms().get('batch_events')?.sum, 100);
         assert.equal(typeof sink.status?.().state, 'string', 'the sink reports its status (health, buffer fill)');
-        t.kind = 'sink';
-        t.type = opts.name;
-        const text = await new Metrics(telemetry, {}, { processMetrics: false }).text();
-        const esc = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-        const id = esc(t.id);
-        const type = esc(opts.name);
-        for (const name of REQUIRED_SINK_METRICS.counters) assert.match(text, new RegExp(`^${counterMetricName(name)}\\{component="${id}",component_kind="sink",component_type="${type}"\\} `, 'm'));
-        for (const name of REQUIRED_SINK_METRICS.gauges) assert.match(text, new RegExp(`^${componentMetricName(name)}\\{component="${id}"`, 'm'));
-        for (const name of REQUIRED_SINK_METRICS.histograms) assert.match(text, new RegExp(`^${componentMetricName(name)}_bucket\\{component="${id}",.*le="\\+Inf"\\} `, 'm'));
       } finally {
         await sink.stop(AbortSignal.timeout(5000));
         await harness.close();

@@ -15,6 +15,11 @@ export interface Node {
   source?: Source;
   running?: Promise<void>;
   finished?: boolean;
+  /**
+   * A source a reload changed: its previous configuration, to run again if the new one fails once
+   * it runs (an address it cannot listen on). Cleared after the first failure.
+   */
+  fallback?: ComponentConfig;
   /** Events a source dispatched whose batches are not yet acknowledged, and who waits for zero. */
   inflight: number;
   idleWaiters: Array<() => void>;

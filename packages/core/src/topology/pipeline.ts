@@ -46,7 +46,7 @@ import type { Logger } from 'pino';
 import { filter, firstValueFrom, fromEvent, map, merge, race, Subject, take, type Observable } from 'rxjs';
 import type { ComponentConfig, PipelineConfig } from '../config/types.ts';
 import { AckGroup, type AckCallback } from '../event/ack.ts';
-import type { LogEvent } from '../event/event.ts';
+import { eventBytes, type LogEvent } from '../event/event.ts';
 import type { ComponentContext, Sink, SinkReport, Source, SourceContext } from '../plugin/types.ts';
 import { TernError, isTernError } from '../errors.ts';
 import { Telemetry, type ComponentTelemetry } from '../telemetry/telemetry.ts';
@@ -119,6 +119,11 @@ export class Pipeline {
   private applied: PipelineConfig | undefined;
   /** Serialises applies: one reload at a time, and shutdown waits for the one in progress. */
   private applying: Promise<unknown> = Promise.resolve();
+  /**
+   * True while a reload changes the running components: sources it stops are not inputs that ended,
+   * and the set of sources is incomplete until it finished (`applied$` then checks again).
+   */
+  private reconfiguring = false;
   private readonly sourceExit$ = new Subject<void>();
   private readonly applied$ = new Subject<void>();
   private stopReason: StopReason = 'signal';
@@ -250,11 +255,7 @@ export class Pipeline {
       ...ctx,
       emit: (events: LogEvent[], onAck?: AckCallback, bytes?: number, signal?: AbortSignal): Promise<void> => {
         if (events.length === 0) return Promise.resolve();
-        let size = bytes;
-        if (size === undefined) {
-          size = 0;
-          for (const e of events) size += e.size;
-        }
+        const size = bytes ?? eventBytes(events);
         const count = events.length;
         const dispatchNow = (): void => {
           n.inflight += count;
@@ -290,9 +291,16 @@ export class Pipeline {
     const source = n.source as Source;
     n.running = source.run().then(
       () => undefined,
-      (e: unknown) => {
+      async (e: unknown) => {
         if ((e as Error)?.name === 'AbortError' && n.ctl.signal.aborted) return; // stopped while waiting for budget
-        this.logger.error({ component: n.c.id, err: e }, 'source stopped with an error');
+        const fallback = n.fallback;
+        n.fallback = undefined;
+        // A reload changed it and the new options fail when they run: undo the change for this source.
+        // Its `running` settles once the previous configuration runs in its place, so the inputs do not look finished.
+        if (fallback !== undefined && !this.stopController.signal.aborted && this.nodes.get(n.c.id) === n && (await this.restoreSource(n, fallback, e))) return;
+        this.logger.error({ component: n.c.id, err: e, code: 'TERN_ERR_SOURCE' }, 'source stopped with an error');
+        // The run does not report success: a source that cannot run is not a run that did its work.
+        this.fatalError ??= isTernError(e) ? e : new TernError('TERN_ERR_SOURCE', `source ${n.c.id} stopped with an error: ${(e as Error)?.message ?? String(e)}`, { cause: e });
         this.stop('error');
       },
     );
@@ -300,6 +308,30 @@ export class Pipeline {
       n.finished = true;
       this.sourceExit$.next();
     });
+  }
+
+  /**
+   * Runs a source's previous configuration in place of a changed one that failed once it ran
+   * (`fallback`), from the checkpoint the failed instance leaves. True when it runs again.
+   */
+  private async restoreSource(failed: Node, previous: ComponentConfig, err: unknown): Promise<boolean> {
+    this.logger.error({ component: failed.c.id, err, code: 'TERN_ERR_SOURCE' }, `the source the reload changed failed when it ran (${(err as Error)?.message ?? String(err)}); running it with its previous options`);
+    this.reloads.rejected++;
+    await this.closeSource(failed, AbortSignal.timeout(Math.min(5000, this.config.shutdown_timeout_ms)));
+    let n: Node;
+    try {
+      n = await this.buildSource(previous);
+    } catch (e) {
+      this.logger.error({ component: failed.c.id, err: e }, 'its previous options cannot be built either');
+      return false;
+    }
+    if (this.stopController.signal.aborted || this.nodes.get(failed.c.id) !== failed) {
+      await this.closeSource(n, AbortSignal.timeout(Math.min(5000, this.config.shutdown_timeout_ms)));
+      return true;
+    }
+    this.nodes.set(failed.c.id, n);
+    this.runSource(n);
+    return true;
   }
 
   /** Stops one source (reload): abort, wait for its reads and acknowledgements, last checkpoint. */
@@ -351,7 +383,14 @@ export class Pipeline {
    * component cannot be built or started. Serialised: a second call waits for the first.
    */
   apply(next: PipelineConfig): Promise<ApplyResult> {
-    const p = this.applying.then(() => this.applyNow(next));
+    const p = this.applying.then(async () => {
+      this.reconfiguring = this.applied !== undefined;
+      try {
+        return await this.applyNow(next);
+      } finally {
+        this.reconfiguring = false;
+      }
+    });
     this.applying = p.catch(() => undefined);
     return p;
   }
@@ -440,6 +479,9 @@ export class Pipeline {
         if (before === undefined) continue;
         n = await this.buildSource(before);
       }
+      // A changed source that fails once it runs goes back to its previous options (restoreSource).
+      const before = prev?.components.find((x) => x.id === c.id);
+      if (before !== undefined && n.c !== before) n.fallback = before;
       nodes.set(c.id, n);
       started.push(c.id);
       if (this.started) this.runSource(n);
@@ -546,9 +588,10 @@ export class Pipeline {
       });
     if (this.once) watchStall();
 
-    // Every source finished: checked whenever one exits or a configuration was applied (a reload may replace them all).
+    // Every source finished: checked whenever one exits or a configuration was applied (a reload may
+    // replace them all). Not during a reload: the sources it stops are being replaced, not done.
     const sourcesDone$: Observable<StopReason> = merge(this.sourceExit$, this.applied$).pipe(
-      filter(() => [...this.nodes.values()].every((n) => n.source === undefined || n.finished === true)),
+      filter(() => !this.reconfiguring && [...this.nodes.values()].every((n) => n.source === undefined || n.finished === true)),
       map(() => 'sources_done' as const),
     );
     const stop$: Observable<StopReason> = fromEvent(this.stopController.signal, 'abort').pipe(map(() => this.stopReason));

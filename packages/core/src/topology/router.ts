@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { isTernError } from '../errors.ts';
 import { AckGroup, type DeliveryStatus } from '../event/ack.ts';
 import { deadLetterEvent, originalText, type DeadLetterInfo, type DeadLetterOrigin, type DeadLetterOutput } from '../event/dead-letter.ts';
-import type { LogEvent } from '../event/event.ts';
+import { eventBytes, type LogEvent } from '../event/event.ts';
 import type { Emit, Refuse, Sink, Transform } from '../plugin/types.ts';
 import type { ComponentTelemetry, Counter } from '../telemetry/telemetry.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
@@ -34,7 +34,7 @@ export interface TransformNode {
   readonly transform: Transform;
   readonly mutates: boolean;
   readonly deadLetters: DeadLetterOutput;
-  readonly c: Record<'in' | 'out' | 'errors' | 'rejected' | 'deadLettered', Counter>;
+  readonly c: Record<'in' | 'out' | 'inBytes' | 'outBytes' | 'errors' | 'rejected' | 'deadLettered', Counter>;
 }
 
 export interface Consumer {
@@ -91,7 +91,7 @@ export class Router {
 
   /** Counters of a transform node. */
   static counters(t: ComponentTelemetry): TransformNode['c'] {
-    return { in: t.counter('events_in'), out: t.counter('events_out'), errors: t.counter('errors'), rejected: t.counter('events_rejected'), deadLettered: t.counter('events_dead_lettered') };
+    return { in: t.counter('events_in'), out: t.counter('events_out'), inBytes: t.counter('event_bytes_in'), outBytes: t.counter('event_bytes_out'), errors: t.counter('errors'), rejected: t.counter('events_rejected'), deadLettered: t.counter('events_dead_lettered') };
   }
 
   /** Hands `events` (all of one source batch, `group`) to every consumer of output `key`. */
@@ -145,6 +145,7 @@ export class Router {
 
   private runTransform(node: TransformNode, events: LogEvent[], group: AckGroup): void {
     node.c.in.inc(events.length);
+    node.c.inBytes.inc(eventBytes(events));
     const emitted: Emitted = [];
     const emit: Emit = (out, output) => {
       if (out.length > 0) emitted.push([out, output]);
@@ -184,6 +185,7 @@ export class Router {
   private flush(node: TransformNode, emitted: Emitted, group: AckGroup): void {
     for (const [out, output] of emitted) {
       node.c.out.inc(out.length);
+      node.c.outBytes.inc(eventBytes(out));
       this.dispatch(output === undefined ? node.id : `${node.id}.${output}`, out, group);
     }
   }

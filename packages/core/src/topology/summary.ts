@@ -120,5 +120,8 @@ export function logSummary(logger: Logger, summary: RunSummary, counters: Record
     return;
   }
   const code = fatal !== undefined && isTernError(fatal) ? fatal.code : summary.rejected > 0 ? 'TERN_ERR_REJECTED' : summary.checkpoint_errors > 0 ? 'TERN_ERR_CHECKPOINT' : 'TERN_ERR_SHUTDOWN_TIMEOUT';
-  logger.error({ ...fields, code, problems: summary.problems }, `stopped, not everything read was delivered: ${summary.problems.join('; ')}`);
+  // An error that stopped the run (a source that could not run) when every event read was dealt with.
+  const allDealtWith = summary.undelivered + summary.in_flight + summary.rejected + summary.checkpoint_errors === 0;
+  const what = fatal !== undefined && allDealtWith ? 'stopped with an error' : 'stopped, not everything read was delivered';
+  logger.error({ ...fields, code, problems: summary.problems }, `${what}: ${summary.problems.join('; ')}`);
 }
