@@ -1,8 +1,8 @@
 /** Pipeline files with mistakes: every kind of error names file, line, column and component. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULT_IN_FLIGHT, formatIssue, interpolate, loadPipeline, pipelineSchema, type SourceDefinition } from '../src/index.ts';
-import { testRegistry, tmp, writeYaml } from './helpers.ts';
+import { ConfigError, DEFAULT_IN_FLIGHT, formatIssue, interpolate, loadPipeline, pipelineSchema, TernError, withDefaults, type SourceDefinition } from '../src/index.ts';
+import { memorySource, testRegistry, tmp, writeYaml } from './helpers.ts';
 
 function errorsOf(text: string, env: Record<string, string> = {}): string[] {
   const dir = tmp();
@@ -153,5 +153,29 @@ describe('merged schema', () => {
   it('covers every registered type with its options', () => {
     const s = JSON.stringify(pipelineSchema(testRegistry()));
     for (const t of ['memory', 'tag', 'split', '"delay_ms"', '"data_dir"']) assert.ok(s.includes(t), t);
+  });
+});
+
+describe('withDefaults: a component built in code gets the options a pipeline file would give it', () => {
+  it('the schema\'s defaults, the same frozen shape as the loader\'s, the argument untouched', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory, count: 4 }\nsinks:\n  out: { type: memory, inputs: [a] }\n');
+    const fromFile = loadPipeline([file], testRegistry(), { env: {} }).components.find((c) => c.id === 'a')?.options;
+    const given = { count: 4 };
+    const inCode = withDefaults(memorySource, given);
+    assert.deepEqual(inCode, fromFile);
+    assert.deepEqual(given, { count: 4 }, 'the caller\'s object is not filled in');
+    // A build that writes to its options fails in a unit test as it would under `tern run`.
+    assert.ok(Object.isFrozen(inCode));
+    assert.throws(() => {
+      (inCode as { batch: number }).batch = 1;
+    }, TypeError);
+  });
+
+  it('refuses what the schema refuses, naming the option', () => {
+    assert.throws(
+      () => withDefaults(memorySource, { count: 'many' as unknown as number }),
+      (e: unknown) => e instanceof TernError && e.code === 'TERN_ERR_CONFIG_SCHEMA' && /memory: \/count must be integer/.test(e.message),
+    );
   });
 });
