@@ -39,6 +39,15 @@ describe('pipeline file validation', () => {
     }, TypeError);
   });
 
+  it('a sink\'s buffer gets its defaults from the schema, max_bytes by type (8 MiB in memory, 256 MiB on disk)', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory }\nsinks:\n  mem: { type: memory, inputs: [a] }\n  disk: { type: memory, inputs: [a], buffer: { type: disk } }\n  set: { type: memory, inputs: [a], buffer: { type: disk, max_bytes: 1048576 } }\n');
+    const buffer = (id: string) => (loadPipeline([file], testRegistry(), { env: {} }).components.find((c) => c.id === id)?.options as { buffer: unknown }).buffer;
+    assert.deepEqual(buffer('mem'), { type: 'memory', max_events: 10_000, max_bytes: 8 * 1024 * 1024, when_full: 'block', sync: 'batch' });
+    assert.deepEqual(buffer('disk'), { type: 'disk', max_events: 10_000, max_bytes: 256 * 1024 * 1024, when_full: 'block', sync: 'batch' });
+    assert.equal((buffer('set') as { max_bytes: number }).max_bytes, 1048576);
+  });
+
   it('compiles every schema in ajv strict mode: a default that would be silently ignored is a start-up error', () => {
     const bad: SourceDefinition = {
       kind: 'source',
