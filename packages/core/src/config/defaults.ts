@@ -9,19 +9,11 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { TernError } from '../errors.ts';
 import type { ComponentDefinition } from '../plugin/types.ts';
+import { deepFreeze } from './freeze.ts';
 import { componentSchema } from './schema.ts';
 
 /** The ajv options component schemas are compiled with (the loader's: all errors, defaults filled). */
 export const COMPONENT_AJV_OPTIONS = { allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true } as const;
-
-/** Freezes a validated value all the way down (options are read-only once validated). */
-export function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
-  }
-  return v;
-}
 
 /** Options as a caller may write them: everything optional, the schema fills in the rest. */
 export type OptionsInput<C> = C extends readonly (infer E)[] ? ReadonlyArray<OptionsInput<E>> : C extends object ? { [K in keyof C]?: OptionsInput<C[K]> } : C;

@@ -16,7 +16,8 @@ import type { ComponentConfig, ConfigIssue, PipelineConfig, PipelineTest } from 
 export type { ComponentConfig, ConfigIssue, PipelineConfig, PipelineTest } from './types.ts';
 import { checkGraph } from '../topology/graph.ts';
 import { interpolate, isSingleReference } from './interpolate.ts';
-import { COMPONENT_AJV_OPTIONS, deepFreeze } from './defaults.ts';
+import { COMPONENT_AJV_OPTIONS } from './defaults.ts';
+import { deepFreeze } from './freeze.ts';
 import { componentSchema, globalProperties, SECTIONS, topLevelSchema, type Section } from './schema.ts';
 import { suggest } from './suggest.ts';
 

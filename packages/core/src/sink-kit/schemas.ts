@@ -12,7 +12,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { TernError } from '../errors.ts';
 import { secretProperties } from '../field/secret.ts';
 import { BUFFER_SCHEMA, type ResolvedBuffer } from '../buffer/schema.ts';
-import { COMPONENT_AJV_OPTIONS, deepFreeze } from '../config/defaults.ts';
+import { COMPONENT_AJV_OPTIONS } from '../config/defaults.ts';
+import { deepFreeze } from '../config/freeze.ts';
 import type { JsonSchema } from '../plugin/types.ts';
 import type { Compression, DeliveryOptions } from './types.ts';
 
