@@ -1,32 +1,19 @@
 /**
  * Every built-in plugin, registered once. The CLI is the only package that knows them all; core
- * imports no plugin.
+ * imports no plugin. Each package exports its definitions as a typed list (`sources`, `transforms`,
+ * `sinks`), read here by name: a package that stopped exporting its list fails the typecheck
+ * instead of registering nothing.
  */
-import { Registry, type ComponentDefinition } from '@tern/core';
-import * as elasticsearch from '@tern/sink-elasticsearch';
+import { Registry } from '@tern/core';
+import { sinks as elasticsearchSinks } from '@tern/sink-elasticsearch';
 import { sinks as fileSinks } from '@tern/sink-file';
-import * as logscale from '@tern/sink-logscale';
-import * as parseable from '@tern/sink-parseable';
-import * as webhook from '@tern/sink-webhook';
-import { sources } from '@tern/source-file';
+import { sinks as logscaleSinks } from '@tern/sink-logscale';
+import { sinks as parseableSinks } from '@tern/sink-parseable';
+import { sinks as webhookSinks } from '@tern/sink-webhook';
+import { sources as fileSources } from '@tern/source-file';
 import { sources as httpSources } from '@tern/source-http';
-import * as transforms from '@tern/transforms';
-
-/** Reads a package's list of definitions (`sinks`, `transforms`), tolerating packages that export none yet. */
-function list(pkg: object, key: string): ComponentDefinition<never>[] {
-  const v = (pkg as Record<string, unknown>)[key];
-  return Array.isArray(v) ? (v as ComponentDefinition<never>[]) : [];
-}
+import { transforms } from '@tern/transforms';
 
 export function builtinRegistry(): Registry {
-  return new Registry().register(
-    ...(sources as ComponentDefinition<never>[]),
-    ...(httpSources as ComponentDefinition<never>[]),
-    ...list(transforms, 'transforms'),
-    ...(fileSinks as ComponentDefinition<never>[]),
-    ...list(elasticsearch, 'sinks'),
-    ...list(logscale, 'sinks'),
-    ...list(parseable, 'sinks'),
-    ...list(webhook, 'sinks'),
-  );
+  return new Registry().register(...fileSources, ...httpSources, ...transforms, ...fileSinks, ...elasticsearchSinks, ...logscaleSinks, ...parseableSinks, ...webhookSinks);
 }

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { lines, logs, tern, tmp, until, write, type Run } from './helpers.ts';
+import { finalCounters, lines, logs, tern, tmp, until, write, type Run } from './helpers.ts';
 
 const root = process.getuid?.() === 0;
 const setpriv = root && spawnSync('setpriv', ['--version']).status === 0;
@@ -35,10 +35,7 @@ sinks:
   out: { type: file, inputs: [app], path: ./out/events.ndjson }
 `;
 
-const counters = (r: Run): Record<string, number> => {
-  const last = logs(r).findLast((l) => l.counters !== undefined)?.counters as Record<string, Record<string, number>> | undefined;
-  return last?.app ?? {};
-};
+const counters = (r: Run): Record<string, number> => finalCounters(r, 'app') ?? {};
 
 describe('file permissions', { skip }, () => {
   it('a file tern may not read: "permission denied" once, with the fix; read as soon as it is readable; nothing called lost', async () => {

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { OutputCounter } from '@tern/test-kit/e2e';
-import { tern, tmp, until, write } from './helpers.ts';
+import { finalCounters, tern, tmp, until, write } from './helpers.ts';
 
 const TOTAL = 200_000;
 const ROTATIONS = 20;
@@ -108,12 +108,7 @@ async function torture(mode: Mode): Promise<{ lost: number; duplicates: number; 
   }
   assert.equal(await run.exit, 0, run.stderr().slice(-3000));
   f.poll();
-  const counters = (run
-    .stderr()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { counters?: Record<string, Record<string, number>> })
-    .find((l) => l.counters)?.counters?.tetragon ?? {}) as Record<string, number>;
+  const counters = finalCounters(run, 'tetragon') ?? {};
   let lostOutsideWindow = 0;
   f.counts.forEach((c, seq) => {
     if (c === 0 && !inWindow.has(seq)) lostOutsideWindow++;

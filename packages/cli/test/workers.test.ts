@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createLogger, loadPipeline, Pipeline } from '@tern/core';
+import { builtinRegistry } from '../src/registry.ts';
 import { lines, tern, tmp, write } from './helpers.ts';
+import { optionsProbeTransform } from './options-probe-transform.ts';
 
 const sample = fileURLToPath(new URL('../../../examples/quickstart/tetragon.log', import.meta.url));
 
@@ -32,6 +35,19 @@ describe('transforms in worker threads', () => {
     assert.deepEqual(workers.map(key).sort(), main.map(key).sort());
     assert.ok(main.some((d) => Array.isArray(d.tags) && (d.tags as string[]).includes('_ecs_mapping_failure')));
     assert.ok(workers.filter((d) => d.pod === 'xwing').length >= 35, 'the path field reached the workers');
+  });
+
+  it('a transform in a worker gets its options frozen, as on the main thread', async () => {
+    const dir = tmp();
+    write(dir, 'in/0.log', '{"n":1}\n{"n":2}\n');
+    for (const w of [0, 1]) {
+      const yaml = write(dir, `p${w}.yaml`, `data_dir: ./state-${w}\nsources:\n  in: { type: file, include: ["./in/*.log"] }\ntransforms:\n  probe: { type: options_probe, inputs: [in], workers: ${w} }\nsinks:\n  out: { type: file, inputs: [probe], path: ./out-${w}.ndjson }\n`);
+      const cfg = loadPipeline([yaml], builtinRegistry().register(optionsProbeTransform), { env: {} });
+      const result = await new Pipeline(cfg, { logger: createLogger({ level: 'silent' }), once: true }).run();
+      assert.equal(result.ok, true, result.summary.problems.join('; '));
+      const out = lines(join(dir, `out-${w}.ndjson`)).map((l) => JSON.parse(l) as { options_frozen: boolean; label: string });
+      assert.deepEqual(out.map((d) => [d.options_frozen, d.label]), [[true, 'probe'], [true, 'probe']], `workers: ${w}`);
+    }
   });
 
   it('refuses workers on a transform that cannot run in a worker', async () => {

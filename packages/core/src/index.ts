@@ -14,7 +14,7 @@ export * from './plugin/types.ts';
 export * from './telemetry/telemetry.ts';
 export * from './telemetry/logger.ts';
 export * from './config/load.ts';
-export * from './config/defaults.ts';
+export { COMPONENT_AJV_OPTIONS, withDefaults, type OptionsInput } from './config/defaults.ts';
 export * from './config/schema.ts';
 export * from './config/interpolate.ts';
 export * from './config/suggest.ts';

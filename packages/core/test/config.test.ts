@@ -1,8 +1,8 @@
 /** Pipeline files with mistakes: every kind of error names file, line, column and component. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULT_IN_FLIGHT, formatIssue, interpolate, loadPipeline, pipelineSchema, type SourceDefinition } from '../src/index.ts';
-import { testRegistry, tmp, writeYaml } from './helpers.ts';
+import { ConfigError, DEFAULT_IN_FLIGHT, formatIssue, interpolate, loadPipeline, pipelineSchema, TernError, withDefaults, type SourceDefinition } from '../src/index.ts';
+import { memorySource, testRegistry, tmp, writeYaml } from './helpers.ts';
 
 function errorsOf(text: string, env: Record<string, string> = {}): string[] {
   const dir = tmp();
@@ -37,6 +37,15 @@ describe('pipeline file validation', () => {
     assert.throws(() => {
       (cfg.components[0]?.options as { count: number }).count = 99;
     }, TypeError);
+  });
+
+  it('a sink\'s buffer gets its defaults from the schema, max_bytes by type (8 MiB in memory, 256 MiB on disk)', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory }\nsinks:\n  mem: { type: memory, inputs: [a] }\n  disk: { type: memory, inputs: [a], buffer: { type: disk } }\n  set: { type: memory, inputs: [a], buffer: { type: disk, max_bytes: 1048576 } }\n');
+    const buffer = (id: string) => (loadPipeline([file], testRegistry(), { env: {} }).components.find((c) => c.id === id)?.options as { buffer: unknown }).buffer;
+    assert.deepEqual(buffer('mem'), { type: 'memory', max_events: 10_000, max_bytes: 8 * 1024 * 1024, when_full: 'block', sync: 'batch' });
+    assert.deepEqual(buffer('disk'), { type: 'disk', max_events: 10_000, max_bytes: 256 * 1024 * 1024, when_full: 'block', sync: 'batch' });
+    assert.equal((buffer('set') as { max_bytes: number }).max_bytes, 1048576);
   });
 
   it('compiles every schema in ajv strict mode: a default that would be silently ignored is a start-up error', () => {
@@ -153,5 +162,29 @@ describe('merged schema', () => {
   it('covers every registered type with its options', () => {
     const s = JSON.stringify(pipelineSchema(testRegistry()));
     for (const t of ['memory', 'tag', 'split', '"delay_ms"', '"data_dir"']) assert.ok(s.includes(t), t);
+  });
+});
+
+describe('withDefaults: a component built in code gets the options a pipeline file would give it', () => {
+  it('the schema\'s defaults, the same frozen shape as the loader\'s, the argument untouched', () => {
+    const dir = tmp();
+    const file = writeYaml(dir, 'p.yaml', 'sources:\n  a: { type: memory, count: 4 }\nsinks:\n  out: { type: memory, inputs: [a] }\n');
+    const fromFile = loadPipeline([file], testRegistry(), { env: {} }).components.find((c) => c.id === 'a')?.options;
+    const given = { count: 4 };
+    const inCode = withDefaults(memorySource, given);
+    assert.deepEqual(inCode, fromFile);
+    assert.deepEqual(given, { count: 4 }, 'the caller\'s object is not filled in');
+    // A build that writes to its options fails in a unit test as it would under `tern run`.
+    assert.ok(Object.isFrozen(inCode));
+    assert.throws(() => {
+      (inCode as { batch: number }).batch = 1;
+    }, TypeError);
+  });
+
+  it('refuses what the schema refuses, naming the option', () => {
+    assert.throws(
+      () => withDefaults(memorySource, { count: 'many' as unknown as number }),
+      (e: unknown) => e instanceof TernError && e.code === 'TERN_ERR_CONFIG_SCHEMA' && /memory: \/count must be integer/.test(e.message),
+    );
   });
 });

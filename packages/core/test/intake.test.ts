@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AckGroup, DecodeError, decodeDocument, InFlightBudget, Intake, type AckRef, type DeliveryStatus, type EventOrigin, type LogEvent, type SourceContext } from '../src/index.ts';
+import { AckGroup, DecodeError, decodeDocument, InFlightBudget, Intake, MULTILINE_DEFAULTS, multilineSchema, withDefaults, type AckRef, type MultilineOptions, type SourceDefinition, type DeliveryStatus, type EventOrigin, type LogEvent, type SourceContext } from '../src/index.ts';
 import { testContext } from '../src/testing/index.ts';
 
 const ORIGIN: EventOrigin = { sourceId: 'src', path: '/var/log/pods/ns_pod_uid/c/0.log', host: 'node-1' };
@@ -114,7 +114,7 @@ describe('multiline', () => {
 
   it('start_pattern: lines until the next start are one event; the last waits for more (held, offset before it)', () => {
     const { ctx } = sourceContext();
-    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { start_pattern: '^\\d{4}-' } }), trace);
+    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { ...MULTILINE_DEFAULTS, start_pattern: '^\\d{4}-' } }), trace);
     const [ev] = s.take();
     assert.equal(ev?.data.message, '2024-11-22 10:00:00 ERROR boom\njava.lang.IllegalStateException: x\n    at a.b(C.java:1)\n    at d.e(F.java:2)');
     assert.equal(s.held, true);
@@ -125,7 +125,7 @@ describe('multiline', () => {
 
   it('continuation_pattern groups the same way; a held event goes out after timeout_ms', () => {
     const { ctx } = sourceContext();
-    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { continuation_pattern: '^\\s|^java\\.', timeout_ms: 50 } }), trace);
+    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { ...MULTILINE_DEFAULTS, continuation_pattern: '^\\s|^java\\.', timeout_ms: 50 } }), trace);
     assert.equal(s.take().length, 1);
     const due = s.nextExpiry as number;
     assert.equal(s.expire(due - 1), false);
@@ -136,9 +136,25 @@ describe('multiline', () => {
 
   it('max_lines cuts a long group into several events, losing nothing', () => {
     const { ctx } = sourceContext();
-    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { continuation_pattern: '^ ', max_lines: 3 } }), 'a\n 1\n 2\n 3\n 4\nb\n');
+    const s = feed(new Intake(ctx, { decoding: 'text', multiline: { ...MULTILINE_DEFAULTS, continuation_pattern: '^ ', max_lines: 3 } }), 'a\n 1\n 2\n 3\n 4\nb\n');
     s.flush();
     assert.deepEqual(s.take().map((e) => e.data.message), ['a\n 1\n 2', ' 3\n 4', 'b']);
+  });
+
+  it('a block that names only its pattern gets timeout_ms and max_lines from the schema: a 1,200-line trace is cut at 500 lines', () => {
+    const lines: SourceDefinition<{ multiline: MultilineOptions }> = {
+      kind: 'source',
+      type: 'lines',
+      description: 'a line source',
+      schema: { type: 'object', additionalProperties: false, properties: { multiline: multilineSchema } },
+      build: () => ({ run: () => Promise.resolve() }),
+    };
+    const { multiline } = withDefaults(lines, { multiline: { continuation_pattern: '^\\s' } });
+    assert.deepEqual(multiline, { continuation_pattern: '^\\s', timeout_ms: 1000, max_lines: 500 });
+    const { ctx } = sourceContext();
+    const s = feed(new Intake(ctx, { decoding: 'text', multiline }), `Exception\n${'  at frame\n'.repeat(1199)}`);
+    s.flush();
+    assert.deepEqual(s.take().map((e) => String(e.data.message).split('\n').length), [500, 500, 200]);
   });
 });
 

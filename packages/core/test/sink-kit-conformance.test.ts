@@ -15,6 +15,7 @@ interface Req {
 async function startIngest() {
   const lines: string[] = [];
   const times: number[] = [];
+  const sizes: number[] = [];
   const faults: ConformanceFault[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -23,6 +24,7 @@ async function startIngest() {
     req.on('end', () => {
       if (req.url !== '/ingest') return void res.writeHead(404).end();
       times.push(Date.now());
+      sizes.push(Buffer.concat(chunks).length);
       const f = faults[0];
       if (f && f.count > 0) {
         faults[0] = { ...f, count: f.count - 1 };
@@ -49,6 +51,7 @@ async function startIngest() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     lines,
     times,
+    sizes,
     faults,
     close: () =>
       new Promise<void>((r) => {
@@ -76,6 +79,7 @@ runSinkConformance({
       stored: () => srv.lines.length,
       fault: (f) => srv.faults.push(f),
       ingestTimes: () => srv.times,
+      ingestBytes: () => srv.sizes,
       down: () => srv.close(),
       close: () => srv.close(),
     };

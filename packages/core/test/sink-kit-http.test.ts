@@ -29,7 +29,8 @@ import {
   validateAuth,
   validateTls,
 } from '../src/sink-kit/index.ts';
-import { isTernError } from '../src/errors.ts';
+import { isTernError, TernError } from '../src/errors.ts';
+import type { JsonSchema } from '../src/plugin/types.ts';
 import { createServer as createHttpsServer } from 'node:https';
 import { TEST_TLS_CERT, TEST_TLS_KEY, writeTestTls } from '@tern/test-kit';
 
@@ -115,12 +116,26 @@ describe('option schemas', () => {
     assert.deepEqual(validateTls({ crt_file: '/a' }), ['tls: crt_file and key_file go together']);
   });
 
-  it('resolveDelivery layers sink defaults under the options', () => {
-    const r = resolveDelivery({ batch: { max_events: 7 } }, { batch: { max_bytes: 5_000_000 }, compression: 'none' });
-    assert.deepEqual(r.batch, { max_events: 7, max_bytes: 5_000_000, timeout_ms: 1000 });
-    assert.equal(r.compression, 'none');
-    assert.equal(r.request.concurrency, 4);
-    assert.equal(r.healthcheck, true);
+  it('resolveDelivery: options handed to the kit directly get the defaults its schema documents, frozen', () => {
+    const documented = (block: JsonSchema, key: string): unknown => ((block.properties as Record<string, JsonSchema>)[key] as JsonSchema).default;
+    const r = resolveDelivery({ batch: { max_events: 7 } });
+    assert.deepEqual(r.batch, { max_events: 7, max_bytes: documented(BATCH_SCHEMA, 'max_bytes'), timeout_ms: documented(BATCH_SCHEMA, 'timeout_ms') });
+    for (const k of ['concurrency', 'timeout_ms', 'retry_initial_ms', 'retry_max_ms', 'retry_max_duration_ms', 'headers']) assert.deepEqual((r.request as unknown as Record<string, unknown>)[k], documented(REQUEST_SCHEMA, k), `request.${k}`);
+    assert.equal(r.compression, COMPRESSION_SCHEMA.default);
+    assert.equal(r.healthcheck, HEALTHCHECK_SCHEMA.default);
+    assert.deepEqual(r.buffer, { type: 'memory', max_events: 10_000, max_bytes: 8 * 1024 * 1024, when_full: 'block', sync: 'batch' });
+    assert.equal(resolveDelivery({ buffer: { type: 'disk' } }).buffer.max_bytes, 256 * 1024 * 1024, 'a disk buffer holds 256 MiB unless told');
+    assert.ok(Object.isFrozen(r) && Object.isFrozen(r.batch) && Object.isFrozen(r.request.headers) && Object.isFrozen(r.buffer));
+    const given = { request: { concurrency: 2 } };
+    resolveDelivery(given);
+    assert.deepEqual(given, { request: { concurrency: 2 } }, 'the caller\'s object is not filled in');
+  });
+
+  it('resolveDelivery refuses what the schema refuses, naming the option', () => {
+    assert.throws(
+      () => resolveDelivery({ batch: { max_events: 0 }, request: { concurency: 2 } as never }),
+      (e: unknown) => e instanceof TernError && e.code === 'TERN_ERR_CONFIG_SCHEMA' && /batch\.max_events must be >= 1/.test(e.message) && /request must NOT have additional properties/.test(e.message),
+    );
   });
 });
 

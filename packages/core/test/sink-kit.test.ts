@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { TernError } from '../src/errors.ts';
-import type { LogEvent } from '../src/event/event.ts';
+import { LogEvent } from '../src/event/event.ts';
 import type { DeadLetterInfo } from '../src/event/dead-letter.ts';
 import type { ComponentContext } from '../src/plugin/types.ts';
 import { createDeliverySink, type DeliveryOptions, type Payload, type SendResult, type SinkProtocol } from '../src/sink-kit/index.ts';
@@ -100,7 +100,8 @@ describe('sink-kit batching', () => {
   });
 
   it('flushes at max_bytes (estimated) and splits an encoded request over max_bytes before sending', async () => {
-    const evs = makeEvents(6);
+    // Events of ~500 bytes, so three of them are over the smallest max_bytes the schema allows (1024).
+    const evs = makeEvents(6).map((e) => new LogEvent(e.origin, (e.raw as string).replace('"node_name"', `"pad":"${'x'.repeat(400)}","node_name"`), 'json', undefined, e.offset));
     const one = (evs[0] as LogEvent).size + 1;
     const { sink, proto } = setup({ batch: { max_bytes: one * 3, max_events: 100 } });
     const b = trackedBatch(evs);

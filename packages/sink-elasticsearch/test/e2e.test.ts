@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { startElasticsearch } from '@tern/test-kit';
-import { nodeToExit as run, ternArgs, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
+import { finalCounters, nodeToExit as run, ternArgs, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
 
 const LINES = 100_000;
 
@@ -41,8 +41,7 @@ sinks:
   assert.equal(stats.conflicts, 0, 'no replays needed');
   assert.equal(stats.itemsByStatus[201], LINES, 'every item created, none refused');
 
-  const last = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { msg?: string; counters?: Record<string, Record<string, number>> }).findLast((l) => l.counters !== undefined);
-  const c = last?.counters?.es;
+  const c = finalCounters(r.stderr, 'es');
   assert.ok(c, 'final counters logged');
   assert.equal(c.events_delivered, LINES);
   assert.equal(c.events_rejected, 0);

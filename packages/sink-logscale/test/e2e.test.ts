@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { startLogScale } from '@tern/test-kit';
-import { tern, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
+import { finalCounters, tern, until, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
 
 const LINES = 100_000;
 const STRUCTURED = '/api/v1/ingest/humio-structured';
@@ -67,13 +67,7 @@ sinks:
   const seen = new Set(events.map((e) => JSON.stringify(e.attributes)));
   assert.ok(seen.size > LINES * 0.99, 'events are the distinct lines, not one line repeated');
 
-  const last = r
-    .stderr()
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { counters?: Record<string, Record<string, number>> })
-    .findLast((l) => l.counters !== undefined);
-  const c = last?.counters?.logscale;
+  const c = finalCounters(r, 'logscale');
   assert.ok(c, 'final counters logged');
   assert.equal(c.events_delivered, LINES);
   assert.equal(c.events_rejected ?? 0, 0);
@@ -100,11 +94,7 @@ sinks:
   );
   const r = tern(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json', '--log-level', 'debug'], { cwd: dir });
   // Wait for the loud line, then stop: the sink keeps the events while paused, so --once would wait forever.
-  const deadline = Date.now() + 30_000;
-  while (!r.stderr().includes('TERN_ERR_SINK_AUTH')) {
-    assert.ok(Date.now() < deadline, `no auth error logged:\n${r.stderr()}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  await until(() => r.stderr().includes('TERN_ERR_SINK_AUTH'), 30_000, 'the auth error in the logs', () => r.stderr());
   r.child.kill('SIGTERM');
   await r.exit;
   const stderr = r.stderr();

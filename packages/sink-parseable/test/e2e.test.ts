@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { startParseable } from '@tern/test-kit';
-import { tern, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
+import { finalCounters, tern, until, workdir, writeTetragonLog } from '@tern/test-kit/e2e';
 
 const LINES = 100_000;
 
@@ -60,13 +60,7 @@ sinks:
   assert.ok(Object.values(emu.schema('tetragon')).every((t) => t !== 'List'), 'no list columns');
   assert.equal(new Set(rows.map((x) => `${String(x.process_exec_process_exec_id ?? x.process_exit_process_exec_id ?? x.process_kprobe_process_exec_id)}|${String(x.time)}`)).size, LINES, 'distinct events, none twice');
 
-  const last = r
-    .stderr()
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { counters?: Record<string, Record<string, number>> })
-    .findLast((l) => l.counters !== undefined);
-  const c = last?.counters?.parseable;
+  const c = finalCounters(r, 'parseable');
   assert.ok(c, 'final counters logged');
   assert.equal(c.events_delivered, LINES);
   assert.equal(c.events_rejected ?? 0, 0);
@@ -91,11 +85,7 @@ sinks:
 `,
   );
   const r = tern(['run', '--once', '-c', 'pipeline.yaml', '--log-format', 'json', '--log-level', 'debug'], { cwd: dir });
-  const deadline = Date.now() + 30_000;
-  while (!r.stderr().includes('TERN_ERR_SINK_AUTH')) {
-    assert.ok(Date.now() < deadline, `no auth error logged:\n${r.stderr()}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+  await until(() => r.stderr().includes('TERN_ERR_SINK_AUTH'), 30_000, 'the auth error in the logs', () => r.stderr());
   r.child.kill('SIGTERM');
   await r.exit;
   assert.ok(!r.stderr().includes(secret), 'password absent from every log line');

@@ -121,7 +121,7 @@ describe('multiline', () => {
         '',
       ].join('\n'),
     );
-    const s = start({ include: ['*.log'], decoding: 'text', multiline: { start_pattern: '^\\d{4}-\\d{2}-\\d{2} ', timeout_ms: 50 } }, dir);
+    const s = start({ include: ['*.log'], decoding: 'text', multiline: { start_pattern: '^\\d{4}-\\d{2}-\\d{2} ', timeout_ms: 50, max_lines: 500 } }, dir);
     await until(() => s.events.length === 3, 5000, 'three events, the last after its timeout');
     await s.stop();
     assert.deepEqual(

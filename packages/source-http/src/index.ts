@@ -17,4 +17,4 @@ export const httpServerSource: SourceDefinition<HttpServerConfig> = {
 
 export const sources = [httpServerSource];
 export { HttpServerSource };
-export { PRESETS, parseAddress, schema, settings, validate, type BodyDecoding, type HttpServerConfig, type Sender, type ServerTlsOptions, type Settings, type WhenFull } from './schema.ts';
+export { PRESETS, parseAddress, schema, validate, type BodyDecoding, type HttpServerConfig, type Sender, type ServerTlsOptions, type WhenFull } from './schema.ts';

@@ -6,8 +6,10 @@
  * (see README, "Answers and what each sender does with them"): Falco's `http_output` ignores the
  * status code and retries only on a timeout it never sets, so tern must hold its answer rather than
  * refuse; kube-apiserver retries 429/503 with `Retry-After` and gives up after 30 s per request, so
- * tern must refuse quickly and answer in time. Options a preset sets have no schema default (the
- * preset's value is the default; the descriptions give each preset's value).
+ * tern must refuse quickly and answer in time. Options a preset sets have no default of their own:
+ * the schema gives each its preset's value in an `if sender is …` branch, so ajv fills them like
+ * every other default and the source reads its options as they come (the descriptions give each
+ * preset's value).
  */
 import { AUTH_SCHEMA, validateAuth, type AuthOptions, type JsonSchema } from '@tern/core';
 
@@ -25,12 +27,15 @@ export interface HttpServerConfig {
   readonly address: string;
   readonly paths: readonly string[];
   readonly sender: Sender;
-  readonly decoding?: BodyDecoding;
+  /** Default: from `sender` (`PRESETS`), filled by the schema. */
+  readonly decoding: BodyDecoding;
   readonly acknowledgements: boolean;
-  readonly when_full?: WhenFull;
+  /** Default: from `sender` (`PRESETS`), filled by the schema. */
+  readonly when_full: WhenFull;
   readonly full_wait_ms: number;
   readonly retry_after_s: number;
-  readonly request_timeout_ms?: number;
+  /** Default: from `sender` (`PRESETS`), filled by the schema. */
+  readonly request_timeout_ms: number;
   readonly read_timeout_ms: number;
   readonly max_body_bytes: number;
   readonly max_concurrent_requests: number;
@@ -45,17 +50,14 @@ export const PRESETS: Readonly<Record<Sender, { readonly decoding: BodyDecoding;
   generic: { decoding: 'auto', when_full: 'reject', request_timeout_ms: 30_000 },
 });
 
-/** The options with the preset applied. */
-export interface Settings extends HttpServerConfig {
-  readonly decoding: BodyDecoding;
-  readonly when_full: WhenFull;
-  readonly request_timeout_ms: number;
+/** A sender's preset as schema defaults, for the `if sender is …` branches of the schema. */
+function presetDefaults(sender: Sender): JsonSchema {
+  const p = PRESETS[sender];
+  return { properties: { decoding: { default: p.decoding }, when_full: { default: p.when_full }, request_timeout_ms: { default: p.request_timeout_ms } } };
 }
 
-export function settings(c: HttpServerConfig): Settings {
-  const p = PRESETS[c.sender];
-  return { ...c, decoding: c.decoding ?? p.decoding, when_full: c.when_full ?? p.when_full, request_timeout_ms: c.request_timeout_ms ?? p.request_timeout_ms };
-}
+/** `if sender is <s>` (`required`: a sender left out is `generic`, whichever order ajv fills defaults in). */
+const senderIs = (s: Sender): JsonSchema => ({ properties: { sender: { const: s } }, required: ['sender'] });
 
 const SERVER_AUTH: JsonSchema = {
   ...AUTH_SCHEMA,
@@ -179,6 +181,9 @@ export const schema: JsonSchema = {
       },
     },
   },
+  if: senderIs('falco'),
+  then: presetDefaults('falco'),
+  else: { if: senderIs('k8s_audit'), then: presetDefaults('k8s_audit'), else: presetDefaults('generic') },
 };
 
 /** `host:port` → its parts (IPv6 in brackets). */
@@ -200,7 +205,6 @@ export function validate(c: HttpServerConfig): string[] {
     seen.add(p);
   }
   out.push(...validateAuth(c.auth));
-  const s = settings(c);
-  if (s.decoding === 'k8s_audit' && c.sender === 'falco') out.push('decoding: k8s_audit is what kube-apiserver posts; with sender falco use auto, json or text');
+  if (c.decoding === 'k8s_audit' && c.sender === 'falco') out.push('decoding: k8s_audit is what kube-apiserver posts; with sender falco use auto, json or text');
   return out;
 }

@@ -32,7 +32,7 @@ import {
   type SourceContext,
 } from '@tern/core';
 import { ENCODINGS, readBody } from './body.ts';
-import { parseAddress, settings, type HttpServerConfig, type Settings } from './schema.ts';
+import { parseAddress, type HttpServerConfig } from './schema.ts';
 
 /** Bounded concurrency with a FIFO queue: requests wait for a slot (hold) or are refused (reject). */
 class Slots {
@@ -84,7 +84,7 @@ function normalAuth(header: string): string {
 }
 
 export class HttpServerSource implements Source {
-  private readonly s: Settings;
+  private readonly s: HttpServerConfig;
   private readonly ctx: SourceContext;
   private readonly intake: Intake;
   private readonly server: http.Server;
@@ -102,7 +102,7 @@ export class HttpServerSource implements Source {
   private readonly c: Record<'requests' | 'accepted' | 'refused' | 'unacknowledged' | 'unauthorized' | 'tooLarge' | 'abandoned' | 'bytes', Counter>;
 
   constructor(config: HttpServerConfig, ctx: SourceContext) {
-    this.s = settings(config);
+    this.s = config;
     this.ctx = ctx;
     this.intake = new Intake(ctx);
     this.origins = new Map(this.s.paths.map((p) => [p, { sourceId: ctx.id, path: p, host: ctx.host }]));

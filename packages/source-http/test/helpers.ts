@@ -5,7 +5,7 @@
  */
 import type { TestContext } from 'node:test';
 import { startElasticsearch, type ElasticsearchEmulator } from '@tern/test-kit';
-import { logs, tern, tmp, until, write, type Run } from '@tern/test-kit/e2e';
+import { finalCounters, logs, tern, tmp, until, write, type Run } from '@tern/test-kit/e2e';
 
 export { logs, tmp, until, write, type Run };
 
@@ -36,10 +36,7 @@ export async function serve(t: TestContext, yaml: string, opts: { env?: Record<s
     url,
     run,
     dir,
-    counters: (id = 'in') => {
-      const last = logs(run).findLast((l) => l.counters !== undefined)?.counters as Record<string, Record<string, number>> | undefined;
-      return last?.[id] ?? {};
-    },
+    counters: (id = 'in') => finalCounters(run, id) ?? {},
     stop: async () => {
       run.child.kill('SIGTERM');
       return run.exit;

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { JsonSchema } from '@tern/core';
-import { optionsTable } from '@tern/core';
+import { optionsTable, withDefaults } from '@tern/core';
 import { checkReadmeTable } from '@tern/test-kit';
-import { httpServerSource, PRESETS, settings, validate, type HttpServerConfig } from '../src/index.ts';
+import { httpServerSource, PRESETS, validate, type HttpServerConfig } from '../src/index.ts';
 
 it('README options table matches the schema', () => {
   checkReadmeTable(new URL('../README.md', import.meta.url), optionsTable(httpServerSource.schema));
@@ -22,10 +22,15 @@ it('every option has a description and examples; a default unless the sender pre
   }
 });
 
-it('presets fill what the pipeline does not set; validate names the option', () => {
-  const base: HttpServerConfig = { address: '0.0.0.0:2801', paths: ['/'], sender: 'falco', acknowledgements: true, full_wait_ms: 1000, retry_after_s: 5, read_timeout_ms: 30_000, max_body_bytes: 1 << 20, max_concurrent_requests: 64 };
-  assert.deepEqual({ ...settings(base) }, { ...base, ...PRESETS.falco });
-  assert.equal(settings({ ...base, sender: 'k8s_audit', request_timeout_ms: 10_000 }).request_timeout_ms, 10_000);
+it('presets fill, from the schema, what the pipeline does not set; validate names the option', () => {
+  for (const sender of ['falco', 'k8s_audit', 'generic'] as const) {
+    const c = withDefaults(httpServerSource, { sender });
+    assert.deepEqual({ decoding: c.decoding, when_full: c.when_full, request_timeout_ms: c.request_timeout_ms }, PRESETS[sender], sender);
+  }
+  assert.deepEqual(withDefaults(httpServerSource, {}).request_timeout_ms, PRESETS.generic.request_timeout_ms, 'no sender: generic');
+  assert.equal(withDefaults(httpServerSource, { sender: 'k8s_audit', request_timeout_ms: 10_000 }).request_timeout_ms, 10_000, 'a written option wins');
+  assert.equal(withDefaults(httpServerSource, { sender: 'falco', when_full: 'reject' }).when_full, 'reject');
+  const base: HttpServerConfig = withDefaults(httpServerSource, { sender: 'falco' });
   assert.deepEqual(validate({ ...base, address: 'localhost:99999', paths: ['/a', '/a'] }), ['address: "localhost:99999" is not host:port with a port up to 65535', 'paths: "/a" is listed twice']);
   assert.deepEqual(validate({ ...base, decoding: 'k8s_audit' }), ['decoding: k8s_audit is what kube-apiserver posts; with sender falco use auto, json or text']);
   assert.deepEqual(validate({ ...base, auth: { strategy: 'bearer' } }), ['auth: strategy bearer needs token or token_file']);

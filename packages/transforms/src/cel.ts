@@ -155,38 +155,21 @@ function parseChecked(source: string, scope: ConditionScope): ParseResult {
  */
 export function compileCondition(source: string, scope: ConditionScope = 'event'): CompiledCondition {
   const program = parseChecked(source, scope);
-  if (scope === 'event') {
-    return {
-      source,
-      test(data: EventData): boolean | undefined {
-        const limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = 0;
-        try {
-          const r: unknown = program({ event: data });
-          return typeof r === 'boolean' ? r : undefined;
-        } catch {
-          return undefined;
-        } finally {
-          Error.stackTraceLimit = limit;
-        }
-      },
-    };
+  return { source, test: scope === 'event' ? (data) => evaluate(program, { event: data }) : (data) => evaluate(program, data) };
+}
+
+/** Runs a checked program: its boolean, or undefined for any other result or an evaluation error. */
+function evaluate(program: (vars: EventData) => unknown, vars: EventData): boolean | undefined {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const r: unknown = program(vars);
+    return typeof r === 'boolean' ? r : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    Error.stackTraceLimit = limit;
   }
-  return {
-    source,
-    test(data: EventData): boolean | undefined {
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      try {
-        const r: unknown = program(data);
-        return typeof r === 'boolean' ? r : undefined;
-      } catch {
-        return undefined;
-      } finally {
-        Error.stackTraceLimit = limit;
-      }
-    },
-  };
 }
 
 /** Pure check for `validate`: undefined when the expression compiles, else `Syntax error at column N: ...`. */

@@ -2,11 +2,11 @@
 // files loaded through core's config loader (ajv with defaults, validate messages located in YAML).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadPipeline, Registry, type SinkDefinition, type SourceDefinition, type TransformDefinition } from '@tern/core';
+import { ConfigError, loadPipeline, Registry } from '@tern/core';
 import { transforms } from '../src/index.ts';
+import { pipelineFile as pipeline, registryWith, TEST_SINK as sink, TEST_SOURCE as source } from './helpers.ts';
 
 const MINE = ['filter', 'route', 'remap', 'sample', 'throttle', 'dedupe', 'tetragon_filter'];
 
@@ -31,22 +31,7 @@ test('schemas: closed, every option described with examples; snake_case types', 
   }
 });
 
-const source: SourceDefinition = { kind: 'source', type: 'test_source', description: 'test', schema: { type: 'object', additionalProperties: false, properties: {} }, build: () => ({ run: async () => {} }) };
-const sink: SinkDefinition = {
-  kind: 'sink',
-  type: 'test_sink',
-  description: 'test',
-  schema: { type: 'object', additionalProperties: false, properties: {} },
-  build: () => ({ accept: () => {}, stop: async () => {} }),
-};
-const registry = new Registry().register(source, sink, ...(transforms as TransformDefinition<never>[]));
-
-function pipeline(yaml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tern-transforms-'));
-  const file = join(dir, 'pipeline.yaml');
-  writeFileSync(file, yaml);
-  return file;
-}
+const registry = registryWith(...transforms);
 
 test('a pipeline using every transform loads, with route outputs as inputs', () => {
   const file = pipeline(`
@@ -155,7 +140,7 @@ test('the README examples are valid pipeline files (loaded together)', () => {
     { ...source, type: 'file', schema: open },
     { ...sink, type: 'elasticsearch', schema: open },
     { ...sink, type: 'file', schema: open },
-    ...(transforms as TransformDefinition<never>[]),
+    ...transforms,
   );
   const files = blocks.map((b) => pipeline(b));
   files.push(pipeline('sources:\n  falco: { type: file }\n  audit: { type: file }\n  zeek: { type: file }\n'));

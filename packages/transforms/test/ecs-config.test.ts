@@ -4,30 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConfigError, loadPipeline, Registry } from '@tern/core';
-import type { SinkDefinition, SourceDefinition, TransformDefinition } from '@tern/core';
+import { ConfigError, loadPipeline } from '@tern/core';
 import { ecsTransform } from '../src/ecs/index.ts';
 import { timestampTransform } from '../src/timestamp.ts';
+import { pipelineFile as pipeline, registryWith } from './helpers.ts';
 
-const source: SourceDefinition = { kind: 'source', type: 'test_source', description: 'test', schema: { type: 'object', additionalProperties: false, properties: {} }, build: () => ({ run: async () => {} }) };
-const sink: SinkDefinition = {
-  kind: 'sink',
-  type: 'test_sink',
-  description: 'test',
-  schema: { type: 'object', additionalProperties: false, properties: {} },
-  build: () => ({ accept: () => {}, stop: async () => {} }),
-};
-const registry = new Registry().register(source, sink, ecsTransform as TransformDefinition<never>, timestampTransform as TransformDefinition<never>);
-
-function pipeline(yaml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tern-ecs-'));
-  const file = join(dir, 'pipeline.yaml');
-  writeFileSync(file, yaml);
-  return file;
-}
+const registry = registryWith(ecsTransform, timestampTransform);
 
 test('a pipeline with ecs and timestamp loads, with schema defaults applied', () => {
   const file = pipeline(`

@@ -1,12 +1,28 @@
 /**
  * Test helpers for the filtering/routing/editing/volume transforms: a minimal component context
  * with a silent logger and fresh counters, events built from real sample lines (`@tern/test-kit`'s
- * samples), and a runner that collects what a transform emits per output.
+ * samples), a runner that collects what a transform emits per output, and pipeline files loaded
+ * through core's config loader with stand-ins for a source and a sink.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { sampleLines } from '@tern/test-kit';
-import { ComponentTelemetry, LogEvent, withDefaults, type ComponentContext, type EventOrigin, type OptionsInput, type Transform, type TransformDefinition } from '@tern/core';
+import {
+  ComponentTelemetry,
+  LogEvent,
+  Registry,
+  withDefaults,
+  type ComponentContext,
+  type ComponentDefinition,
+  type EventOrigin,
+  type OptionsInput,
+  type SinkDefinition,
+  type SourceDefinition,
+  type Transform,
+  type TransformDefinition,
+} from '@tern/core';
 
 export const ORIGIN: EventOrigin = Object.freeze({ sourceId: 'src', path: '/var/log/tetragon/tetragon.log', host: 'node-a' });
 
@@ -104,4 +120,27 @@ export function build<C>(def: TransformDefinition<C>, cfg: OptionsInput<C>, ctx 
 /** The counters of a context. */
 export function counters(ctx: { telemetry: ComponentTelemetry }): Record<string, number> {
   return ctx.telemetry.snapshot();
+}
+
+/** Stand-in source for pipeline files (`type: test_source`, no options). */
+export const TEST_SOURCE: SourceDefinition = { kind: 'source', type: 'test_source', description: 'test', schema: { type: 'object', additionalProperties: false, properties: {} }, build: () => ({ run: async () => {} }) };
+/** Stand-in sink for pipeline files (`type: test_sink`, no options). */
+export const TEST_SINK: SinkDefinition = {
+  kind: 'sink',
+  type: 'test_sink',
+  description: 'test',
+  schema: { type: 'object', additionalProperties: false, properties: {} },
+  build: () => ({ accept: () => {}, stop: async () => {} }),
+};
+
+/** A registry of the stand-ins and `defs`, for loading pipeline files. */
+export function registryWith(...defs: ReadonlyArray<ComponentDefinition<never>>): Registry {
+  return new Registry().register(TEST_SOURCE, TEST_SINK, ...defs);
+}
+
+/** Writes `yaml` as pipeline.yaml in a fresh temporary directory; returns its path. */
+export function pipelineFile(yaml: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tern-transforms-')), 'pipeline.yaml');
+  writeFileSync(file, yaml);
+  return file;
 }

@@ -1,10 +1,12 @@
 /**
  * The `buffer` block every sink has (the engine adds it to each sink's schema, as it adds `inputs`),
- * and how its defaults resolve. `max_bytes` has no single schema default because its sensible value
- * depends on `type`: 8 MiB of events in memory, 256 MiB on disk.
+ * with its defaults. `max_bytes` has no single default because its sensible value depends on `type`
+ * (8 MiB of events in memory, 256 MiB on disk): the schema gives it in an `if`/`then`/`else` on
+ * `type`, so ajv fills it like every other default and no code picks one.
  */
 import type { JsonSchema } from '../plugin/types.ts';
 
+/** The buffer options as the schema completes them. */
 export interface ResolvedBuffer {
   readonly type: 'memory' | 'disk';
   readonly max_events: number;
@@ -57,16 +59,10 @@ export const BUFFER_SCHEMA: JsonSchema = {
       examples: ['none'],
     },
   },
+  // `required`: with `type` left out, the memory default applies (as `type` defaults to memory),
+  // whichever order ajv fills the two in.
+  if: { properties: { type: { const: 'disk' } }, required: ['type'] },
+  then: { properties: { max_bytes: { default: DEFAULT_BUFFER.disk_max_bytes } } },
+  else: { properties: { max_bytes: { default: DEFAULT_BUFFER.memory_max_bytes } } },
 };
 
-/** The buffer options with defaults applied. */
-export function resolveBuffer(o: { readonly type?: 'memory' | 'disk'; readonly max_events?: number; readonly max_bytes?: number; readonly when_full?: 'block' | 'drop_newest'; readonly sync?: 'batch' | 'none' } = {}): ResolvedBuffer {
-  const type = o.type ?? DEFAULT_BUFFER.type;
-  return Object.freeze({
-    type,
-    max_events: o.max_events ?? DEFAULT_BUFFER.max_events,
-    max_bytes: o.max_bytes ?? (type === 'disk' ? DEFAULT_BUFFER.disk_max_bytes : DEFAULT_BUFFER.memory_max_bytes),
-    when_full: o.when_full ?? DEFAULT_BUFFER.when_full,
-    sync: o.sync ?? DEFAULT_BUFFER.sync,
-  });
-}

@@ -17,6 +17,7 @@ export type { ComponentConfig, ConfigIssue, PipelineConfig, PipelineTest } from 
 import { checkGraph } from '../topology/graph.ts';
 import { interpolate, isSingleReference } from './interpolate.ts';
 import { COMPONENT_AJV_OPTIONS } from './defaults.ts';
+import { deepFreeze } from './freeze.ts';
 import { componentSchema, globalProperties, SECTIONS, topLevelSchema, type Section } from './schema.ts';
 import { suggest } from './suggest.ts';
 
@@ -81,15 +82,6 @@ function validators(registry: Registry): Validators {
     components,
   };
   compiled.set(registry, { size: defs.length, v });
-  return v;
-}
-
-/** Freezes a validated value all the way down (options are read-only once validated). */
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
-  }
   return v;
 }
 

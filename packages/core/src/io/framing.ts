@@ -18,16 +18,16 @@ import { LogEvent, type EventOrigin } from '../event/event.ts';
 import { DecodeError, decodeLine, type ContentDecoding, type Decoding } from './decode.ts';
 import { LineSplitter } from './lines.ts';
 
-/** The `multiline` option of line sources (YAML keys). */
+/** The `multiline` option of line sources (YAML keys), as `multilineSchema` completes it. */
 export interface MultilineOptions {
   /** A line matching starts a new event; other lines are appended to the event before them. */
   readonly start_pattern?: string;
   /** A line matching is appended to the event before it; other lines start a new event. */
   readonly continuation_pattern?: string;
   /** A held event is emitted this long after its last line when no next line came. */
-  readonly timeout_ms?: number;
+  readonly timeout_ms: number;
   /** Most lines in one event; a longer group is emitted and the next line starts a new one. */
-  readonly max_lines?: number;
+  readonly max_lines: number;
 }
 
 export const MULTILINE_DEFAULTS = Object.freeze({ timeout_ms: 1000, max_lines: 500 });
@@ -85,13 +85,14 @@ export interface StreamSettings {
   readonly problems: StreamProblems;
 }
 
+/** The block's patterns compiled; its limits as the schema completed them (no default is picked here). */
 export function compileMultiline(m: MultilineOptions | undefined): StreamSettings['multiline'] {
   if (m === undefined) return undefined;
   return {
     start: m.start_pattern !== undefined ? new RegExp(m.start_pattern) : undefined,
     continuation: m.continuation_pattern !== undefined ? new RegExp(m.continuation_pattern) : undefined,
-    timeoutMs: m.timeout_ms ?? MULTILINE_DEFAULTS.timeout_ms,
-    maxLines: m.max_lines ?? MULTILINE_DEFAULTS.max_lines,
+    timeoutMs: m.timeout_ms,
+    maxLines: m.max_lines,
   };
 }
 

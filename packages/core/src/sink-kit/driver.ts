@@ -34,10 +34,10 @@ import { systemClock, type Clock } from '../time/clock.ts';
 import { Batcher } from './batcher.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Ticket } from './job.ts';
-import { resolveDelivery, type BatchDefaults, type RequestDefaults, type ResolvedDelivery } from './schemas.ts';
+import { resolveDelivery, type ResolvedDelivery } from './schemas.ts';
 
 export { resolveDelivery, type ResolvedDelivery } from './schemas.ts';
-import type { Compression, DeliveryOptions, EncodedRequest, SinkProtocol } from './types.ts';
+import type { DeliveryOptions, EncodedRequest, SinkProtocol } from './types.ts';
 
 /** What the driver needs of the component context (a `ComponentContext` fits). */
 export interface DeliveryContext {
@@ -51,13 +51,11 @@ export interface DeliveryContext {
   readonly fatal?: (err: Error) => void;
 }
 
-/** Injectable dependencies and per-sink defaults. */
+/** Injectable dependencies. */
 export interface DeliveryDeps {
   readonly clock?: Clock;
   /** Uniform [0, 1) source for jitter. */
   readonly random?: () => number;
-  /** The sink's own defaults, the same ones its schema documents (see `batchSchema`). */
-  readonly defaults?: { readonly batch?: Partial<BatchDefaults>; readonly request?: Partial<RequestDefaults>; readonly compression?: Compression };
 }
 
 /** Snapshot of the driver's state, for tests, diagnostics and metrics. */
@@ -103,7 +101,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
   constructor(protocol: SinkProtocol<R>, options: DeliveryOptions, ctx: DeliveryContext, deps: DeliveryDeps = {}) {
     this.protocol = protocol;
     this.ctx = ctx;
-    this.options = resolveDelivery(options, deps.defaults);
+    this.options = resolveDelivery(options);
     this.clock = deps.clock ?? systemClock;
     this.limiter = new LogLimiter(ctx.logger, 10_000, this.clock);
     const t = ctx.telemetry;

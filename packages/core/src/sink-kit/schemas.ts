@@ -3,11 +3,17 @@
  * `compression`, `healthcheck`, `proxy`), for sinks to embed in their own schema so that the same
  * key means the same thing, with the same bounds, in every sink. Sinks whose protocol suggests
  * other defaults (LogScale: 1,000 events / 1 MB; Elasticsearch: 5 MB) build the block with
- * `batchSchema({...})` / `requestSchema({...})`; the kit reads the same defaults back through
- * `resolveDelivery`, so the documented default is the applied one.
+ * `batchSchema({...})` / `requestSchema({...})`. Defaults come from these schemas only: ajv fills
+ * them when a pipeline file is loaded (or `withDefaults` builds options in code), and the kit's
+ * `resolveDelivery` completes delivery options handed to it directly from the same blocks, so the
+ * documented default is the applied one and no code picks a default of its own.
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { TernError } from '../errors.ts';
 import { secretProperties } from '../field/secret.ts';
-import { resolveBuffer, type ResolvedBuffer } from '../buffer/schema.ts';
+import { BUFFER_SCHEMA, type ResolvedBuffer } from '../buffer/schema.ts';
+import { COMPONENT_AJV_OPTIONS } from '../config/defaults.ts';
+import { deepFreeze } from '../config/freeze.ts';
 import type { JsonSchema } from '../plugin/types.ts';
 import type { Compression, DeliveryOptions } from './types.ts';
 
@@ -265,26 +271,27 @@ export interface ResolvedDelivery {
   readonly buffer: ResolvedBuffer;
 }
 
+/** The delivery blocks with the kit's defaults, as one schema (compiled once, in ajv's strict mode, when the kit loads). */
+export const DELIVERY_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { batch: BATCH_SCHEMA, request: REQUEST_SCHEMA, compression: COMPRESSION_SCHEMA, healthcheck: HEALTHCHECK_SCHEMA, buffer: BUFFER_SCHEMA },
+};
+
+const completeDelivery = new Ajv2020(COMPONENT_AJV_OPTIONS).compile(DELIVERY_SCHEMA);
+
 /**
- * Applies defaults to delivery options (the sink's own over the kit's), from the same constants the
- * schema blocks above are built from. A sink built from a pipeline file gets complete options from
- * its schema already; this serves code that builds the kit directly (tests, the local sinks).
+ * The delivery options of a sink, complete and frozen. Options from a pipeline file (or
+ * `withDefaults`) are complete already, with the sink's own defaults; options handed to the kit
+ * directly (tests, tools) get the kit's defaults from `DELIVERY_SCHEMA`, filled by ajv. Throws
+ * `TERN_ERR_CONFIG_SCHEMA` naming each option the schema refuses.
  */
-export function resolveDelivery(opts: DeliveryOptions, defaults: { readonly batch?: Partial<BatchDefaults>; readonly request?: Partial<RequestDefaults>; readonly compression?: Compression } = {}): ResolvedDelivery {
-  const batch = { ...DEFAULT_BATCH, ...defaults.batch, ...stripUndefined(opts.batch ?? {}) } as BatchDefaults;
-  const request = { ...DEFAULT_REQUEST, headers: {}, ...defaults.request, ...stripUndefined(opts.request ?? {}) } as ResolvedDelivery['request'];
-  return Object.freeze({
-    batch: Object.freeze(batch),
-    request: Object.freeze(request),
-    compression: opts.compression ?? defaults.compression ?? 'gzip',
-    healthcheck: opts.healthcheck ?? true,
-    buffer: resolveBuffer(opts.buffer),
-  });
+export function resolveDelivery(opts: DeliveryOptions): ResolvedDelivery {
+  const doc: Record<string, unknown> = {};
+  for (const k of ['batch', 'request', 'compression', 'healthcheck', 'buffer'] as const) if (opts[k] !== undefined) doc[k] = structuredClone(opts[k]);
+  if (!completeDelivery(doc)) {
+    const problems = (completeDelivery.errors ?? []).filter((e) => e.keyword !== 'if').map((e) => `${e.instancePath.slice(1).replaceAll('/', '.') || 'options'} ${e.message ?? ''}`.trim());
+    throw new TernError('TERN_ERR_CONFIG_SCHEMA', `delivery options: ${problems.join('; ')}`);
+  }
+  return deepFreeze(doc as unknown as ResolvedDelivery);
 }
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
-  return out as Partial<T>;
-}
-

@@ -7,7 +7,8 @@
  * and returns a harness that builds the sink against it (with the delivery options the scenario
  * needs merged into the sink's config), counts what the emulator stored, and injects faults on the
  * ingest path. Scenarios: all succeed; random transient failures (5xx, 429, connection resets);
- * permanent failures; Retry-After honoured; stop flushes the partial batch; the required metrics
+ * permanent failures; Retry-After honoured; requests filled up to `batch.max_bytes` and never over
+ * it; stop flushes the partial batch; the required metrics
  * (`REQUIRED_SINK_METRICS`) are exposed, agree with what the emulator stored, and reach /metrics
  * under their Prometheus names.
  */
@@ -18,6 +19,7 @@ import { componentMetricName, counterMetricName, Metrics, REQUIRED_SINK_METRICS 
 import { Telemetry } from '../telemetry/telemetry.ts';
 import type { ComponentContext, Sink } from '../plugin/types.ts';
 import type { DeliveryOptions } from '../sink-kit/types.ts';
+import { assertFilledUpTo, within } from './checks.ts';
 import { makeEvents, testContext, trackedBatch, type TestContext, type TrackedBatch } from './helpers.ts';
 
 /** A fault on the sink's ingest requests, for `count` consecutive requests. */
@@ -35,6 +37,8 @@ export interface ConformanceHarness {
   fault(fault: ConformanceFault): void;
   /** Arrival times (ms since epoch) of ingest requests, in order. */
   ingestTimes(): number[];
+  /** Body bytes of each ingest request as it came over the wire, in order (the scenario reading it sends uncompressed). */
+  ingestBytes(): number[];
   /** Takes the endpoint down (connections refused from now on); `close` must still be safe after it. */
   down(): Promise<void>;
   close(): Promise<void>;
@@ -68,18 +72,6 @@ function merge(over: DeliveryOptions): DeliveryOptions {
     batch: { ...FAST.batch, ...over.batch },
     request: { ...FAST.request, ...over.request },
   };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, limit]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -274,6 +266,21 @@ export function runSinkConformance(opts: ConformanceOptions): void {
       } finally {
         await sink.stop(AbortSignal.timeout(5000));
         await harness.close();
+      }
+    });
+
+    it('batch.max_bytes: requests come close to it and never go over (no split needed before sending)', async () => {
+      const maxBytes = 20_000;
+      const run = await start({ batch: { max_events: 5000, max_bytes: maxBytes, timeout_ms: 20 }, compression: 'none' });
+      try {
+        const batches = feed(run.sink, [2000]);
+        assert.deepEqual(await statuses(batches), ['delivered']);
+        assert.equal(await run.harness.stored(), 2000);
+        const sizes = run.harness.ingestBytes();
+        assertFilledUpTo(sizes, maxBytes);
+        assert.equal(run.ctx.telemetry.snapshot().requests, sizes.length, 'every request counted once');
+      } finally {
+        await finish(run);
       }
     });
 

@@ -8,6 +8,7 @@
  * `refused`, with the reason.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { deepFreeze } from '../config/freeze.ts';
 import { LogEvent, type EventOrigin } from '../event/event.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { ComponentTelemetry } from '../telemetry/telemetry.ts';
@@ -67,7 +68,8 @@ async function main(): Promise<void> {
     once: false,
     configDir: init.configDir,
   };
-  const transform: Transform = await def.build(init.options, ctx);
+  // The options crossed the thread boundary as a copy: frozen again, as the loader froze them.
+  const transform: Transform = await def.build(deepFreeze(init.options), ctx);
   const origins = new Map<string, EventOrigin>();
   let last: Record<string, number> = {};
   /** The batch's origins as shared objects (one lookup per origin per batch, not per event). */
