@@ -258,7 +258,7 @@ export class DiskBuffer implements SinkBuffer {
     const pos = head !== undefined ? { seq: head.seg.seq, offset: head.offset } : { seq: this.segments[this.readSeg]?.seq ?? (this.active?.seq ?? 0), offset: this.readOff };
     const path = join(this.o.dir, 'ledger.json');
     try {
-      writeFileSync(`${path}.tmp`, JSON.stringify(pos));
+      writeFileSync(`${path}.tmp`, JSON.stringify(pos), { mode: 0o640 }); // as the segments, whatever the umask
       renameSync(`${path}.tmp`, path);
       this.ledgerDirty = false;
     } catch (err) {
