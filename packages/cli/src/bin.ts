@@ -2,6 +2,8 @@
 /** Entry point of the `tern` binary. */
 // First: V8 settings that must be in place before the rest of tern allocates.
 import './v8-settings.ts';
+// Then: a SIGHUP while tern loads must not end it (early-signals.ts).
+import './early-signals.ts';
 import { main } from './main.ts';
 
 main().catch((e: unknown) => {

@@ -16,6 +16,7 @@ import { concatMap, distinctUntilChanged, fromEvent, interval, map, merge, type 
 import { ApiServer, type Logger, ConfigError, createLogger, formatIssue, isTernError, loadPipeline, Metrics, Pipeline, type LogFormat, type PipelineConfig, type Registry } from '@tern/core';
 import { compileCondition } from '@tern/transforms';
 import { configChanges } from './config-changes.ts';
+import { takeEarlySighup } from './early-signals.ts';
 import { progressBar, progressLines, summaryFields, summaryTable, type ProgressView } from './progress.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -159,6 +160,12 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
         )
         .subscribe({ error: (e: unknown) => logger.error({ err: e }, 'watching the configuration failed; SIGHUP still reloads') }),
     );
+  }
+
+  // A SIGHUP that arrived while tern was loading is applied now that a handler listens (a reload, or the warning of --once).
+  if (takeEarlySighup()) {
+    logger.info('SIGHUP received while starting; applying it now');
+    process.emit('SIGHUP', 'SIGHUP');
   }
 
   // Readiness, aggregated from the sinks' health: logged when it changes (a backfill has its progress instead).

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { lines, tern, tmp, write } from './helpers.ts';
+import { lines, logs, tern, tmp, write } from './helpers.ts';
 
 describe('tern validate', () => {
   it('prints a one-line summary and exits 0 for a valid file', async () => {
@@ -70,5 +70,7 @@ describe('stdin → file', () => {
     assert.equal(w.offset, 8);
     assert.equal(w.component, 'in');
     assert.match(r.stderr(), /"decode_errors":2/);
+    // The second one fell inside the warning interval: said at the end, as a count, not hidden.
+    assert.ok(logs(r).some((l) => l.suppressed === 1 && /malformed line.*\(1 more like this/.test(String(l.msg))), r.stderr());
   });
 });

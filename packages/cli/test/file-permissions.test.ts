@@ -1,8 +1,11 @@
 /**
  * Files and data directories tern may not touch, through the real binary: a log file of another
  * user (0600) is reported once as "permission denied" with the fix, counted in `permission_errors`,
- * retried quietly and read once it becomes readable; a data_dir tern may not write makes every
- * checkpoint write fail, counted in `checkpoint_errors` and logged with its path and errno.
+ * retried quietly and read once it becomes readable; a `checkpoints/` directory or disk buffer
+ * directory tern may not write, or a checkpoint it may not read, stops the start (exit 1,
+ * TERN_ERR_DATA_DIR naming the path and errno) before anything is read or sent; a checkpoints/ that
+ * becomes unwritable while tern runs makes every checkpoint write fail, counted in
+ * `checkpoint_errors`, logged with its path and errno, and the run fails.
  *
  * Tests usually run as root, which reads anything (CAP_DAC_OVERRIDE). tern then runs under
  * `setpriv` without the two capabilities that bypass file permissions, so the kernel answers
@@ -70,7 +73,7 @@ describe('file permissions', { skip }, () => {
     );
   });
 
-  it('a data_dir tern may not write: every checkpoint write fails, counted in checkpoint_errors and logged with path and errno', async () => {
+  it('a checkpoints/ directory tern may not write: exit 1 at start naming it and the errno; nothing read, nothing sent', async () => {
     const dir = tmp();
     write(dir, 'logs/a.log', '{"seq":0}\n');
     const cps = join(dir, 'state/checkpoints');
@@ -78,11 +81,56 @@ describe('file permissions', { skip }, () => {
     lockUp(cps);
     if (!root) chmodSync(cps, 0o500);
     const p = write(dir, 'p.yaml', pipeline);
+    const r = tern(['run', '--once', '-c', p, '--log-format', 'json'], { wrap });
+    assert.equal(await r.exit, 1, r.stderr());
+    const fatal = logs(r).find((l) => l.code === 'TERN_ERR_DATA_DIR');
+    assert.ok(fatal, r.stderr());
+    assert.match(String(fatal.msg), new RegExp(`checkpoint directory ${cps} is not writable \\(EACCES\\).*give tern's user write access`));
+    assert.ok(!logs(r).some((l) => l.msg === 'reading file'), 'nothing was read');
+    assert.equal(lines(join(dir, 'out/events.ndjson')).length, 0, 'nothing was sent (no replay of what an unsaved checkpoint would forget)');
+  });
+
+  it('a checkpoint file tern may not read: exit 1 at start, instead of reading every file again from its start', async () => {
+    const dir = tmp();
+    write(dir, 'logs/a.log', '{"seq":0}\n');
+    const cp = write(dir, 'state/checkpoints/app.json', '{"version":1,"files":{}}');
+    lockUp(cp);
+    const p = write(dir, 'p.yaml', pipeline);
+    const r = tern(['run', '--once', '-c', p, '--log-format', 'json'], { wrap });
+    assert.equal(await r.exit, 1, r.stderr());
+    const fatal = logs(r).find((l) => l.code === 'TERN_ERR_DATA_DIR');
+    assert.match(String(fatal?.msg), new RegExp(`cannot read checkpoint ${cp} \\(EACCES\\)`));
+    assert.equal(lines(join(dir, 'out/events.ndjson')).length, 0);
+  });
+
+  it('a disk buffer directory tern may not write: exit 1 at start naming it', async () => {
+    const dir = tmp();
+    write(dir, 'logs/a.log', '{"seq":0}\n');
+    const buf = join(dir, 'state/buffers/out');
+    mkdirSync(buf, { recursive: true });
+    lockUp(buf);
+    if (!root) chmodSync(buf, 0o500);
+    const p = write(dir, 'p.yaml', pipeline.replace('path: ./out/events.ndjson }', 'path: ./out/events.ndjson, buffer: { type: disk } }'));
+    const r = tern(['run', '--once', '-c', p, '--log-format', 'json'], { wrap });
+    assert.equal(await r.exit, 1, r.stderr());
+    const fatal = logs(r).find((l) => l.code === 'TERN_ERR_DATA_DIR');
+    assert.match(String(fatal?.msg), new RegExp(`disk buffer directory ${buf} is not writable \\(EACCES\\)`));
+    assert.equal(lines(join(dir, 'out/events.ndjson')).length, 0);
+  });
+
+  it('a checkpoints/ directory that becomes unwritable while tern runs: every checkpoint write fails, counted and logged with path and errno, and the run fails', async () => {
+    const dir = tmp();
+    write(dir, 'logs/a.log', '{"seq":0}\n');
+    const cps = join(dir, 'state/checkpoints');
+    const p = write(dir, 'p.yaml', pipeline);
     const r = tern(['run', '-c', p, '--log-format', 'json'], { wrap });
     await until(() => lines(join(dir, 'out/events.ndjson')).length === 1, 10_000, 'the line');
+    lockUp(cps);
+    if (!root) chmodSync(cps, 0o500);
+    write(dir, 'logs/a.log', '{"seq":0}\n{"seq":1}\n');
     await until(() => logs(r).some((l) => l.errno === 'EACCES' && String(l.msg).startsWith('cannot write')), 10_000, 'a failed write');
     r.child.kill('SIGTERM');
-    await r.exit;
+    assert.equal(await r.exit, 1, 'a run whose checkpoints could not be saved does not claim success');
     const failed = logs(r).filter((l) => l.errno === 'EACCES' && String(l.msg).startsWith('cannot write checkpoint'));
     assert.equal(failed[0]?.path, join(cps, 'app.json'));
     assert.match(String(failed[0]?.msg), /cannot write checkpoint \(EACCES\).*Fix: make data_dir readable and writable/);

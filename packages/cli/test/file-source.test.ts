@@ -83,4 +83,20 @@ describe('file source', () => {
     assert.equal(counters?.decode_errors, 1);
     assert.equal(counters?.lines_too_long, 1);
   });
+
+  it('seven malformed lines in a run shorter than the warning interval: the first is logged, and how many more followed', async () => {
+    const dir = tmp();
+    const good = tetragonLines(2, 0).split('\n');
+    write(dir, 'logs/a.log', `${good[0]}\nbad 1\nbad 2\nbad 3\n${good[1]}\nbad 4\nbad 5\nbad 6\nbad 7\n`);
+    const p = write(dir, 'p.yaml', pipeline('    decoding: json_strict\n'));
+    const r = tern(['run', '--once', '-c', p, '--log-format', 'json']);
+    assert.equal(await r.exit, 0, r.stderr());
+    assert.deepEqual(seqs(join(dir, 'out/events.ndjson')), [0, 1]);
+    const warns = logs(r).filter((l) => String(l.msg).startsWith('malformed line'));
+    assert.equal(warns[0]?.offset, (good[0] as string).length + 1, 'the first one, where it is');
+    const summary = warns.find((l) => l.suppressed !== undefined);
+    assert.ok(summary, `a summary of the folded warnings: ${JSON.stringify(warns)}`);
+    assert.equal(summary.suppressed, 6);
+    assert.match(String(summary.msg), /6 more like this in the last \d+ s/);
+  });
 });

@@ -1,16 +1,18 @@
 /**
  * The run's lifecycle and honesty, through the CLI: `--once` against refused credentials ends with that
- * error instead of waiting forever; SIGHUP reloads instead of killing tern; a checkpoint that cannot be written
+ * error instead of waiting forever; SIGHUP reloads instead of killing tern, also while tern is still
+ * starting; a checkpoint that cannot be written
  * makes the run fail; a sink that re-encodes an event for itself (Parseable's re-serialisation) does not
  * change what another sink sends (Elasticsearch's content-hash ids stay the same across its retries).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startElasticsearch, startParseable } from '@tern/test-kit';
-import { logs, tern, tetragonLines, tmp, until, write } from './helpers.ts';
+import { lines, logs, tern, tetragonLines, tmp, until, write } from './helpers.ts';
 
 const closers: Array<() => Promise<void>> = [];
 after(async () => {
@@ -56,6 +58,36 @@ sinks:
     r.child.kill('SIGHUP');
     await until(() => r.stderr().includes('configuration reloaded'), 5000, 'the reload line');
     assert.equal(r.child.exitCode, null, 'still running');
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exit, 0, r.stderr());
+  });
+
+  it('SIGHUP while tern is still starting (reading its pipeline file) does not kill it; the reload is applied once it runs', async () => {
+    const dir = tmp();
+    write(dir, 'in.log', tetragonLines(10));
+    const yaml = 'data_dir: ./state\nsources:\n  logs: { type: file, include: ["./in.log"] }\nsinks:\n  out: { type: file, inputs: [logs], path: ./out.ndjson }\n';
+    // The pipeline file is a FIFO: tern blocks reading it until the test writes it, which holds it in start-up.
+    const p = join(dir, 'p.yaml');
+    execFileSync('mkfifo', [p]);
+    const r = tern(['run', '-c', p, '--log-format', 'json']);
+    const pid = r.child.pid as number;
+    // SIGHUP is caught (bit 0 of SigCgt) while the pipeline file is not even read yet.
+    const caught = (): boolean => {
+      const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m !== null && (BigInt(`0x${m[1]}`) & 1n) === 1n;
+    };
+    await until(caught, 10_000, 'a SIGHUP handler while tern starts');
+    r.child.kill('SIGHUP');
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal(r.child.exitCode, null, 'still running');
+    assert.equal(r.child.signalCode, null, 'not killed by SIGHUP');
+    // Let it read the pipeline, and be a regular file for the reload that follows.
+    writeFileSync(p, yaml);
+    rmSync(p);
+    writeFileSync(p, yaml);
+    await until(() => r.stderr().includes('configuration reloaded'), 15_000, 'the SIGHUP applied once tern runs');
+    assert.ok(logs(r).some((l) => l.reason === 'SIGHUP' && l.msg === 'reloading the configuration'), r.stderr());
+    await until(() => lines(join(dir, 'out.ndjson')).length === 10, 10_000, 'the events');
     r.child.kill('SIGTERM');
     assert.equal(await r.exit, 0, r.stderr());
   });

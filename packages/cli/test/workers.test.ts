@@ -1,15 +1,18 @@
 /**
  * A transform run in worker threads (`workers: N`) gives the same output as on the main thread, and
- * the pipeline still acknowledges everything before it exits.
+ * the pipeline still acknowledges everything before it exits. A worker whose replacement cannot
+ * start for a while costs no event: nothing is blamed on a worker that ran nothing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createLogger, loadPipeline, Pipeline } from '@tern/core';
 import { builtinRegistry } from '../src/registry.ts';
-import { lines, tern, tmp, write } from './helpers.ts';
+import { flakyStartTransform } from './flaky-start-transform.ts';
+import { lines, tern, tmp, until, write } from './helpers.ts';
 import { optionsProbeTransform } from './options-probe-transform.ts';
 
 const sample = fileURLToPath(new URL('../../../examples/quickstart/tetragon.log', import.meta.url));
@@ -55,5 +58,50 @@ describe('transforms in worker threads', () => {
     const r = tern(['validate', '-c', write(dir, 'p.yaml', 'sources:\n  s: { type: stdin }\ntransforms:\n  f: { type: filter, inputs: [s], condition: "true", workers: 2 }\nsinks:\n  o: { type: console, inputs: [f] }\n')]);
     assert.equal(await r.exit, 1);
     assert.match(r.stderr(), /f: unknown option "workers"/);
+  });
+
+  it('a crashed worker whose replacements cannot start for a while: they are retried with a backoff, nothing is refused, everything arrives', async () => {
+    const dir = tmp();
+    write(dir, 'in/0.log', Array.from({ length: 400 }, (_, n) => JSON.stringify({ n })).join('\n') + '\n');
+    const broken = join(dir, 'broken');
+    const yaml = write(
+      dir,
+      'p.yaml',
+      `data_dir: ./state
+sources:
+  logs: { type: file, include: ["./in/*.log"] }
+transforms:
+  t: { type: flaky_start, inputs: [logs], workers: 1, broken: ${broken}, once: ${join(dir, 'once')} }
+sinks:
+  out: { type: file, inputs: [t], path: ./out.ndjson }
+  dlq: { type: file, inputs: [t.dead_letter], path: ./dlq.ndjson }
+`,
+    );
+    const cfg = loadPipeline([yaml], builtinRegistry().register(flakyStartTransform), { env: {} });
+    const log: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        log.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const pipeline = new Pipeline(cfg, { logger: createLogger({ level: 'info', format: 'pretty', destination }), once: true });
+    const running = pipeline.run();
+    const restarts = (): number => pipeline.telemetry.snapshot().t?.worker_restarts ?? 0;
+    // The crash, then a replacement that cannot be built; the database stays away for 3 s.
+    await until(() => restarts() >= 2, 20_000, 'a replacement that failed to start');
+    await new Promise((r) => setTimeout(r, 3000));
+    const during = restarts();
+    assert.ok(existsSync(broken));
+    rmSync(broken);
+    const result = await running;
+    assert.equal(result.ok, true, result.summary.problems.join('; '));
+    assert.deepEqual(lines(join(dir, 'dlq.ndjson')), [], 'no event blamed for a worker that never started');
+    const seen = new Set(lines(join(dir, 'out.ndjson')).map((l) => (JSON.parse(l) as { n: number }).n));
+    assert.equal(seen.size, 400);
+    // Backoff 100 ms doubling: at most 5 more starts in those 3 s, whatever the machine's speed (a spin starts one every few ms of work).
+    assert.ok(during <= 8, `a backoff, not a spin: ${during} restarts in 3 s`);
+    assert.equal(log.filter((l) => l.includes('transform worker exited; replacing it')).length, 1, 'one crash: the worker that ran the event');
+    assert.ok(log.some((l) => l.includes('transform worker failed to start (cannot load')), log.join('\n'));
   });
 });

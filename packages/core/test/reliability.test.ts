@@ -249,4 +249,33 @@ describe('state directories', () => {
       process.umask(old);
     }
   });
+
+  it('nothing a disk-buffered run leaves in data_dir is open to other users, whatever the umask', async () => {
+    const { readdirSync, statSync } = await import('node:fs');
+    const old = process.umask(0);
+    let dir: string;
+    try {
+      // The sink hangs, so the buffer keeps its segments and saves its read position at close.
+      ({ dir } = await run(`data_dir: ./state
+shutdown_timeout_ms: 300
+sources:
+  src: { type: memory, count: 200, batch: 50 }
+sinks:
+  out: { type: kit, inputs: [src], answer: hang, buffer: { type: disk } }
+`));
+    } finally {
+      process.umask(old);
+    }
+    const open: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const path = join(d, e.name);
+        if ((statSync(path).mode & 0o007) !== 0) open.push(`${path} ${(statSync(path).mode & 0o777).toString(8)}`);
+        if (e.isDirectory()) walk(path);
+      }
+    };
+    walk(join(dir, 'state'));
+    assert.ok(readdirSync(join(dir, 'state/buffers/out')).includes('ledger.json'), 'the buffer saved its position');
+    assert.deepEqual(open, []);
+  });
 });

@@ -36,6 +36,8 @@ export class CheckpointPacer implements CheckpointRoom {
     this.store = new CheckpointStore(s.ctx.dataDir, s.ctx.id);
     this.cpLog = new LogLimiter(s.ctx.logger);
     this.maxUnsaved = s.cfg.max_unsaved_events;
+    // A state error is a start-up error (TERN_ERR_DATA_DIR), before anything is read.
+    this.store.probe();
     this.checkpoint = this.store.load((e) => this.failed('read', e));
   }
 

@@ -9,6 +9,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureDataDir, TernError } from '@tern/core';
 
 export interface FileCheckpoint {
   /** Last path the file was seen at. */
@@ -39,16 +40,40 @@ export class CheckpointStore {
   }
 
   /**
-   * The stored checkpoint, or an empty one when there is none yet. A checkpoint that exists but
-   * cannot be read (permissions, I/O) is reported through `onError` before starting empty: the
-   * files are then read again from their start (duplicates, never loss), which must not go unsaid.
+   * Proves, at start-up, that checkpoints can be written here (the directory is created 0750 and a
+   * file written and synced in it): throws `TERN_ERR_DATA_DIR` naming the directory, the errno and
+   * the fix. Without it a `checkpoints/` tern may not write (another user's, read-only) is found only
+   * at the first checkpoint, after every file was read and sent again from its start.
+   */
+  probe(): void {
+    ensureDataDir(this.dir, 'checkpoint directory', 'checkpoints could not be saved and every restart would send everything again');
+  }
+
+  /**
+   * The stored checkpoint, or an empty one when there is none yet. A checkpoint file that exists but
+   * cannot be read (permissions, I/O) is `TERN_ERR_DATA_DIR`: starting without it would send every
+   * file again from its start. One that is read but not a checkpoint (damaged) is reported through
+   * `onError` before starting empty (duplicates, never loss), which must not go unsaid.
    */
   load(onError?: (e: unknown) => void): CheckpointFile {
+    let text: string;
     try {
-      const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as CheckpointFile;
-      if (parsed && parsed.version === 1 && parsed.files && typeof parsed.files === 'object') return parsed;
+      text = readFileSync(this.path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') onError?.(e);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { version: 1, files: {} };
+      throw new TernError(
+        'TERN_ERR_DATA_DIR',
+        `cannot read checkpoint ${this.path} (${code ?? (e as Error).message}); starting without it would send every file again from its start. Fix: make data_dir readable and writable by tern's user`,
+        { cause: e },
+      );
+    }
+    try {
+      const parsed = JSON.parse(text) as CheckpointFile;
+      if (parsed && parsed.version === 1 && parsed.files && typeof parsed.files === 'object') return parsed;
+      onError?.(new Error('not a checkpoint file'));
+    } catch (e) {
+      onError?.(e);
     }
     return { version: 1, files: {} };
   }

@@ -167,6 +167,7 @@ export class FileSource implements Source, Tail {
 
   async close(): Promise<void> {
     this.discovery.close();
+    this.intake.flush();
     await this.checkpoints.saving;
     for (const r of this.readers.values()) {
       this.checkpoints.update(r);

@@ -54,6 +54,10 @@ export class StdinSource implements Source {
       await intake.emit(lines.take(), undefined, chunk.length);
     }
     if (!ctx.signal.aborted) lines.flush();
-    await intake.emit(lines.take(), undefined, 0);
+    try {
+      await intake.emit(lines.take(), undefined, 0);
+    } finally {
+      intake.flush();
+    }
   }
 }

@@ -187,6 +187,8 @@ export class HttpServerSource implements Source {
   async close(): Promise<void> {
     for (const answer of [...this.pending]) answer('tern stopped before every sink acknowledged these events; send them again');
     this.pending.clear();
+    this.intake.flush();
+    this.log.flush();
     if (this.closed === undefined) {
       if (!this.server.listening) return;
       this.closed = new Promise((resolve) => this.server.close(() => resolve()));

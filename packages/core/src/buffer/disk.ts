@@ -24,11 +24,11 @@
  * Over 400 lines: writing, reading, acknowledging and deleting share one segment table. (Reading
  * files without that state is in segment-file.ts, the record format in record.ts.)
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { TernError } from '../errors.ts';
+import { ensureDataDir } from '../topology/data-dir.ts';
 import type { LogEvent } from '../event/event.ts';
 import type { ClosedBatch } from '../sink-kit/batcher.ts';
 import { settleSpans, type Job, type Outcome, type Settler, type Span } from '../sink-kit/job.ts';
@@ -206,11 +206,8 @@ export class DiskBuffer implements SinkBuffer {
 
   private async doOpen(): Promise<void> {
     const dir = this.o.dir;
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o750 });
-    } catch (e) {
-      throw new TernError('TERN_ERR_DATA_DIR', `disk buffer: cannot create ${dir}: ${(e as Error).message}; make data_dir writable by tern`, { cause: e });
-    }
+    // At start-up (the sink's start): a directory tern cannot write is TERN_ERR_DATA_DIR before anything is read.
+    ensureDataDir(dir, 'disk buffer directory', 'events could not be written to the disk buffer, so its sources could not move their checkpoints');
     const ledger = readLedger(this.o.dir);
     const seqs = readdirSync(dir)
       .map((n) => SEGMENT_NAME.exec(n)?.[1])
@@ -261,7 +258,7 @@ export class DiskBuffer implements SinkBuffer {
     const pos = head !== undefined ? { seq: head.seg.seq, offset: head.offset } : { seq: this.segments[this.readSeg]?.seq ?? (this.active?.seq ?? 0), offset: this.readOff };
     const path = join(this.o.dir, 'ledger.json');
     try {
-      writeFileSync(`${path}.tmp`, JSON.stringify(pos));
+      writeFileSync(`${path}.tmp`, JSON.stringify(pos), { mode: 0o640 }); // as the segments, whatever the umask
       renameSync(`${path}.tmp`, path);
       this.ledgerDirty = false;
     } catch (err) {

@@ -9,7 +9,9 @@
  * Counters are the same in every source: `events_read` (events handed to the pipeline),
  * `decode_errors` (malformed lines or documents, skipped), `lines_too_long` (over
  * `max_line_bytes`, skipped). Warnings about bad input name where it was (path and byte offset)
- * and are rate-limited, so a file of garbage cannot flood the logs; the counters hold the numbers.
+ * and are rate-limited, so a file of garbage cannot flood the logs; the counters hold the numbers,
+ * and a summary line per interval (and at `flush()`, when the source stops) says how many more
+ * there were.
  */
 import type { AckCallback } from '../event/ack.ts';
 import type { EventOrigin, LogEvent } from '../event/event.ts';
@@ -94,6 +96,15 @@ export class Intake {
   /** A rate-limited warning about bad input. */
   warn(fields: Record<string, unknown>, message: string): void {
     this.limiter.log('warn', 'bad-input', fields, message);
+  }
+
+  /**
+   * Logs the warnings the rate limit folded since its last summary (how many more, in the interval).
+   * A source calls it when it stops: a run shorter than the interval (`--once`) would otherwise say
+   * only the first bad line and never how many followed it.
+   */
+  flush(): void {
+    this.limiter.flush();
   }
 
   /** Hands a batch to the pipeline (waits while its budget is spent); counts `events_read`. */

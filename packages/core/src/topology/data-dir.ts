@@ -26,13 +26,20 @@ function fix(code: string | undefined, dir: string): string {
   }
 }
 
-/** Creates `dir` (0750) and proves a file can be written and synced in it; throws `TERN_ERR_DATA_DIR` otherwise. */
-export function ensureDataDir(dir: string): void {
+/**
+ * Creates `dir` (0750) and proves a file can be written and synced in it; throws `TERN_ERR_DATA_DIR`
+ * otherwise. `what` names the directory in the message and `why` says what its failure would cost.
+ * Besides `data_dir` itself (the engine, before anything starts), components check the directories
+ * they write inside it when they are built (a file source its `checkpoints/`, a sink its disk
+ * buffer): one that tern cannot write, left by another user or an old deployment, stops the start
+ * as the data_dir would, instead of failing at the first checkpoint after everything was re-sent.
+ */
+export function ensureDataDir(dir: string, what = 'data_dir', why = 'checkpoints could not be saved and every restart would send everything again'): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TernError('TERN_ERR_DATA_DIR', `data_dir ${dir} cannot be created (${code ?? (e as Error).message}); ${fix(code, dir)}`, { cause: e });
+    throw new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} cannot be created (${code ?? (e as Error).message}); ${fix(code, dir)}`, { cause: e });
   }
   const probe = join(dir, `.write-test-${process.pid}`);
   let fd: number | undefined;
@@ -42,9 +49,13 @@ export function ensureDataDir(dir: string): void {
     fsyncSync(fd);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TernError('TERN_ERR_DATA_DIR', `data_dir ${dir} is not writable (${code ?? (e as Error).message}): checkpoints could not be saved and every restart would send everything again; ${fix(code, dir)}`, { cause: e });
+    throw new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} is not writable (${code ?? (e as Error).message}): ${why}; ${fix(code, dir)}`, { cause: e });
   } finally {
     if (fd !== undefined) closeSync(fd);
-    rmSync(probe, { force: true });
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      // A directory tern may not search fails the probe above; this must not hide that error.
+    }
   }
 }

@@ -7,6 +7,10 @@
  *
  * Supervision. A worker that exits (a crash, an out-of-memory kill, `process.exit` in a plugin) is
  * replaced, counted (`worker_restarts`) and logged; the batches it held run again on a live worker.
+ * A replacement that fails to start (its transform cannot be built now: a database being replaced,
+ * no file descriptors left) ran nothing, so nothing it held is blamed: its batches go to another
+ * worker or wait, and the next one starts after a backoff (100 ms doubling to 5 s, logged at most
+ * once per 10 s), so a build that keeps failing neither spins nor refuses good events.
  * A batch that was running (the oldest of its worker's queue) when two workers died is split in
  * halves, so a poisoned event ends up alone: an event that crashes a worker on its own is refused (its dead letter), and
  * everything else is delivered. Nothing a worker did not finish is ever acknowledged.
@@ -18,6 +22,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EventOrigin, LogEvent } from '../event/event.ts';
 import type { ComponentContext, Emit, Refuse, Transform } from '../plugin/types.ts';
+import { LogLimiter } from '../telemetry/log-limit.ts';
 import type { Counter } from '../telemetry/telemetry.ts';
 import type { WorkerAnswer, WorkerBatch, WorkerInit } from './transform-worker.ts';
 
@@ -34,8 +39,15 @@ interface Slot {
   worker: Worker;
   ready: Promise<void>;
   live: boolean;
+  /** The worker built its transform and said so: from then on it runs what it is sent. */
+  started: boolean;
+  /** Why it could not start, when it said. */
+  fatal?: string;
   readonly pending: Map<number, Pending>;
 }
+
+/** Backoff before starting a worker again after one failed to start: 100 ms doubling to 5 s. */
+const startBackoff = (failures: number): number => Math.min(5000, 100 * 2 ** Math.min(failures - 1, 6));
 
 /** A batch inside this many crashed workers is split to isolate what crashes them. */
 const CRASHES_BEFORE_SPLIT = 2;
@@ -48,6 +60,12 @@ export class TransformWorkerPool implements Transform {
   private readonly url: URL;
   private readonly data: WorkerInit;
   private readonly restarts: Counter;
+  private readonly limiter: LogLimiter;
+  /** Batches waiting for a live worker (every one failed to start and waits for its backoff). */
+  private readonly queue: Pending[] = [];
+  /** Consecutive start failures (reset when a worker starts). */
+  private startFailures = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(init: Omit<WorkerInit, 'id' | 'dataDir' | 'configDir' | 'host'>, n: number, ctx: ComponentContext) {
     this.ctx = ctx;
@@ -55,17 +73,23 @@ export class TransformWorkerPool implements Transform {
     this.url = new URL(`./transform-worker${ext}`, import.meta.url);
     this.data = { ...init, id: ctx.id, dataDir: ctx.dataDir, configDir: ctx.configDir, host: ctx.host };
     this.restarts = ctx.telemetry.counter('worker_restarts');
+    this.limiter = new LogLimiter(ctx.logger);
     for (let i = 0; i < n; i++) this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
     const worker = new Worker(this.url, { workerData: this.data });
     worker.unref();
-    const slot: Slot = { worker, ready: Promise.resolve(), live: true, pending: new Map() };
+    const slot: Slot = { worker, ready: Promise.resolve(), live: true, started: false, pending: new Map() };
     slot.ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: WorkerAnswer | { ready: true } | { fatal: string }) => {
-        if ('ready' in m) return resolve();
+        if ('ready' in m) {
+          slot.started = true;
+          this.startFailures = 0;
+          return resolve();
+        }
         if ('fatal' in m) {
+          slot.fatal = m.fatal;
           reject(new Error(`transform worker failed to start: ${m.fatal}`));
           return;
         }
@@ -84,9 +108,14 @@ export class TransformWorkerPool implements Transform {
     return slot;
   }
 
-  /** Resolves once every worker built its transform (build errors surface here, at start-up). */
+  /** Resolves once every worker built its transform (build errors surface here, at start-up: the pool then stops). */
   async ready(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.ready));
+    try {
+      await Promise.all(this.slots.map((s) => s.ready));
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
   }
 
   /** A worker died: replace it and run what it held again. */
@@ -96,6 +125,10 @@ export class TransformWorkerPool implements Transform {
     this.restarts.inc();
     const held = [...slot.pending.values()];
     slot.pending.clear();
+    if (!slot.started) {
+      this.failedToStart(slot, code, held);
+      return;
+    }
     this.ctx.logger.error(
       { code: 'TERN_ERR_WORKER', exit_code: code, batches: held.length, events: held.reduce((a, p) => a + p.events.length, 0) },
       'transform worker exited; replacing it and running its unfinished batches again',
@@ -118,6 +151,32 @@ export class TransformWorkerPool implements Transform {
         p.done();
       }
     }
+  }
+
+  /** A worker exited before it built its transform: it ran nothing, so its batches go elsewhere unblamed; another starts after a backoff. */
+  private failedToStart(slot: Slot, code: number, held: Pending[]): void {
+    const wait = startBackoff(++this.startFailures);
+    this.limiter.log(
+      'error',
+      'start',
+      { code: 'TERN_ERR_WORKER', exit_code: code, reason: slot.fatal, retry_in_ms: wait, batches: held.length },
+      `transform worker failed to start (${slot.fatal ?? `exit code ${code}`}); starting another in ${wait} ms, its batches wait for a worker`,
+    );
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      const i = this.slots.indexOf(slot);
+      if (this.closing || i < 0) return;
+      this.slots[i] = this.spawn();
+      this.drainQueue();
+    }, wait);
+    t.unref();
+    this.timers.add(t);
+    for (const p of held) this.submit(p);
+  }
+
+  /** Batches that waited for a live worker go to one. */
+  private drainQueue(): void {
+    while (this.queue.length > 0 && this.slots.some((s) => s.live)) this.submit(this.queue.shift() as Pending);
   }
 
   private splitAndSubmit(p: Pending): void {
@@ -175,7 +234,11 @@ export class TransformWorkerPool implements Transform {
   private submit(p: Pending): void {
     let slot: Slot | undefined;
     for (const s of this.slots) if (s.live && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
-    if (slot === undefined) throw new Error('no live transform worker');
+    if (slot === undefined) {
+      // Every worker failed to start and waits for its backoff: the batch waits too (its budget stays taken).
+      this.queue.push(p);
+      return;
+    }
     const n = p.events.length;
     const lines: string[] = new Array(n);
     const json = new Uint8Array(n);
@@ -212,6 +275,9 @@ export class TransformWorkerPool implements Transform {
   /** Stops the workers (what they still held is not acknowledged: it is read again after a restart). */
   async close(): Promise<void> {
     this.closing = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.limiter.flush();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
