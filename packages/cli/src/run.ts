@@ -4,8 +4,8 @@
  * progress and a summary.
  *
  * The control plane is rxjs streams: signals (the first SIGINT/SIGTERM drains within
- * `shutdown_timeout_ms`, a backstop timer ends the process shortly after that deadline whatever
- * happens, a second one exits at once), configuration changes (loaded, validated, applied one at a
+ * `shutdown_timeout_ms`, a backstop timer ends the process at that deadline whatever happens, a
+ * second one exits at once), configuration changes (loaded, validated, applied one at a
  * time; a file that fails validation is logged with its file:line errors and the running pipeline
  * goes on), and readiness (sink health aggregated every second; its changes are logged). SIGXFSZ is
  * ignored so a file size limit surfaces as EFBIG on the write (reported, retried) rather than killing
@@ -21,9 +21,6 @@ import { progressBar, progressLines, summaryFields, summaryTable, type ProgressV
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION = pkg.version;
-
-/** How long after `shutdown_timeout_ms` the backstop ends a process that did not stop by itself. */
-const BACKSTOP_GRACE_MS = 1000;
 
 export interface RunOptions {
   readonly files: string[];
@@ -89,6 +86,7 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
   let apiAddress: string | undefined;
   const subs: Subscription[] = [];
   let backstop: NodeJS.Timeout | undefined;
+  let finished = false;
 
   const serveApi = async (address: string | undefined): Promise<void> => {
     if (address === apiAddress) return;
@@ -125,11 +123,15 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
       if (signals === 1) {
         logger.info({ deadline_ms: pipeline.config.shutdown_timeout_ms }, 'signal received; draining (send it again to exit at once)');
         pipeline.stop('signal');
-        // The pipeline ends within its deadline by design; this makes sure of it.
+        // The pipeline ends an exit reserve before its deadline by design (core's Deadlines); this
+        // makes sure of it: the deadline is when the process is gone, whatever state it is in.
         backstop = setTimeout(() => {
+          // A run that finished but left a handle open (a socket to a dead peer) exits with its own
+          // code; one still stopping is cut off here.
+          if (finished) process.exit(process.exitCode ?? 0);
           logger.error({ code: 'TERN_ERR_SHUTDOWN_TIMEOUT', deadline_ms: pipeline.config.shutdown_timeout_ms }, 'shutdown did not finish within shutdown_timeout_ms; exiting now (undelivered events are read again after restart)');
           process.exit(1);
-        }, pipeline.config.shutdown_timeout_ms + BACKSTOP_GRACE_MS);
+        }, pipeline.config.shutdown_timeout_ms);
         backstop.unref();
       } else {
         logger.warn('second signal; exiting without draining');
@@ -197,8 +199,10 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
     logger.fatal({ err: e, ...(isTernError(e) ? { code: e.code } : {}) }, isTernError(e) ? e.message : 'pipeline failed');
     process.exitCode = 1;
   } finally {
+    finished = true;
     for (const s of subs) s.unsubscribe();
     await api.close();
-    if (backstop) clearTimeout(backstop);
+    // The backstop stays (unref'd: it keeps nothing alive) so that a stop requested by a signal is
+    // over at its deadline even if a handle outlives the run.
   }
 }

@@ -396,7 +396,10 @@ sinks:
     run.child.kill('SIGTERM');
     const code = await run.exit;
     const took = Date.now() - t;
-    assert.ok(took < 2000 + 1500, `exited ${took} ms after SIGTERM (deadline 2000 ms)`);
+    // The deadline is when the process is gone (the parent sees the exit a little later on a busy
+    // machine), and the pipeline met it on its own, not the CLI's backstop.
+    assert.ok(took < 2000 + 300, `exited ${took} ms after SIGTERM (deadline 2000 ms)`);
+    assert.doesNotMatch(run.stderr(), /shutdown did not finish within shutdown_timeout_ms/, 'the pipeline stopped by itself, not cut off by the backstop');
     assert.equal(code, 1, 'not everything was delivered: not a success');
     assert.ok(checkpointOffset(dir) < statSync(join(dir, 'in/0.log')).size, 'the checkpoint did not move past undelivered events');
     const hook = await startWebhook({ port });

@@ -30,7 +30,7 @@ export const globalProperties: Record<string, JsonSchema> = {
   shutdown_timeout_ms: {
     type: 'integer',
     minimum: 0,
-    description: 'On SIGINT/SIGTERM: how long to drain in-flight events before exiting anyway (undelivered events are read again on restart).',
+    description: 'On SIGINT/SIGTERM: the process has exited this long after the signal, in every state; in-flight events are drained until shortly before it, leaving time for the final checkpoints (undelivered events are read again on restart).',
     default: 30000,
     examples: [10000],
   },

@@ -1,8 +1,10 @@
 /**
  * The run's deadlines: `drain` ends the waiting for sources, workers and sinks; `hard` ends
- * everything, the last checkpoints included, `shutdown_timeout_ms` after the stop request (the drain
- * ends a reserve of min(2 s, a quarter) before it, so the checkpoints have time). Every wait of the
- * shutdown races one of them.
+ * everything, the last checkpoints included. `shutdown_timeout_ms` is the moment the process has
+ * exited, not the moment it starts to: `hard` fires an exit reserve of min(500 ms, a tenth) before it,
+ * so closing handles and the process's own exit fit inside the deadline, and the drain ends a
+ * checkpoint reserve of min(2 s, a quarter) before `hard`, so the checkpoints have time. Every wait of
+ * the shutdown races one of them; the CLI's backstop ends the process at the deadline itself.
  *
  * After inputs finished on their own (a backfill, `--once`), a long drain is legitimate, so instead of
  * a fixed deadline a stall watch applies: nothing settled anywhere for `shutdown_timeout_ms` ends the
@@ -33,13 +35,18 @@ export class Deadlines {
     return Math.min(2000, Math.floor(this.timeoutMs() / 4));
   }
 
+  /** Left between `hard` and `shutdown_timeout_ms` for closing handles and exiting. */
+  static exitReserve(timeoutMs: number): number {
+    return Math.min(500, Math.floor(timeoutMs / 10));
+  }
+
   /** Starts the fixed deadline from now (idempotent). */
   arm(): void {
     if (this.hard.signal.aborted || this.timers.length > 0) return;
-    const timeout = this.timeoutMs();
+    const hardAt = this.timeoutMs() - Deadlines.exitReserve(this.timeoutMs());
     this.timers.push(
-      setTimeout(() => this.drain.abort(), Math.max(0, timeout - this.reserve)),
-      setTimeout(() => this.hard.abort(), timeout),
+      setTimeout(() => this.drain.abort(), Math.max(0, hardAt - this.reserve)),
+      setTimeout(() => this.hard.abort(), hardAt),
     );
   }
 
