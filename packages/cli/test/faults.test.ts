@@ -16,7 +16,7 @@ import { loadPipeline, Pipeline, createLogger } from '@tern/core';
 import { startElasticsearch, startWebhook, type ElasticsearchEmulator } from '@tern/test-kit';
 import { builtinRegistry } from '../src/registry.ts';
 import { crashTransform } from './crash-transform.ts';
-import { BIN, lines, logs, tern, tetragonLines, tmp, until, write, type Run } from './helpers.ts';
+import { BIN, finalCounters, lines, logs, tern, tetragonLines, tmp, until, write, type Run } from './helpers.ts';
 
 interface Row {
   fault: string;
@@ -671,7 +671,10 @@ sinks:
     assert.match(again.stderr(), /disk buffer holds events from before the restart/);
     assert.ok(!logs(again).some((l) => l.code === 'TERN_ERR_BUFFER'), 'no torn or corrupt record found on restart');
     const { seqs, stored } = esSeqs(e);
-    record({ fault: `ENOSPC on the disk buffer (${(cpu * 100).toFixed(0)}% CPU, exit in ${took} ms)`, sent: N, delivered: seqs.size, duplicates: stored - seqs.size, dead_lettered: 0 }, seqs);
+    // Buffered events past the source's checkpoint (a 512 KiB read is acknowledged as a whole) are read
+    // again and sent twice; the content-hash _id makes the second copy overwrite the first.
+    const resent = (finalCounters(again, 'es')?.events_delivered ?? 0) - N;
+    record({ fault: `ENOSPC on the disk buffer (${(cpu * 100).toFixed(0)}% CPU, exit in ${took} ms, ${resent} resent)`, sent: N, delivered: seqs.size, duplicates: stored - seqs.size, dead_lettered: 0 }, seqs);
   });
 
   it('an unwritable or full data_dir: exit 1 at start naming the path and errno; nothing read, nothing sent', async () => {
