@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,7 +16,7 @@ import { loadPipeline, Pipeline, createLogger } from '@tern/core';
 import { startElasticsearch, startWebhook, type ElasticsearchEmulator } from '@tern/test-kit';
 import { builtinRegistry } from '../src/registry.ts';
 import { crashTransform } from './crash-transform.ts';
-import { BIN, lines, logs, tern, tetragonLines, tmp, until, write, type Run } from './helpers.ts';
+import { BIN, finalCounters, lines, logs, tern, tetragonLines, tmp, until, write, type Run } from './helpers.ts';
 
 interface Row {
   fault: string;
@@ -179,6 +179,44 @@ function checkpointOffset(dir: string): number {
   if (!existsSync(p)) return 0;
   const cp = JSON.parse(readFileSync(p, 'utf8')) as { files: Record<string, { offset: number }> };
   return Object.values(cp.files).reduce((a, f) => a + f.offset, 0);
+}
+
+/**
+ * A small file system that can fill up: a tmpfs of `sizeKiB` mounted over `target` in a mount
+ * namespace of its own (`unshare --mount`), held open by a `sleep` (the mount lives as long as it
+ * does, across tern's restarts). tern runs inside it through `wrap` (nsenter); the test reaches the
+ * mounted files through `/proc/<holder>/root`. Needs root (CAP_SYS_ADMIN).
+ */
+async function smallFs(target: string, sizeKiB: number): Promise<{ wrap: string[]; path: (p: string) => string; remount: (sizeKiB: number) => Promise<void> }> {
+  const holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=${sizeKiB}k tern-full "$0" && echo mounted && exec sleep 900`, target], { stdio: ['ignore', 'pipe', 'pipe'] });
+  closers.push(async () => {
+    holder.kill('SIGKILL');
+  });
+  let out = '';
+  holder.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  await until(() => out.includes('mounted') || holder.exitCode !== null, 10_000, 'the tmpfs mounted');
+  assert.ok(out.includes('mounted'), 'unshare --mount and mount -t tmpfs (root needed)');
+  const ns = `--mount=/proc/${holder.pid}/ns/mnt`;
+  return {
+    wrap: ['nsenter', ns, '--'],
+    path: (p) => `/proc/${holder.pid}/root${p}`,
+    remount: async (kib) => {
+      const r = spawn('nsenter', [ns, '--', 'mount', '-o', `remount,size=${kib}k`, target], { stdio: 'inherit' });
+      assert.equal(await new Promise((res) => r.on('close', res)), 0, 'tmpfs remounted');
+    },
+  };
+}
+
+/** Writes zeros to `path` until the file system holding it is full (ENOSPC). */
+function fillUp(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (;;) writeSync(fd, Buffer.alloc(4096));
+  } catch (e) {
+    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 describe('fault suite', { timeout: 600_000 }, () => {
@@ -560,6 +598,86 @@ sinks:
     assert.ok(!logs(r2).some((l) => l.code === 'TERN_ERR_BUFFER'), 'no torn or corrupt record found on restart');
     const { seqs, stored } = esSeqs(e);
     record({ fault: 'EFBIG on the disk buffer', sent: 2000, delivered: seqs.size, duplicates: stored - seqs.size, dead_lettered: 0 }, seqs);
+  });
+
+  it('ENOSPC on the disk buffer: no spin, no torn record, SIGTERM exits within the deadline; a restart while full says so; nothing lost once space is back', { skip: process.getuid?.() === 0 ? false : 'needs root: a tmpfs in a mount namespace' }, async () => {
+    const N = 10_000;
+    const port = await freePort();
+    const dir = tmp();
+    input(dir, N);
+    const bufDir = join(dir, 'state/buffers/es');
+    mkdirSync(bufDir, { recursive: true });
+    // 1 MiB for the disk buffer, half of it taken by another file: the buffer fills it long before the
+    // ~2.2 MB of input is read.
+    const fs = await smallFs(bufDir, 1024);
+    writeFileSync(fs.path(join(bufDir, 'filler')), Buffer.alloc(512 << 10));
+    write(dir, 'p.yaml', esPipeline({ sink: '', top: 'api: { address: "127.0.0.1:0" }' }).replace('    compression: none\n', '    compression: none\n    buffer: { type: disk }\n').replace('TIMEOUT:-8000', 'TIMEOUT:-2000'));
+    const env = { ES_URL: `http://127.0.0.1:${port}` };
+    const size = statSync(join(dir, 'in/0.log')).size;
+
+    // The sink is down: the buffer grows until the file system is full.
+    const run = tern(['run', '-c', join(dir, 'p.yaml'), '--log-format', 'json'], { env, wrap: fs.wrap });
+    await until(() => run.stderr().includes('ENOSPC'), 20_000, 'the disk buffer write error reported', () => run.stderr().slice(-2000));
+    const api = logs(run).find((l) => l.msg === 'API listening: /healthz, /readyz, /metrics')?.url as string;
+    /** Events the buffer wrote whole (the counter moves only after a write succeeded). */
+    const written = async (): Promise<number> => {
+      const text = await (await fetch(`${api}/metrics`)).text();
+      return Number(/^tern_buffer_events_written_total\{component="es"[^}]*\} (\d+)$/m.exec(text)?.[1]);
+    };
+    const pid = run.child.pid as number;
+    const w0 = await written();
+    const c0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, 2000));
+    const cpu = (cpuSeconds(pid) - c0) / 2;
+    assert.ok(cpu < 0.25, `no spin: ${(cpu * 100).toFixed(0)}% of a core while the buffer's disk is full`);
+    assert.equal(await written(), w0, 'nothing written while full');
+    const report = logs(run).find((l) => l.code === 'TERN_ERR_BUFFER');
+    assert.ok(report && /disk buffer: cannot write .*\(ENOSPC\)/.test(String(report.msg)), `reported as ENOSPC: ${JSON.stringify(report)}`);
+    assert.ok(checkpointOffset(dir) < size, 'the source waits: its checkpoint stopped short of the end');
+
+    // Space freed while tern runs (512 KiB, less than the 4 MiB staged): the buffer takes what fits.
+    rmSync(fs.path(join(bufDir, 'filler')));
+    let w = w0;
+    for (const t0 = Date.now(); w < w0 + 1000; await new Promise((r) => setTimeout(r, 100))) {
+      assert.ok(Date.now() - t0 < 30_000, `the buffer resumed in the freed space: written ${w0} when full, ${w} 30 s after space was freed`);
+      w = await written();
+    }
+    // ... until full again (the written count stops moving); then whatever space is left is taken.
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = await written();
+      if (now === w) break;
+      w = now;
+    }
+    fillUp(fs.path(join(bufDir, 'filler2')));
+
+    // SIGTERM while full: within shutdown_timeout_ms (2000), not a success.
+    const t = Date.now();
+    run.child.kill('SIGTERM');
+    const code = await run.exit;
+    const took = Date.now() - t;
+    assert.ok(took < 2000 + 1500, `exited ${took} ms after SIGTERM (deadline 2000 ms)`);
+    assert.equal(code, 1, 'events left undelivered: not a success');
+    assert.ok(checkpointOffset(dir) < size, 'the checkpoint did not move past events that are not in the buffer');
+
+    // A restart while the disk is still full stops at once, naming it.
+    const full = tern(['run', '--once', '-c', join(dir, 'p.yaml'), '--log-format', 'json'], { env, wrap: fs.wrap });
+    assert.equal(await full.exit, 1);
+    assert.match(full.stderr(), /TERN_ERR_DATA_DIR/);
+    assert.match(full.stderr(), /disk buffer directory .* is not writable \(ENOSPC\)/);
+
+    // The volume grows and the sink is back: the buffer replays what it holds, then the rest is read.
+    await fs.remount(64 << 10);
+    const e = await es({ port });
+    const again = tern(['run', '--once', '-c', join(dir, 'p.yaml'), '--log-format', 'json'], { env, wrap: fs.wrap });
+    assert.equal(await again.exit, 0, again.stderr().slice(-3000));
+    assert.match(again.stderr(), /disk buffer holds events from before the restart/);
+    assert.ok(!logs(again).some((l) => l.code === 'TERN_ERR_BUFFER'), 'no torn or corrupt record found on restart');
+    const { seqs, stored } = esSeqs(e);
+    // Buffered events past the source's checkpoint (a 512 KiB read is acknowledged as a whole) are read
+    // again and sent twice; the content-hash _id makes the second copy overwrite the first.
+    const resent = (finalCounters(again, 'es')?.events_delivered ?? 0) - N;
+    record({ fault: `ENOSPC on the disk buffer (${(cpu * 100).toFixed(0)}% CPU, exit in ${took} ms, ${resent} resent)`, sent: N, delivered: seqs.size, duplicates: stored - seqs.size, dead_lettered: 0 }, seqs);
   });
 
   it('an unwritable or full data_dir: exit 1 at start naming the path and errno; nothing read, nothing sent', async () => {

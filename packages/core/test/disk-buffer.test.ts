@@ -1,9 +1,11 @@
 // The disk buffer as a sink sees it: batches written durably release their sources' acks, the
 // dispatcher reads them back in order, acknowledged segments are deleted, a restart replays what
 // was not acknowledged, and damage (a flipped byte, a torn tail) is reported with its byte range and
-// skipped without losing the records around it.
+// skipped without losing the records around it, and a disk that fills up holds the sources back
+// without tearing a record, then takes what fits as space comes back.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -167,5 +169,60 @@ describe('disk buffer', () => {
     ack(await takeAll(b));
     await waitFor(() => b.hasRoom(10, 2000), 5000, 'room again');
     await b.close(AbortSignal.timeout(1000));
+  });
+  it('a full disk (ENOSPC): nothing torn, no spin; freed space takes the records that fit, one by one, before the rest', async (t) => {
+    const dir = tmp();
+    // A file system of `capacity` bytes for the segments: a write past it stores what fits, then fails
+    // with ENOSPC, as a full disk does (the buffer must cut the partial record back).
+    let capacity = 0;
+    const used = () => segments(dir).reduce((a, n) => a + statSync(join(dir, n)).size, 0);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const real = proto.writev;
+    let attempts = 0;
+    t.mock.method(proto, 'writev', async function (this: FileHandle, bufs: Buffer[], pos: number) {
+      attempts++;
+      const all = Buffer.concat(bufs);
+      const free = Math.max(0, capacity - used());
+      if (all.length <= free) return real.call(this, bufs, pos);
+      if (free > 0) {
+        await real.call(this, [all.subarray(0, free)], pos);
+        return { bytesWritten: free, buffers: bufs };
+      }
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    });
+    const { b, records, telemetry } = buffer(dir);
+    await b.open();
+    capacity = Infinity;
+    const first = push(b, 0, 10);
+    await waitFor(() => first.settled === 10, 5000, 'the first record written');
+    const record = used();
+    capacity = record; // full
+    const waiting = [10, 20, 30, 40, 50].map((start) => push(b, start, 10));
+    await waitFor(() => records.some((r) => r.code === 'TERN_ERR_BUFFER'), 5000, 'the write error reported');
+    const err = records.find((r) => r.code === 'TERN_ERR_BUFFER');
+    assert.match(String(err?.msg), /disk buffer: cannot write .*\(ENOSPC\); the events wait in memory/);
+    const a0 = attempts;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(attempts - a0 <= 6, `no spin: ${attempts - a0} write attempts in 1 s while full`);
+    assert.deepEqual(waiting.map((w) => w.settled), [0, 0, 0, 0, 0], 'nothing acknowledged to the sources while full');
+    assert.equal(used(), record, 'the partial writes were cut back');
+
+    // Room for three more records (a little less than everything waiting): those three go in, in order.
+    capacity = record * 4 + 100;
+    await waitFor(() => waiting[2]?.settled === 10, 10_000, 'the records that fit written once space is freed');
+    assert.deepEqual(waiting.map((w) => w.settled), [10, 10, 10, 0, 0]);
+    capacity = Infinity;
+    await waitFor(() => waiting.every((w) => w.settled === 10), 10_000, 'the rest written once the disk has room');
+    assert.ok((telemetry.snapshot().buffer_write_errors ?? 0) >= 1, 'the failed writes counted');
+    await b.close(AbortSignal.timeout(1000));
+
+    // Nothing torn on disk: a restart replays the 60 events in order and finds no damage.
+    const r = buffer(dir);
+    await r.b.open();
+    assert.deepEqual(seqs(await takeAll(r.b)), Array.from({ length: 60 }, (_, i) => i));
+    assert.ok(!r.records.some((x) => x.code === 'TERN_ERR_BUFFER'), 'no torn or corrupt record');
+    await r.b.close(AbortSignal.timeout(1000));
   });
 });

@@ -6,8 +6,9 @@
  * With `sync: batch` the loop fsyncs before it settles the batches, so the sources' checkpoints move
  * only past events that would survive a power loss; with `sync: none` they move once the bytes are
  * in the page cache (they survive a crash of tern). A failed write (disk full, file too large) is
- * truncated back to the last whole record, reported, and retried with backoff on a fresh segment;
- * nothing spins, and staging memory fills so admission blocks (backpressure).
+ * truncated back to the last whole record, reported, and retried with backoff on a fresh segment,
+ * one record at a time until writes succeed again (so a disk that frees some space takes the records
+ * that fit); nothing spins, and staging memory fills so admission blocks (backpressure).
  *
  * Read side. The dispatcher takes records in order. Each record's events are acknowledged through a
  * `RecordRef`; a segment is deleted once the reader moved past it and every record read from it was
@@ -123,6 +124,13 @@ export class DiskBuffer implements SinkBuffer {
   private pending: PendingWrite[] = [];
   private writing: Promise<void> | undefined;
   private writeFailures = 0;
+  /**
+   * Bytes one write may take beyond its first record. After a failed write it drops to one record and
+   * doubles with each write that succeeds: everything staged (up to `stagingBytes`) retried as one
+   * group would never fit on a disk that freed less than that, while record by record the buffer takes
+   * what fits as soon as space comes back.
+   */
+  private writeCap = Infinity;
   private closed = false;
 
   /** Events that cannot be written (they cannot be serialised): handed to the dispatcher, which refuses them. */
@@ -323,8 +331,11 @@ export class DiskBuffer implements SinkBuffer {
     try {
       await this.open();
       while (this.pending.length > 0 && !this.closed) {
-        const batch = this.pending;
-        this.pending = [];
+        // Group commit: everything pending goes in one write, unless a write failed lately (see writeCap).
+        let n = 0;
+        let bytes = 0;
+        while (n < this.pending.length && (n === 0 || bytes + (this.pending[n] as PendingWrite).buf.length <= this.writeCap)) bytes += (this.pending[n++] as PendingWrite).buf.length;
+        const batch = this.pending.splice(0, n);
         const bufs = batch.map((p) => p.buf);
         const total = bufs.reduce((a, b) => a + b.length, 0);
         if ((this.active as Segment).size > 0 && (this.active as Segment).size + total > this.segmentBytes) await this.rotate();
@@ -342,7 +353,8 @@ export class DiskBuffer implements SinkBuffer {
           // Nothing of this write counts: cut the file back to its last whole record, put the batches
           // back, wait, and try again on a fresh segment (a full disk may free up; EFBIG needs a new file).
           await fh.truncate(before).catch(() => undefined);
-          this.pending = [...batch, ...this.pending];
+          this.pending.unshift(...batch);
+          this.writeCap = 0;
           this.c.writeErrors.inc();
           this.writeFailures++;
           const wait = Math.min(5000, 100 * 2 ** Math.min(this.writeFailures - 1, 6));
@@ -357,6 +369,7 @@ export class DiskBuffer implements SinkBuffer {
           continue;
         }
         this.writeFailures = 0;
+        if (this.writeCap !== Infinity) this.writeCap = total * 2 >= this.o.stagingBytes ? Infinity : total * 2;
         seg.size += total;
         seg.diskBytes = seg.size;
         this.diskTotal += total;
