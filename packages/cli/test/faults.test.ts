@@ -537,7 +537,7 @@ sinks:
     const t = Date.now();
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 1);
-    assert.ok(Date.now() - t < 3500, 'within the deadline');
+    assert.ok(Date.now() - t < 2000 + 300, 'the process gone by the deadline (2000 ms; +300 for the parent to see it)');
     assert.ok(logs(run).some((l) => l.code === 'TERN_ERR_WRITE' && /cannot write to \/dev\/full \(ENOSPC\)/.test(String(l.msg))));
     assert.equal(checkpointOffset(dir), 0, 'nothing acknowledged');
     write(dir, 'p.yaml', yaml('./out.ndjson'));
@@ -591,7 +591,7 @@ sinks:
     const t = Date.now();
     run.child.kill('SIGTERM');
     await run.exit;
-    assert.ok(Date.now() - t < 3500, 'within the deadline');
+    assert.ok(Date.now() - t < 2000 + 300, 'the process gone by the deadline (2000 ms; +300 for the parent to see it)');
     const e = await es({ port });
     const { code, run: r2 } = await once(dir, { ES_URL: e.url });
     assert.equal(code, 0, r2.stderr().slice(-3000));
@@ -656,7 +656,7 @@ sinks:
     run.child.kill('SIGTERM');
     const code = await run.exit;
     const took = Date.now() - t;
-    assert.ok(took < 2000 + 1500, `exited ${took} ms after SIGTERM (deadline 2000 ms)`);
+    assert.ok(took < 2000 + 300, `exited ${took} ms after SIGTERM (deadline 2000 ms)`);
     assert.equal(code, 1, 'events left undelivered: not a success');
     assert.ok(checkpointOffset(dir) < size, 'the checkpoint did not move past events that are not in the buffer');
 
