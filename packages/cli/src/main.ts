@@ -47,6 +47,9 @@ export function createProgram(registry: Registry = builtinRegistry()): Command {
     .description('Forward security events (Tetragon, Falco, Kubernetes audit, Zeek) from files to Elasticsearch, LogScale, Parseable and webhooks.')
     .version(VERSION, '-V, --version')
     .showHelpAfterError()
+    // A usage error (unknown option or command, a missing argument) exits 2, as documented, apart from
+    // the failures of a command that ran (1). Help and --version exit 0. Subcommands inherit this.
+    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
     .hook('preAction', (_program, command) => {
       // `tern schema | head`, `tern tap x | head`: a reader that goes away ends the command quietly
       // instead of with an unhandled EPIPE stack trace. Not for `run`: there stdout is a console

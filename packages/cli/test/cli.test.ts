@@ -37,6 +37,14 @@ describe('tern validate', () => {
     assert.match(h.stdout(), /--once/);
   });
 
+  it('a usage error exits 2: an unknown option, an unknown command, a missing argument, no command', async () => {
+    for (const args of [['run', '--bogus'], ['frobnicate'], ['tap'], []]) {
+      const r = tern(args);
+      assert.equal(await r.exit, 2, `tern ${args.join(' ')}: ${r.stderr()}`);
+      assert.match(r.stderr(), /error: |Usage: tern/, 'says what is wrong');
+    }
+  });
+
   it('`tern schema | head` ends quietly with exit 0 when the reader closes the pipe early', async () => {
     const child = spawn(process.execPath, ternArgs(['schema']), { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
