@@ -6,13 +6,14 @@
 // silently.
 // usage: node scripts/test.mjs [path-filter ...]
 import { spawnSync } from 'node:child_process';
-import { globSync } from 'node:fs';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 22) {
-  console.error(`tern needs Node >= 22.18 (this is ${process.versions.node}); see README "Install".`);
+  console.error(`tern needs Node >= 22.18 (this is ${process.versions.node}); see README, "Try it".`);
   process.exit(1);
 }
+// Imported after the check: Node 20 has no fs.globSync, and a static import would fail before it.
+const { globSync } = await import('node:fs');
 const filters = process.argv.slice(2);
 let files = globSync('packages/*/test/**/*.test.ts').sort();
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));

@@ -175,8 +175,8 @@ async function snapshot(base: string): Promise<Snapshot> {
 }
 
 /**
- * Redraws the table every `intervalMs` on a terminal until q or Ctrl-C; elsewhere (a pipe) prints
- * `iterations` tables (default 2: the first has no rates yet) and exits.
+ * Redraws the table every `intervalMs` on a terminal until q or Ctrl-C; elsewhere (a pipe) takes
+ * `iterations` snapshots (default 2: the first has no rates yet), prints the last one's table and exits.
  */
 export function top(base: string, o: { intervalMs: number; iterations?: number }): Promise<number> {
   const interactive = process.stdout.isTTY === true && o.iterations === undefined;

@@ -36,11 +36,26 @@ function apiOrReport(command: string, opts: { api?: string; config: string[] }, 
   }
 }
 
+/** stdout's reader closed the pipe: nothing more can be shown, so the command ends with its exit code so far. */
+function endOnClosedPipe(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(process.exitCode ?? 0);
+}
+
 export function createProgram(registry: Registry = builtinRegistry()): Command {
   const program = new Command('tern')
     .description('Forward security events (Tetragon, Falco, Kubernetes audit, Zeek) from files to Elasticsearch, LogScale, Parseable and webhooks.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // A usage error (unknown option or command, a missing argument) exits 2, as documented, apart from
+    // the failures of a command that ran (1). Help and --version exit 0. Subcommands inherit this.
+    .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
+    .hook('preAction', (_program, command) => {
+      // `tern schema | head`, `tern tap x | head`: a reader that goes away ends the command quietly
+      // instead of with an unhandled EPIPE stack trace. Not for `run`: there stdout is a console
+      // sink, whose failed writes are the sink's to report (TERN_ERR_WRITE) and count.
+      if (command.name() !== 'run') process.stdout.on('error', endOnClosedPipe);
+    });
 
   program
     .command('run')

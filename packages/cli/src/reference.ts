@@ -3,7 +3,7 @@
  * configuration reference in Markdown, both produced from the component schemas so the docs cannot
  * drift from what validation accepts. `pnpm gen` writes them; a test fails when they are stale.
  */
-import { globalProperties, OPTIONS_TABLE_HEADER, optionRows, pipelineSchema, TEST_SCHEMA, type JsonSchema, type Registry } from '@tern/core';
+import { componentSchema, globalProperties, OPTIONS_TABLE_HEADER, optionRows, pipelineSchema, TEST_SCHEMA, type JsonSchema, type Registry } from '@tern/core';
 
 export function schemaFile(registry: Registry): string {
   return JSON.stringify(pipelineSchema(registry), null, 2) + '\n';
@@ -35,10 +35,13 @@ export function referenceMarkdown(registry: Registry): string {
     parts.push('', `## ${kind[0]?.toUpperCase()}${kind.slice(1)}s`);
     for (const def of registry.all().filter((d) => d.kind === kind).sort((a, b) => a.type.localeCompare(b.type))) {
       parts.push('', `### \`${def.type}\``, '', def.description, '');
-      const props = (def.schema.properties as Record<string, JsonSchema> | undefined) ?? {};
-      const required = (def.schema.required as string[] | undefined) ?? [];
-      if (kind !== 'source') parts.push(...OPTIONS_TABLE_HEADER, '| `inputs` (required) | list of string | | Ids of the components this one reads from (`route_id.output` for a named output). |', ...optionRows(props, required));
-      else if (Object.keys(props).length) parts.push(...OPTIONS_TABLE_HEADER, ...optionRows(props, required));
+      // The schema validation uses: the component's own options plus what every component of its kind
+      // has (`inputs`; a sink's `buffer`; `workers` for a transform that can run in worker threads).
+      const full = componentSchema(def);
+      const { type: _type, inputs, workers, buffer, ...own } = (full.properties as Record<string, JsonSchema> | undefined) ?? {};
+      const props: Record<string, JsonSchema> = { ...(inputs ? { inputs } : {}), ...own, ...(workers ? { workers } : {}), ...(buffer ? { buffer } : {}) };
+      const required = ((full.required as string[] | undefined) ?? []).filter((r) => r !== 'type');
+      if (Object.keys(props).length) parts.push(...OPTIONS_TABLE_HEADER, ...optionRows(props, required));
     }
   }
   return parts.join('\n') + '\n';

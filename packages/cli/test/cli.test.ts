@@ -1,7 +1,9 @@
 /** The `tern` command: validate, version, help, and stdin → file end to end. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ternArgs } from '@tern/test-kit/e2e';
 import { lines, logs, tern, tmp, write } from './helpers.ts';
 
 describe('tern validate', () => {
@@ -33,6 +35,25 @@ describe('tern validate', () => {
     const h = tern(['run', '--help']);
     assert.equal(await h.exit, 0);
     assert.match(h.stdout(), /--once/);
+  });
+
+  it('a usage error exits 2: an unknown option, an unknown command, a missing argument, no command', async () => {
+    for (const args of [['run', '--bogus'], ['frobnicate'], ['tap'], []]) {
+      const r = tern(args);
+      assert.equal(await r.exit, 2, `tern ${args.join(' ')}: ${r.stderr()}`);
+      assert.match(r.stderr(), /error: |Usage: tern/, 'says what is wrong');
+    }
+  });
+
+  it('`tern schema | head` ends quietly with exit 0 when the reader closes the pipe early', async () => {
+    const child = spawn(process.execPath, ternArgs(['schema']), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // As `head -c 200` does: take the first chunk, then close the read end while tern still writes.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.equal(err, '', 'no stack trace');
+    assert.equal(code, 0);
   });
 });
 

@@ -16,6 +16,17 @@ describe('generated files', () => {
     assert.equal(readFileSync(root('docs/configuration.md'), 'utf8'), referenceMarkdown(reg));
   });
 
+  it('docs/configuration.md lists what every component of a kind has: a sink\'s buffer, a transform\'s workers', () => {
+    const doc = readFileSync(root('docs/configuration.md'), 'utf8');
+    const section = (kind: string, type: string): string => doc.split(`## ${kind}`)[1]?.split(`### \`${type}\``)[1]?.split('\n### ')[0] ?? '';
+    for (const sink of ['console', 'elasticsearch', 'file', 'logscale', 'parseable', 'webhook']) {
+      const s = section('Sinks', sink);
+      assert.match(s, /^\| `inputs` \(required\) \|/m, sink);
+      for (const o of ['buffer.type', 'buffer.max_events', 'buffer.max_bytes', 'buffer.when_full', 'buffer.sync']) assert.match(s, new RegExp(`^\\| \`${o}\` \\|`, 'm'), `${sink}: ${o}`);
+    }
+    assert.match(section('Transforms', 'ecs'), /^\| `workers` \| integer \| `0` \|/m);
+  });
+
   it('docs/errors.md lists every error code with its meaning', () => {
     const doc = readFileSync(root('docs/errors.md'), 'utf8');
     for (const [code, meaning] of Object.entries(ERROR_CODES)) {

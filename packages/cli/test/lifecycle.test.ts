@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { startElasticsearch, startParseable } from '@tern/test-kit';
+import { startElasticsearch, startParseable, startWebhook } from '@tern/test-kit';
 import { lines, logs, tern, tetragonLines, tmp, until, write } from './helpers.ts';
 
 const closers: Array<() => Promise<void>> = [];
@@ -47,6 +47,33 @@ sinks:
     const last = logs(r).findLast((l) => String(l.msg).startsWith('stopped')) as { code?: string; msg: string };
     assert.match(last.msg, /stopped, not everything read was delivered: sink es healthcheck: .*refused the credentials \(HTTP 401\); no progress for shutdown_timeout_ms/);
     assert.equal(es.count(), 0);
+  });
+
+  it('--once against a Slack webhook that is gone (410): the give-up line counts the events the paused sink still holds', async () => {
+    const hook = '/services/T0000000/B0000000/archived';
+    const slack = await startWebhook({ mode: 'slack', slackWebhooks: { archived: [hook] } });
+    closers.push(() => slack.close());
+    const dir = tmp();
+    write(dir, 'in.log', tetragonLines(7));
+    write(
+      dir,
+      'p.yaml',
+      `data_dir: ./state
+shutdown_timeout_ms: 1500
+sources:
+  logs: { type: file, include: ["./in.log"] }
+sinks:
+  slack: { type: webhook, inputs: [logs], format: slack, url: "${slack.url}${hook}" }
+`,
+    );
+    const r = tern(['run', '--once', '-c', join(dir, 'p.yaml'), '--log-format', 'json']);
+    assert.equal(await r.exit, 1);
+    const giveUp = logs(r).find((l) => l.code === 'TERN_ERR_ONCE_FATAL' && String(l.msg).startsWith('nothing was delivered'));
+    assert.ok(giveUp, r.stderr());
+    // The events left the in-flight budget when the sink took them; they are still not delivered.
+    assert.equal(giveUp['in_flight_events'], 0);
+    assert.equal(giveUp['undelivered_events'], 7);
+    assert.equal(giveUp['buffered_events'], 0);
   });
 
   it('SIGHUP reloads the pipeline: tern keeps running and delivering', async () => {

@@ -381,6 +381,7 @@ describe('tern tap and tern top', () => {
     const top = tern(['top', '--api', url, '--interval', '0.2']);
     assert.equal(await top.exit, 0, top.stderr());
     const screen = top.stdout();
+    assert.equal(screen.match(/^COMPONENT /gm)?.length, 1, 'in a pipe: one table, with rates');
     assert.match(screen, /^COMPONENT +KIND +TYPE +IN\/s +OUT\/s +EVENTS OUT +ERRORS +DROPPED +BUFFER +STATE/m);
     assert.match(screen, /^in +source +file +- +[\d.]+ +247 /m);
     assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +123 /m);

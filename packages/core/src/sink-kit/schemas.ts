@@ -125,7 +125,7 @@ export function requestSchema(defaults: Partial<RequestDefaults> = {}): JsonSche
         type: 'integer',
         minimum: 0,
         default: d.retry_max_duration_ms,
-        description: 'Reject (count and drop) events still failing transiently after this many milliseconds; 0 retries forever (events stay buffered and sources wait).',
+        description: 'Refuse for good the events still failing transiently (or waiting on a failed healthcheck or a paused sink) after this many milliseconds: to the sink\'s dead_letter output when a component reads it, else rejected (counted, and the run fails); 0 retries forever (events stay buffered and sources wait).',
         examples: [0, 3_600_000],
       },
       headers: {

@@ -581,7 +581,13 @@ export class Pipeline {
         progress: () => this.progress(),
         idle: () => this.budget.events === 0 && this.sinksIdle(),
         onStall: (stalledMs) => {
-          this.logger.error({ code: 'TERN_ERR_ONCE_FATAL', undelivered_events: this.budget.events, stalled_ms: stalledMs }, 'nothing was delivered for shutdown_timeout_ms; giving up the drain');
+          // What is stuck sits in two places: the in-flight budget (not yet in every sink's buffer) and
+          // the sinks' buffers (a paused sink's events left the budget long ago).
+          const held = this.sinksHeld();
+          this.logger.error(
+            { code: 'TERN_ERR_ONCE_FATAL', in_flight_events: this.budget.events, undelivered_events: held.undelivered, buffered_events: held.buffered, stalled_ms: stalledMs },
+            'nothing was delivered for shutdown_timeout_ms; giving up the drain',
+          );
           const why = this.blockedBy !== undefined ? `${this.blockedBy.message}; ` : '';
           this.fatal(new TernError('TERN_ERR_ONCE_FATAL', `${why}no progress for shutdown_timeout_ms (${this.config.shutdown_timeout_ms} ms)`));
         },
@@ -616,6 +622,18 @@ export class Pipeline {
     if (stats) clearInterval(stats);
     this.router.flushLogs();
     return this.result(reason);
+  }
+
+  /** Events the sinks hold, not delivered: in memory (read again after a restart) and on disk. */
+  private sinksHeld(): { undelivered: number; buffered: number } {
+    let undelivered = 0;
+    let buffered = 0;
+    for (const { sink } of this.nodes.values()) {
+      const r = sink?.report?.();
+      undelivered += r?.undelivered ?? 0;
+      buffered += r?.buffered ?? 0;
+    }
+    return { undelivered, buffered };
   }
 
   private sinksIdle(): boolean {
