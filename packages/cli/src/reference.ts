@@ -46,3 +46,17 @@ export function referenceMarkdown(registry: Registry): string {
   }
   return parts.join('\n') + '\n';
 }
+
+/**
+ * Plugin package READMEs with a generated options table (between `<!-- options:start -->` and
+ * `<!-- options:end -->`), and the component whose schema it shows. `pnpm gen` writes them; each
+ * package's readme.test.ts checks its own.
+ */
+export const PACKAGE_README_TABLES: ReadonlyArray<{ readonly readme: string; readonly kind: 'source' | 'sink'; readonly type: string }> = [
+  { readme: 'packages/source-file/README.md', kind: 'source', type: 'file' },
+  { readme: 'packages/source-http/README.md', kind: 'source', type: 'http_server' },
+  { readme: 'packages/sink-elasticsearch/README.md', kind: 'sink', type: 'elasticsearch' },
+  { readme: 'packages/sink-logscale/README.md', kind: 'sink', type: 'logscale' },
+  { readme: 'packages/sink-parseable/README.md', kind: 'sink', type: 'parseable' },
+  { readme: 'packages/sink-webhook/README.md', kind: 'sink', type: 'webhook' },
+];

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { componentMetricName, counterMetricName, ERROR_CODES, METRIC_CATALOG } from '@tern/core';
 import { builtinRegistry } from '../src/registry.ts';
-import { referenceMarkdown, schemaFile } from '../src/reference.ts';
+import { PACKAGE_README_TABLES, referenceMarkdown, schemaFile } from '../src/reference.ts';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
 
@@ -14,6 +14,11 @@ describe('generated files', () => {
     const reg = builtinRegistry();
     assert.equal(readFileSync(root('schema/tern.schema.json'), 'utf8'), schemaFile(reg));
     assert.equal(readFileSync(root('docs/configuration.md'), 'utf8'), referenceMarkdown(reg));
+  });
+
+  it('`pnpm gen` writes every package README that carries a generated options table', () => {
+    const marked = globSync('packages/*/README.md', { cwd: root('') }).filter((f) => readFileSync(root(f), 'utf8').includes('<!-- options:start')).sort();
+    assert.deepEqual(PACKAGE_README_TABLES.map((t) => t.readme).sort(), marked);
   });
 
   it('docs/configuration.md lists what every component of a kind has: a sink\'s buffer, a transform\'s workers', () => {
