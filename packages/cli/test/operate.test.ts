@@ -402,7 +402,11 @@ describe('tern tap and tern top without an API to talk to', () => {
     const broken = write(dir, 'broken.yaml', 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: stdinn }\n');
     const r = tern(['tap', 'in', '-c', broken]);
     assert.equal(await r.exit, 1);
-    assert.match(r.stderr(), new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: error: `));
+    // Every error of the file, each on its line: the pipeline has no sink, and its source's type is unknown.
+    assert.deepEqual(r.stderr().split('\n').filter(Boolean).map((l) => l.slice(broken.length).replace(/ \[TERN_ERR_[A-Z_]+\]$/, '')), [
+      ':1:1: error: the pipeline defines no sink: add one under sinks: (an empty pipeline would run and deliver nothing)',
+      ':3:15: error: in: unknown source type "stdinn" (did you mean "stdin"?); known: file, http_server, stdin',
+    ]);
     assert.doesNotMatch(r.stderr(), /\n\s+at /, 'no stack trace');
   });
 });
