@@ -67,32 +67,32 @@ describe('pipeline file validation', () => {
   });
 
   it('names an unknown type and suggests the close one', () => {
-    assert.deepEqual(errorsOf('sources:\n  a: { type: memroy }\nsinks:\n  o: { type: memory, inputs: [a] }\n'), ['pipeline.yaml:2:14: error: a: unknown source type "memroy" (did you mean "memory"?); known: memory']);
+    assert.deepEqual(errorsOf('sources:\n  a: { type: memroy }\nsinks:\n  o: { type: memory, inputs: [a] }\n'), ['pipeline.yaml:2:14: error: a: unknown source type "memroy" (did you mean "memory"?); known: memory [TERN_ERR_CONFIG_TYPE]']);
   });
 
   it('names a misspelt option at its key and suggests the right one', () => {
-    assert.deepEqual(errorsOf('sources:\n  a:\n    type: memory\n    cuont: 3\nsinks:\n  o: { type: memory, inputs: [a] }\n'), ['pipeline.yaml:4:5: error: a: unknown option "cuont" (did you mean "count"?)']);
+    assert.deepEqual(errorsOf('sources:\n  a:\n    type: memory\n    cuont: 3\nsinks:\n  o: { type: memory, inputs: [a] }\n'), ['pipeline.yaml:4:5: error: a: unknown option "cuont" (did you mean "count"?) [TERN_ERR_CONFIG_SCHEMA]']);
   });
 
   it('reports wrong value types at the value', () => {
-    assert.deepEqual(errorsOf('sources:\n  a:\n    type: memory\n    count: many\nsinks:\n  o: { type: memory, inputs: [a] }\n'), ['pipeline.yaml:4:12: error: a: count: must be integer']);
+    assert.deepEqual(errorsOf('sources:\n  a:\n    type: memory\n    count: many\nsinks:\n  o: { type: memory, inputs: [a] }\n'), ['pipeline.yaml:4:12: error: a: count: must be integer [TERN_ERR_CONFIG_SCHEMA]']);
   });
 
   it('reports a missing required option', () => {
-    assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  t: { type: tag, inputs: [a] }\nsinks:\n  o: { type: memory, inputs: [t] }\n'), ['pipeline.yaml:4:6: error: t: missing required option "value"']);
+    assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  t: { type: tag, inputs: [a] }\nsinks:\n  o: { type: memory, inputs: [t] }\n'), ['pipeline.yaml:4:6: error: t: missing required option "value" [TERN_ERR_CONFIG_SCHEMA]']);
   });
 
   it('reports an input that does not exist, with a suggestion, at the input', () => {
     assert.deepEqual(errorsOf('sources:\n  tetragon: { type: memory }\nsinks:\n  o: { type: memory, inputs: [tetragn] }\n'), [
-      'pipeline.yaml:4:31: error: o: input "tetragn" does not exist (did you mean "tetragon"?)',
-      'pipeline.yaml:2:13: warning: tetragon: source "tetragon" is not read by any transform or sink; its events go nowhere',
+      'pipeline.yaml:4:31: error: o: input "tetragn" does not exist (did you mean "tetragon"?) [TERN_ERR_CONFIG_INPUT]',
+      'pipeline.yaml:2:13: warning: tetragon: source "tetragon" is not read by any transform or sink; its events go nowhere [TERN_ERR_CONFIG_INPUT]',
     ]);
   });
 
   it('reports a cycle', () => {
     const errs = errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  x: { type: tag, value: v, inputs: [a, y] }\n  y: { type: tag, value: v, inputs: [x] }\nsinks:\n  o: { type: memory, inputs: [y] }\n');
     assert.equal(errs.length, 1);
-    assert.match(errs[0] ?? '', /^pipeline\.yaml:[45]:6: error: [xy]: components form a cycle: (x -> y -> x|y -> x -> y)$/);
+    assert.match(errs[0] ?? '', /^pipeline\.yaml:[45]:6: error: [xy]: components form a cycle: (x -> y -> x|y -> x -> y) \[TERN_ERR_CONFIG_CYCLE\]$/);
   });
 
   it('warns about a component nobody reads, without failing', () => {
@@ -104,14 +104,14 @@ describe('pipeline file validation', () => {
 
   it('asks for a named output of a router and accepts route.output', () => {
     assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  r: { type: split, inputs: [a] }\nsinks:\n  o: { type: memory, inputs: [r] }\n').filter((e) => e.includes('error')), [
-      'pipeline.yaml:6:31: error: o: input "r" has named outputs; read one of "r.even", "r.odd"',
+      'pipeline.yaml:6:31: error: o: input "r" has named outputs; read one of "r.even", "r.odd" [TERN_ERR_CONFIG_INPUT]',
     ]);
     assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  r: { type: split, inputs: [a] }\nsinks:\n  o: { type: memory, inputs: [r.even, r.odd] }\n'), []);
   });
 
   it('runs a component\'s own validate and points at the option it names', () => {
     assert.deepEqual(errorsOf('sources:\n  a: { type: memory }\ntransforms:\n  t:\n    type: tag\n    inputs: [a]\n    value: bad\nsinks:\n  o: { type: memory, inputs: [t] }\n'), [
-      'pipeline.yaml:7:12: error: t: value: must not be "bad"',
+      'pipeline.yaml:7:12: error: t: value: must not be "bad" [TERN_ERR_CONFIG_INVALID]',
     ]);
   });
 

@@ -10,9 +10,14 @@ import { TernError } from '../errors.ts';
 import { suggest } from './suggest.ts';
 import type { ConfigIssue } from './types.ts';
 
+/**
+ * One issue as one line: `file:line:col: error: component: message [TERN_ERR_…]`. The position and
+ * severity come first, as compilers print them (editors' problem matchers read that prefix); the
+ * stable code comes last, so a user can look it up in docs/errors.md.
+ */
 export function formatIssue(i: ConfigIssue): string {
   const where = `${i.file}:${i.line}:${i.col}`;
-  return `${where}: ${i.severity}${i.component ? `: ${i.component}` : ''}: ${i.message}`;
+  return `${where}: ${i.severity}${i.component ? `: ${i.component}` : ''}: ${i.message} [${i.code}]`;
 }
 
 /** Appended to the issue after which a file could not be read: the pass stopped there, and says so. */
