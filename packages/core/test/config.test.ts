@@ -253,6 +253,13 @@ describe('environment interpolation', () => {
     assert.equal(cfg.components[1]?.options.label, 'x: y # not a comment');
     assert.throws(() => loadPipeline([file], testRegistry(), { env: {} }), /p\.yaml:4:12: error: environment variable N is not set/);
   });
+
+  it('an unset variable is one error, not also "must be integer" for the empty value it leaves; other errors still come with it', () => {
+    assert.deepEqual(issuesOf([['p.yaml', 'sources:\n  a:\n    type: memory\n    count: ${N}\n    batch: many\nsinks:\n  o: { type: memory, inputs: [a] }\n']]), [
+      '4:12 error TERN_ERR_CONFIG_ENV -: environment variable N is not set (write ${N:-default} to give a default)',
+      '5:12 error TERN_ERR_CONFIG_SCHEMA a: batch: must be integer',
+    ]);
+  });
 });
 
 describe('merged schema', () => {

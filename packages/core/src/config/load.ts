@@ -293,8 +293,11 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
       issues.push({ severity: g.severity, code: g.code, file: w?.l.file ?? absFiles[0] ?? '', ...pos, component: g.component, message: g.message });
     }
   }
-  issues.sort(byPosition(absFiles));
-  if (issues.some((i) => i.severity === 'error')) throw new ConfigError(issues);
+  // An unset variable leaves an empty value behind: a schema error at that value only echoes the
+  // TERN_ERR_CONFIG_ENV one ("max_line_bytes: must be integer" for `max_line_bytes: ${MAX}`).
+  const unset = new Set(issues.filter((i) => i.code === 'TERN_ERR_CONFIG_ENV').map((i) => `${i.file}:${i.line}:${i.col}`));
+  const reported = issues.filter((i) => i.code !== 'TERN_ERR_CONFIG_SCHEMA' || !unset.has(`${i.file}:${i.line}:${i.col}`)).sort(byPosition(absFiles));
+  if (reported.some((i) => i.severity === 'error')) throw new ConfigError(reported);
 
   // The globals, merged across files, get their defaults from the schema (the one place they come from).
   const merged: Record<string, unknown> = {};
@@ -310,6 +313,6 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
     ...(g.api !== undefined ? { api: g.api } : {}),
     components,
     tests,
-    warnings: issues.filter((i) => i.severity === 'warning'),
+    warnings: reported.filter((i) => i.severity === 'warning'),
   });
 }
