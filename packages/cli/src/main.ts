@@ -78,7 +78,7 @@ export function createProgram(registry: Registry = builtinRegistry()): Command {
     .option('-c, --config <file>', 'pipeline file (repeat to merge several)', collect, [])
     .action((opts: { config: string[] }) => {
       const cfg = loadOrReport(configFiles(opts), registry, (s) => process.stderr.write(s + '\n'));
-      if (!cfg) {
+      if (cfg instanceof ConfigError) {
         process.exitCode = 1;
         return;
       }

@@ -39,8 +39,8 @@ export function graphSummary(cfg: PipelineConfig): string {
   return `${n('source')} source${n('source') === 1 ? '' : 's'}, ${n('transform')} transform${n('transform') === 1 ? '' : 's'}, ${n('sink')} sink${n('sink') === 1 ? '' : 's'}, ${edges} edge${edges === 1 ? '' : 's'}`;
 }
 
-/** Loads and validates; prints every issue with `out` and returns undefined when the files are invalid. */
-export function loadOrReport(files: string[], registry: Registry, out: (s: string, issue?: ReturnType<typeof issueOf>) => void): PipelineConfig | undefined {
+/** Loads and validates; prints every issue with `out` and returns the ConfigError (every issue, its code) when the files are invalid. */
+export function loadOrReport(files: string[], registry: Registry, out: (s: string, issue?: ReturnType<typeof issueOf>) => void): PipelineConfig | ConfigError {
   try {
     const cfg = loadPipeline(files, registry);
     for (const w of cfg.warnings) out(formatIssue(w), issueOf(w));
@@ -48,7 +48,7 @@ export function loadOrReport(files: string[], registry: Registry, out: (s: strin
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const i of e.issues) out(formatIssue(i), issueOf(i));
-      return undefined;
+      return e;
     }
     throw e;
   }
@@ -74,7 +74,7 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
   if (view === undefined && opts.once && opts.progress) view = progressLines(logger, progressMs);
 
   const cfg = loadOrReport(opts.files, registry, (s) => process.stderr.write(s + '\n'));
-  if (!cfg) {
+  if (cfg instanceof ConfigError) {
     process.exitCode = 1;
     return;
   }
@@ -151,9 +151,11 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
           concatMap(async (reason) => {
             logger.info({ reason, files: cfg.files }, 'reloading the configuration');
             const next = loadOrReport(opts.files, registry, (s, issue) => (issue?.severity === 'warning' ? logger.warn(issue, s) : logger.error(issue, s)));
-            if (next === undefined) {
+            if (next instanceof ConfigError) {
               pipeline.reloads.rejected++;
-              logger.error({ code: 'TERN_ERR_CONFIG_SCHEMA', files: cfg.files }, 'reload rejected: the new configuration is not valid (errors above, with file:line); the running pipeline goes on unchanged');
+              // The code of what was wrong (the first error's), and every kind found, so an alert can tell a typo from a YAML break.
+              const errors = next.issues.filter((i) => i.severity === 'error');
+              logger.error({ code: next.code, codes: [...new Set(errors.map((i) => i.code))], errors: errors.length, files: cfg.files }, 'reload rejected: the new configuration is not valid (errors above, with file:line); the running pipeline goes on unchanged');
               return;
             }
             const r = await pipeline.reload(next);

@@ -7,7 +7,7 @@
  * `<name>.tests.yaml` for `<name>.yaml`, which is loaded with it (so a ConfigMap does not carry them).
  */
 import { existsSync } from 'node:fs';
-import { createLogger, runPipelineTest, type Registry } from '@tern/core';
+import { ConfigError, createLogger, runPipelineTest, type Registry } from '@tern/core';
 import { compileCondition } from '@tern/transforms';
 import { loadOrReport } from './run.ts';
 
@@ -20,7 +20,7 @@ export async function testCommand(files: string[], extra: string[], registry: Re
   const sides = files.map(sideFile).filter((f) => existsSync(f) && !files.includes(f));
   const all = [...files, ...sides, ...extra];
   const cfg = loadOrReport(all, registry, (s) => process.stderr.write(s + '\n'));
-  if (!cfg) return 1;
+  if (cfg instanceof ConfigError) return 1;
   if (cfg.tests.length === 0) {
     process.stderr.write(`no tests in ${all.join(', ')}: add tests: to the pipeline, or a side file ${sideFile(files[0] ?? 'pipeline.yaml')}\n`);
     return 1;

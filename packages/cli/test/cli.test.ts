@@ -15,17 +15,40 @@ describe('tern validate', () => {
     assert.equal(r.stdout(), `ok: 1 source, 0 transforms, 2 sinks, 2 edges (${p})\n`);
   });
 
-  it('exits 1 and lists every error with file:line:col', async () => {
+  it('exits 1 and lists every error with file:line:col and its code', async () => {
     const dir = tmp();
     const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdn }\nsinks:\n  out: { type: file, inputs: [in], pth: out.ndjson }\n');
     const r = tern(['validate', '-c', p]);
     assert.equal(await r.exit, 1);
     assert.equal(
       r.stderr(),
-      `${p}:2:15: error: in: unknown source type "stdn" (did you mean "stdin"?); known: file, http_server, stdin\n` +
-        `${p}:4:8: error: out: missing required option "path"\n` +
-        `${p}:4:36: error: out: unknown option "pth" (did you mean "path"?)\n`,
+      `${p}:2:15: error: in: unknown source type "stdn" (did you mean "stdin"?); known: file, http_server, stdin [TERN_ERR_CONFIG_TYPE]\n` +
+        `${p}:4:8: error: out: missing required option "path" [TERN_ERR_CONFIG_SCHEMA]\n` +
+        `${p}:4:36: error: out: unknown option "pth" (did you mean "path"?) [TERN_ERR_CONFIG_SCHEMA]\n`,
     );
+  });
+
+  it('reports a schema error and a graph error of the same file in one run, each with its line and code', async () => {
+    const dir = tmp();
+    // A misspelt option (schema), an input nobody defines (graph), and a component whose type is
+    // unknown (its reader is not blamed for it): a user fixes all three after one run, not three.
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin }\n  audit: { type: k8s_audit }\ntransforms:\n  f: { type: filter, inputs: [in, falco], condition: "true" }\nsinks:\n  out: { type: console, inputs: [f, audit], encodng: json }\n');
+    const r = tern(['validate', '-c', p]);
+    assert.equal(await r.exit, 1);
+    assert.equal(
+      r.stderr(),
+      `${p}:3:18: error: audit: unknown source type "k8s_audit"; known: file, http_server, stdin [TERN_ERR_CONFIG_TYPE]\n` +
+        `${p}:5:35: error: f: input "falco" does not exist [TERN_ERR_CONFIG_INPUT]\n` +
+        `${p}:7:45: error: out: unknown option "encodng" (did you mean "encoding"?) [TERN_ERR_CONFIG_SCHEMA]\n`,
+    );
+  });
+
+  it('a YAML syntax error says that it stopped the check', async () => {
+    const dir = tmp();
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin\nsinks:\n  out: { type: console, inputs: [nowhere] }\n');
+    const r = tern(['validate', '-c', p]);
+    assert.equal(await r.exit, 1);
+    assert.match(r.stderr(), new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: error: .*; tern could not read this file past here, so the rest of it, and the inputs and cycles of the pipeline, were not checked \\[TERN_ERR_CONFIG_PARSE\\]\n$`));
   });
 
   it('prints the version and help', async () => {

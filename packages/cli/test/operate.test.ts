@@ -3,8 +3,8 @@
  * scraped during a run and checked against what the emulated Elasticsearch stored, `/readyz` ready
  * only after the sink's healthcheck passed, `/healthz`), a reload under load (a sink's options
  * changed while a file grows: the unchanged source keeps its position, every event arrives at least
- * once), a broken new file (rejected with file:line, the old pipeline goes on), `--watch-config`,
- * `tern tap` and `tern top` against the running process.
+ * once), a broken new file (rejected with file:line and the code of what was wrong, the old pipeline
+ * goes on), `--watch-config`, `tern tap` and `tern top` against the running process.
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,6 +34,10 @@ async function runWithApi(args: string[], env: Record<string, string> = {}): Pro
   }, 20_000, 'the API to listen');
   assert.ok(url, run.stderr());
   return { run, url };
+}
+
+function pick(o: Record<string, unknown> | undefined, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, o?.[k]]));
 }
 
 async function get(url: string): Promise<{ status: number; text: string }> {
@@ -189,6 +193,7 @@ describe('reload', () => {
     writeFileSync(p, `${pipeline(500)}  extra:\n    type: elasticsearch\n    inputs: [nowhere]\n    endpoints: ["http://x"]\n`);
     run.child.kill('SIGHUP');
     await until(() => logs(run).some((l) => typeof l.msg === 'string' && l.msg.startsWith('reload rejected')), 20_000, 'the rejection');
+    assert.equal(logs(run).find((l) => typeof l.msg === 'string' && l.msg.startsWith('reload rejected'))?.code, 'TERN_ERR_CONFIG_INPUT', 'the rejection names what was wrong');
     const issue = logs(run).find((l) => l.code === 'TERN_ERR_CONFIG_INPUT') as { msg: string; file: string; line: number };
     assert.equal(issue.file, p);
     assert.equal(issue.line, 14);
@@ -317,6 +322,37 @@ describe('reload', () => {
     assert.equal(await run.exit, 0, run.stderr());
   });
 
+  it('a rejected reload carries the code of what was wrong: a YAML syntax error, then a schema error and an unknown input together', async () => {
+    const dir = tmp();
+    write(dir, 'in.log', seqLines(0, 3));
+    const good = 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: file, include: [in.log], decoding: json }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n';
+    const p = write(dir, 'p.yaml', good);
+    const { run, url } = await runWithApi(['-c', p]);
+    // The API listens before the SIGHUP handler is installed: wait for the run to start.
+    await until(() => logs(run).some((l) => l.msg === 'starting'), 10_000, 'the run to start');
+    const rejections = () => logs(run).filter((l) => typeof l.msg === 'string' && l.msg.startsWith('reload rejected'));
+    // A YAML syntax error: nothing more can be read, and the line says so with its own code.
+    writeFileSync(p, good.replace('path: out.ndjson }', 'path: out.ndjson'));
+    run.child.kill('SIGHUP');
+    await until(() => rejections().length === 1, 10_000, 'the first rejection');
+    assert.deepEqual(pick(rejections()[0], ['code', 'codes', 'errors']), { code: 'TERN_ERR_CONFIG_PARSE', codes: ['TERN_ERR_CONFIG_PARSE'], errors: 1 });
+    const parse = logs(run).find((l) => l.code === 'TERN_ERR_CONFIG_PARSE' && typeof l.line === 'number') as { msg: string; file: string };
+    assert.equal(parse.file, p);
+    assert.match(parse.msg, /tern could not read this file past here/);
+    // Two kinds of error in one file: both logged with their lines, both codes on the rejection.
+    writeFileSync(p, good.replace('decoding: json }', 'decodng: json }').replace('inputs: [in]', 'inputs: [in, nowhere]'));
+    run.child.kill('SIGHUP');
+    await until(() => rejections().length === 2, 10_000, 'the second rejection');
+    assert.deepEqual(pick(rejections()[1], ['code', 'codes', 'errors']), { code: 'TERN_ERR_CONFIG_SCHEMA', codes: ['TERN_ERR_CONFIG_SCHEMA', 'TERN_ERR_CONFIG_INPUT'], errors: 2 });
+    const all = logs(run);
+    const issues = all.slice(all.findIndex((l) => typeof l.msg === 'string' && l.msg.startsWith('reload rejected'))).filter((l) => l.file === p && typeof l.line === 'number').map((l) => `${String(l.line)} ${String(l.code)}`);
+    assert.deepEqual(issues, ['3 TERN_ERR_CONFIG_SCHEMA', '5 TERN_ERR_CONFIG_INPUT']);
+    assert.match((await get(`${url}/metrics`)).text, /^tern_config_reloads_total\{result="rejected"\} 2$/m);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+    assert.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8').split('\n').filter(Boolean).length, 3, 'the running pipeline went on');
+  });
+
   it('--watch-config applies a changed file without a signal', async () => {
     const dir = tmp();
     write(dir, 'in.log', seqLines(0, 5));
@@ -403,7 +439,11 @@ describe('tern tap and tern top without an API to talk to', () => {
     const broken = write(dir, 'broken.yaml', 'api: { address: "127.0.0.1:0" }\nsources:\n  in: { type: stdinn }\n');
     const r = tern(['tap', 'in', '-c', broken]);
     assert.equal(await r.exit, 1);
-    assert.match(r.stderr(), new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: error: `));
+    // Every error of the file, each on its line: the pipeline has no sink, and its source's type is unknown.
+    assert.deepEqual(r.stderr().split('\n').filter(Boolean).map((l) => l.slice(broken.length).replace(/ \[TERN_ERR_[A-Z_]+\]$/, '')), [
+      ':1:1: error: the pipeline defines no sink: add one under sinks: (an empty pipeline would run and deliver nothing)',
+      ':3:15: error: in: unknown source type "stdinn" (did you mean "stdin"?); known: file, http_server, stdin',
+    ]);
     assert.doesNotMatch(r.stderr(), /\n\s+at /, 'no stack trace');
   });
 });

@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   TERN_ERR_CONFIG_TYPE: 'A component names a `type` that no installed plugin provides.',
   TERN_ERR_CONFIG_INPUT: 'A transform or sink lists an input that does not exist.',
   TERN_ERR_CONFIG_CYCLE: 'The components form a cycle.',
-  TERN_ERR_CONFIG_DUPLICATE: 'Two pipeline files define the same component id.',
+  TERN_ERR_CONFIG_DUPLICATE: 'Two pipeline files define the same component id, or set a global option differently.',
   TERN_ERR_CONFIG_INVALID: 'A component rejected its options (a rule across several options).',
   TERN_ERR_SECRET_FILE: 'A secret file (`*_file` option) cannot be read.',
   TERN_ERR_BUILD: 'A component could not be built from valid options (for example an unreadable CA file).',

@@ -1,43 +1,32 @@
 /**
  * Loads pipeline files: YAML → environment interpolation → schema validation per component →
  * component `validate` → graph checks. Every problem is collected (not just the first) and reported
- * as `file:line:col: <component>: message`, so one `tern validate` run shows everything to fix.
+ * as `file:line:col: <component>: message`, in file and line order, so one `tern validate` run shows
+ * everything to fix: a component that fails its schema is still known to the graph checks (an input
+ * naming it is fine, its own inputs are checked), so a schema error does not hide an unknown input,
+ * a cycle or an empty pipeline, and is not echoed by them either. Only what cannot be read at all (a
+ * YAML syntax error, a file over the limits, a section that is not a map) stops the pass for that
+ * file and the graph checks, and its message says so.
  * Nothing here touches the network or any file but the pipeline files themselves.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, Scalar } from 'yaml';
-import { TernError, type ErrorCode } from '../errors.ts';
+import { isScalar, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, Scalar } from 'yaml';
+import { TernError } from '../errors.ts';
 import type { Registry } from '../plugin/registry.ts';
 import type { ComponentDefinition } from '../plugin/types.ts';
 import type { ComponentConfig, ConfigIssue, PipelineConfig, PipelineTest } from './types.ts';
 
 export type { ComponentConfig, ConfigIssue, PipelineConfig, PipelineTest } from './types.ts';
-import { checkGraph } from '../topology/graph.ts';
+export { ConfigError, formatIssue } from './issues.ts';
+import { checkGraph, type DeclaredComponent } from '../topology/graph.ts';
 import { interpolate, isSingleReference } from './interpolate.ts';
 import { COMPONENT_AJV_OPTIONS } from './defaults.ts';
 import { deepFreeze } from './freeze.ts';
+import { ajvMessage, byPosition, ConfigError, dedupeAjv, knownPropsAt, locate, pointerToPath, UNREAD_REST, UNREAD_SECTION } from './issues.ts';
 import { componentSchema, globalProperties, SECTIONS, topLevelSchema, type Section } from './schema.ts';
 import { suggest } from './suggest.ts';
-
-
-export function formatIssue(i: ConfigIssue): string {
-  const where = `${i.file}:${i.line}:${i.col}`;
-  return `${where}: ${i.severity}${i.component ? `: ${i.component}` : ''}: ${i.message}`;
-}
-
-export class ConfigError extends TernError {
-  readonly issues: ConfigIssue[];
-  constructor(issues: ConfigIssue[]) {
-    const errors = issues.filter((i) => i.severity === 'error');
-    super(errors[0]?.code ?? 'TERN_ERR_CONFIG_SCHEMA', `invalid pipeline configuration (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${errors.map(formatIssue).join('\n')}`);
-    this.issues = issues;
-  }
-}
-
-
-
 
 interface Loaded {
   file: string;
@@ -85,74 +74,6 @@ function validators(registry: Registry): Validators {
   return v;
 }
 
-/** Position of the value (or, with `key`, the key) at `path` inside the document. */
-function locate(l: Loaded, path: ReadonlyArray<string | number>, key?: string): { line: number; col: number } {
-  let node: unknown = l.doc.contents;
-  let best: unknown = node;
-  const steps: Array<string | number> = [...path];
-  if (key !== undefined) steps.push(key);
-  for (let i = 0; i < steps.length; i++) {
-    const step = steps[i];
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(step));
-      if (!pair) break;
-      const isLast = i === steps.length - 1;
-      best = isLast && key !== undefined ? pair.key : (pair.value ?? pair.key);
-      node = pair.value;
-    } else if (isSeq(node)) {
-      const item = node.items[Number(step)];
-      if (!item) break;
-      best = item;
-      node = item;
-    } else break;
-  }
-  const range = isNode(best) ? (best as YamlNode).range : undefined;
-  const pos = l.lc.linePos(range ? range[0] : 0);
-  return { line: pos.line, col: pos.col };
-}
-
-function pointerToPath(ptr: string): string[] {
-  if (!ptr) return [];
-  return ptr.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-function ajvMessage(e: ErrorObject, knownProps: string[]): { message: string; key?: string } {
-  const at = e.instancePath ? pointerToPath(e.instancePath).join('.') : '';
-  const prefix = at ? `${at}: ` : '';
-  switch (e.keyword) {
-    case 'additionalProperty':
-    case 'additionalProperties': {
-      const prop = String((e.params as { additionalProperty: string }).additionalProperty);
-      const s = suggest(prop, knownProps);
-      return { message: `${prefix}unknown option "${prop}"${s ? ` (did you mean "${s}"?)` : ''}`, key: prop };
-    }
-    case 'required':
-      return { message: `${prefix}missing required option "${String((e.params as { missingProperty: string }).missingProperty)}"` };
-    case 'enum':
-      return { message: `${prefix}must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
-    case 'const':
-      return { message: `${prefix}must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
-    case 'type':
-      return { message: `${prefix}must be ${String((e.params as { type: string }).type)}` };
-    default:
-      return { message: `${prefix}${e.message ?? 'is invalid'}` };
-  }
-}
-
-/** Property names known at the schema location of an error, for "did you mean". */
-function knownPropsAt(schema: Record<string, unknown>, path: string[]): string[] {
-  let s: Record<string, unknown> | undefined = schema;
-  for (const p of path) {
-    if (!s) return [];
-    const props = s.properties as Record<string, Record<string, unknown>> | undefined;
-    if (props && props[p]) s = props[p];
-    else if (s.items && typeof s.items === 'object' && /^\d+$/.test(p)) s = s.items as Record<string, unknown>;
-    else if (s.additionalProperties && typeof s.additionalProperties === 'object') s = s.additionalProperties as Record<string, unknown>;
-    else return [];
-  }
-  return Object.keys((s?.properties as Record<string, unknown> | undefined) ?? {});
-}
-
 /** A pipeline file is a few kilobytes; anything this large is a mistake (or an attack) and is refused before parsing. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** YAML aliases allowed per file (anchors are handy; thousands of them are an alias bomb). */
@@ -163,12 +84,12 @@ function parseFile(file: string, env: Readonly<Record<string, string | undefined
   try {
     const size = statSync(file).size;
     if (size > MAX_CONFIG_BYTES) {
-      issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, line: 1, col: 1, message: `pipeline file is ${size} bytes, over the limit of ${MAX_CONFIG_BYTES} (is this the right file?)` });
+      issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, line: 1, col: 1, message: `pipeline file is ${size} bytes, over the limit of ${MAX_CONFIG_BYTES} (is this the right file?); ${UNREAD_REST}` });
       return undefined;
     }
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_PARSE', file, line: 1, col: 1, message: `cannot read pipeline file: ${(e as Error).message}` });
+    issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_PARSE', file, line: 1, col: 1, message: `cannot read pipeline file: ${(e as Error).message}; ${UNREAD_REST}` });
     return undefined;
   }
   const lc = new LineCounter();
@@ -184,13 +105,13 @@ function parseFile(file: string, env: Readonly<Record<string, string | undefined
   });
   if (tooMany !== undefined) {
     const pos = lc.linePos(tooMany.range?.[0] ?? 0);
-    issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, line: pos.line, col: pos.col, message: `more than ${MAX_CONFIG_ALIASES} YAML aliases (*name); a pipeline needs a handful (an alias bomb would expand without bound)` });
+    issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, line: pos.line, col: pos.col, message: `more than ${MAX_CONFIG_ALIASES} YAML aliases (*name); a pipeline needs a handful (an alias bomb would expand without bound); ${UNREAD_REST}` });
     return undefined;
   }
   // The first syntax error is the useful one; the rest are usually its echo.
   for (const err of doc.errors.slice(0, 1)) {
     const pos = lc.linePos(err.pos[0]);
-    issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_PARSE', file, line: pos.line, col: pos.col, message: err.message.split('\n')[0] ?? err.message });
+    issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_PARSE', file, line: pos.line, col: pos.col, message: `${err.message.split('\n')[0] ?? err.message}; ${UNREAD_REST}` });
   }
   if (doc.errors.length) return undefined;
   visit(doc, {
@@ -231,34 +152,64 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
   const absFiles = files.map((f) => resolve(f));
   const { top: topValidator, globals: globalsValidator, components: componentValidators } = validators(registry);
 
+  // Components declared but not validated (their ids still count for the graph checks), and whether
+  // some part of the pipeline could not be read at all (then the graph checks would only report echoes).
+  const declared: DeclaredComponent[] = [];
+  let unread = false;
+
   for (const file of absFiles) {
     const l = parseFile(file, env, issues);
-    if (!l) continue;
+    if (!l) {
+      unread = true;
+      continue;
+    }
     let root: unknown;
     try {
       root = l.doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES }) as unknown;
     } catch (e) {
       const at = l.firstAlias ?? { line: 1, col: 1 };
-      issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, ...at, message: `the YAML aliases (*name) expand to too much data (${(e as Error).message}); a pipeline needs no nested aliases of aliases` });
+      issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file, ...at, message: `the YAML aliases (*name) expand to too much data (${(e as Error).message}); a pipeline needs no nested aliases of aliases; ${UNREAD_REST}` });
+      unread = true;
       continue;
     }
     if (root === null || root === undefined) continue;
+    const isObject = typeof root === 'object' && !Array.isArray(root);
+    // What the top-level errors make unusable: a global option or `tests` (skipped), a whole section
+    // (it is not a map: its components are unknown), or one component (declared, not validated).
+    const badKeys = new Set<string>();
+    const badComponents = new Set<string>();
     if (!topValidator(root)) {
       for (const e of topValidator.errors ?? []) {
+        if (e.keyword === 'propertyNames') continue; // ajv's summary of the error on the id itself, reported next
         const path = pointerToPath(e.instancePath);
-        const { message, key } = ajvMessage(e, knownPropsAt(topLevelSchema(), path));
-        const pos = locate(l, path, key);
-        const component = path.length >= 2 && (path[0] as string) in SECTIONS ? path[1] : undefined;
-        issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_SCHEMA', file, ...pos, ...(component ? { component } : {}), message });
+        // A component id the pattern refuses: ajv names it beside the section's path.
+        const named = (e as ErrorObject & { propertyName?: string }).propertyName;
+        const { message: said, key } = ajvMessage(e, knownPropsAt(topLevelSchema(), path));
+        const message = named !== undefined ? `component id "${named}" may contain only letters, digits, "_" and "-"` : said;
+        const pos = locate(l, path, named ?? key);
+        const inSection = path.length >= 1 && (path[0] as string) in SECTIONS;
+        const component = named ?? (inSection && path.length >= 2 ? path[1] : undefined);
+        const top = path[0] ?? key;
+        if (!isObject) {
+          issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_SCHEMA', file, ...pos, message: `${message}; ${UNREAD_REST}` });
+          continue;
+        }
+        if (inSection && component !== undefined) badComponents.add(`${path[0]}/${component}`);
+        else if (top !== undefined) badKeys.add(top);
+        const unreadSection = inSection && path.length === 1 && named === undefined;
+        issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_SCHEMA', file, ...pos, ...(component ? { component } : {}), message: unreadSection ? `${message}; ${UNREAD_SECTION}` : message });
       }
-      continue;
+      if (!isObject) {
+        unread = true;
+        continue;
+      }
     }
     const obj = root as Record<string, unknown>;
-    if (Array.isArray(obj.tests)) {
+    if (Array.isArray(obj.tests) && !badKeys.has('tests')) {
       (obj.tests as Array<Omit<PipelineTest, 'file' | 'line'>>).forEach((t, i) => tests.push({ ...t, file, line: locate(l, ['tests', i]).line }));
     }
     for (const k of Object.keys(obj)) {
-      if (k in SECTIONS || k === 'tests') continue;
+      if (k in SECTIONS || k === 'tests' || badKeys.has(k)) continue;
       const prev = globals[k];
       if (prev && JSON.stringify(prev.value) !== JSON.stringify(obj[k])) {
         const pos = locate(l, [k]);
@@ -267,8 +218,12 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
     }
     for (const section of Object.keys(SECTIONS) as Section[]) {
       const kind = SECTIONS[section];
-      const map = (obj[section] ?? {}) as Record<string, Record<string, unknown>>;
-      for (const [id, raw] of Object.entries(map)) {
+      if (badKeys.has(section)) {
+        unread = true;
+        continue;
+      }
+      const map = (obj[section] ?? {}) as Record<string, unknown>;
+      for (const [id, value] of Object.entries(map)) {
         const path = [section, id];
         const pos = locate(l, path);
         if (seen.has(id)) {
@@ -277,12 +232,20 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
         }
         seen.set(id, file);
         where.set(id, { l, path });
+        const raw = (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Record<string, unknown>;
+        const inputs = kind === 'source' ? [] : Array.isArray(raw.inputs) && raw.inputs.every((x) => typeof x === 'string') ? (raw.inputs as string[]) : undefined;
+        const stub: DeclaredComponent = { id, kind, inputs };
+        if (badComponents.has(`${section}/${id}`)) {
+          declared.push(stub);
+          continue;
+        }
         const type = String(raw.type);
         const def = registry.get(kind, type);
         if (!def) {
           const s = suggest(type, registry.types(kind));
           const tpos = locate(l, [...path, 'type']);
           issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_TYPE', file, ...tpos, component: id, message: `unknown ${kind} type "${type}"${s ? ` (did you mean "${s}"?)` : ''}; known: ${registry.types(kind).join(', ') || 'none'}` });
+          declared.push(stub);
           continue;
         }
         const options = structuredClone(raw);
@@ -294,42 +257,47 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
             const { message, key } = ajvMessage(e, knownPropsAt(schema, p));
             issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_SCHEMA', file, ...locate(l, [...path, ...p], key), component: id, message });
           }
+          declared.push(stub);
           continue;
         }
-        const { type: _t, inputs, workers, ...rest } = options as Record<string, unknown> & { inputs?: string[]; workers?: number };
+        const { type: _t, inputs: validInputs, workers, ...rest } = options as Record<string, unknown> & { inputs?: string[]; workers?: number };
         for (const msg of def.validate?.(rest as never) ?? []) {
           const opt = /^([A-Za-z0-9_.]+):/.exec(msg)?.[1];
           const p = opt ? opt.split('.') : [];
           issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_INVALID', file, ...locate(l, [...path, ...p]), component: id, message: msg });
         }
-        components.push({ id, kind, type, inputs: inputs ?? [], options: rest, workers: workers ?? 0, definition: def, file, line: pos.line, configDir: dirname(file) });
+        components.push({ id, kind, type, inputs: validInputs ?? [], options: rest, workers: workers ?? 0, definition: def, file, line: pos.line, configDir: dirname(file) });
       }
     }
   }
 
-  if (!issues.some((i) => i.severity === 'error')) {
-    for (const kind of ['source', 'sink'] as const) {
-      if (!components.some((c) => c.kind === kind)) {
-        issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file: absFiles[0] ?? '', line: 1, col: 1, message: `the pipeline defines no ${kind}: add one under ${kind}s: (an empty pipeline would run and deliver nothing)` });
-      }
-    }
-    for (const c of components) {
-      const tls = (c.options as { tls?: { verify?: unknown } }).tls;
-      if (tls?.verify === false) {
-        const w = where.get(c.id);
-        const pos = w ? locate(w.l, [...w.path, 'tls', 'verify']) : { line: 1, col: 1 };
-        issues.push({ severity: 'warning', code: 'TERN_ERR_CONFIG_INVALID', file: c.file, ...pos, component: c.id, message: 'tls.verify is false: the server\'s certificate is not checked, so anyone on the network path can read and change what tern sends (use tls.ca_file for a private CA instead)' });
-      }
+  for (const c of components) {
+    const tls = (c.options as { tls?: { verify?: unknown } }).tls;
+    if (tls?.verify === false) {
+      const w = where.get(c.id);
+      const pos = w ? locate(w.l, [...w.path, 'tls', 'verify']) : { line: 1, col: 1 };
+      issues.push({ severity: 'warning', code: 'TERN_ERR_CONFIG_INVALID', file: c.file, ...pos, component: c.id, message: 'tls.verify is false: the server\'s certificate is not checked, so anyone on the network path can read and change what tern sends (use tls.ca_file for a private CA instead)' });
     }
   }
-  if (!issues.some((i) => i.severity === 'error')) {
-    for (const g of checkGraph(components)) {
+  // The graph checks need every component of every file: skipped when some part could not be read (its message says so).
+  if (!unread) {
+    const missing = (['source', 'sink'] as const).filter((kind) => !components.some((c) => c.kind === kind) && !declared.some((d) => d.kind === kind));
+    for (const kind of missing) {
+      issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_LIMIT', file: absFiles[0] ?? '', line: 1, col: 1, message: `the pipeline defines no ${kind}: add one under ${kind}s: (an empty pipeline would run and deliver nothing)` });
+    }
+    for (const g of checkGraph(components, declared)) {
+      // Without a sink nothing is read by one: "not read by any transform or sink" would only echo that error.
+      if (g.severity === 'warning' && missing.includes('sink')) continue;
       const w = where.get(g.component);
       const pos = w ? locate(w.l, g.input !== undefined ? [...w.path, 'inputs', g.input] : w.path) : { line: 1, col: 1 };
       issues.push({ severity: g.severity, code: g.code, file: w?.l.file ?? absFiles[0] ?? '', ...pos, component: g.component, message: g.message });
     }
   }
-  if (issues.some((i) => i.severity === 'error')) throw new ConfigError(issues);
+  // An unset variable leaves an empty value behind: a schema error at that value only echoes the
+  // TERN_ERR_CONFIG_ENV one ("max_line_bytes: must be integer" for `max_line_bytes: ${MAX}`).
+  const unset = new Set(issues.filter((i) => i.code === 'TERN_ERR_CONFIG_ENV').map((i) => `${i.file}:${i.line}:${i.col}`));
+  const reported = issues.filter((i) => i.code !== 'TERN_ERR_CONFIG_SCHEMA' || !unset.has(`${i.file}:${i.line}:${i.col}`)).sort(byPosition(absFiles));
+  if (reported.some((i) => i.severity === 'error')) throw new ConfigError(reported);
 
   // The globals, merged across files, get their defaults from the schema (the one place they come from).
   const merged: Record<string, unknown> = {};
@@ -345,20 +313,6 @@ export function loadPipeline(files: readonly string[], registry: Registry, opts:
     ...(g.api !== undefined ? { api: g.api } : {}),
     components,
     tests,
-    warnings: issues.filter((i) => i.severity === 'warning'),
+    warnings: reported.filter((i) => i.severity === 'warning'),
   });
-}
-
-/** ajv reports `if/then` and `oneOf` noise next to the real error; keep the informative ones. */
-function dedupeAjv(errors: ErrorObject[]): ErrorObject[] {
-  const out: ErrorObject[] = [];
-  const seen = new Set<string>();
-  for (const e of errors) {
-    if (e.keyword === 'if' || e.keyword === 'oneOf' || e.keyword === 'anyOf') continue;
-    const k = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push(e);
-  }
-  return out.length ? out : errors;
 }

@@ -39,26 +39,50 @@ export function hasDeadLetterReaders(id: string, components: readonly ComponentC
 }
 
 /** Splits an input reference into component id and output name (undefined for the main output). */
-export function parseInput(ref: string, byId: ReadonlyMap<string, ComponentConfig>): { id: string; output?: string } {
+export function parseInput(ref: string, byId: ReadonlyMap<string, unknown>): { id: string; output?: string } {
   if (byId.has(ref)) return { id: ref };
   const dot = ref.lastIndexOf('.');
   if (dot > 0) return { id: ref.slice(0, dot), output: ref.slice(dot + 1) };
   return { id: ref };
 }
 
-export function checkGraph(components: readonly ComponentConfig[]): GraphIssue[] {
+/**
+ * A component the files declare but that did not validate (an unknown type, an option the schema
+ * refuses): its id and kind are known, so an input naming it is no error of its own; its `inputs` are
+ * known when they could be read (undefined otherwise); a transform's outputs are not (they may depend
+ * on its options), so any `id` or `id.name` is taken as one of them.
+ */
+export interface DeclaredComponent {
+  readonly id: string;
+  readonly kind: ComponentConfig['kind'];
+  readonly inputs: readonly string[] | undefined;
+}
+
+/**
+ * The graph checks: inputs that do not exist, cycles, components nobody reads. `declared` are the
+ * components that did not validate (see DeclaredComponent), so one pass over a file with schema errors
+ * still reports its graph errors, and none that are only echoes of the schema errors.
+ */
+export function checkGraph(components: readonly ComponentConfig[], declared: readonly DeclaredComponent[] = []): GraphIssue[] {
   const issues: GraphIssue[] = [];
   const byId = new Map(components.map((c) => [c.id, c]));
+  const stubs = new Map(declared.map((d) => [d.id, d]));
+  const all = new Map<string, { id: string; inputs: readonly string[] | undefined }>([...byId, ...stubs]);
   const outputs = new Set<string>();
   for (const c of components) for (const o of outputsOf(c)) outputs.add(o);
+  for (const d of declared) {
+    if (d.kind === 'source') outputs.add(d.id);
+    else if (d.kind === 'sink') outputs.add(`${d.id}.${DEAD_LETTER_OUTPUT}`);
+  }
   const readers = new Map<string, number>();
 
-  for (const c of components) {
-    c.inputs.forEach((ref, i) => {
-      if (!outputs.has(ref)) {
+  for (const c of all.values()) {
+    c.inputs?.forEach((ref, i) => {
+      const { id } = parseInput(ref, all);
+      if (!outputs.has(ref) && stubs.get(id)?.kind !== 'transform') {
         const target = byId.get(ref);
         let message: string;
-        if (target?.kind === 'sink') message = `input "${ref}" is a sink; a sink's only output is "${ref}.${DEAD_LETTER_OUTPUT}" (what it refuses for good)`;
+        if ((target ?? stubs.get(ref))?.kind === 'sink') message = `input "${ref}" is a sink; a sink's only output is "${ref}.${DEAD_LETTER_OUTPUT}" (what it refuses for good)`;
         else if (target) message = `input "${ref}" has named outputs; read one of ${outputsOf(target).filter((o) => !o.endsWith(`.${DEAD_LETTER_OUTPUT}`)).map((o) => `"${o}"`).join(', ')}`;
         else {
           const s = suggest(ref, outputs);
@@ -67,7 +91,6 @@ export function checkGraph(components: readonly ComponentConfig[]): GraphIssue[]
         issues.push({ severity: 'error', code: 'TERN_ERR_CONFIG_INPUT', component: c.id, input: i, message });
         return;
       }
-      const { id } = parseInput(ref, byId);
       readers.set(id, (readers.get(id) ?? 0) + 1);
     });
   }
@@ -78,10 +101,9 @@ export function checkGraph(components: readonly ComponentConfig[]): GraphIssue[]
   const visit = (id: string): void => {
     state.set(id, 1);
     stack.push(id);
-    const c = byId.get(id);
-    for (const ref of c?.inputs ?? []) {
-      const dep = parseInput(ref, byId).id;
-      if (!byId.has(dep)) continue;
+    for (const ref of all.get(id)?.inputs ?? []) {
+      const dep = parseInput(ref, all).id;
+      if (!all.has(dep)) continue;
       const s = state.get(dep);
       if (s === 1) {
         const cycle = [...stack.slice(stack.indexOf(dep)), dep];
@@ -91,11 +113,14 @@ export function checkGraph(components: readonly ComponentConfig[]): GraphIssue[]
     stack.pop();
     state.set(id, 2);
   };
-  for (const c of components) if (!state.has(c.id)) visit(c.id);
+  for (const id of all.keys()) if (!state.has(id)) visit(id);
 
-  for (const c of components) {
-    if (c.kind !== 'sink' && !readers.has(c.id)) {
-      issues.push({ severity: 'warning', code: 'TERN_ERR_CONFIG_INPUT', component: c.id, message: `${c.kind} "${c.id}" is not read by any transform or sink; its events go nowhere` });
+  // Who reads a component is unknown while some component's inputs could not be read: no guesses then.
+  if (declared.every((d) => d.inputs !== undefined)) {
+    for (const c of [...components, ...declared]) {
+      if (c.kind !== 'sink' && !readers.has(c.id)) {
+        issues.push({ severity: 'warning', code: 'TERN_ERR_CONFIG_INPUT', component: c.id, message: `${c.kind} "${c.id}" is not read by any transform or sink; its events go nowhere` });
+      }
     }
   }
   return issues;
