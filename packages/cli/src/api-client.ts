@@ -131,7 +131,7 @@ function fmtRate(v: number): string {
 }
 
 /** The table `tern top` draws, from two snapshots (rates are per second between them). */
-export function renderTop(prev: Snapshot | undefined, cur: Snapshot, base: string, width = 100): string {
+export function renderTop(prev: Snapshot | undefined, cur: Snapshot, base: string, width = 100, interactive = false): string {
   const dt = prev ? (cur.time - prev.time) / 1000 : 0;
   const before = new Map((prev?.components ?? []).map((c) => [c.id, c.counters]));
   const head = ['COMPONENT', 'KIND', 'TYPE', 'IN/s', 'OUT/s', 'EVENTS OUT', 'ERRORS', 'DROPPED', 'BUFFER', 'STATE'];
@@ -160,7 +160,7 @@ export function renderTop(prev: Snapshot | undefined, cur: Snapshot, base: strin
   const line = (r: string[]) => r.map((x, i) => (i < 3 || i === r.length - 1 ? x.padEnd(widths[i] as number) : x.padStart(widths[i] as number))).join('  ').trimEnd().slice(0, width);
   const b = cur.in_flight;
   return [
-    `tern top — ${base}${cur.version ? ` (tern ${cur.version})` : ''} — ${new Date(cur.time).toISOString().slice(11, 19)} — q to quit`,
+    `tern top — ${base}${cur.version ? ` (tern ${cur.version})` : ''} — ${new Date(cur.time).toISOString().slice(11, 19)}${interactive ? ' — q to quit' : ''}`,
     `in flight: ${b.events}/${b.max_events} events, ${Math.round(b.bytes / 1024)}/${Math.round(b.max_bytes / 1024)} KiB`,
     '',
     ...rows.map(line),
@@ -208,7 +208,7 @@ export function top(base: string, o: { intervalMs: number; iterations?: number }
       .pipe(concatMap(() => from(snapshot(base))))
       .subscribe({
         next: (s) => {
-          const text = renderTop(prev, s, base, interactive ? process.stdout.columns || 120 : 200);
+          const text = renderTop(prev, s, base, interactive ? process.stdout.columns || 120 : 200, interactive);
           prev = s;
           n++;
           if (interactive) process.stdout.write(`\x1b[H\x1b[2J${text}`);

@@ -418,6 +418,7 @@ describe('tern tap and tern top', () => {
     assert.equal(await top.exit, 0, top.stderr());
     const screen = top.stdout();
     assert.equal(screen.match(/^COMPONENT /gm)?.length, 1, 'in a pipe: one table, with rates');
+    assert.doesNotMatch(screen, /q to quit/, 'in a pipe there is no key to press');
     assert.match(screen, /^COMPONENT +KIND +TYPE +IN\/s +OUT\/s +EVENTS OUT +ERRORS +DROPPED +BUFFER +STATE/m);
     assert.match(screen, /^in +source +file +- +[\d.]+ +247 /m);
     assert.match(screen, /^odd +transform +filter +[\d.]+ +[\d.]+ +123 /m);
