@@ -73,8 +73,18 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
   const logger: Logger = view?.logStream ? createLogger({ level: opts.logLevel, format: 'pretty', destination: view.logStream }) : createLogger({ level: opts.logLevel, format: opts.logFormat });
   if (view === undefined && opts.once && opts.progress) view = progressLines(logger, progressMs);
 
-  const cfg = loadOrReport(opts.files, registry, (s) => process.stderr.write(s + '\n'));
+  // On a terminal the lines `tern validate` prints; as JSON logs (a DaemonSet's stderr) one log line
+  // per issue, with its code, file and line as fields, as a rejected reload logs them, then a last
+  // line that says the start failed.
+  const report = pretty
+    ? (s: string) => process.stderr.write(s + '\n')
+    : (s: string, issue?: { severity: string }) => (issue?.severity === 'warning' ? logger.warn(issue, s) : logger.error(issue, s));
+  const cfg = loadOrReport(opts.files, registry, report);
   if (cfg instanceof ConfigError) {
+    if (!pretty) {
+      const errors = cfg.issues.filter((i) => i.severity === 'error');
+      logger.fatal({ code: cfg.code, codes: [...new Set(errors.map((i) => i.code))], errors: errors.length, files: opts.files }, 'not started: the configuration is not valid (errors above, with file:line)');
+    }
     process.exitCode = 1;
     return;
   }

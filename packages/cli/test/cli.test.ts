@@ -51,6 +51,26 @@ describe('tern validate', () => {
     assert.match(r.stderr(), new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: error: .*; tern could not read this file past here, so the rest of it, and the inputs and cycles of the pipeline, were not checked \\[TERN_ERR_CONFIG_PARSE\\]\n$`));
   });
 
+  it('run with JSON logs (a DaemonSet): each configuration error is a log line with its code, file and line, then one that says tern did not start', async () => {
+    const dir = tmp();
+    const p = write(dir, 'p.yaml', 'sources:\n  in: { type: stdin }\nsinks:\n  out: { type: console, inputs: [in, nowhere], encodng: json }\n');
+    const r = tern(['run', '-c', p, '--log-format', 'json']);
+    assert.equal(await r.exit, 1);
+    const out = r.stderr().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      out.slice(0, -1).map((l) => [l.level, l.code, l.file, l.line, l.component]),
+      [
+        [50, 'TERN_ERR_CONFIG_INPUT', p, 4, 'out'],
+        [50, 'TERN_ERR_CONFIG_SCHEMA', p, 4, 'out'],
+      ],
+    );
+    assert.match(String(out[0]?.msg), /input "nowhere" does not exist/);
+    const last = out.at(-1) ?? {};
+    assert.equal(last.level, 60);
+    assert.deepEqual([last.code, last.codes, last.errors], ['TERN_ERR_CONFIG_INPUT', ['TERN_ERR_CONFIG_INPUT', 'TERN_ERR_CONFIG_SCHEMA'], 2]);
+    assert.match(String(last.msg), /^not started: the configuration is not valid/);
+  });
+
   it('prints the version and help', async () => {
     const v = tern(['--version']);
     assert.equal(await v.exit, 0);
