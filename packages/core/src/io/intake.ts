@@ -17,6 +17,7 @@ import type { AckCallback } from '../event/ack.ts';
 import type { EventOrigin, LogEvent } from '../event/event.ts';
 import type { SourceContext } from '../plugin/types.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
+import { budgetShares, type BudgetShare } from '../topology/budget.ts';
 import type { Counter } from '../telemetry/telemetry.ts';
 import { DecodeError, type Decoding } from './decode.ts';
 import { decodeDocument, type DocumentFormat } from './documents.ts';
@@ -120,23 +121,40 @@ export class Intake {
    * `acknowledge: false`), `acknowledged` once every sink is done with it (any acknowledgement
    * status counts: events refused by a sink are the engine's accounting, not the sender's to
    * retry), or `unacknowledged` when `ackSignal` (default: `signal`) aborts first.
+   *
+   * A batch larger than a share of the in-flight budget (`budgetShares`: 1/32 of it) goes in shares,
+   * each waiting for room in the FIFO like any other batch, as Vector's sources send a large request
+   * in chunks: a body near or over the whole budget would otherwise wait for the pipeline to be empty
+   * (which a busy pipeline never is for long) and hold up every batch behind it. `signal` bounds the
+   * wait of the first share only: once part of the batch is taken, refusing the rest would not undo
+   * it, so the rest waits for room (backpressure) until `restSignal` (default: `ackSignal`) aborts,
+   * and then the outcome is `unacknowledged` (part was taken; the sender may send it all again).
    */
   async submit(
     events: LogEvent[],
     bytes: number,
-    opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly acknowledge: boolean },
+    opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly restSignal?: AbortSignal; readonly acknowledge: boolean },
   ): Promise<SubmitOutcome> {
+    const shares = budgetShares(events, bytes, (e) => e.size, this.ctx.inFlight);
+    let pending = shares.length;
     let acked!: () => void;
     const done = new Promise<void>((resolve) => (acked = resolve));
-    try {
-      await this.ctx.emit(events, () => acked(), bytes, opts.signal);
-    } catch (e) {
-      if ((e as Error).name === 'AbortError') return 'refused';
-      throw e;
-    }
-    this.counters.events.inc(events.length);
-    if (!opts.acknowledge) return 'queued';
+    const onAck = (): void => {
+      if (--pending === 0) acked();
+    };
     const signal = opts.ackSignal ?? opts.signal;
+    const rest = opts.restSignal ?? signal;
+    for (let i = 0; i < shares.length; i++) {
+      const share = shares[i] as BudgetShare<LogEvent>;
+      try {
+        await this.ctx.emit(share.items, onAck, share.bytes, i === 0 ? opts.signal : rest);
+      } catch (e) {
+        if ((e as Error).name !== 'AbortError') throw e;
+        return i === 0 ? 'refused' : 'unacknowledged';
+      }
+      this.counters.events.inc(share.items.length);
+    }
+    if (!opts.acknowledge) return 'queued';
     if (signal === undefined) {
       await done;
       return 'acknowledged';
