@@ -271,10 +271,19 @@ export class HttpServerSource implements Source {
       // Room in the pipeline: hold waits for it; reject waits at most full_wait_ms.
       const room = AbortSignal.any([gone.signal, this.ctx.signal, ...(deadline ? [deadline] : []), ...(hold ? [] : [after(s.full_wait_ms)])]);
       const acked = AbortSignal.any([gone.signal, ...(deadline ? [deadline] : [])]);
+      // A body over a share of the in-flight budget goes in shares (Intake.submit), as Vector's
+      // http_server and Filebeat's http_endpoint feed a large request to their queue piece by piece
+      // with backpressure: max_body_bytes bounds a request, in_flight bounds the pipeline, and neither
+      // has to be sized to the other. Waiting for room for the whole body at once would starve it
+      // under steady load (the pipeline is rarely empty) and block every request behind it.
+      // `room` bounds the first share only. Once part of the body is in the pipeline a 503 would not
+      // take it back, so the rest waits for room (the sinks are moving) until the request's deadline
+      // or shutdown, even if the sender went away: it holds the whole batch and may not send it again.
+      const rest = AbortSignal.any([this.ctx.signal, ...(deadline ? [deadline] : [])]);
       const answerAtClose = (reason: string): void => this.refuse(res, 503, retry, 'unacknowledged', reason);
       this.pending.add(answerAtClose);
       try {
-        const outcome = await this.intake.submit(events, body.body.length, { signal: room, ackSignal: acked, acknowledge: s.acknowledgements });
+        const outcome = await this.intake.submit(events, body.body.length, { signal: room, ackSignal: acked, restSignal: rest, acknowledge: s.acknowledgements });
         if (outcome === 'acknowledged' || outcome === 'queued') {
           this.c.accepted.inc();
           return this.answer(res, 200, { events: events.length });

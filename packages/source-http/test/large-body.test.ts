@@ -1,0 +1,97 @@
+/**
+ * A pushed body larger than the pipeline's in-flight budget (`in_flight.max_bytes`, 8 MiB by default)
+ * but within `max_body_bytes` (10 MiB): a kube-apiserver audit batch at the RequestResponse level.
+ *
+ * The steady load is the common one on a node: a `file` source catching up on a Tetragon export keeps
+ * the shared in-flight budget in use (it reads as fast as the budget lets it), while its sink delivers
+ * about 1 MB/s. Beside it, the apiserver posts small EventLists all along, and one 9 MiB EventList.
+ * What must hold: every event of the large body and of the small ones reaches Elasticsearch once,
+ * the apiserver never gives up on a batch (no 503 it had to drop the batch after), and tern exits 0.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AuditWebhookSender, startElasticsearch } from '@tern/test-kit';
+import { auditEvent, elasticsearch, esSink, serve, tmp, until, write } from './helpers.ts';
+
+const stream = (dataset: string): string => `logs-${dataset}-default`;
+
+/** A RequestResponse-level audit event of about `bytes` bytes: the response (a list of Secrets, say) makes it large. */
+function bigAuditEvent(seq: number, bytes: number): Record<string, unknown> {
+  const ev = { ...auditEvent(seq), level: 'RequestResponse' };
+  const pad = bytes - JSON.stringify(ev).length - 100;
+  return { ...ev, responseObject: { kind: 'SecretList', apiVersion: 'v1', metadata: {}, items: [{ metadata: { name: `db-${seq}` }, data: { blob: 'x'.repeat(Math.max(pad, 0)) } }] } };
+}
+
+/** Tetragon process_exec lines of about 1 KB each. */
+function tetragonLines(n: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(JSON.stringify({ process_exec: { process: { exec_id: `exec-${i}`, binary: '/usr/bin/curl', arguments: 'x'.repeat(900), pod: { namespace: 'payments', name: `web-${i % 50}` } } }, node_name: 'node-1', time: '2024-11-22T10:20:05.408091526Z' }));
+  return `${lines.join('\n')}\n`;
+}
+
+describe('a body larger than in_flight.max_bytes, under steady load', () => {
+  it('k8s_audit: a 9 MiB EventList and a stream of small ones all arrive once; the apiserver never gives up on a batch', async (t) => {
+    const es = await elasticsearch(t);
+    // Tetragon's destination: about 1 MB/s (one 1 MB bulk at a time, each answered after 1 s).
+    const slow = await startElasticsearch({ store: 'count', recordBodies: false });
+    t.after(() => slow.close());
+    slow.fault({ match: { path: '/_bulk' }, times: Infinity, action: { delayMs: 1000 } });
+    const dir = tmp();
+    const tetragon = 15_000;
+    write(dir, 'tetragon.log', tetragonLines(tetragon));
+    const s = await serve(
+      t,
+      `data_dir: ./state
+sources:
+  tetragon: { type: file, include: [./tetragon.log], read_buffer_bytes: 65536 }
+  audit: { type: http_server, address: 127.0.0.1:0, sender: k8s_audit, retry_after_s: 1 }
+sinks:
+${esSink('audit_es', 'audit', es.url, 'audit')}  tetragon_es:
+    type: elasticsearch
+    inputs: [tetragon]
+    endpoints: ["${slow.url}"]
+    data_stream: { dataset: tetragon }
+    batch: { max_bytes: 1000000, timeout_ms: 20 }
+    request: { concurrency: 1 }
+    buffer: { max_bytes: 1048576 }
+`,
+      { dir },
+    );
+    // Scaled down: the apiserver's first retry after 100 ms instead of 10 s, the rest as it does
+    // (× 1.5, 5 attempts); tern's full_wait_ms stays the k8s_audit default (1 s).
+    const apiserver = new AuditWebhookSender({ url: s.url, maxBatchSize: 20, maxBatchWaitMs: 50, initialBackoffMs: 100 });
+    const large = new AuditWebhookSender({ url: s.url, maxBatchSize: 400, maxBatchWaitMs: 10, initialBackoffMs: 100 });
+    t.after(() => {
+      apiserver.close();
+      large.close();
+    });
+    // The budget is in use: Tetragon's backlog is being read.
+    await until(() => slow.requests.length >= 2, 10_000, 'Tetragon events on their way');
+    let n = 0;
+    const steady = setInterval(() => {
+      for (let i = 0; i < 10; i++) apiserver.enqueue(auditEvent(n++));
+    }, 50);
+    t.after(() => clearInterval(steady));
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 400; i++) large.enqueue(bigAuditEvent(1_000_000 + i, Math.floor((9 * 1024 * 1024) / 400)));
+    await large.flush();
+    await new Promise((r) => setTimeout(r, 500));
+    clearInterval(steady);
+    await apiserver.flush();
+    const body = large.attempts[0];
+    assert.ok(body !== undefined && large.attempts.every((a) => a.events === 400), 'one EventList of 400 events');
+    assert.deepEqual(large.droppedBatches, [], 'the apiserver did not give up on the large EventList');
+    assert.deepEqual(apiserver.droppedBatches, [], 'nor on any small one');
+    assert.equal(large.delivered.length, 400);
+    assert.equal(apiserver.delivered.length, n);
+    // Elasticsearch has every audit event once.
+    await until(() => es.count(stream('audit')) >= n + 400, 10_000, 'audit events stored');
+    assert.equal(es.count(stream('audit')), n + 400);
+    assert.equal(new Set(es.docs(stream('audit')).map((d) => d._source.auditID)).size, n + 400);
+    // Tetragon's backlog arrives too once its destination is fast again, and tern exits 0.
+    slow.clearFaults();
+    await until(() => slow.count(stream('tetragon')) >= tetragon, 60_000, 'Tetragon backlog delivered');
+    assert.equal(slow.count(stream('tetragon')), tetragon);
+    assert.equal(await s.stop(), 0);
+  });
+});
