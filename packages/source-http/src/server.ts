@@ -291,6 +291,8 @@ export class HttpServerSource implements Source {
         if (gone.signal.aborted) return this.abandoned();
         if (outcome === 'unacknowledged') {
           this.c.unacknowledged.inc();
+          // Shutdown can also cut a large body short between two of its shares (see Intake.submit).
+          if (this.ctx.signal.aborted && deadline?.aborted !== true) return this.refuse(res, 503, retry, 'unacknowledged', 'tern is shutting down and took only part of these events; sending them again is safe (duplicates, not loss)');
           return this.refuse(res, 503, retry, 'unacknowledged', 'the events were taken but not acknowledged by every sink within request_timeout_ms; sending them again is safe (duplicates, not loss)');
         }
         if (this.ctx.signal.aborted) return this.refuse(res, 503, retry, 'shutdown', 'tern is shutting down; retry later');
