@@ -9,9 +9,9 @@
  * the apiserver never gives up on a batch (no 503 it had to drop the batch after), and tern exits 0.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { AuditWebhookSender, startElasticsearch } from '@tern/test-kit';
-import { auditEvent, elasticsearch, esSink, serve, tmp, until, write } from './helpers.ts';
+import { auditEvent, elasticsearch, esSink, logs, serve, tmp, until, write } from './helpers.ts';
 
 const stream = (dataset: string): string => `logs-${dataset}-default`;
 
@@ -29,22 +29,25 @@ function tetragonLines(n: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-describe('a body larger than in_flight.max_bytes, under steady load', () => {
-  it('k8s_audit: a 9 MiB EventList and a stream of small ones all arrive once; the apiserver never gives up on a batch', async (t) => {
-    const es = await elasticsearch(t);
-    // Tetragon's destination: about 1 MB/s (one 1 MB bulk at a time, each answered after 1 s).
-    const slow = await startElasticsearch({ store: 'count', recordBodies: false });
-    t.after(() => slow.close());
-    slow.fault({ match: { path: '/_bulk' }, times: Infinity, action: { delayMs: 1000 } });
-    const dir = tmp();
-    const tetragon = 15_000;
-    write(dir, 'tetragon.log', tetragonLines(tetragon));
-    const s = await serve(
-      t,
-      `data_dir: ./state
+/**
+ * tern with two sources sharing the in-flight budget: `tetragon` (a file of `lines` lines, read
+ * 64 KiB at a time, as fast as the budget allows) into an Elasticsearch answering each 1 MB bulk
+ * after `delayMs` (one at a time), and `audit` (http_server, k8s_audit) into another, fast one.
+ */
+async function busyPipeline(t: TestContext, o: { delayMs: number; lines: number; audit?: string; global?: string }) {
+  const es = await elasticsearch(t);
+  const slow = await startElasticsearch({ store: 'count', recordBodies: false });
+  t.after(() => slow.close());
+  slow.fault({ match: { path: '/_bulk' }, times: Infinity, action: { delayMs: o.delayMs } });
+  const dir = tmp();
+  write(dir, 'tetragon.log', tetragonLines(o.lines));
+  const s = await serve(
+    t,
+    `data_dir: ./state
+${o.global ?? ''}
 sources:
   tetragon: { type: file, include: [./tetragon.log], read_buffer_bytes: 65536 }
-  audit: { type: http_server, address: 127.0.0.1:0, sender: k8s_audit, retry_after_s: 1 }
+  audit: { type: http_server, address: 127.0.0.1:0, sender: k8s_audit, retry_after_s: 1${o.audit ?? ''} }
 sinks:
 ${esSink('audit_es', 'audit', es.url, 'audit')}  tetragon_es:
     type: elasticsearch
@@ -55,8 +58,21 @@ ${esSink('audit_es', 'audit', es.url, 'audit')}  tetragon_es:
     request: { concurrency: 1 }
     buffer: { max_bytes: 1048576 }
 `,
-      { dir },
-    );
+    { dir },
+  );
+  // The budget is in use: Tetragon's backlog is being read.
+  await until(() => slow.requests.length >= 2, 10_000, 'Tetragon events on their way');
+  return { es, slow, s };
+}
+
+/** The 400 events of one 9 MiB EventList. */
+const large9MiB = (): Array<Record<string, unknown>> => Array.from({ length: 400 }, (_, i) => bigAuditEvent(1_000_000 + i, Math.floor((9 * 1024 * 1024) / 400)));
+
+describe('a body larger than in_flight.max_bytes, under steady load', () => {
+  it('k8s_audit: a 9 MiB EventList and a stream of small ones all arrive once; the apiserver never gives up on a batch', async (t) => {
+    // Tetragon's destination: about 1 MB/s.
+    const tetragon = 15_000;
+    const { es, slow, s } = await busyPipeline(t, { delayMs: 1000, lines: tetragon });
     // Scaled down: the apiserver's first retry after 100 ms instead of 10 s, the rest as it does
     // (× 1.5, 5 attempts); tern's full_wait_ms stays the k8s_audit default (1 s).
     const apiserver = new AuditWebhookSender({ url: s.url, maxBatchSize: 20, maxBatchWaitMs: 50, initialBackoffMs: 100 });
@@ -65,15 +81,13 @@ ${esSink('audit_es', 'audit', es.url, 'audit')}  tetragon_es:
       apiserver.close();
       large.close();
     });
-    // The budget is in use: Tetragon's backlog is being read.
-    await until(() => slow.requests.length >= 2, 10_000, 'Tetragon events on their way');
     let n = 0;
     const steady = setInterval(() => {
       for (let i = 0; i < 10; i++) apiserver.enqueue(auditEvent(n++));
     }, 50);
     t.after(() => clearInterval(steady));
     await new Promise((r) => setTimeout(r, 500));
-    for (let i = 0; i < 400; i++) large.enqueue(bigAuditEvent(1_000_000 + i, Math.floor((9 * 1024 * 1024) / 400)));
+    large.enqueue(...large9MiB());
     await large.flush();
     await new Promise((r) => setTimeout(r, 500));
     clearInterval(steady);
@@ -93,5 +107,34 @@ ${esSink('audit_es', 'audit', es.url, 'audit')}  tetragon_es:
     await until(() => slow.count(stream('tetragon')) >= tetragon, 60_000, 'Tetragon backlog delivered');
     assert.equal(slow.count(stream('tetragon')), tetragon);
     assert.equal(await s.stop(), 0);
+  });
+
+  it('shutdown while the rest of a large body waits for room: 503 + Retry-After saying only part was taken', async (t) => {
+    // Elasticsearch is down: the sink's buffer (50 events) and then the budget (100 events, shares of
+    // 3) fill with the first shares of the body, and the rest waits for room. (Counted in events: the
+    // events of an EventList are estimated at 256 bytes each wherever a sink counts bytes.)
+    const es = await elasticsearch(t, true);
+    const s = await serve(
+      t,
+      `data_dir: ./state
+shutdown_timeout_ms: 300
+in_flight: { max_events: 100 }
+sources:
+  audit: { type: http_server, address: 127.0.0.1:0, sender: k8s_audit, retry_after_s: 1 }
+sinks:
+${esSink('audit_es', 'audit', es.url, 'audit', '{ max_events: 50 }')}`,
+    );
+    const large = new AuditWebhookSender({ url: s.url, maxBatchSize: 400, maxBatchWaitMs: 10, backoffSteps: 1 });
+    t.after(() => large.close());
+    large.enqueue(...large9MiB());
+    await until(() => es.requests.filter((q) => q.path === '/_bulk').length >= 3, 15_000, 'the first shares refused by Elasticsearch');
+    assert.equal(large.attempts.length, 0, 'no answer yet: the rest of the body waits for room');
+    const code = await s.stop();
+    await large.flush();
+    assert.equal(large.attempts.length, 1);
+    assert.equal(large.attempts[0]?.status, 503);
+    assert.equal(large.attempts[0]?.retryAfter, '1', 'the apiserver sends it all again');
+    assert.ok(logs(s.run).some((l) => l.msg === 'request refused (503): tern is shutting down and took only part of these events; sending them again is safe (duplicates, not loss)'));
+    assert.equal(code, 1, 'not everything taken was delivered');
   });
 });
