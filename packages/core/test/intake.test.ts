@@ -220,6 +220,7 @@ describe('submit', () => {
     groups[0]?.release('rejected'); // any status means "done"
     assert.equal(await p, 'acknowledged');
     assert.equal(await intake.submit(events(1), 10, { acknowledge: false }), 'queued');
+    assert.equal(await intake.submit([], 0, { acknowledge: true }), 'acknowledged', 'an empty batch does not wait forever');
     assert.equal(ctx.telemetry.snapshot().events_read, 3);
   });
 

@@ -17,8 +17,8 @@ import type { AckCallback } from '../event/ack.ts';
 import type { EventOrigin, LogEvent } from '../event/event.ts';
 import type { SourceContext } from '../plugin/types.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
-import { budgetShares, type BudgetShare } from '../topology/budget.ts';
 import type { Counter } from '../telemetry/telemetry.ts';
+import { budgetShares, type BudgetShare } from '../topology/budget.ts';
 import { DecodeError, type Decoding } from './decode.ts';
 import { decodeDocument, type DocumentFormat } from './documents.ts';
 import { compileMultiline, LineStream, type MultilineOptions, type StreamSettings } from './framing.ts';
@@ -43,7 +43,10 @@ export type SubmitOutcome =
   | 'queued'
   /** Not dispatched: the signal aborted while the pipeline had no room (nothing was taken). */
   | 'refused'
-  /** Dispatched, but the signal aborted before every sink was done (the events stay in the pipeline). */
+  /**
+   * Dispatched, but the signal aborted before every sink was done (the events stay in the pipeline);
+   * or, for a batch taken in shares, only some shares were dispatched before `restSignal` aborted.
+   */
   | 'unacknowledged';
 
 export class Intake {
@@ -135,6 +138,8 @@ export class Intake {
     bytes: number,
     opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly restSignal?: AbortSignal; readonly acknowledge: boolean },
   ): Promise<SubmitOutcome> {
+    // Nothing to dispatch means nothing to wait for (an empty batch would never be acknowledged).
+    if (events.length === 0) return opts.acknowledge ? 'acknowledged' : 'queued';
     const shares = budgetShares(events, bytes, (e) => e.size, this.ctx.inFlight);
     let pending = shares.length;
     let acked!: () => void;
