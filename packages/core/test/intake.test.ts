@@ -262,19 +262,25 @@ describe('submit', () => {
     assert.equal(ctx.telemetry.snapshot().events_read, 400);
   });
 
-  it('the first share waits at most `signal`; once part is taken the rest waits for room until `restSignal`', async () => {
+  it('the first share waits at most `signal`, each later one at most its own `shareSignal()`; a later one that times out: unacknowledged', async () => {
     const budget = new InFlightBudget(32, 1 << 20); // shares of 1 event
     assert.equal(budget.acquire(31, 31), undefined);
     const { ctx, groups } = sourceContext(budget);
     const intake = new Intake(ctx);
-    const rest = new AbortController();
-    const p = intake.submit(events(3), 30, { acknowledge: true, signal: AbortSignal.timeout(20), ackSignal: new AbortController().signal, restSignal: rest.signal });
+    const waits: AbortController[] = [];
+    const shareSignal = (): AbortSignal => {
+      waits.push(new AbortController());
+      return (waits.at(-1) as AbortController).signal;
+    };
+    const p = intake.submit(events(3), 30, { acknowledge: true, signal: AbortSignal.timeout(20), ackSignal: new AbortController().signal, shareSignal });
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(groups.length, 1, 'one share in, the next waiting for room past `signal`');
+    assert.equal(waits.length, 1);
     groups[0]?.release();
     await new Promise((r) => setImmediate(r));
     assert.equal(groups.length, 2);
-    rest.abort();
+    assert.equal(waits.length, 2, 'a fresh signal for each share');
+    waits[1]?.abort();
     assert.equal(await p, 'unacknowledged', 'part was taken: the sender may send it all again');
     assert.equal(ctx.telemetry.snapshot().events_read, 2);
   });

@@ -111,8 +111,9 @@ describe('a body larger than in_flight.max_bytes, under steady load', () => {
 
   it('shutdown while the rest of a large body waits for room: 503 + Retry-After saying only part was taken', async (t) => {
     // Elasticsearch is down: the sink's buffer (50 events) and then the budget (100 events, shares of
-    // 3) fill with the first shares of the body, and the rest waits for room. (Counted in events: the
-    // events of an EventList are estimated at 256 bytes each wherever a sink counts bytes.)
+    // 3) fill with the first shares of the body, and the rest waits for room (full_wait_ms is long
+    // here, so only the shutdown ends that wait). Counted in events: the events of an EventList are
+    // estimated at 256 bytes each wherever a sink counts bytes.
     const es = await elasticsearch(t, true);
     const s = await serve(
       t,
@@ -120,7 +121,7 @@ describe('a body larger than in_flight.max_bytes, under steady load', () => {
 shutdown_timeout_ms: 300
 in_flight: { max_events: 100 }
 sources:
-  audit: { type: http_server, address: 127.0.0.1:0, sender: k8s_audit, retry_after_s: 1 }
+  audit: { type: http_server, address: 127.0.0.1:0, sender: k8s_audit, retry_after_s: 1, full_wait_ms: 60000 }
 sinks:
 ${esSink('audit_es', 'audit', es.url, 'audit', '{ max_events: 50 }')}`,
     );
@@ -136,5 +137,36 @@ ${esSink('audit_es', 'audit', es.url, 'audit', '{ max_events: 50 }')}`,
     assert.equal(large.attempts[0]?.retryAfter, '1', 'the apiserver sends it all again');
     assert.ok(logs(s.run).some((l) => l.msg === 'request refused (503): tern is shutting down and took only part of these events; sending them again is safe (duplicates, not loss)'));
     assert.equal(code, 1, 'not everything taken was delivered');
+  });
+
+  it('a sink down while a large body goes in: 503 + Retry-After once a share found no room for full_wait_ms; the retry after recovery stores every event once', async (t) => {
+    const es = await elasticsearch(t, true);
+    const s = await serve(
+      t,
+      `data_dir: ./state
+in_flight: { max_events: 100 }
+sources:
+  audit: { type: http_server, address: 127.0.0.1:0, sender: k8s_audit, retry_after_s: 1 }
+sinks:
+${esSink('audit_es', 'audit', es.url, 'audit', '{ max_events: 50 }')}`,
+    );
+    // Scaled down: retries after 300 ms, × 1.5, and more attempts than the real 5 so that the result
+    // does not depend on how fast this machine recovers.
+    const large = new AuditWebhookSender({ url: s.url, maxBatchSize: 400, maxBatchWaitMs: 10, initialBackoffMs: 300, backoffSteps: 12 });
+    t.after(() => large.close());
+    large.enqueue(...large9MiB());
+    await until(() => large.attempts.length >= 1, 15_000, 'the first answer');
+    assert.equal(large.attempts[0]?.status, 503);
+    assert.equal(large.attempts[0]?.retryAfter, '1');
+    assert.ok(logs(s.run).some((l) => String(l.msg).startsWith('request refused (503): tern took part of these events, then had no room for the rest for full_wait_ms')));
+    es.clearFaults();
+    await large.flush();
+    assert.deepEqual(large.droppedBatches, []);
+    assert.equal(large.delivered.length, 400);
+    // The part taken before the 503 arrives twice; the sink's content-hash ids store it once.
+    await until(() => es.count(stream('audit')) >= 400, 20_000, 'every audit event stored');
+    assert.equal(es.count(stream('audit')), 400);
+    assert.equal(new Set(es.docs(stream('audit')).map((d) => d._source.auditID)).size, 400);
+    assert.equal(await s.stop(), 0);
   });
 });

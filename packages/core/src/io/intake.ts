@@ -45,7 +45,7 @@ export type SubmitOutcome =
   | 'refused'
   /**
    * Dispatched, but the signal aborted before every sink was done (the events stay in the pipeline);
-   * or, for a batch taken in shares, only some shares were dispatched before `restSignal` aborted.
+   * or, for a batch taken in shares, only some shares were dispatched before a `shareSignal` aborted.
    */
   | 'unacknowledged';
 
@@ -129,14 +129,15 @@ export class Intake {
    * each waiting for room in the FIFO like any other batch, as Vector's sources send a large request
    * in chunks: a body near or over the whole budget would otherwise wait for the pipeline to be empty
    * (which a busy pipeline never is for long) and hold up every batch behind it. `signal` bounds the
-   * wait of the first share only: once part of the batch is taken, refusing the rest would not undo
-   * it, so the rest waits for room (backpressure) until `restSignal` (default: `ackSignal`) aborts,
-   * and then the outcome is `unacknowledged` (part was taken; the sender may send it all again).
+   * wait of the first share; `shareSignal()` (called once for each later share; default: `ackSignal`)
+   * bounds the wait of each later one. When a later share's wait ends, the outcome is
+   * `unacknowledged`: part was taken and stays in the pipeline, so the sender may send it all again
+   * (duplicates, never loss).
    */
   async submit(
     events: LogEvent[],
     bytes: number,
-    opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly restSignal?: AbortSignal; readonly acknowledge: boolean },
+    opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly shareSignal?: () => AbortSignal; readonly acknowledge: boolean },
   ): Promise<SubmitOutcome> {
     // Nothing to dispatch means nothing to wait for (an empty batch would never be acknowledged).
     if (events.length === 0) return opts.acknowledge ? 'acknowledged' : 'queued';
@@ -148,11 +149,10 @@ export class Intake {
       if (--pending === 0) acked();
     };
     const signal = opts.ackSignal ?? opts.signal;
-    const rest = opts.restSignal ?? signal;
     for (let i = 0; i < shares.length; i++) {
       const share = shares[i] as BudgetShare<LogEvent>;
       try {
-        await this.ctx.emit(share.items, onAck, share.bytes, i === 0 ? opts.signal : rest);
+        await this.ctx.emit(share.items, onAck, share.bytes, i === 0 ? opts.signal : (opts.shareSignal?.() ?? signal));
       } catch (e) {
         if ((e as Error).name !== 'AbortError') throw e;
         return i === 0 ? 'refused' : 'unacknowledged';
