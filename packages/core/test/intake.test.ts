@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AckGroup, DecodeError, decodeDocument, InFlightBudget, Intake, MULTILINE_DEFAULTS, multilineSchema, withDefaults, type AckRef, type MultilineOptions, type SourceDefinition, type DeliveryStatus, type EventOrigin, type LogEvent, type SourceContext } from '../src/index.ts';
+import { AckGroup, budgetShares, DecodeError, decodeDocument, InFlightBudget, Intake, MULTILINE_DEFAULTS, multilineSchema, withDefaults, type AckRef, type MultilineOptions, type SourceDefinition, type DeliveryStatus, type EventOrigin, type LogEvent, type SourceContext } from '../src/index.ts';
 import { testContext } from '../src/testing/index.ts';
 
 const ORIGIN: EventOrigin = { sourceId: 'src', path: '/var/log/pods/ns_pod_uid/c/0.log', host: 'node-1' };
@@ -35,6 +35,9 @@ function sourceContext(budget = new InFlightBudget(1000, 1 << 20)) {
         return Promise.resolve();
       }
       return wait.then(dispatch);
+    },
+    get inFlight() {
+      return { max_events: budget.maxEvents, max_bytes: budget.maxBytes };
     },
   } as SourceContext & { records: typeof base.records };
   return { ctx, groups, emitted, budget, base };
@@ -217,6 +220,7 @@ describe('submit', () => {
     groups[0]?.release('rejected'); // any status means "done"
     assert.equal(await p, 'acknowledged');
     assert.equal(await intake.submit(events(1), 10, { acknowledge: false }), 'queued');
+    assert.equal(await intake.submit([], 0, { acknowledge: true }), 'acknowledged', 'an empty batch does not wait forever');
     assert.equal(ctx.telemetry.snapshot().events_read, 3);
   });
 
@@ -227,9 +231,85 @@ describe('submit', () => {
     const first = intake.submit(events(2), 10, { acknowledge: true, signal: AbortSignal.timeout(30) });
     assert.equal(await first, 'unacknowledged');
     assert.equal(await intake.submit(events(2), 10, { acknowledge: true, signal: AbortSignal.timeout(30) }), 'refused');
-    assert.equal(groups.length, 1, 'the refused batch was never dispatched');
+    // A budget of 2 events has shares of 1: the first batch went in two.
+    assert.equal(groups.length, 2, 'the refused batch was never dispatched');
     assert.equal(ctx.telemetry.snapshot().events_read, 2);
-    groups[0]?.release();
+    for (const g of groups) g.release();
     assert.equal(budget.events, 0);
+  });
+
+  it('a batch larger than the whole budget goes in shares beside a holder that never lets go: acknowledged, and the budget was never emptied', async () => {
+    // 320 events of budget: shares of 10. Another source holds 300 and keeps them (a file source
+    // catching up); taking the batch whole would need all 320 free, which never happens.
+    const budget = new InFlightBudget(320, 1 << 20);
+    assert.equal(budget.acquire(300, 3000), undefined);
+    const { ctx, groups, emitted } = sourceContext(budget);
+    const intake = new Intake(ctx);
+    const p = intake.submit(events(400), 4000, { acknowledge: true, signal: AbortSignal.timeout(1000) });
+    // The sink admits and delivers each share as it comes.
+    let settled = false;
+    void p.finally(() => (settled = true));
+    let released = 0;
+    while (!settled) {
+      for (; released < groups.length; released++) groups[released]?.release();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(await p, 'acknowledged');
+    assert.equal(emitted.length, 40);
+    assert.ok(emitted.every((b) => b.length === 10));
+    assert.equal(budget.events, 300, 'the other holder kept its 300 all along');
+    assert.equal(budget.bytes, 3000, 'the shares returned exactly the bytes they took');
+    assert.equal(ctx.telemetry.snapshot().events_read, 400);
+  });
+
+  it('the first share waits at most `signal`, each later one at most its own `shareSignal()`; a later one that times out: unacknowledged', async () => {
+    const budget = new InFlightBudget(32, 1 << 20); // shares of 1 event
+    assert.equal(budget.acquire(31, 31), undefined);
+    const { ctx, groups } = sourceContext(budget);
+    const intake = new Intake(ctx);
+    const waits: AbortController[] = [];
+    const shareSignal = (): AbortSignal => {
+      waits.push(new AbortController());
+      return (waits.at(-1) as AbortController).signal;
+    };
+    const p = intake.submit(events(3), 30, { acknowledge: true, signal: AbortSignal.timeout(20), ackSignal: new AbortController().signal, shareSignal });
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(groups.length, 1, 'one share in, the next waiting for room past `signal`');
+    assert.equal(waits.length, 1);
+    groups[0]?.release();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(groups.length, 2);
+    assert.equal(waits.length, 2, 'a fresh signal for each share');
+    waits[1]?.abort();
+    assert.equal(await p, 'unacknowledged', 'part was taken: the sender may send it all again');
+    assert.equal(ctx.telemetry.snapshot().events_read, 2);
+  });
+});
+
+describe('budgetShares', () => {
+  const limits = { max_events: 320, max_bytes: 3200 }; // shares: 10 items, 100 bytes
+  it('cuts on items and on bytes; spreads the caller\'s bytes in proportion; one oversize item is a share of its own', () => {
+    const sizes = [30, 30, 30, 30, 500, 10, 10];
+    const shares = budgetShares(sizes, 640, (x) => x, limits);
+    assert.deepEqual(
+      shares.map((s) => s.items),
+      [[30, 30, 30], [30], [500], [10, 10]],
+    );
+    assert.deepEqual(
+      shares.map((s) => s.bytes),
+      [90, 30, 500, 20],
+    );
+    // The caller counts twice the estimate (a body with its wrapper): shares are cut on its bytes.
+    const doubled = budgetShares(sizes, 1280, (x) => x, limits);
+    assert.deepEqual(
+      doubled.map((s) => s.bytes),
+      [60, 60, 60, 60, 1000, 40],
+    );
+    const many = budgetShares(Array.from({ length: 25 }, () => 1), 25, (x) => x, limits);
+    assert.deepEqual(
+      many.map((s) => s.items.length),
+      [10, 10, 5],
+    );
+    assert.equal(budgetShares([1, 2], 3, (x) => x, limits).length, 1, 'a small batch is one share');
   });
 });

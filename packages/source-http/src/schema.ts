@@ -156,7 +156,7 @@ export const schema: JsonSchema = {
       minimum: 1024,
       maximum: 1_073_741_824,
       default: 10_485_760,
-      description: 'Largest body, in bytes, as sent and after gzip decoding (a decompression bomb stops here); a larger one is answered 413 without being kept in memory. 10 MiB holds a kube-apiserver batch of 400 events at the Request level.',
+      description: 'Largest body, in bytes, as sent and after gzip decoding (a decompression bomb stops here); a larger one is answered 413 without being kept in memory. 10 MiB holds a kube-apiserver batch of 400 events at the Request level. Independent of the pipeline\'s `in_flight.max_bytes`: a body larger than 1/32 of that budget enters the pipeline in shares, so a body over the whole budget is taken too.',
       examples: [10_485_760, 1_048_576],
     },
     max_concurrent_requests: {

@@ -271,10 +271,21 @@ export class HttpServerSource implements Source {
       // Room in the pipeline: hold waits for it; reject waits at most full_wait_ms.
       const room = AbortSignal.any([gone.signal, this.ctx.signal, ...(deadline ? [deadline] : []), ...(hold ? [] : [after(s.full_wait_ms)])]);
       const acked = AbortSignal.any([gone.signal, ...(deadline ? [deadline] : [])]);
+      // A body over a share of the in-flight budget goes in shares (Intake.submit), as Vector's
+      // http_server and Filebeat's http_endpoint feed a large request to their queue piece by piece
+      // with backpressure: max_body_bytes bounds a request, in_flight bounds the pipeline, and neither
+      // has to be sized to the other. Waiting for room for the whole body at once would starve it
+      // under steady load (the pipeline is rarely empty) and block every request behind it.
+      // Each share waits for room as a whole request would (hold; reject: at most full_wait_ms), so
+      // a pipeline that keeps moving takes the whole body and one that stopped (a sink down) gets the
+      // 503 that when_full promises; part of the body is then taken already (duplicates when it is
+      // sent again, never loss). A later share still goes in if the sender went away meanwhile: tern
+      // holds the whole batch, and a sender that gave up on it (its own timeout) will not send it again.
+      const share = (): AbortSignal => AbortSignal.any([this.ctx.signal, ...(deadline ? [deadline] : []), ...(hold ? [] : [after(s.full_wait_ms)])]);
       const answerAtClose = (reason: string): void => this.refuse(res, 503, retry, 'unacknowledged', reason);
       this.pending.add(answerAtClose);
       try {
-        const outcome = await this.intake.submit(events, body.body.length, { signal: room, ackSignal: acked, acknowledge: s.acknowledgements });
+        const outcome = await this.intake.submit(events, body.body.length, { signal: room, ackSignal: acked, shareSignal: share, acknowledge: s.acknowledgements });
         if (outcome === 'acknowledged' || outcome === 'queued') {
           this.c.accepted.inc();
           return this.answer(res, 200, { events: events.length });
@@ -282,6 +293,9 @@ export class HttpServerSource implements Source {
         if (gone.signal.aborted) return this.abandoned();
         if (outcome === 'unacknowledged') {
           this.c.unacknowledged.inc();
+          // Shutdown, or a full pipeline (full_wait_ms), can also cut a large body short between two of its shares (see Intake.submit).
+          if (this.ctx.signal.aborted && deadline?.aborted !== true) return this.refuse(res, 503, retry, 'unacknowledged', 'tern is shutting down and took only part of these events; sending them again is safe (duplicates, not loss)');
+          if (deadline?.aborted !== true) return this.refuse(res, 503, retry, 'unacknowledged', `tern took part of these events, then had no room for the rest for full_wait_ms (a sink is slow or down); sending them again is safe (duplicates, not loss); retry in ${s.retry_after_s} s`);
           return this.refuse(res, 503, retry, 'unacknowledged', 'the events were taken but not acknowledged by every sink within request_timeout_ms; sending them again is safe (duplicates, not loss)');
         }
         if (this.ctx.signal.aborted) return this.refuse(res, 503, retry, 'shutdown', 'tern is shutting down; retry later');

@@ -18,6 +18,7 @@ import type { EventOrigin, LogEvent } from '../event/event.ts';
 import type { SourceContext } from '../plugin/types.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
 import type { Counter } from '../telemetry/telemetry.ts';
+import { budgetShares, type BudgetShare } from '../topology/budget.ts';
 import { DecodeError, type Decoding } from './decode.ts';
 import { decodeDocument, type DocumentFormat } from './documents.ts';
 import { compileMultiline, LineStream, type MultilineOptions, type StreamSettings } from './framing.ts';
@@ -42,7 +43,10 @@ export type SubmitOutcome =
   | 'queued'
   /** Not dispatched: the signal aborted while the pipeline had no room (nothing was taken). */
   | 'refused'
-  /** Dispatched, but the signal aborted before every sink was done (the events stay in the pipeline). */
+  /**
+   * Dispatched, but the signal aborted before every sink was done (the events stay in the pipeline);
+   * or, for a batch taken in shares, only some shares were dispatched before a `shareSignal` aborted.
+   */
   | 'unacknowledged';
 
 export class Intake {
@@ -120,23 +124,42 @@ export class Intake {
    * `acknowledge: false`), `acknowledged` once every sink is done with it (any acknowledgement
    * status counts: events refused by a sink are the engine's accounting, not the sender's to
    * retry), or `unacknowledged` when `ackSignal` (default: `signal`) aborts first.
+   *
+   * A batch larger than a share of the in-flight budget (`budgetShares`: 1/32 of it) goes in shares,
+   * each waiting for room in the FIFO like any other batch, as Vector's sources send a large request
+   * in chunks: a body near or over the whole budget would otherwise wait for the pipeline to be empty
+   * (which a busy pipeline never is for long) and hold up every batch behind it. `signal` bounds the
+   * wait of the first share; `shareSignal()` (called once for each later share; default: `ackSignal`)
+   * bounds the wait of each later one. When a later share's wait ends, the outcome is
+   * `unacknowledged`: part was taken and stays in the pipeline, so the sender may send it all again
+   * (duplicates, never loss).
    */
   async submit(
     events: LogEvent[],
     bytes: number,
-    opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly acknowledge: boolean },
+    opts: { readonly signal?: AbortSignal; readonly ackSignal?: AbortSignal; readonly shareSignal?: () => AbortSignal; readonly acknowledge: boolean },
   ): Promise<SubmitOutcome> {
+    // Nothing to dispatch means nothing to wait for (an empty batch would never be acknowledged).
+    if (events.length === 0) return opts.acknowledge ? 'acknowledged' : 'queued';
+    const shares = budgetShares(events, bytes, (e) => e.size, this.ctx.inFlight);
+    let pending = shares.length;
     let acked!: () => void;
     const done = new Promise<void>((resolve) => (acked = resolve));
-    try {
-      await this.ctx.emit(events, () => acked(), bytes, opts.signal);
-    } catch (e) {
-      if ((e as Error).name === 'AbortError') return 'refused';
-      throw e;
-    }
-    this.counters.events.inc(events.length);
-    if (!opts.acknowledge) return 'queued';
+    const onAck = (): void => {
+      if (--pending === 0) acked();
+    };
     const signal = opts.ackSignal ?? opts.signal;
+    for (let i = 0; i < shares.length; i++) {
+      const share = shares[i] as BudgetShare<LogEvent>;
+      try {
+        await this.ctx.emit(share.items, onAck, share.bytes, i === 0 ? opts.signal : (opts.shareSignal?.() ?? signal));
+      } catch (e) {
+        if ((e as Error).name !== 'AbortError') throw e;
+        return i === 0 ? 'refused' : 'unacknowledged';
+      }
+      this.counters.events.inc(share.items.length);
+    }
+    if (!opts.acknowledge) return 'queued';
     if (signal === undefined) {
       await done;
       return 'acknowledged';

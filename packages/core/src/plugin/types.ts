@@ -63,6 +63,11 @@ export interface SourceContext extends ComponentContext {
    * a source told to stop). The pipeline's own stop deadline also ends the wait this way.
    */
   emit(events: LogEvent[], onAck?: AckCallback, bytes?: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * The pipeline's in-flight budget now (`in_flight`, as a reload left it). `Intake.submit` sizes the
+   * shares of a large pushed batch from it.
+   */
+  readonly inFlight: { readonly max_events: number; readonly max_bytes: number };
 }
 
 export interface Source {

@@ -8,6 +8,12 @@
  * FIFO order so one busy source cannot starve another. A batch larger than the whole budget is let
  * through when nothing else is in flight, so a too-small budget slows things down but never
  * deadlocks.
+ *
+ * That rule is a last resort, not a way to take large batches: under steady load (a file source
+ * catching up keeps the budget in use) "nothing else in flight" may never last long enough, and a
+ * batch needing most of the budget blocks every waiter behind it meanwhile. A batch a source cannot
+ * size itself (a pushed request body, up to the http_server's `max_body_bytes`) is therefore taken
+ * in shares (`budgetShares`), each waiting in the FIFO like any other batch.
  */
 
 interface Waiter {
@@ -117,4 +123,53 @@ export class InFlightBudget {
     if (this.events === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
+}
+
+/**
+ * One share of the budget at most: 1/32 of `max_events` and of `max_bytes` (312 events, 256 KiB by
+ * default). Small enough that a share fits beside what a busy pipeline holds, so it waits about as long
+ * as any small batch; large enough that a 10 MiB body is some 40 dispatches, not thousands.
+ */
+export const BUDGET_SHARE_DIVISOR = 32;
+
+/** A part of a batch and the bytes it counts for. */
+export interface BudgetShare<T> {
+  readonly items: T[];
+  readonly bytes: number;
+}
+
+/**
+ * Splits a batch into shares of at most `max_events / 32` items and about `max_bytes / 32` bytes
+ * (a single item larger than that is a share of its own). `bytes` (the batch's size as the source
+ * counts it, e.g. a request body's length) is spread over the items in proportion to `size(item)`, so
+ * the shares add up to `bytes` exactly and the budget is returned as it was taken.
+ */
+export function budgetShares<T>(items: T[], bytes: number, size: (item: T) => number, limits: { readonly max_events: number; readonly max_bytes: number }): Array<BudgetShare<T>> {
+  const maxItems = Math.max(1, Math.floor(limits.max_events / BUDGET_SHARE_DIVISOR));
+  const maxBytes = Math.max(1, Math.floor(limits.max_bytes / BUDGET_SHARE_DIVISOR));
+  let total = 0;
+  for (const it of items) total += size(it);
+  if (items.length <= maxItems && bytes <= maxBytes) return [{ items, bytes }];
+  // Bytes per unit of `size`: the shares are cut on the caller's byte count, not the estimate's.
+  const scale = total > 0 ? bytes / total : 0;
+  const shares: Array<BudgetShare<T>> = [];
+  let start = 0;
+  let acc = 0; // scaled size of items[start, i)
+  let given = 0; // bytes handed out in earlier shares
+  let seen = 0; // scaled size of items[0, i)
+  const cut = (end: number, last: boolean): void => {
+    const b = last ? bytes - given : Math.round(seen) - given;
+    shares.push({ items: items.slice(start, end), bytes: b });
+    given += b;
+    start = end;
+    acc = 0;
+  };
+  for (let i = 0; i < items.length; i++) {
+    const w = size(items[i] as T) * scale;
+    if (i > start && (i - start >= maxItems || acc + w > maxBytes)) cut(i, false);
+    acc += w;
+    seen += w;
+  }
+  cut(items.length, true);
+  return shares;
 }

@@ -282,6 +282,9 @@ export class Pipeline {
         }
         return wait.then(dispatchNow);
       },
+      get inFlight() {
+        return { max_events: budget.maxEvents, max_bytes: budget.maxBytes };
+      },
     } as SourceContext;
   }
 
