@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AckGroup, budgetShares, DecodeError, decodeDocument, InFlightBudget, Intake, MULTILINE_DEFAULTS, multilineSchema, withDefaults, type AckRef, type MultilineOptions, type SourceDefinition, type DeliveryStatus, type EventOrigin, type LogEvent, type SourceContext } from '../src/index.ts';
+import { AckGroup, budgetShares, DecodeError, decodeDocument, eventBytes, InFlightBudget, Intake, MULTILINE_DEFAULTS, multilineSchema, withDefaults, type AckRef, type MultilineOptions, type SourceDefinition, type DeliveryStatus, type EventOrigin, type LogEvent, type SourceContext } from '../src/index.ts';
 import { testContext } from '../src/testing/index.ts';
 
 const ORIGIN: EventOrigin = { sourceId: 'src', path: '/var/log/pods/ns_pod_uid/c/0.log', host: 'node-1' };
@@ -195,6 +195,17 @@ describe('documents', () => {
         { kind: 'Event', apiVersion: 'audit.k8s.io/v1', auditID: 'a2', verb: 'list' },
       ],
     );
+  });
+  it('the items of an array or an EventList weigh their share of the body in budgets and sink buffers, not a flat 256 bytes', () => {
+    // RequestResponse-level audit events are tens of KB each: counted flat, a sink's max_bytes would not hold them.
+    const big = (i: number) => ({ auditID: `a${i}`, verb: 'update', requestObject: { data: 'x'.repeat(20_000 + i) } });
+    const list = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: Array.from({ length: 40 }, (_, i) => big(i)) });
+    const fromList = ok(decodeDocument(ORIGIN, list, 'k8s_audit'));
+    assert.ok(Math.abs(eventBytes(fromList) - list.length) <= 40, `${eventBytes(fromList)} for a ${list.length}-byte EventList`);
+    const array = JSON.stringify(Array.from({ length: 40 }, (_, i) => big(i)));
+    assert.ok(Math.abs(eventBytes(ok(decodeDocument(ORIGIN, array, 'json'))) - array.length) <= 40);
+    const pretty = JSON.stringify(big(0), null, 2);
+    assert.equal(eventBytes(ok(decodeDocument(ORIGIN, pretty, 'json'))), pretty.length);
   });
   it('Intake.documents counts and warns about a bad document', () => {
     const { ctx, base } = sourceContext();

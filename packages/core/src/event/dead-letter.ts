@@ -75,5 +75,6 @@ export function deadLetterEvent(ev: LogEvent, by: DeadLetterOrigin, info: DeadLe
     host: { name: o.host },
   };
   if (o.path !== '' && o.path !== '-') data.log = ev.offset >= 0 ? { file: { path: o.path }, offset: ev.offset } : { file: { path: o.path } };
-  return LogEvent.fromData(o, data);
+  // It carries the original's text, so it weighs at least that much in the consumer's buffer.
+  return LogEvent.fromData(o, data, (data.event as { original: string }).original.length + 512);
 }

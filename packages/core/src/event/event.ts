@@ -49,6 +49,8 @@ export class LogEvent {
   private dirty: boolean;
   private malformed = false;
   private ver = 0;
+  /** `size` of an event without a line (fromData). */
+  private sizeHint = 256;
   /**
    * Fields `appendFields` added to an otherwise unchanged JSON line: the text is the line plus these,
    * built each time it is asked (not kept: an event waiting for its sinks holds no second copy of
@@ -67,10 +69,15 @@ export class LogEvent {
     this.dirty = false;
   }
 
-  /** Builds an event from a value (no original line). */
-  static fromData(origin: EventOrigin, data: EventData): LogEvent {
+  /**
+   * Builds an event from a value (no original line). `size` is what the event weighs in budgets and
+   * buffers when its decoder knows it (an item of a pushed JSON array: its share of the body);
+   * without it, a flat estimate.
+   */
+  static fromData(origin: EventOrigin, data: EventData, size?: number): LogEvent {
     const ev = new LogEvent(origin, undefined, 'json', data);
     ev.dirty = true;
+    if (size !== undefined) ev.sizeHint = size;
     return ev;
   }
 
@@ -214,9 +221,9 @@ export class LogEvent {
     return this.json ?? stringifyEvent(this.data);
   }
 
-  /** Approximate size in bytes, for memory budgets (the raw line, or a serialised estimate). */
+  /** Approximate size in bytes, for memory budgets (the raw line, the size its decoder gave, or a flat estimate). */
   get size(): number {
-    return this.raw !== undefined ? this.raw.length : 256;
+    return this.raw !== undefined ? this.raw.length : this.sizeHint;
   }
 
   /**

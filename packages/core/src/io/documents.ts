@@ -53,10 +53,11 @@ function jsonDocument(origin: EventOrigin, body: string): LogEvent[] | DecodeErr
     }
     const items = value as unknown[];
     const out: LogEvent[] = new Array<LogEvent>(items.length);
+    const share = itemShare(t, items.length);
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       if (!isObject(item)) return new DecodeError(`item ${i} of the array is not a JSON object`, 0);
-      out[i] = LogEvent.fromData(origin, item);
+      out[i] = LogEvent.fromData(origin, item, share);
     }
     return out;
   }
@@ -79,7 +80,7 @@ function jsonDocument(origin: EventOrigin, body: string): LogEvent[] | DecodeErr
     whole = undefined;
   }
   // A pretty-printed object: the event is built from its value (its text has newlines, which line sinks cannot take).
-  if (isObject(whole)) return [LogEvent.fromData(origin, whole)];
+  if (isObject(whole)) return [LogEvent.fromData(origin, whole, t.length)];
   const out: LogEvent[] = [];
   let pos = 0;
   let n = 0;
@@ -124,11 +125,21 @@ function auditEventList(origin: EventOrigin, body: string): LogEvent[] | DecodeE
   const items = value.items ?? [];
   if (!Array.isArray(items)) return new DecodeError('EventList.items is not an array', 0);
   const out: LogEvent[] = new Array<LogEvent>(items.length);
+  const share = itemShare(body, items.length);
   for (let i = 0; i < items.length; i++) {
     const item: unknown = items[i];
     if (!isObject(item)) return new DecodeError(`EventList.items[${i}] is not an object`, 0);
     const ev = item.kind === undefined || item.apiVersion === undefined ? { kind: 'Event', apiVersion, ...item } : item;
-    out[i] = LogEvent.fromData(origin, ev);
+    out[i] = LogEvent.fromData(origin, ev, share);
   }
   return out;
+}
+
+/**
+ * What each item of a JSON array weighs in budgets and sink buffers: its share of the body's text.
+ * Items parsed from one body have no line of their own to measure, and a flat estimate would let a
+ * sink's buffer hold RequestResponse-level audit events (tens of KB each) far past its `max_bytes`.
+ */
+function itemShare(text: string, items: number): number {
+  return items > 0 ? Math.max(1, Math.ceil(text.length / items)) : 0;
 }
