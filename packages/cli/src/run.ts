@@ -176,12 +176,6 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
     );
   }
 
-  // A SIGHUP that arrived while tern was loading is applied now that a handler listens (a reload, or the warning of --once).
-  if (takeEarlySighup()) {
-    logger.info('SIGHUP received while starting; applying it now');
-    process.emit('SIGHUP', 'SIGHUP');
-  }
-
   // Readiness, aggregated from the sinks' health: logged when it changes (a backfill has its progress instead).
   if (!opts.once) subs.push(
     interval(1000)
@@ -196,6 +190,13 @@ export async function runCommand(opts: RunOptions, registry: Registry): Promise<
   try {
     logger.info({ files: cfg.files, graph: graphSummary(cfg), data_dir: cfg.data_dir }, 'starting');
     const running = pipeline.run();
+    // A SIGHUP that arrived while tern was loading is applied now that a handler listens (a reload, or
+    // the warning of --once). Only now: run() has queued the start-up apply, so the reload's apply comes
+    // after it instead of being undone by it.
+    if (takeEarlySighup()) {
+      logger.info('SIGHUP received while starting; applying it now');
+      process.emit('SIGHUP', 'SIGHUP');
+    }
     view?.start(pipeline);
     const result = await running;
     view?.stop();

@@ -1,7 +1,7 @@
 /** The engine: fan-in, fan-out, named outputs, copies for mutating branches, acks and the in-flight bound. */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { AckGroup, InFlightBudget, loadPipeline, Pipeline } from '../src/index.ts';
+import { AckGroup, InFlightBudget, loadPipeline, Pipeline, type SinkDefinition } from '../src/index.ts';
 import { acks, received, silent, testRegistry, tmp, writeYaml } from './helpers.ts';
 
 async function run(yaml: string) {
@@ -149,6 +149,33 @@ describe('AckGroup', () => {
     assert.deepEqual(order, ['admitted'], 'the slow sink buffered the events: the budget may go');
     slow.release('delivered');
     assert.deepEqual(order, ['admitted', 'done']);
+  });
+});
+
+describe('the stop deadline', () => {
+  it('counts from the stop request, even when it comes while the start-up is still applying (a slow sink start)', async () => {
+    // A sink whose start takes 400 ms and whose stop never ends: the run must still be over
+    // shutdown_timeout_ms after stop(), not that long after the start-up finished.
+    const slowStart: SinkDefinition<Record<string, never>> = {
+      kind: 'sink',
+      type: 'slow_start',
+      description: 'test sink',
+      schema: { type: 'object', additionalProperties: false, properties: {} },
+      build: () => ({
+        start: () => new Promise<void>((r) => setTimeout(r, 400)),
+        accept() {},
+        stop: () => new Promise<void>(() => undefined),
+      }),
+    };
+    const dir = tmp();
+    const cfg = loadPipeline([writeYaml(dir, 'p.yaml', 'shutdown_timeout_ms: 1000\nsources:\n  a: { type: memory, count: 3 }\nsinks:\n  s: { type: slow_start, inputs: [a] }\n')], testRegistry().register(slowStart), { env: {} });
+    const p = new Pipeline(cfg, { logger: silent });
+    const run = p.run();
+    const stoppedAt = Date.now();
+    p.stop('signal');
+    await run;
+    const took = Date.now() - stoppedAt;
+    assert.ok(took < 1000, `over ${took} ms after the stop request (shutdown_timeout_ms 1000)`);
   });
 });
 

@@ -100,6 +100,24 @@ describe('diffTopology', () => {
 });
 
 describe('Pipeline.apply on a running pipeline', () => {
+  it('a reload asked for before run() (a SIGHUP held while tern started) is applied after the start-up configuration, not undone by it', async () => {
+    const dir = tmp();
+    const p = new Pipeline(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  old: { type: memory, inputs: [s] }\n'), { logger: silent });
+    const reloaded = p.reload(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  new: { type: memory, inputs: [s] }\n', 'q.yaml'));
+    const run = p.run();
+    try {
+      assert.ok(await reloaded, 'the reload applied');
+      await waitFor(() => (received.get('new')?.length ?? 0) >= 20, 5000, 'events at the new sink');
+      assert.deepEqual(p.config.components.map((c) => c.id).sort(), ['new', 's']);
+      const oldNow = received.get('old')?.length ?? 0;
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(received.get('old')?.length ?? 0, oldNow, 'the start-up sink is gone');
+    } finally {
+      p.stop('signal');
+      await run;
+    }
+  });
+
   it('replaces a changed sink and adds one while the unchanged source keeps running: every event arrives', async () => {
     const dir = tmp();
     const p = new Pipeline(config(dir, 'sources:\n  s: { type: ticker }\nsinks:\n  a: { type: memory, inputs: [s], delay_ms: 3 }\n'), { logger: silent });

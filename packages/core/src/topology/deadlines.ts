@@ -40,13 +40,13 @@ export class Deadlines {
     return Math.min(500, Math.floor(timeoutMs / 10));
   }
 
-  /** Starts the fixed deadline from now (idempotent). */
-  arm(): void {
+  /** Starts the fixed deadline, counted from `since` (the stop request; idempotent). */
+  arm(since = Date.now()): void {
     if (this.hard.signal.aborted || this.timers.length > 0) return;
-    const hardAt = this.timeoutMs() - Deadlines.exitReserve(this.timeoutMs());
+    const hardAt = this.timeoutMs() - Deadlines.exitReserve(this.timeoutMs()) - (Date.now() - since);
     this.timers.push(
       setTimeout(() => this.drain.abort(), Math.max(0, hardAt - this.reserve)),
-      setTimeout(() => this.hard.abort(), hardAt),
+      setTimeout(() => this.hard.abort(), Math.max(0, hardAt)),
     );
   }
 

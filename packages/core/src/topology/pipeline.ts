@@ -119,6 +119,9 @@ export class Pipeline {
   private applied: PipelineConfig | undefined;
   /** Serialises applies: one reload at a time, and shutdown waits for the one in progress. */
   private applying: Promise<unknown> = Promise.resolve();
+  /** Resolves once run() queued the start-up apply: a reload requested before that waits for it. */
+  private runCalled!: () => void;
+  private readonly startQueued = new Promise<void>((resolve) => (this.runCalled = resolve));
   /**
    * True while a reload changes the running components: sources it stops are not inputs that ended,
    * and the set of sources is incomplete until it finished (`applied$` then checks again).
@@ -131,6 +134,8 @@ export class Pipeline {
   private blockedBy: Error | undefined;
   private onLateStop: (() => void) | undefined;
   private started = false;
+  /** When stop() was first called: the fixed deadline counts from here. */
+  private stopRequestedAt: number | undefined;
   /** Reload accounting (metrics). */
   readonly reloads = { applied: 0, rejected: 0, lastAppliedMs: 0 };
 
@@ -156,6 +161,7 @@ export class Pipeline {
       return;
     }
     this.stopReason = reason;
+    this.stopRequestedAt = Date.now();
     this.stopController.abort();
     for (const n of this.nodes.values()) n.ctl.abort();
   }
@@ -515,6 +521,9 @@ export class Pipeline {
    * and on failure logs the error and keeps the pipeline as it ran.
    */
   async reload(next: PipelineConfig): Promise<ApplyResult | undefined> {
+    // A reload asked for while tern is still starting (a SIGHUP held since its first instant) comes
+    // after the start-up apply; applied before it, the start-up apply would undo it.
+    await this.startQueued;
     try {
       const r = await this.apply(next);
       if (r.started.length === 0 && r.stopped.length === 0) this.logger.info({ files: next.files }, 'configuration reloaded: nothing changed that needs a restart of a component');
@@ -567,7 +576,9 @@ export class Pipeline {
    * the deadline and reports what happened.
    */
   async run(): Promise<RunResult> {
-    await this.apply(this.config);
+    const startUp = this.apply(this.config);
+    this.runCalled();
+    await startUp;
     this.started = true;
     for (const n of this.nodes.values()) if (n.source) this.runSource(n);
     const stats =
@@ -577,7 +588,8 @@ export class Pipeline {
 
     const deadlines = new Deadlines(() => this.config.shutdown_timeout_ms);
     const { drain, hard } = deadlines;
-    const arm = (): void => deadlines.arm();
+    // The deadline runs from the stop request (a signal during a slow start-up apply included), as the CLI's backstop does.
+    const arm = (): void => deadlines.arm(this.stopRequestedAt ?? Date.now());
     // A drain that stops moving gives up (after inputs ended on their own, and from the start with --once).
     const watchStall = (): void =>
       deadlines.watchStall({
