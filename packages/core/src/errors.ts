@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   TERN_ERR_REJECTED: 'A destination refused events for good and no dead-letter output took them; they are counted as rejected and the run does not report success.',
   TERN_ERR_TRANSFORM: 'A transform failed on an event; that event alone is dead-lettered or rejected, the rest of its batch goes on.',
   TERN_ERR_WORKER: 'A transform worker thread exited; it is replaced and its unfinished batches run again (an event that crashes workers repeatedly is dead-lettered).',
-  TERN_ERR_BUFFER: 'A disk buffer cannot write (disk full, file too large) or found a corrupt or torn record, reported with its file and byte range.',
+  TERN_ERR_BUFFER: 'A disk buffer cannot write (disk full, file too large) or cannot create a segment (no inodes left, too many open files), and retries with backoff, keeping the events; or it found a corrupt or torn record, reported with its file and byte range.',
   TERN_ERR_WRITE: 'A file or console sink cannot write (disk full, file too large, closed pipe); it retries with backoff and keeps the events.',
   TERN_ERR_SOURCE: 'A source stopped with an error while running (an address it cannot listen on, an input it cannot read): tern drains what was read, stops, and exits 1; a source a reload changed runs again with its previous options instead.',
   TERN_ERR_ONCE_FATAL: '`run --once` met a condition that can never resolve on its own (credentials refused, unsupported server, no progress); it stops instead of waiting forever.',

@@ -2,10 +2,12 @@
 // dispatcher reads them back in order, acknowledged segments are deleted, a restart replays what
 // was not acknowledged, and damage (a flipped byte, a torn tail) is reported with its byte range and
 // skipped without losing the records around it, and a disk that fills up holds the sources back
-// without tearing a record, then takes what fits as space comes back.
+// without tearing a record, then takes what fits as space comes back; a segment that cannot be
+// created (no inodes left) holds the batches back the same way, none lost, none acknowledged early.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import fsp, { open, type FileHandle } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -224,5 +226,49 @@ describe('disk buffer', () => {
     assert.deepEqual(seqs(await takeAll(r.b)), Array.from({ length: 60 }, (_, i) => i));
     assert.ok(!r.records.some((x) => x.code === 'TERN_ERR_BUFFER'), 'no torn or corrupt record');
     await r.b.close(AbortSignal.timeout(1000));
+  });
+  it('a segment that cannot be created (no inodes left): the batches wait, no spin, one error per interval, then all arrive in order', async (t) => {
+    const dir = tmp();
+    // File creation fails with ENOSPC (a file system out of inodes) while `full`: the buffer's `open`
+    // is fs/promises' own, so the mock reaches it once the builtin's ESM exports are synced.
+    let full = false;
+    let creates = 0;
+    const real = fsp.open;
+    t.mock.method(fsp, 'open', (path: string, flags: string, mode?: number) => {
+      if (flags === 'wx') creates++;
+      if (full && flags === 'wx') return Promise.reject(Object.assign(new Error(`ENOSPC: no space left on device, open '${path}'`), { code: 'ENOSPC', errno: -28, syscall: 'open', path }));
+      return real(path, flags, mode);
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    // Small segments: every record after the first needs a new one.
+    const { b, records, telemetry } = buffer(dir, { segmentBytes: 1024 });
+    await b.open();
+    const first = push(b, 0, 10);
+    await waitFor(() => first.settled === 10, 5000, 'the first record written');
+    full = true;
+    const waiting = [push(b, 10, 10), push(b, 20, 10)];
+    await waitFor(() => records.some((r) => r.code === 'TERN_ERR_BUFFER'), 5000, 'the error reported');
+    const c0 = creates;
+    waiting.push(push(b, 30, 10), push(b, 40, 10)); // more arrive while it fails
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(creates - c0 <= 6, `no spin: ${creates - c0} segment creations tried in 1 s`);
+    const errors = records.filter((r) => r.code === 'TERN_ERR_BUFFER');
+    assert.equal(errors.length, 1, `one error line per interval: ${JSON.stringify(errors.map((r) => r.msg))}`);
+    assert.match(String(errors[0]?.msg), /disk buffer: cannot create .*\.seg \(ENOSPC\); the events wait in memory/);
+    assert.deepEqual(waiting.map((w) => w.settled), [0, 0, 0, 0], 'nothing acknowledged to the sources while no segment can be created');
+    assert.equal(b.stagedEvents, 40, 'the 40 events still held');
+    assert.ok((telemetry.snapshot().buffer_write_errors ?? 0) >= 1, 'the failures counted');
+
+    full = false;
+    await waitFor(() => waiting.every((w) => w.settled === 10), 10_000, 'every batch written once files can be created');
+    assert.deepEqual(waiting.flatMap((w) => w.outcomes), ['delivered', 'delivered', 'delivered', 'delivered']);
+    const jobs = await takeAll(b);
+    assert.deepEqual(seqs(jobs), Array.from({ length: 50 }, (_, i) => i), 'every event read back, in order');
+    ack(jobs);
+    await b.close(AbortSignal.timeout(1000));
   });
 });

@@ -8,7 +8,9 @@
  * in the page cache (they survive a crash of tern). A failed write (disk full, file too large) is
  * truncated back to the last whole record, reported, and retried with backoff on a fresh segment,
  * one record at a time until writes succeed again (so a disk that frees some space takes the records
- * that fit); nothing spins, and staging memory fills so admission blocks (backpressure).
+ * that fit); a segment that cannot be created (no inodes left, EMFILE) takes the same path. Batches
+ * leave the write queue only once written: nothing spins, nothing is lost or acknowledged early, and
+ * staging memory fills so admission blocks (backpressure).
  *
  * Read side. The dispatcher takes records in order. Each record's events are acknowledged through a
  * `RecordRef`; a segment is deleted once the reader moved past it and every record read from it was
@@ -131,6 +133,8 @@ export class DiskBuffer implements SinkBuffer {
    * what fits as soon as space comes back.
    */
   private writeCap = Infinity;
+  /** The last write failed on a segment holding records: the next write starts a new one. */
+  private rotateNext = false;
   private closed = false;
 
   /** Events that cannot be written (they cannot be serialised): handed to the dispatcher, which refuses them. */
@@ -283,15 +287,22 @@ export class DiskBuffer implements SinkBuffer {
 
   // ---------------------------------------------------------------- writing
 
+  /**
+   * Closes the active file and creates the next segment. When the creation fails (no inodes left,
+   * EMFILE), no segment is added and there is no active file: the writer starts one before its next write.
+   */
   private async startSegment(): Promise<void> {
     const last = this.segments[this.segments.length - 1];
     const seq = (last?.seq ?? 0) + 1;
     const path = join(this.o.dir, segName(seq));
-    await this.activeFh?.close().catch(() => undefined);
+    const old = this.activeFh;
+    this.activeFh = undefined;
+    await old?.close().catch(() => undefined);
     this.activeFh = await open(path, 'wx', 0o640);
     const seg: Segment = { seq, path, size: 0, diskBytes: 0, unacked: 0, read: 0, acked: 0, done: false };
     this.segments.push(seg);
     this.active = seg;
+    this.rotateNext = false;
   }
 
   push(b: ClosedBatch): void {
@@ -335,14 +346,20 @@ export class DiskBuffer implements SinkBuffer {
         let n = 0;
         let bytes = 0;
         while (n < this.pending.length && (n === 0 || bytes + (this.pending[n] as PendingWrite).buf.length <= this.writeCap)) bytes += (this.pending[n++] as PendingWrite).buf.length;
-        const batch = this.pending.splice(0, n);
+        // The batches leave `pending` only once written: whatever fails below (creating a segment,
+        // writing, syncing) leaves them there, in order, for the retry.
+        const batch = this.pending.slice(0, n);
         const bufs = batch.map((p) => p.buf);
-        const total = bufs.reduce((a, b) => a + b.length, 0);
-        if ((this.active as Segment).size > 0 && (this.active as Segment).size + total > this.segmentBytes) await this.rotate();
-        const seg = this.active as Segment;
-        const fh = this.activeFh as FileHandle;
-        const before = seg.size;
+        const total = bytes;
+        let fh: FileHandle | undefined;
+        let seg: Segment | undefined;
+        let before = 0;
         try {
+          const active = this.active as Segment;
+          if (this.activeFh === undefined || (active.size > 0 && (this.rotateNext || active.size + total > this.segmentBytes))) await this.startSegment();
+          seg = this.active as Segment;
+          fh = this.activeFh as FileHandle;
+          before = seg.size;
           let off = 0;
           while (off < total) {
             const { bytesWritten } = await fh.writev(off === 0 ? bufs : [Buffer.concat(bufs).subarray(off)], before + off);
@@ -350,24 +367,16 @@ export class DiskBuffer implements SinkBuffer {
           }
           if (this.o.sync === 'batch') await fh.datasync();
         } catch (err) {
-          // Nothing of this write counts: cut the file back to its last whole record, put the batches
-          // back, wait, and try again on a fresh segment (a full disk may free up; EFBIG needs a new file).
-          await fh.truncate(before).catch(() => undefined);
-          this.pending.unshift(...batch);
-          this.writeCap = 0;
-          this.c.writeErrors.inc();
-          this.writeFailures++;
-          const wait = Math.min(5000, 100 * 2 ** Math.min(this.writeFailures - 1, 6));
-          this.limiter.log(
-            'error',
-            'write',
-            { code: 'TERN_ERR_BUFFER', err, file: seg.path, errno: (err as NodeJS.ErrnoException).code, retry_in_ms: wait },
-            `disk buffer: cannot write ${seg.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the events wait in memory and sources slow down until it works again`,
-          );
-          await new Promise<void>((r) => unref(this.o.clock.setTimeout(r, wait)));
-          if (!this.closed && seg.size > 0) await this.rotate().catch(() => undefined);
+          // Nothing of this write counts: cut the file back to its last whole record, wait, and try
+          // again on a fresh segment (a full disk may free up; EFBIG needs a new file).
+          if (fh !== undefined && seg !== undefined) {
+            await fh.truncate(before).catch(() => undefined);
+            this.rotateNext = seg.size > 0;
+          }
+          await this.backoff(err, fh === undefined ? 'create' : 'write', (err as NodeJS.ErrnoException).path ?? seg?.path ?? this.o.dir);
           continue;
         }
+        this.pending.splice(0, n);
         this.writeFailures = 0;
         if (this.writeCap !== Infinity) this.writeCap = total * 2 >= this.o.stagingBytes ? Infinity : total * 2;
         seg.size += total;
@@ -383,15 +392,33 @@ export class DiskBuffer implements SinkBuffer {
         this.onReady();
       }
     } catch (err) {
-      this.o.logger.error({ err, code: 'TERN_ERR_BUFFER', dir: this.o.dir }, 'disk buffer writer stopped; staged events stay unacknowledged and are read again after restart');
+      // Not a failed write (those are retried above): the buffer could not open, or settling threw.
+      // The staged batches stay unacknowledged; the loop starts again after the same backoff.
+      await this.backoff(err, 'writer', this.o.dir);
     } finally {
       this.writing = undefined;
       if (this.pending.length > 0 && !this.closed) this.writing = this.writeLoop();
     }
   }
 
-  private async rotate(): Promise<void> {
-    await this.startSegment();
+  /**
+   * After a failure of the writer: counts it, logs it (once per interval; the limiter folds the
+   * rest), and waits 100 ms doubling to 5 s, so nothing spins. One record per write until writes
+   * succeed again (see writeCap).
+   */
+  private async backoff(err: unknown, what: 'create' | 'write' | 'writer', file: string): Promise<void> {
+    this.writeCap = 0;
+    this.c.writeErrors.inc();
+    this.writeFailures++;
+    const wait = Math.min(5000, 100 * 2 ** Math.min(this.writeFailures - 1, 6));
+    const errno = (err as NodeJS.ErrnoException).code;
+    const why = errno ?? (err as Error).message;
+    const msg =
+      what === 'writer'
+        ? `disk buffer writer failed (${why}); the events wait in memory, unacknowledged, and sources slow down; retrying`
+        : `disk buffer: cannot ${what} ${file} (${why}); the events wait in memory and sources slow down until it works again`;
+    this.limiter.log('error', 'write', { code: 'TERN_ERR_BUFFER', err, file, errno, retry_in_ms: wait }, msg);
+    await new Promise<void>((r) => unref(this.o.clock.setTimeout(r, wait)));
   }
 
   // ---------------------------------------------------------------- reading
