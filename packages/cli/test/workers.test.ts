@@ -104,4 +104,44 @@ sinks:
     assert.equal(log.filter((l) => l.includes('transform worker exited; replacing it')).length, 1, 'one crash: the worker that ran the event');
     assert.ok(log.some((l) => l.includes('transform worker failed to start (cannot load')), log.join('\n'));
   });
+
+  it('a replacement whose failed build leaves a handle open is ended and retried like one that exited: everything arrives', async () => {
+    const dir = tmp();
+    write(dir, 'in/0.log', Array.from({ length: 400 }, (_, n) => JSON.stringify({ n })).join('\n') + '\n');
+    const broken = join(dir, 'broken');
+    const yaml = write(
+      dir,
+      'p.yaml',
+      `data_dir: ./state
+shutdown_timeout_ms: 4000
+sources:
+  logs: { type: file, include: ["./in/*.log"] }
+transforms:
+  t: { type: flaky_start, inputs: [logs], workers: 1, broken: ${broken}, once: ${join(dir, 'once')}, hold_open: true }
+sinks:
+  out: { type: file, inputs: [t], path: ./out.ndjson }
+`,
+    );
+    const cfg = loadPipeline([yaml], builtinRegistry().register(flakyStartTransform), { env: {} });
+    const log: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        log.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const pipeline = new Pipeline(cfg, { logger: createLogger({ level: 'info', format: 'pretty', destination }), once: true });
+    const running = pipeline.run();
+    const restarts = (): number => pipeline.telemetry.snapshot().t?.worker_restarts ?? 0;
+    // The crash, then replacements that say `fatal` but would stay alive: each must be ended and counted.
+    // (Before the fix the one replacement hung "not started" and the run gave up after shutdown_timeout_ms.)
+    const waited = until(() => restarts() >= 3, 10_000, 'replacements that failed to start and were ended').catch((e: unknown) => e);
+    const err = await waited;
+    rmSync(broken, { force: true });
+    const result = await running;
+    assert.equal(err, undefined, `${String(err)}\n${log.join('\n')}`);
+    assert.equal(result.ok, true, result.summary.problems.join('; '));
+    assert.equal(new Set(lines(join(dir, 'out.ndjson')).map((l) => (JSON.parse(l) as { n: number }).n)).size, 400);
+    assert.ok(log.some((l) => l.includes('transform worker failed to start (cannot load')), log.join('\n'));
+  });
 });

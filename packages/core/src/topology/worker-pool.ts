@@ -91,6 +91,9 @@ export class TransformWorkerPool implements Transform {
         if ('fatal' in m) {
           slot.fatal = m.fatal;
           reject(new Error(`transform worker failed to start: ${m.fatal}`));
+          // A failed build may leave a handle open (a timer, a half-opened client) that keeps the
+          // thread alive, and only `exit` drives supervision (backoff, log, resubmission): end it here.
+          void worker.terminate();
           return;
         }
         this.answer(slot, m);
