@@ -144,4 +144,84 @@ sinks:
     assert.equal(new Set(lines(join(dir, 'out.ndjson')).map((l) => (JSON.parse(l) as { n: number }).n)).size, 400);
     assert.ok(log.some((l) => l.includes('transform worker failed to start (cannot load')), log.join('\n'));
   });
+
+  it('a reload that fixes a transform whose workers cannot start: the batches the old pool held run through the new one, everything arrives, nothing stays in flight', async () => {
+    const dir = tmp();
+    write(dir, 'in/0.log', Array.from({ length: 400 }, (_, n) => JSON.stringify({ n })).join('\n') + '\n');
+    // The first worker crashes on n == 13 and creates db-old: its replacements cannot be built, the
+    // batch waits in the pool. The operator's fix is a reload naming a database that is there.
+    const yaml = (db: string): string =>
+      write(
+        dir,
+        `${db}.yaml`,
+        `data_dir: ./state
+shutdown_timeout_ms: 2000
+sources:
+  logs: { type: file, include: ["./in/*.log"] }
+transforms:
+  t: { type: flaky_start, inputs: [logs], workers: 1, broken: ${join(dir, db)}, once: ${join(dir, 'once')} }
+sinks:
+  out: { type: file, inputs: [t], path: ./out.ndjson }
+`,
+      );
+    const load = (db: string) => loadPipeline([yaml(db)], builtinRegistry().register(flakyStartTransform), { env: {} });
+    const pipeline = new Pipeline(load('db-old'), { logger: createLogger({ level: 'silent' }) });
+    const running = pipeline.run();
+    const out = (): number => (existsSync(join(dir, 'out.ndjson')) ? lines(join(dir, 'out.ndjson')).length : 0);
+    try {
+      await until(() => (pipeline.telemetry.snapshot().t?.worker_restarts ?? 0) >= 2, 20_000, 'a replacement that failed to start');
+      assert.equal(pipeline.budget.events, 400, 'the batch waits in the old pool');
+      const r = await pipeline.reload(load('db-new'));
+      assert.deepEqual(r?.started, ['t']);
+      // Before the fix the old pool's close() never settled the batch: 400 events in flight forever, none written.
+      await until(() => out() === 400 && pipeline.budget.events === 0, 5000, 'the old pool\'s batch through the new transform');
+    } finally {
+      pipeline.stop('signal');
+    }
+    const t0 = Date.now();
+    const result = await running;
+    assert.ok(Date.now() - t0 < 1000, `the final drain waited ${Date.now() - t0} ms for a batch nothing will finish`);
+    assert.deepEqual(result.summary.problems, []);
+    assert.equal(new Set(lines(join(dir, 'out.ndjson')).map((l) => (JSON.parse(l) as { n: number }).n)).size, 400);
+  });
+
+  it('stopped while its batch waits for a worker that cannot start: the batch is not acknowledged, the run says so, a restart delivers it', async () => {
+    const dir = tmp();
+    write(dir, 'in/0.log', Array.from({ length: 400 }, (_, n) => JSON.stringify({ n })).join('\n') + '\n');
+    const broken = join(dir, 'broken');
+    const cfg = (): ReturnType<typeof loadPipeline> =>
+      loadPipeline(
+        [
+          write(
+            dir,
+            'p.yaml',
+            `data_dir: ./state
+shutdown_timeout_ms: 1000
+sources:
+  logs: { type: file, include: ["./in/*.log"] }
+transforms:
+  t: { type: flaky_start, inputs: [logs], workers: 1, broken: ${broken}, once: ${join(dir, 'once')} }
+sinks:
+  out: { type: file, inputs: [t], path: ./out.ndjson }
+`,
+          ),
+        ],
+        builtinRegistry().register(flakyStartTransform),
+        { env: {} },
+      );
+    const first = new Pipeline(cfg(), { logger: createLogger({ level: 'silent' }) });
+    const running = first.run();
+    await until(() => (first.telemetry.snapshot().t?.worker_restarts ?? 0) >= 2, 20_000, 'a replacement that failed to start');
+    first.stop('signal');
+    const stopped = await running;
+    // The closed pool hands the batch back and nothing replaces it: it must not count as delivered.
+    assert.equal(stopped.ok, false);
+    assert.ok(stopped.summary.problems.some((p) => p.includes('400 events still on the way')), stopped.summary.problems.join('; '));
+    assert.equal(existsSync(join(dir, 'out.ndjson')) ? lines(join(dir, 'out.ndjson')).length : 0, 0);
+    rmSync(broken);
+    const again = await new Pipeline(cfg(), { logger: createLogger({ level: 'silent' }), once: true }).run();
+    assert.equal(again.ok, true, again.summary.problems.join('; '));
+    assert.equal(new Set(lines(join(dir, 'out.ndjson')).map((l) => (JSON.parse(l) as { n: number }).n)).size, 400);
+  });
 });
+
