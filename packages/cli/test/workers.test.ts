@@ -155,7 +155,7 @@ sinks:
         dir,
         `${db}.yaml`,
         `data_dir: ./state
-shutdown_timeout_ms: 2000
+shutdown_timeout_ms: 10000
 sources:
   logs: { type: file, include: ["./in/*.log"] }
 transforms:
@@ -171,8 +171,11 @@ sinks:
     try {
       await until(() => (pipeline.telemetry.snapshot().t?.worker_restarts ?? 0) >= 2, 20_000, 'a replacement that failed to start');
       assert.equal(pipeline.budget.events, 400, 'the batch waits in the old pool');
+      const t0 = Date.now();
       const r = await pipeline.reload(load('db-new'));
       assert.deepEqual(r?.started, ['t']);
+      // The old pool is closed before the reload's drain (8 s here): nothing in it could finish.
+      assert.ok(Date.now() - t0 < 4000, `the reload waited ${Date.now() - t0} ms for a pool that cannot start`);
       // Before the fix the old pool's close() never settled the batch: 400 events in flight forever, none written.
       await until(() => out() === 400 && pipeline.budget.events === 0, 5000, 'the old pool\'s batch through the new transform');
     } finally {
