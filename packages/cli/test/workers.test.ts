@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createLogger, loadPipeline, Pipeline } from '@tern/core';
 import { builtinRegistry } from '../src/registry.ts';
+import { crashTransform } from './crash-transform.ts';
 import { flakyStartTransform } from './flaky-start-transform.ts';
 import { lines, tern, tmp, until, write } from './helpers.ts';
 import { optionsProbeTransform } from './options-probe-transform.ts';
@@ -225,6 +226,49 @@ sinks:
     const again = await new Pipeline(cfg(), { logger: createLogger({ level: 'silent' }), once: true }).run();
     assert.equal(again.ok, true, again.summary.problems.join('; '));
     assert.equal(new Set(lines(join(dir, 'out.ndjson')).map((l) => (JSON.parse(l) as { n: number }).n)).size, 400);
+  });
+
+  it('a reload while a split batch is half done: only the events the old pool did not finish run again, each event arrives once', async () => {
+    const dir = tmp();
+    write(dir, 'in/0.log', Array.from({ length: 400 }, (_, n) => JSON.stringify({ n })).join('\n') + '\n');
+    const hang = write(dir, 'hang', '');
+    // n == 13 crashes every worker, so its batch is split until 13 is alone (dead-lettered); the half
+    // holding n == 300 hangs in the old workers while the file `hang` exists. The reload points `hang`
+    // elsewhere: the new pool runs what the old one handed back.
+    const yaml = (name: string, hangPath: string): string =>
+      write(
+        dir,
+        name,
+        `data_dir: ./state
+shutdown_timeout_ms: 10000
+sources:
+  logs: { type: file, include: ["./in/*.log"] }
+transforms:
+  t: { type: crash_on, inputs: [logs], workers: 1, hang: ${hangPath} }
+sinks:
+  out: { type: file, inputs: [t], path: ./out.ndjson }
+  dlq: { type: file, inputs: [t.dead_letter], path: ./dlq.ndjson }
+`,
+      );
+    const load = (name: string, hangPath: string) => loadPipeline([yaml(name, hangPath)], builtinRegistry().register(crashTransform), { env: {} });
+    const pipeline = new Pipeline(load('p.yaml', hang), { logger: createLogger({ level: 'silent' }) });
+    const running = pipeline.run();
+    const out = (): string[] => (existsSync(join(dir, 'out.ndjson')) ? lines(join(dir, 'out.ndjson')) : []);
+    try {
+      await until(() => existsSync(`${hang}.hanging`) && existsSync(join(dir, 'dlq.ndjson')) && lines(join(dir, 'dlq.ndjson')).length === 1, 20_000, 'n == 13 isolated and n == 300 hanging');
+      await pipeline.reload(load('q.yaml', join(dir, 'no-hang')));
+      await until(() => out().length >= 399 && pipeline.budget.events === 0, 5000, 'the handed-back half through the new pool');
+    } finally {
+      pipeline.stop('signal');
+      await running;
+      rmSync(hang, { force: true });
+    }
+    const ns = out().map((l) => (JSON.parse(l) as { n: number }).n);
+    // A batch handed back whole would have written the finished part twice.
+    assert.equal(ns.length, 399, 'each event once');
+    assert.equal(new Set(ns).size, 399);
+    assert.ok(!ns.includes(13));
+    assert.deepEqual(lines(join(dir, 'dlq.ndjson')).map((l) => (JSON.parse((JSON.parse(l) as { event: { original: string } }).event.original) as { n: number }).n), [13]);
   });
 });
 
