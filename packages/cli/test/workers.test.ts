@@ -1,7 +1,9 @@
 /**
  * A transform run in worker threads (`workers: N`) gives the same output as on the main thread, and
  * the pipeline still acknowledges everything before it exits. A worker whose replacement cannot
- * start for a while costs no event: nothing is blamed on a worker that ran nothing.
+ * start for a while costs no event: nothing is blamed on a worker that ran nothing. A pool closed
+ * with batches it did not finish hands them back: a reload runs them through the new transform
+ * (each event once), a stop leaves them unacknowledged and the run says so.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
