@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   TERN_ERR_REJECTED: 'A destination refused events for good and no dead-letter output took them; they are counted as rejected and the run does not report success.',
   TERN_ERR_TRANSFORM: 'A transform failed on an event; that event alone is dead-lettered or rejected, the rest of its batch goes on.',
   TERN_ERR_WORKER: 'A transform worker thread exited; it is replaced and its unfinished batches run again (an event that crashes workers repeatedly is dead-lettered).',
+  TERN_ERR_TRANSFORM_CLOSED: 'A transform was closed (a reload replaced or removed it, or tern stopped) before it finished a batch; the batch runs again through the transform that replaced it, or, with none, stays unacknowledged and is read again after a restart.',
   TERN_ERR_BUFFER: 'A disk buffer cannot write (disk full, file too large) or cannot create a segment (no inodes left, too many open files), and retries with backoff, keeping the events; or it found a corrupt or torn record, reported with its file and byte range.',
   TERN_ERR_WRITE: 'A file or console sink cannot write (disk full, file too large, closed pipe); it retries with backoff and keeps the events.',
   TERN_ERR_SOURCE: 'A source stopped with an error while running (an address it cannot listen on, an input it cannot read): tern drains what was read, stops, and exits 1; a source a reload changed runs again with its previous options instead.',
@@ -48,4 +49,19 @@ export class TernError extends Error {
 
 export function isTernError(e: unknown): e is TernError {
   return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/**
+ * Rejects an asynchronous transform's `process` when the transform was closed before it finished
+ * the batch: `events` are those it did not finish (none of them was emitted or refused). The router
+ * runs them again through the transform that replaced it (a reload), or, with none, leaves them
+ * unacknowledged (read again after a restart): never acknowledged undelivered.
+ */
+export class TransformClosedError<E = unknown> extends TernError {
+  readonly events: E[];
+
+  constructor(message: string, events: E[]) {
+    super('TERN_ERR_TRANSFORM_CLOSED', message);
+    this.events = events;
+  }
 }

@@ -98,10 +98,12 @@ export interface Transform {
    * transform that returns a promise (one running in worker threads) may emit until it resolves, and
    * the engine holds the batch's acknowledgement until then. A transform must not throw for bad
    * input; if it throws anyway, the engine runs the batch's events again one by one and refuses only
-   * those that fail (`TERN_ERR_TRANSFORM`).
+   * those that fail (`TERN_ERR_TRANSFORM`). A promise must settle by the time `close()` resolves: a
+   * batch it did not finish rejects with a `TransformClosedError` naming the unfinished events, which
+   * the engine runs through the transform that replaced this one (a reload) or leaves unacknowledged.
    */
   process(events: LogEvent[], emit: Emit, refuse?: Refuse): void | Promise<void>;
-  /** Releases what the transform holds (worker threads, timers) at shutdown. */
+  /** Releases what the transform holds (worker threads, timers) at shutdown or when a reload replaces or removes it. */
   close?(): Promise<void>;
 }
 

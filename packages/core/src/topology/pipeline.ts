@@ -15,7 +15,8 @@
  *    deadline), and closed, so their last checkpoint is written before a new instance reads it;
  * 3. the router switches to the new wiring in one synchronous step (router.ts);
  * 4. new and changed sources are built and run;
- * 5. removed and changed sinks drain what they hold and stop, removed transforms close.
+ * 5. changed transforms close (what they did not finish runs through their replacement), removed
+ *    and changed sinks drain what they hold and stop, removed transforms close.
  *
  * Nothing read is lost on the way: a batch is routed wholly by the old or the new wiring, a sink that
  * leaves delivers what it accepted before it stops, and what it could not deliver by the deadline
@@ -500,13 +501,20 @@ export class Pipeline {
     const stopped: string[] = [];
     if (prev !== undefined) {
       const outgoing = [...leaving].map((id) => old.get(id)).filter((n): n is Node => n !== undefined && n.source === undefined);
+      // A replaced transform closes before the wait: what it did not finish runs through its
+      // replacement now (router.ts, rerun), instead of holding this reload until the drain deadline
+      // when its old workers cannot start. A batch its old workers were running is done again by the
+      // new ones (their answers are ignored once closed: nothing twice). A removed transform keeps the
+      // wait: nothing could run its batches again before a restart.
+      const replaced = new Set(diff.change);
+      for (const n of outgoing) if (n.transform && replaced.has(n.c.id)) await this.closeTransform(n, hard);
       await this.router.asyncIdle(drain);
       for (const n of this.sinkStopOrder(outgoing, prev)) {
         await this.stopSink(n, drain, hard);
         const r = n.sink?.report?.();
         if (r !== undefined && (r.undelivered > 0 || r.buffered > 0)) this.retired.push({ id: n.c.id, report: r });
       }
-      for (const n of outgoing) if (n.transform) await this.closeTransform(n, hard);
+      for (const n of outgoing) if (n.transform && !replaced.has(n.c.id)) await this.closeTransform(n, hard);
       for (const id of diff.remove) this.telemetry.remove(id);
       stopped.push(...leaving);
       this.reloads.applied++;

@@ -19,7 +19,7 @@
  * per reason with a sample.
  */
 import type { Logger } from 'pino';
-import { isTernError } from '../errors.ts';
+import { isTernError, type TransformClosedError } from '../errors.ts';
 import { AckGroup, type DeliveryStatus } from '../event/ack.ts';
 import { deadLetterEvent, originalText, type DeadLetterInfo, type DeadLetterOrigin, type DeadLetterOutput } from '../event/dead-letter.ts';
 import { eventBytes, type LogEvent } from '../event/event.ts';
@@ -168,6 +168,15 @@ export class Router {
           ref.release();
         },
         (err: unknown) => {
+          if (isTernError(err) && err.code === 'TERN_ERR_TRANSFORM_CLOSED') {
+            // Closed before it finished (a reload replaced it, or tern stops): what it emitted goes on,
+            // the rest runs again through its replacement. With none, the reference stays held: the
+            // events are neither lost nor acknowledged undelivered, the checkpoint stays before them (read
+            // again after a restart) and the run reports them as still in flight, which they are.
+            this.flush(node, emitted, group);
+            if (this.rerun(node, (err as TransformClosedError<LogEvent>).events, group)) ref.release();
+            return;
+          }
           // A transform that fails asynchronously as a whole (a bug): its events are refused, not lost silently.
           node.c.errors.inc();
           this.flush(node, emitted, group);
@@ -180,6 +189,39 @@ export class Router {
       return;
     }
     this.flush(node, emitted, group);
+  }
+
+  /**
+   * Events a closed transform handed back run through the transform that now has its id (a reload
+   * replaced it). Without one (tern stops, or the transform was removed) they are left unacknowledged
+   * (the caller keeps its reference): the checkpoint stays before them and they are read again after a
+   * restart. Returns whether they ran again.
+   */
+  private rerun(node: TransformNode, events: LogEvent[], group: AckGroup): boolean {
+    if (events.length === 0) return true;
+    let next: Consumer | undefined;
+    for (const cs of this.consumers.values()) {
+      next = cs.find((c) => c.id === node.id && c.transform !== undefined && c.transform.transform !== node.transform);
+      if (next !== undefined) break;
+    }
+    if (next?.transform === undefined) {
+      this.limiter.log(
+        'error',
+        `closed:${node.id}`,
+        { component: node.id, code: 'TERN_ERR_TRANSFORM_CLOSED', events: events.length },
+        'transform closed before it finished these events and nothing replaced it; they stay unacknowledged and are read again after a restart',
+      );
+      return false;
+    }
+    this.limiter.log(
+      'warn',
+      `rerun:${node.id}`,
+      { component: node.id, code: 'TERN_ERR_TRANSFORM_CLOSED', events: events.length },
+      'transform closed before it finished these events; running them through the transform that replaced it',
+    );
+    const evs = next.clone ? this.copiesFor(next, events, group) : events;
+    if (evs.length > 0) this.runTransform(next.transform, evs, group);
+    return true;
   }
 
   private flush(node: TransformNode, emitted: Emitted, group: AckGroup): void {

@@ -149,6 +149,8 @@ async function main(): Promise<void> {
   parentPort?.postMessage({ ready: true });
 }
 
+// The pool terminates a worker that says `fatal` (a failed build may leave a handle open that would
+// keep this thread alive): its exit is what starts the backoff and moves the batches elsewhere.
 main().catch((e: unknown) => {
-  parentPort?.postMessage({ fatal: (e as Error).message });
+  parentPort?.postMessage({ fatal: e instanceof Error ? e.message : String(e) });
 });

@@ -15,12 +15,23 @@
  * halves, so a poisoned event ends up alone: an event that crashes a worker on its own is refused (its dead letter), and
  * everything else is delivered. Nothing a worker did not finish is ever acknowledged.
  *
+ * Closing. A batch the pool did not finish when it is closed (one waiting for a worker that cannot
+ * start, one a worker was still running) is handed back: `process` rejects with a
+ * `TransformClosedError` naming its unfinished events, and the router runs them again through the
+ * transform that replaced this one (a reload), or, with none (tern stops, the transform was removed),
+ * leaves them unacknowledged so they are read again after a restart. Handing back rather than failing
+ * them keeps both promises: no event is lost and none is acknowledged before it was delivered.
+ * Failing them would refuse good events (dead letter or rejected: acknowledged); never settling them,
+ * as before, held their budget and checkpoint until a restart even when a replacement could run them,
+ * and made every later drain wait its whole deadline for a promise nothing would settle.
+ *
  * Batches may come back out of order across workers; acknowledgements do not care (the file source
  * commits only contiguous prefixes). Memory stays inside the pipeline's in-flight budget, which
  * counts these events until every sink took them.
  */
 import { Worker } from 'node:worker_threads';
 import type { EventOrigin, LogEvent } from '../event/event.ts';
+import { TransformClosedError } from '../errors.ts';
 import type { ComponentContext, Emit, Refuse, Transform } from '../plugin/types.ts';
 import { LogLimiter } from '../telemetry/log-limit.ts';
 import type { Counter } from '../telemetry/telemetry.ts';
@@ -31,6 +42,8 @@ interface Pending {
   readonly emit: Emit;
   readonly refuse: Refuse | undefined;
   readonly done: () => void;
+  /** The pool closed before the batch finished: these of its events were neither emitted nor refused. */
+  readonly back: (events: LogEvent[]) => void;
   /** Workers this batch was inside when they died. */
   crashes: number;
 }
@@ -91,6 +104,9 @@ export class TransformWorkerPool implements Transform {
         if ('fatal' in m) {
           slot.fatal = m.fatal;
           reject(new Error(`transform worker failed to start: ${m.fatal}`));
+          // A failed build may leave a handle open (a timer, a half-opened client) that keeps the
+          // thread alive, and only `exit` drives supervision (backoff, log, resubmission): end it here.
+          void worker.terminate();
           return;
         }
         this.answer(slot, m);
@@ -182,11 +198,18 @@ export class TransformWorkerPool implements Transform {
   private splitAndSubmit(p: Pending): void {
     const mid = p.events.length >>> 1;
     let left = 2;
-    const done = (): void => {
-      if (--left === 0) p.done();
+    const unfinished: LogEvent[] = [];
+    const settled = (): void => {
+      if (--left > 0) return;
+      if (unfinished.length > 0) p.back(unfinished);
+      else p.done();
     };
-    this.submit({ events: p.events.slice(0, mid), emit: p.emit, refuse: p.refuse, done, crashes: p.crashes - 1 });
-    this.submit({ events: p.events.slice(mid), emit: p.emit, refuse: p.refuse, done, crashes: p.crashes - 1 });
+    const back = (evs: LogEvent[]): void => {
+      unfinished.push(...evs);
+      settled();
+    };
+    this.submit({ events: p.events.slice(0, mid), emit: p.emit, refuse: p.refuse, done: settled, back, crashes: p.crashes - 1 });
+    this.submit({ events: p.events.slice(mid), emit: p.emit, refuse: p.refuse, done: settled, back, crashes: p.crashes - 1 });
   }
 
   private answer(slot: Slot, a: WorkerAnswer): void {
@@ -228,7 +251,11 @@ export class TransformWorkerPool implements Transform {
       if (sendable !== events) sendable.push(ev);
     }
     if (sendable.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => this.submit({ events: sendable, emit, refuse, done: resolve, crashes: 0 }));
+    return new Promise<void>((resolve, reject) => {
+      const back = (evs: LogEvent[]): void => reject(new TransformClosedError(`transform ${this.ctx.id} closed before it finished ${evs.length} events`, evs));
+      if (this.closing) back(sendable);
+      else this.submit({ events: sendable, emit, refuse, done: resolve, back, crashes: 0 });
+    });
   }
 
   private submit(p: Pending): void {
@@ -272,12 +299,20 @@ export class TransformWorkerPool implements Transform {
     slot.worker.postMessage(batch);
   }
 
-  /** Stops the workers (what they still held is not acknowledged: it is read again after a restart). */
+  /** Stops the workers and hands back every batch they did not finish (see "Closing" above). */
   async close(): Promise<void> {
     this.closing = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.limiter.flush();
+    // Unfinished batches leave first: an answer that still arrives finds no batch and is ignored, so
+    // nothing is both handed back and emitted.
+    const unfinished = this.queue.splice(0);
+    for (const s of this.slots) {
+      unfinished.push(...s.pending.values());
+      s.pending.clear();
+    }
+    for (const p of unfinished) p.back(p.events);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
