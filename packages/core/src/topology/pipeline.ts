@@ -325,7 +325,10 @@ export class Pipeline {
     try {
       n = await this.buildSource(previous);
     } catch (e) {
-      this.logger.error({ component: failed.c.id, err: e }, 'its previous options cannot be built either');
+      // Nothing reads this input any more: the run must not go on as if it did (exit 1, this error).
+      const code = isTernError(e) ? e.code : undefined;
+      this.logger.error({ component: failed.c.id, err: e, code }, `its previous options cannot be built either; stopping: ${(e as Error).message}`);
+      this.fatalError ??= e as Error;
       return false;
     }
     if (this.stopController.signal.aborted || this.nodes.get(failed.c.id) !== failed) {
