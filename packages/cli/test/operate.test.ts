@@ -7,7 +7,7 @@
  * goes on), `--watch-config`, `tern tap` and `tern top` against the running process.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -244,6 +244,53 @@ describe('reload', () => {
     const seqs = out();
     assert.deepEqual([...new Set(seqs)].sort((x, y) => x - y), [...Array.from({ length: 350 }, (_, i) => i), ...Array.from({ length: 20 }, (_, i) => 1000 + i)]);
     assert.equal(seqs.length, 370, 'nothing read twice');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+  });
+
+  it('SIGHUP that changes a file source whose checkpoint cannot be read: the reload is refused naming it, and the running instance goes on reading', async () => {
+    const dir = tmp();
+    const data = join(dir, 'data');
+    write(dir, 'a.log', seqLines(0, 100));
+    write(dir, 'b.log', seqLines(1000, 20));
+    const pipeline = (include: string) =>
+      `api: { address: "127.0.0.1:0" }\ndata_dir: ${data}\nsources:\n  in: { type: file, include: ${include}, decoding: json, checkpoint_interval_ms: 100 }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n`;
+    const p = write(dir, 'p.yaml', pipeline('[a.log]'));
+    const { run } = await runWithApi(['-c', p]);
+    const out = (): number[] => {
+      try {
+        return readFileSync(join(dir, 'out.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
+      } catch {
+        return [];
+      }
+    };
+    const checkpoint = join(data, 'checkpoints', 'in.json');
+    const size = statSync(join(dir, 'a.log')).size;
+    const saved = (): number => {
+      try {
+        return Object.values((JSON.parse(readFileSync(checkpoint, 'utf8')) as { files: Record<string, { offset: number }> }).files)[0]?.offset ?? -1;
+      } catch {
+        return -1;
+      }
+    };
+    await until(() => out().length === 100 && saved() === size, 10_000, 'a.log delivered and checkpointed');
+    // The checkpoint cannot be read (as with EIO or another user's file; tests run as root, so not EACCES):
+    // the new options cannot be built, nor could the previous ones be built again.
+    const kept = readFileSync(checkpoint);
+    rmSync(checkpoint);
+    mkdirSync(checkpoint);
+    writeFileSync(p, pipeline('[a.log, b.log]'));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => String(l.msg).startsWith('reload failed')), 10_000, 'the refusal');
+    const refused = logs(run).find((l) => String(l.msg).startsWith('reload failed')) as { msg: string; code: string };
+    assert.equal(refused.code, 'TERN_ERR_DATA_DIR');
+    assert.ok(refused.msg.includes(`cannot read checkpoint ${checkpoint} (EISDIR)`), refused.msg);
+    rmSync(checkpoint, { recursive: true });
+    writeFileSync(checkpoint, kept);
+    appendFileSync(join(dir, 'a.log'), seqLines(100, 50));
+    await until(() => out().length >= 150, 10_000, `the new lines of a.log, read by the instance that kept running (have ${out().length})`);
+    assert.deepEqual(out(), Array.from({ length: 150 }, (_, i) => i), 'every line once, b.log not followed (the reload was refused)');
+    assert.equal(logs(run).filter((l) => l.msg === 'reading file').length, 1, 'a.log was never closed and opened again');
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 0, run.stderr());
   });
