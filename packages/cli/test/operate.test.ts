@@ -331,6 +331,32 @@ describe('reload', () => {
     assert.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), '{"n":1}\n{"n":2}\n', 'both events delivered, once');
   });
 
+  it('moved by SIGHUP to a taken port while its previous options cannot be built again (their token file is gone): tern stops with exit 1 naming the file, not running on without the source', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+    const busy = (taken.address() as AddressInfo).port;
+    const dir = tmp();
+    const oldToken = write(dir, 'old-token', 's3cret\n');
+    write(dir, 'new-token', 's3cret\n');
+    const pipeline = (address: string, token: string) =>
+      `api: { address: "127.0.0.1:0" }\nsources:\n  falco: { type: http_server, address: "${address}", auth: { strategy: bearer, token_file: ${token} } }\nsinks:\n  out: { type: file, inputs: [falco], path: out.ndjson }\n`;
+    const p = write(dir, 'p.yaml', pipeline('127.0.0.1:0', 'old-token'));
+    const { run } = await runWithApi(['-c', p]);
+    await until(() => logs(run).some((l) => l.msg === 'listening'), 10_000, 'the http_server to listen');
+    rmSync(oldToken);
+    writeFileSync(p, pipeline(`127.0.0.1:${busy}`, 'new-token'));
+    run.child.kill('SIGHUP');
+    const code = await Promise.race([run.exit, new Promise<string>((r) => setTimeout(r, 15_000, 'still running'))]);
+    assert.equal(code, 1, `tern ends the run instead of going on without its only source:\n${run.stderr()}`);
+    const lost = logs(run).find((l) => String(l.msg).startsWith('its previous options cannot be built either; stopping')) as { msg: string; code: string } | undefined;
+    assert.ok(lost, run.stderr());
+    assert.ok(lost.msg.includes(oldToken), lost.msg);
+    assert.equal(lost.code, 'TERN_ERR_SECRET_FILE');
+    const last = logs(run).at(-1) as { msg: string };
+    assert.ok(last.msg.includes(oldToken), `the run's last line names the file: ${last.msg}`);
+  });
+
   it('SIGHUP that moves api.address to a taken port keeps the API where it was; a free one moves it', async () => {
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
