@@ -7,7 +7,7 @@
  * goes on), `--watch-config`, `tern tap` and `tern top` against the running process.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -248,6 +248,53 @@ describe('reload', () => {
     assert.equal(await run.exit, 0, run.stderr());
   });
 
+  it('SIGHUP that changes a file source whose checkpoint cannot be read: the reload is refused naming it, and the running instance goes on reading', async () => {
+    const dir = tmp();
+    const data = join(dir, 'data');
+    write(dir, 'a.log', seqLines(0, 100));
+    write(dir, 'b.log', seqLines(1000, 20));
+    const pipeline = (include: string) =>
+      `api: { address: "127.0.0.1:0" }\ndata_dir: ${data}\nsources:\n  in: { type: file, include: ${include}, decoding: json, checkpoint_interval_ms: 100 }\nsinks:\n  out: { type: file, inputs: [in], path: out.ndjson }\n`;
+    const p = write(dir, 'p.yaml', pipeline('[a.log]'));
+    const { run } = await runWithApi(['-c', p]);
+    const out = (): number[] => {
+      try {
+        return readFileSync(join(dir, 'out.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { seq: number }).seq);
+      } catch {
+        return [];
+      }
+    };
+    const checkpoint = join(data, 'checkpoints', 'in.json');
+    const size = statSync(join(dir, 'a.log')).size;
+    const saved = (): number => {
+      try {
+        return Object.values((JSON.parse(readFileSync(checkpoint, 'utf8')) as { files: Record<string, { offset: number }> }).files)[0]?.offset ?? -1;
+      } catch {
+        return -1;
+      }
+    };
+    await until(() => out().length === 100 && saved() === size, 10_000, 'a.log delivered and checkpointed');
+    // The checkpoint cannot be read (as with EIO or another user's file; tests run as root, so not EACCES):
+    // the new options cannot be built, nor could the previous ones be built again.
+    const kept = readFileSync(checkpoint);
+    rmSync(checkpoint);
+    mkdirSync(checkpoint);
+    writeFileSync(p, pipeline('[a.log, b.log]'));
+    run.child.kill('SIGHUP');
+    await until(() => logs(run).some((l) => String(l.msg).startsWith('reload failed')), 10_000, 'the refusal');
+    const refused = logs(run).find((l) => String(l.msg).startsWith('reload failed')) as { msg: string; code: string };
+    assert.equal(refused.code, 'TERN_ERR_DATA_DIR');
+    assert.ok(refused.msg.includes(`cannot read checkpoint ${checkpoint} (EISDIR)`), refused.msg);
+    rmSync(checkpoint, { recursive: true });
+    writeFileSync(checkpoint, kept);
+    appendFileSync(join(dir, 'a.log'), seqLines(100, 50));
+    await until(() => out().length >= 150, 10_000, `the new lines of a.log, read by the instance that kept running (have ${out().length})`);
+    assert.deepEqual(out(), Array.from({ length: 150 }, (_, i) => i), 'every line once, b.log not followed (the reload was refused)');
+    assert.equal(logs(run).filter((l) => l.msg === 'reading file').length, 1, 'a.log was never closed and opened again');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 0, run.stderr());
+  });
+
   it('an http_server source on a port that is taken: at start-up tern exits 1 saying why; moved there by SIGHUP, it goes back to its previous port and tern goes on', async () => {
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
@@ -282,6 +329,32 @@ describe('reload', () => {
     run.child.kill('SIGTERM');
     assert.equal(await run.exit, 0, run.stderr());
     assert.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), '{"n":1}\n{"n":2}\n', 'both events delivered, once');
+  });
+
+  it('moved by SIGHUP to a taken port while its previous options cannot be built again (their token file is gone): tern stops with exit 1 naming the file, not running on without the source', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+    const busy = (taken.address() as AddressInfo).port;
+    const dir = tmp();
+    const oldToken = write(dir, 'old-token', 's3cret\n');
+    write(dir, 'new-token', 's3cret\n');
+    const pipeline = (address: string, token: string) =>
+      `api: { address: "127.0.0.1:0" }\nsources:\n  falco: { type: http_server, address: "${address}", auth: { strategy: bearer, token_file: ${token} } }\nsinks:\n  out: { type: file, inputs: [falco], path: out.ndjson }\n`;
+    const p = write(dir, 'p.yaml', pipeline('127.0.0.1:0', 'old-token'));
+    const { run } = await runWithApi(['-c', p]);
+    await until(() => logs(run).some((l) => l.msg === 'listening'), 10_000, 'the http_server to listen');
+    rmSync(oldToken);
+    writeFileSync(p, pipeline(`127.0.0.1:${busy}`, 'new-token'));
+    run.child.kill('SIGHUP');
+    const code = await Promise.race([run.exit, new Promise<string>((r) => setTimeout(r, 15_000, 'still running'))]);
+    assert.equal(code, 1, `tern ends the run instead of going on without its only source:\n${run.stderr()}`);
+    const lost = logs(run).find((l) => String(l.msg).startsWith('its previous options cannot be built either; stopping')) as { msg: string; code: string } | undefined;
+    assert.ok(lost, run.stderr());
+    assert.ok(lost.msg.includes(oldToken), lost.msg);
+    assert.equal(lost.code, 'TERN_ERR_SECRET_FILE');
+    const last = logs(run).at(-1) as { msg: string };
+    assert.ok(last.msg.includes(oldToken), `the run's last line names the file: ${last.msg}`);
   });
 
   it('SIGHUP that moves api.address to a taken port keeps the API where it was; a free one moves it', async () => {

@@ -28,7 +28,7 @@ export const ERROR_CODES = {
   TERN_ERR_TRANSFORM_CLOSED: 'A transform was closed (a reload replaced or removed it, or tern stopped) before it finished a batch; the batch runs again through the transform that replaced it, or, with none, stays unacknowledged and is read again after a restart.',
   TERN_ERR_BUFFER: 'A disk buffer cannot write (disk full, file too large) or cannot create a segment (no inodes left, too many open files), and retries with backoff, keeping the events; or it found a corrupt or torn record, reported with its file and byte range.',
   TERN_ERR_WRITE: 'A file or console sink cannot write (disk full, file too large, closed pipe); it retries with backoff and keeps the events.',
-  TERN_ERR_SOURCE: 'A source stopped with an error while running (an address it cannot listen on, an input it cannot read): tern drains what was read, stops, and exits 1; a source a reload changed runs again with its previous options instead.',
+  TERN_ERR_SOURCE: 'A source stopped with an error while running (an address it cannot listen on, an input it cannot read): tern drains what was read, stops, and exits 1; a source a reload changed runs again with its previous options instead (if those cannot be built again, the run stops with that build error, exit 1).',
   TERN_ERR_ONCE_FATAL: '`run --once` met a condition that can never resolve on its own (credentials refused, unsupported server, no progress); it stops instead of waiting forever.',
 } as const;
 

@@ -14,8 +14,10 @@ import type { Reader, CheckpointRoom, Tail } from './tail.ts';
 export class CheckpointPacer implements CheckpointRoom {
   private readonly s: Tail;
   readonly store: CheckpointStore;
-  /** The checkpoint as it is in memory (written by `saveSoon`). */
-  readonly checkpoint: CheckpointFile;
+  /** The checkpoint as it is in memory (written by `saveSoon`); read from disk by `load` when the source runs. */
+  checkpoint: CheckpointFile = { version: 1, files: {} };
+  /** `load` ran: until then there is nothing of this instance's to save. */
+  private loaded = false;
   /** The checkpoint in memory differs from the last one written. */
   dirty = false;
   /** When the last write began. */
@@ -36,13 +38,25 @@ export class CheckpointPacer implements CheckpointRoom {
     this.store = new CheckpointStore(s.ctx.dataDir, s.ctx.id);
     this.cpLog = new LogLimiter(s.ctx.logger);
     this.maxUnsaved = s.cfg.max_unsaved_events;
-    // A state error is a start-up error (TERN_ERR_DATA_DIR), before anything is read.
+    // A state error is a build error (TERN_ERR_DATA_DIR), before anything is read: at start-up, and on
+    // a reload while the instance this one replaces still reads (it is then kept).
     this.store.probe();
+    this.store.load();
+  }
+
+  /**
+   * Reads the checkpoint to resume from, when the source runs: on a reload the instance this one
+   * replaces wrote its last checkpoint after this one was built.
+   */
+  load(): void {
     this.checkpoint = this.store.load((e) => this.failed('read', e));
+    this.loaded = true;
   }
 
   /** Written once more at shutdown, whatever the pacing says; a failure is logged whatever the rate limit says. */
   saveNow(): void {
+    // Closed without having run (a reload that was refused): the checkpoint on disk is not this instance's to write.
+    if (!this.loaded) return;
     try {
       this.store.save(this.checkpoint);
     } catch (e) {

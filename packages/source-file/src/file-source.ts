@@ -134,6 +134,7 @@ export class FileSource implements Source, Tail {
   }
 
   async run(): Promise<void> {
+    this.checkpoints.load();
     const { signal } = this.ctx;
     const onAbort = (): void => this.poke();
     signal.addEventListener('abort', onAbort, { once: true });

@@ -189,6 +189,12 @@ interface DefinitionBase<C> {
 
 export interface SourceDefinition<C = unknown> extends DefinitionBase<C> {
   readonly kind: 'source';
+  /**
+   * Checks what the source will need (its state is readable and writable, its files exist) and
+   * throws if it cannot work, but reads its state (checkpoints) only in `run`: on a reload the new
+   * instance is built while the one it replaces still reads, and that one writes its last
+   * checkpoint when it closes, before the new one runs. Takes no shared resource (a port) before `run`.
+   */
   build(config: C, ctx: SourceContext): Source | Promise<Source>;
 }
 

@@ -78,6 +78,19 @@ export class ComponentTelemetry {
     this.gaugeReads.set(name, read);
   }
 
+  /**
+   * Remembers the gauges registered now; the returned function puts them back. A reload builds a
+   * component's replacement while it runs, and a refused reload discards the replacement: its gauges
+   * must not stand in for the running instance's.
+   */
+  keepGauges(): () => void {
+    const saved = new Map(this.gaugeReads);
+    return () => {
+      this.gaugeReads.clear();
+      for (const [name, read] of saved) this.gaugeReads.set(name, read);
+    };
+  }
+
   /** A named histogram with these bucket bounds (the first registration's bounds stay). */
   histogram(name: string, bounds: readonly number[]): Histogram {
     let h = this.histos.get(name);

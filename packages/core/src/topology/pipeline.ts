@@ -9,12 +9,16 @@
  * did not change (diff.ts) keeps running across `apply` with its buffer, connections and checkpoints,
  * and is only rewired. For the others, in this order:
  *
- * 1. new and changed sinks and transforms are built and sinks started (a build failure undoes what
- *    was built and leaves the running pipeline as it was);
+ * 1. new and changed sinks and transforms are built and sinks started, then new and changed sources
+ *    are built, not run, while the instances they replace still read (a build failure undoes what
+ *    was built and leaves the running pipeline as it was: no source is stopped for a replacement
+ *    that cannot exist);
  * 2. removed and changed sources are aborted, their in-flight batches waited for (bounded by the
- *    deadline), and closed, so their last checkpoint is written before a new instance reads it;
+ *    deadline), and closed, so their last checkpoint is written before a new instance reads it
+ *    (a source reads its state when it runs, not when it is built);
  * 3. the router switches to the new wiring in one synchronous step (router.ts);
- * 4. new and changed sources are built and run;
+ * 4. new and changed sources run; one that fails once it runs goes back to its previous options,
+ *    and when those cannot be built either the run stops with that error (exit 1);
  * 5. changed transforms close (what they did not finish runs through their replacement), removed
  *    and changed sinks drain what they hold and stop, removed transforms close.
  *
@@ -332,7 +336,10 @@ export class Pipeline {
     try {
       n = await this.buildSource(previous);
     } catch (e) {
-      this.logger.error({ component: failed.c.id, err: e }, 'its previous options cannot be built either');
+      // Nothing reads this input any more: the run must not go on as if it did (exit 1, this error).
+      const code = isTernError(e) ? e.code : undefined;
+      this.logger.error({ component: failed.c.id, err: e, code }, `its previous options cannot be built either; stopping: ${(e as Error).message}`);
+      this.fatalError ??= e as Error;
       return false;
     }
     if (this.stopController.signal.aborted || this.nodes.get(failed.c.id) !== failed) {
@@ -418,8 +425,12 @@ export class Pipeline {
     const previousConfig = this.config;
     this.config = next;
 
-    // 1. New and changed sinks and transforms, consumers before producers; started sinks.
+    // 1. New and changed sinks and transforms, consumers before producers; started sinks; then new and
+    // changed sources, built (not run) while the instances they replace still read: a source that
+    // cannot be built refuses the reload before anything running was stopped.
     const built = new Map<string, Node>();
+    const sources = new Map<string, Node>();
+    const restoreGauges = [...rebuild].filter((id) => this.nodes.has(id)).map((id) => this.telemetry.component(id).keepGauges());
     try {
       for (const c of topologicalOrder(next.components).reverse()) {
         if (c.kind === 'source' || !rebuild.has(c.id)) continue;
@@ -434,14 +445,16 @@ export class Pipeline {
           throw new TernError('TERN_ERR_BUILD', `${n.c.id}: cannot start: ${(e as Error).message}`, { cause: e });
         }
       }
+      for (const c of next.components) if (c.kind === 'source' && rebuild.has(c.id)) sources.set(c.id, await this.buildSource(c));
     } catch (e) {
       this.config = previousConfig;
       const undo = AbortSignal.timeout(Math.min(5000, next.shutdown_timeout_ms));
-      for (const n of built.values()) {
-        if (n.sink) await this.stopSink(n, undo, undo);
-        else await this.closeTransform(n, undo);
-      }
-      if (prev !== undefined) for (const n of built.values()) if (!this.nodes.has(n.c.id)) this.telemetry.remove(n.c.id);
+      for (const n of this.sinkStopOrder(built.values(), next)) await this.stopSink(n, undo, undo);
+      for (const n of built.values()) if (n.transform) await this.closeTransform(n, undo);
+      // Built, never run: nothing to save (a source reads its state when it runs, see SourceDefinition.build).
+      for (const n of sources.values()) await this.closeSource(n, undo);
+      if (prev !== undefined) for (const n of [...built.values(), ...sources.values()]) if (!this.nodes.has(n.c.id)) this.telemetry.remove(n.c.id);
+      for (const restore of restoreGauges) restore();
       throw e;
     }
 
@@ -467,33 +480,16 @@ export class Pipeline {
     this.router.rewire(wiringFor(next, nodes));
     this.applied = next;
 
-    // 4. New and changed sources.
+    // 4. New and changed sources run (built in step 1, they read their state now, after step 2 wrote it).
     const started: string[] = [...built.keys()];
-    for (const c of next.components) {
-      if (c.kind !== 'source' || !rebuild.has(c.id)) continue;
-      let n: Node;
-      try {
-        n = await this.buildSource(c);
-      } catch (e) {
-        if (prev === undefined) {
-          // Start-up: nothing may keep running (sinks started their healthchecks and timers).
-          const undo = AbortSignal.timeout(Math.min(5000, timeout));
-          for (const x of this.sinkStopOrder(nodes.values(), next)) await this.stopSink(x, undo, undo);
-          for (const x of nodes.values()) if (x.transform) await this.closeTransform(x, undo);
-          for (const x of nodes.values()) if (x.source) await this.closeSource(x, undo);
-          throw e;
-        }
-        // The old instance is already closed: run it again from its configuration (and its checkpoint).
-        this.logger.error({ component: c.id, err: e }, 'the changed source cannot be built; running it with its previous options');
-        const before = prev.components.find((x) => x.id === c.id);
-        if (before === undefined) continue;
-        n = await this.buildSource(before);
-      }
+    for (const [id, n] of sources) {
       // A changed source that fails once it runs goes back to its previous options (restoreSource).
-      const before = prev?.components.find((x) => x.id === c.id);
-      if (before !== undefined && n.c !== before) n.fallback = before;
-      nodes.set(c.id, n);
-      started.push(c.id);
+      const before = prev?.components.find((x) => x.id === id);
+      if (before !== undefined) n.fallback = before;
+      // Built before a stop request that came during this reload: it must not read on.
+      if (this.stopController.signal.aborted) n.ctl.abort();
+      nodes.set(id, n);
+      started.push(id);
       if (this.started) this.runSource(n);
     }
 

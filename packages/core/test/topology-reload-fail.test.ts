@@ -1,0 +1,131 @@
+/**
+ * A reload that changes a source which cannot be built, or whose previous options cannot be built
+ * again, must never leave tern running without it: the refused source keeps reading (the old
+ * instance was not stopped for a replacement that cannot exist), and a source that can run with
+ * neither its new nor its previous options ends the run with that error (result not ok, exit 1).
+ */
+import assert from 'node:assert/strict';
+import { after, beforeEach, it } from 'node:test';
+import { loadPipeline, LogEvent, Pipeline, Registry, TernError, type SourceDefinition } from '../src/index.ts';
+import { captureLogger, waitFor } from '../src/testing/helpers.ts';
+import { memorySink, received, silent, tmp, writeYaml } from './helpers.ts';
+
+/** `every_ms` values whose build fails, as the file source's would on an unreadable checkpoint. */
+const unbuildable = new Set<number>();
+const closes: string[] = [];
+
+/** Source `ticker`: `{n}` every `every_ms` until aborted; `crash: true` fails once it runs. */
+const ticker: SourceDefinition<{ every_ms: number; crash: boolean }> = {
+  kind: 'source',
+  type: 'ticker',
+  description: 'test source',
+  schema: { type: 'object', additionalProperties: false, properties: { every_ms: { type: 'integer', default: 2 }, crash: { type: 'boolean', default: false } } },
+  build(cfg, ctx) {
+    if (unbuildable.has(cfg.every_ms)) throw new TernError('TERN_ERR_DATA_DIR', `cannot read checkpoint ${ctx.dataDir}/checkpoints/${ctx.id}.json (EACCES) (simulated)`);
+    ctx.telemetry.gauge('every_ms', () => cfg.every_ms);
+    let n = 0;
+    return {
+      async run() {
+        if (cfg.crash) throw new Error('cannot listen (simulated)');
+        const origin = { sourceId: ctx.id, path: 'ticker', host: 'test' };
+        while (!ctx.signal.aborted) {
+          await ctx.emit([new LogEvent(origin, JSON.stringify({ n }), 'json', { n }, n++)]).catch(() => undefined);
+          await new Promise((r) => setTimeout(r, cfg.every_ms));
+        }
+      },
+      async close() {
+        closes.push(`${ctx.id}@${cfg.every_ms}`);
+      },
+    };
+  },
+};
+
+const registry = (): Registry => new Registry().register(ticker, memorySink);
+const config = (dir: string, name: string, yaml: string) => loadPipeline([writeYaml(dir, name, yaml)], registry(), { env: {} });
+const count = (id: string): number => received.get(id)?.length ?? 0;
+
+beforeEach(() => {
+  unbuildable.clear();
+  closes.length = 0;
+  received.clear();
+});
+
+it('a reload whose changed source cannot be built is refused and the old instance goes on reading', async () => {
+  const dir = tmp();
+  const a = config(dir, 'p.yaml', 'sources:\n  s: { type: ticker }\nsinks:\n  out: { type: memory, inputs: [s] }\n  gone: { type: memory, inputs: [s] }\n');
+  const b = config(dir, 'q.yaml', 'sources:\n  s: { type: ticker, every_ms: 3 }\nsinks:\n  out: { type: memory, inputs: [s] }\n');
+  const { logger, records } = captureLogger('info');
+  const p = new Pipeline(a, { logger });
+  const run = p.run();
+  // A failed assertion must not leave the pipeline running (the test would hang instead of failing).
+  after(() => p.stop());
+  await waitFor(() => count('out') > 10, 5000, 'events before the reload');
+  // The same data_dir for both: the previous options cannot be built again either.
+  unbuildable.add(3).add(2);
+  const r = await p.reload(b);
+  unbuildable.clear();
+  assert.equal(r, undefined, 'the reload is refused');
+  assert.equal(p.reloads.rejected, 1);
+  const refusal = records.find((x) => x.msg.startsWith('reload failed'));
+  assert.ok(refusal, 'the refusal is logged');
+  assert.equal(refusal.code, 'TERN_ERR_DATA_DIR');
+  assert.match(refusal.msg, /cannot read checkpoint .*s\.json/);
+  const before = count('out');
+  await waitFor(() => count('out') >= before + 20, 5000, 'events after the refused reload');
+  assert.deepEqual(closes, [], 'the running instance of s was not stopped');
+  assert.deepEqual(p.components().map((c) => c.id).sort(), ['gone', 'out', 's'], 'the running pipeline is the one of p.yaml');
+  assert.ok(count('gone') > 0);
+  p.stop();
+  const result = await run;
+  assert.equal(result.ok, true, result.summary.problems.join('; '));
+  assert.deepEqual(closes, ['s@2']);
+});
+
+it('a refused reload leaves the metrics of the running source its own, not those of the replacement it built', async () => {
+  const dir = tmp();
+  const p = new Pipeline(config(dir, 'p.yaml', 'sources:\n  s: { type: ticker }\nsinks:\n  out: { type: memory, inputs: [s] }\n'), { logger: silent });
+  const run = p.run();
+  after(() => p.stop());
+  await waitFor(() => count('out') > 10, 5000, 'events before the reload');
+  const gauge = (): number | undefined => p.telemetry.component('s').gaugeValue('every_ms');
+  assert.equal(gauge(), 2);
+  // s is built with its new options; t, added, cannot be built: the reload is refused.
+  unbuildable.add(7);
+  const r = await p.reload(config(dir, 'q.yaml', 'sources:\n  s: { type: ticker, every_ms: 3 }\n  t: { type: ticker, every_ms: 7 }\nsinks:\n  out: { type: memory, inputs: [s, t] }\n'));
+  assert.equal(r, undefined);
+  assert.deepEqual(closes, ['s@3'], 'the replacement built for s was closed, the running one was not');
+  assert.equal(gauge(), 2, 'the gauge reads the instance that runs');
+  p.stop();
+  assert.equal((await run).ok, true);
+});
+
+it('a changed source that fails when it runs and whose previous options cannot be built either stops the run with that error', async () => {
+  const dir = tmp();
+  const a = config(dir, 'p.yaml', 'sources:\n  s: { type: ticker }\nsinks:\n  out: { type: memory, inputs: [s] }\n  gone: { type: memory, inputs: [s] }\n');
+  const b = config(dir, 'q.yaml', 'sources:\n  s: { type: ticker, every_ms: 3, crash: true }\nsinks:\n  out: { type: memory, inputs: [s] }\n');
+  const { logger, records } = captureLogger('info');
+  const p = new Pipeline(a, { logger });
+  let ended = false;
+  const run = p.run().finally(() => (ended = true));
+  after(() => p.stop());
+  await waitFor(() => count('out') > 10, 5000, 'events before the reload');
+  unbuildable.add(2); // the previous options: their checkpoint became unreadable meanwhile
+  assert.ok(await p.reload(b), 'the new options build, so the reload applies');
+  const result = await Promise.race([run, new Promise<undefined>((r) => setTimeout(r, 5000, undefined))]);
+  assert.ok(result, 'the run ended on its own: tern does not stay up reading nothing');
+  assert.equal(ended, true);
+  assert.equal(result.ok, false);
+  assert.equal(result.reason, 'error');
+  assert.equal((result.error as TernError | undefined)?.code, 'TERN_ERR_DATA_DIR', String(result.error));
+  assert.match(String(result.error?.message), /cannot read checkpoint .*s\.json/);
+  const line = records.find((x) => x.msg.startsWith('its previous options cannot be built either'));
+  assert.ok(line, 'the loss of the source is logged');
+  assert.equal(line.code, 'TERN_ERR_DATA_DIR');
+});
+
+it('a source that cannot be built at start-up ends the start with its error and nothing left running', async () => {
+  const dir = tmp();
+  unbuildable.add(2);
+  const p = new Pipeline(config(dir, 'p.yaml', 'sources:\n  s: { type: ticker }\nsinks:\n  out: { type: memory, inputs: [s] }\n'), { logger: silent });
+  await assert.rejects(p.run(), (e: TernError) => e.code === 'TERN_ERR_DATA_DIR');
+});
