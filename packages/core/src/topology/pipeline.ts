@@ -40,31 +40,28 @@
  * delivered, dead-lettered or dropped as configured, and every checkpoint was saved.
  *
  * Over 400 lines: `apply` and `run` share the component table, its lifecycles and the stop signal.
- * (What reads it is in views.ts, the wiring in wiring.ts, the deadlines in deadlines.ts
- * and the account of the run in summary.ts.)
+ * (Building components is in build.ts, what reads the table in views.ts, the wiring in wiring.ts, the
+ * deadlines in deadlines.ts and the account of the run in summary.ts.)
  *
  * rxjs wires the control plane here: "every source finished" (a stream of source exits and applied
  * configurations) races "stop requested"; applies are serialised. The data path stays free of it.
  */
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { filter, firstValueFrom, fromEvent, map, merge, race, Subject, take, type Observable } from 'rxjs';
 import type { ComponentConfig, PipelineConfig } from '../config/types.ts';
-import { AckGroup, type AckCallback } from '../event/ack.ts';
-import { eventBytes, type LogEvent } from '../event/event.ts';
-import type { ComponentContext, Sink, SinkReport, Source, SourceContext } from '../plugin/types.ts';
+import type { Sink, SinkReport, Source } from '../plugin/types.ts';
 import { TernError, isTernError } from '../errors.ts';
-import { Telemetry, type ComponentTelemetry } from '../telemetry/telemetry.ts';
+import { Telemetry } from '../telemetry/telemetry.ts';
 import { InFlightBudget } from './budget.ts';
 import { ensureDataDir } from './data-dir.ts';
 import { Deadlines, until } from './deadlines.ts';
 import { diffTopology, type TopologyDiff } from './diff.ts';
 import { topologicalOrder } from './graph.ts';
-import { Router, type TapListener, type TransformNode } from './router.ts';
+import { Router, type TapListener } from './router.ts';
 import { logSummary, reportFromCounters, summarise, type RunSummary } from './summary.ts';
-import { TransformWorkerPool } from './worker-pool.ts';
 import type { Node } from './node.ts';
 import { wiringFor } from './wiring.ts';
+import { ComponentFactory } from './build.ts';
 import { componentViews, notReady, tapKeys, type ComponentView } from './views.ts';
 
 export type { ComponentView } from './views.ts';
@@ -118,6 +115,8 @@ export class Pipeline {
   private readonly statsIntervalMs: number;
   private readonly stopController = new AbortController();
   private readonly router: Router;
+  /** Builds nodes, their contexts and the components (build.ts). */
+  private readonly build: ComponentFactory;
   private nodes = new Map<string, Node>();
   /** Reports of sinks a reload removed that left events undelivered (kept for the run's summary). */
   private readonly retired: Array<{ id: string; report: SinkReport }> = [];
@@ -152,6 +151,16 @@ export class Pipeline {
     this.telemetry = opts.telemetry ?? new Telemetry();
     this.budget = new InFlightBudget(config.in_flight.max_events, config.in_flight.max_bytes);
     this.router = new Router(this.logger);
+    this.build = new ComponentFactory({
+      logger: this.logger,
+      telemetry: this.telemetry,
+      router: this.router,
+      budget: this.budget,
+      once: this.once,
+      config: () => this.config,
+      stopping: this.stopController.signal,
+      blocked: (err) => this.blocked(err),
+    });
   }
 
   /** Aborted when shutdown begins. */
@@ -189,116 +198,6 @@ export class Pipeline {
     this.blockedBy = err;
   }
 
-  // ---------------------------------------------------------------- building
-
-  private context(c: ComponentConfig, ctl: AbortController, telemetry: ComponentTelemetry): ComponentContext {
-    const kind = c.kind;
-    return {
-      id: c.id,
-      kind,
-      type: c.type,
-      logger: this.logger.child({ component: c.id }),
-      telemetry,
-      dataDir: this.config.data_dir,
-      host: process.env.NODE_NAME || hostname(),
-      signal: ctl.signal,
-      once: this.once,
-      configDir: c.configDir,
-      ...(kind !== 'source' ? { deadLetters: this.router.deadLetterOutput({ id: c.id, type: c.type, kind }) } : {}),
-      ...(this.once ? { fatal: (err: Error) => this.blocked(err) } : {}),
-    };
-  }
-
-  private newNode(c: ComponentConfig): Node {
-    const telemetry = this.telemetry.component(c.id);
-    telemetry.kind = c.kind;
-    telemetry.type = c.type;
-    const ctl = new AbortController();
-    if (this.stopController.signal.aborted) ctl.abort();
-    return { c, ctl, telemetry, inflight: 0, idleWaiters: [] };
-  }
-
-  private buildError(c: ComponentConfig, e: unknown): Error {
-    if (isTernError(e) && e.code !== 'TERN_ERR_BUILD') return e;
-    return new TernError('TERN_ERR_BUILD', `${c.file}:${c.line}: ${c.id}: ${(e as Error).message}`, { cause: e });
-  }
-
-  /** Builds a sink or transform (not started). */
-  private async buildConsumer(c: ComponentConfig): Promise<Node> {
-    const n = this.newNode(c);
-    const ctx = this.context(c, n.ctl, n.telemetry);
-    const def = c.definition;
-    try {
-      if (def.kind === 'sink') n.sink = await def.build(c.options as never, ctx);
-      else if (def.kind === 'transform') {
-        if (c.workers > 0 && def.module !== undefined) {
-          const pool = new TransformWorkerPool({ module: def.module, type: c.type, options: c.options }, c.workers, ctx);
-          await pool.ready();
-          n.transform = pool;
-        } else n.transform = await def.build(c.options as never, ctx);
-        n.node = { id: c.id, type: c.type, transform: n.transform, mutates: def.mutates, deadLetters: ctx.deadLetters as TransformNode['deadLetters'], c: Router.counters(ctx.telemetry) };
-      }
-    } catch (e) {
-      throw this.buildError(c, e);
-    }
-    return n;
-  }
-
-  private async buildSource(c: ComponentConfig): Promise<Node> {
-    const n = this.newNode(c);
-    const ctx = this.context(c, n.ctl, n.telemetry);
-    const def = c.definition;
-    if (def.kind !== 'source') throw new Error(`${c.id} is not a source`);
-    try {
-      n.source = await def.build(c.options as never, this.sourceContext(n, ctx));
-    } catch (e) {
-      throw this.buildError(c, e);
-    }
-    return n;
-  }
-
-  private sourceContext(n: Node, ctx: ComponentContext): SourceContext {
-    const key = n.c.id;
-    const out = ctx.telemetry.counter('events_out');
-    const budget = this.budget;
-    const stopping = n.ctl.signal;
-    return {
-      ...ctx,
-      emit: (events: LogEvent[], onAck?: AckCallback, bytes?: number, signal?: AbortSignal): Promise<void> => {
-        if (events.length === 0) return Promise.resolve();
-        const size = bytes ?? eventBytes(events);
-        const count = events.length;
-        const dispatchNow = (): void => {
-          n.inflight += count;
-          const group = new AckGroup(
-            count,
-            size,
-            (status, g) => {
-              n.inflight -= count;
-              if (n.inflight === 0 && n.idleWaiters.length > 0) for (const w of n.idleWaiters.splice(0)) w();
-              onAck?.(status, g);
-            },
-            () => budget.release(count, size),
-          );
-          const own = group.ref();
-          out.inc(count);
-          this.router.dispatch(key, events, group);
-          own.release();
-        };
-        // A stop request ends every wait for budget: what was not dispatched is read again after a restart.
-        const wait = budget.acquire(count, size, signal === undefined ? stopping : AbortSignal.any([signal, stopping]));
-        if (wait === undefined) {
-          dispatchNow();
-          return Promise.resolve();
-        }
-        return wait.then(dispatchNow);
-      },
-      get inFlight() {
-        return { max_events: budget.maxEvents, max_bytes: budget.maxBytes };
-      },
-    } as SourceContext;
-  }
-
   // ---------------------------------------------------------------- lifecycles
 
   private runSource(n: Node): void {
@@ -334,7 +233,7 @@ export class Pipeline {
     await this.closeSource(failed, AbortSignal.timeout(Math.min(5000, this.config.shutdown_timeout_ms)));
     let n: Node;
     try {
-      n = await this.buildSource(previous);
+      n = await this.build.source(previous);
     } catch (e) {
       // Nothing reads this input any more: the run must not go on as if it did (exit 1, this error).
       const code = isTernError(e) ? e.code : undefined;
@@ -434,7 +333,7 @@ export class Pipeline {
     try {
       for (const c of topologicalOrder(next.components).reverse()) {
         if (c.kind === 'source' || !rebuild.has(c.id)) continue;
-        built.set(c.id, await this.buildConsumer(c));
+        built.set(c.id, await this.build.consumer(c));
       }
       for (const n of built.values()) {
         if (!n.sink) continue;
@@ -445,7 +344,7 @@ export class Pipeline {
           throw new TernError('TERN_ERR_BUILD', `${n.c.id}: cannot start: ${(e as Error).message}`, { cause: e });
         }
       }
-      for (const c of next.components) if (c.kind === 'source' && rebuild.has(c.id)) sources.set(c.id, await this.buildSource(c));
+      for (const c of next.components) if (c.kind === 'source' && rebuild.has(c.id)) sources.set(c.id, await this.build.source(c));
     } catch (e) {
       this.config = previousConfig;
       const undo = AbortSignal.timeout(Math.min(5000, next.shutdown_timeout_ms));
