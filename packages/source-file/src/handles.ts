@@ -92,7 +92,9 @@ export class Handles implements HandleRoom {
       this.s.ctx.logger.info({ path: r.path, file_id: r.id }, 'file readable now; reading it');
     }
     if (r.fresh) {
-      r.fresh = false;
+      // `fresh` stays set until `initialise` settled where to read: until then the reader's offset and
+      // head are placeholders, and a checkpoint written meanwhile (an acknowledgement of another file
+      // triggers one) must not record them over this file's checkpoint, or a restart reads it from 0.
       // Writes to a symlink's target notify the target's directory, not the link's.
       const real = await realpath(r.path).catch(() => r.path);
       if (real !== r.path) {
@@ -173,6 +175,7 @@ export class Handles implements HandleRoom {
     r.pos = pos;
     r.tracker = new AckTracker(pos);
     r.stream = this.s.intake.lines(r.origin, pos);
+    r.fresh = false;
     this.s.c.files.inc();
     this.s.ctx.logger.info({ path: r.path, file_id: r.id, offset: pos, resumed }, 'reading file');
     this.s.checkpoints.update(r);
