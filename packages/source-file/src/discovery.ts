@@ -7,10 +7,11 @@
  * followed files into an immediate look instead of the next poll.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { compileGlob, expandGlobs, type CompiledGlob } from './glob.ts';
-import { isGz, statEntries } from './reader.ts';
+import type { FileCheckpoint } from './checkpoint.ts';
+import { isDenied, isGz, sha1, statEntries } from './reader.ts';
 import type { DiscoveryRoom, Tail } from './tail.ts';
 
 export class Discovery implements DiscoveryRoom {
@@ -134,13 +135,17 @@ export class Discovery implements DiscoveryRoom {
       if (seenIds.has(id) || this.s.readers.has(id)) continue;
       if (this.s.firstScan && !cp.done && !isGz(cp.path)) {
         const found = await this.findById(dirname(cp.path), id);
-        if (found) {
+        // Only the file the checkpoint describes: its inode may hold another file now (the file was
+        // deleted, and a copy or a new file took the inode). No glob leads to that one: it is not
+        // read, and the entry goes.
+        if (found && (await sameHead(found, cp))) {
           const r = this.s.newReader(id, found, false, 0);
           r.gone = 'renamed';
           this.s.ctx.logger.info({ path: found, old_path: cp.path, file_id: id }, 'file rotated while stopped; finishing it');
           continue;
         }
-        // Gone, but a copy with the same head may hold the rest (copy-and-truncate, then deleted, while stopped).
+        // Gone (or only its inode is left), but a copy with the same head may hold the rest
+        // (copy-and-truncate, then deleted, while stopped).
         const copy = cp.head_len > 0 ? await this.s.recovery.findCopy(dirname(cp.path), id, cp.head_len, cp.head_hash, cp.offset) : undefined;
         if (copy) {
           this.s.ctx.logger.warn({ path: cp.path, offset: cp.offset, copy: copy[0] }, 'file gone while stopped; reading the rest of its content from a copy with the same head');
@@ -156,5 +161,23 @@ export class Discovery implements DiscoveryRoom {
   async findById(dir: string, id: string): Promise<string | undefined> {
     for await (const [p, st] of statEntries(dir)) if (st.isFile() && `${st.dev}:${st.ino}` === id) return p;
     return undefined;
+  }
+}
+
+/** Whether the file at `path` begins with the head a checkpoint recorded (false when it cannot be read). */
+async function sameHead(path: string, cp: FileCheckpoint): Promise<boolean> {
+  if (cp.head_len === 0) return true;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(cp.head_len);
+      const { bytesRead } = await fh.read(buf, 0, cp.head_len, 0);
+      return bytesRead === cp.head_len && sha1(buf, bytesRead) === cp.head_hash;
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    // Gone meanwhile: not ours. One tern may not read now is kept: it is reported and tried again.
+    return isDenied(e);
   }
 }

@@ -86,6 +86,25 @@ describe('identity and checkpoints', () => {
     assert.deepEqual(s.events.map(seqOf), range(0, 50));
   });
 
+  it('a checkpoint of a deleted file whose inode now holds a file outside the globs (a copy made later) does not make tern read that file', async () => {
+    // Found by the model test: logrotate's copy of app.log took the inode of an app.log deleted
+    // earlier, whose checkpoint entry a stop had saved; the next start took the copy for that file,
+    // "rotated while stopped", and sent it from its start (lines already read from app.log).
+    const dir = tmp();
+    writeFileSync(join(dir, 'app.log'), lines(0, 20));
+    const copy = join(dir, 'app.log.1');
+    writeFileSync(copy, lines(500, 30));
+    const st = statSync(copy);
+    const id = `${st.dev}:${st.ino}`;
+    new CheckpointStore(join(dir, 'state'), 'src').save({ version: 1, files: { [id]: { path: join(dir, 'app.log'), offset: 300, head_hash: 'the-deleted-file', head_len: 64, updated: 0 } } });
+    const s = start({ include: ['app.log'] }, dir);
+    await until(() => s.events.length >= 20, 5000, 'app.log');
+    await new Promise((r) => setTimeout(r, 150));
+    await s.stop();
+    assert.deepEqual(s.events.map(seqOf), range(0, 20), 'only app.log is read');
+    assert.equal(new CheckpointStore(join(dir, 'state'), 'src').load().files[id], undefined, 'the stale entry is dropped');
+  });
+
   it('short files: the checkpoint covers no more than its head, and applies once the file grows', async () => {
     const dir = tmp();
     const f = join(dir, 'a.log');
