@@ -43,10 +43,11 @@ export class CheckpointStore {
    * Proves, at start-up, that checkpoints can be written here (the directory is created 0750 and a
    * file written and synced in it): throws `TERN_ERR_DATA_DIR` naming the directory, the errno and
    * the fix. Without it a `checkpoints/` tern may not write (another user's, read-only) is found only
-   * at the first checkpoint, after every file was read and sent again from its start.
+   * at the first checkpoint, after every file was read and sent again from its start. A full file
+   * system goes to `onFull` instead (see ensureDataDir): checkpoint writes are retried while running.
    */
-  probe(): void {
-    ensureDataDir(this.dir, 'checkpoint directory', 'checkpoints could not be saved and every restart would send everything again');
+  probe(onFull?: (e: TernError) => void): void {
+    ensureDataDir(this.dir, 'checkpoint directory', 'checkpoints cannot be saved and a restart would send again what was read since the last one', onFull);
   }
 
   /**

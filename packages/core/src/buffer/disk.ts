@@ -27,8 +27,8 @@
  * Over 400 lines: writing, reading, acknowledging and deleting share one segment table. (Reading
  * files without that state is in segment-file.ts, the record format in record.ts.)
  */
-import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ensureDataDir } from '../topology/data-dir.ts';
@@ -218,10 +218,13 @@ export class DiskBuffer implements SinkBuffer {
 
   private async doOpen(): Promise<void> {
     const dir = this.o.dir;
-    // At start-up (the sink's start): a directory tern cannot write is TERN_ERR_DATA_DIR before anything is read.
-    ensureDataDir(dir, 'disk buffer directory', 'events could not be written to the disk buffer, so its sources could not move their checkpoints');
+    // At start-up (the sink's start): a directory tern cannot write is TERN_ERR_DATA_DIR before anything is
+    // read. A full one is not: the buffer sends what it holds (deleting sent segments frees space) and
+    // writes new events once there is room, as it does when the disk fills while running.
+    ensureDataDir(dir, 'disk buffer directory', 'new events cannot be written to the disk buffer, so its sources wait', (e) => this.o.logger.error({ code: e.code, dir }, e.message));
     const ledger = readLedger(this.o.dir);
-    const seqs = readdirSync(dir)
+    // The directory may not exist: a file system too full to create it (see above).
+    const seqs = (existsSync(dir) ? readdirSync(dir) : [])
       .map((n) => SEGMENT_NAME.exec(n)?.[1])
       .filter((s): s is string => s !== undefined)
       .map(Number)
@@ -253,7 +256,11 @@ export class DiskBuffer implements SinkBuffer {
       this.c.replayed.inc(replay);
       this.o.logger.info({ dir, events: replay, segments: this.segments.length }, 'disk buffer holds events from before the restart; sending them first');
     }
-    await this.startSegment();
+    try {
+      await this.startSegment();
+    } catch {
+      // No room for a new file now (a full disk): the writer creates it before its first write.
+    }
     this.ledgerTimer = unref(this.o.clock.setTimeout(() => this.ledgerTick(), 1000));
     if (this.queued > 0) this.onReady();
   }
@@ -298,6 +305,8 @@ export class DiskBuffer implements SinkBuffer {
     const old = this.activeFh;
     this.activeFh = undefined;
     await old?.close().catch(() => undefined);
+    // Made again if need be: at start-up, a full file system may not have let it be created.
+    await mkdir(this.o.dir, { recursive: true, mode: 0o750 });
     this.activeFh = await open(path, 'wx', 0o640);
     const seg: Segment = { seq, path, size: 0, diskBytes: 0, unacked: 0, read: 0, acked: 0, done: false };
     this.segments.push(seg);

@@ -2,6 +2,11 @@
  * The data directory must be writable before anything is read: a checkpoint that cannot be saved
  * means the next start re-sends everything, so tern refuses to start instead (exit 1, naming the
  * path, the errno and the fix). It is created owner-and-group only (0750), whatever the umask.
+ *
+ * A full file system (ENOSPC, EDQUOT) is the exception where the caller says so: it passes with time,
+ * and refusing to start would make it last for good when tern's own disk buffer is what filled it
+ * (the buffer frees space only by sending what it holds). Those callers log the error and start; the
+ * writes that fail then are retried and reported as they are while running.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,10 +39,18 @@ function fix(code: string | undefined, dir: string): string {
  * buffer): one that tern cannot write, left by another user or an old deployment, stops the start
  * as the data_dir would, instead of failing at the first checkpoint after everything was re-sent.
  */
-export function ensureDataDir(dir: string, what = 'data_dir', why = 'checkpoints could not be saved and every restart would send everything again'): void {
+export function ensureDataDir(dir: string, what = 'data_dir', why = 'checkpoints could not be saved and every restart would send everything again', onFull?: (err: TernError) => void): void {
+  /** A full file system, when the caller starts anyway: the error it logs instead of a refusal. */
+  const full = (e: unknown): boolean => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (onFull === undefined || (code !== 'ENOSPC' && code !== 'EDQUOT')) return false;
+    onFull(new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} is full (${code}): ${why} while it stays full; starting anyway (a refusal would keep it full for good when a disk buffer filled it, as a buffer frees space only by sending what it holds); ${fix(code, dir)}`, { cause: e }));
+    return true;
+  };
   try {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
   } catch (e) {
+    if (full(e)) return;
     const code = (e as NodeJS.ErrnoException).code;
     throw new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} cannot be created (${code ?? (e as Error).message}); ${fix(code, dir)}`, { cause: e });
   }
@@ -48,6 +61,7 @@ export function ensureDataDir(dir: string, what = 'data_dir', why = 'checkpoints
     writeSync(fd, 'tern');
     fsyncSync(fd);
   } catch (e) {
+    if (full(e)) return;
     const code = (e as NodeJS.ErrnoException).code;
     throw new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} is not writable (${code ?? (e as Error).message}): ${why}; ${fix(code, dir)}`, { cause: e });
   } finally {
