@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   TERN_ERR_SHUTDOWN_TIMEOUT: 'Shutdown did not drain within its deadline; undelivered events are re-read on restart (file sources), or, pushed to an `http_server` source with acknowledgements, were answered 503 so their sender can resend them.',
   TERN_ERR_CONFIG_LIMIT: 'A pipeline file is over the size limit, has too many YAML aliases, or defines no source or no sink.',
   TERN_ERR_DATA_DIR:
-    'The data directory (checkpoints, disk buffers) cannot be created or written; tern refuses to start rather than lose its place. A full file system (`ENOSPC`, `EDQUOT`) is logged with this code and tern starts anyway, so that a disk buffer can drain the volume it filled; writes that fail meanwhile are retried (`TERN_ERR_BUFFER`, `checkpoint_errors`).',
+    'The data directory (checkpoints, disk buffers) cannot be created or written; tern refuses to start rather than lose its place. A full file system (`ENOSPC`, `EDQUOT`) while a disk buffer under `data_dir` holds events is logged with this code and tern starts anyway, so that the buffer drains the volume it filled; writes that fail meanwhile are retried (`TERN_ERR_BUFFER`, `checkpoint_errors`).',
   TERN_ERR_CHECKPOINT: 'A checkpoint could not be written; the run does not report success and the events after the last saved checkpoint are read again on restart.',
   TERN_ERR_EVENT_ENCODE: 'An event cannot be serialised or copied (nested too deep); it alone is dead-lettered or rejected, its batch goes on.',
   TERN_ERR_REJECTED: 'A destination refused events for good and no dead-letter output took them; they are counted as rejected and the run does not report success.',

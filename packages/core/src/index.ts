@@ -20,7 +20,7 @@ export * from './config/interpolate.ts';
 export * from './config/suggest.ts';
 export * from './topology/graph.ts';
 export * from './topology/budget.ts';
-export { ensureDataDir } from './topology/data-dir.ts';
+export { diskBuffersHoldData, ensureDataDir, type WhenFull } from './topology/data-dir.ts';
 export * from './topology/pipeline.ts';
 export type { TapListener } from './topology/router.ts';
 export * from './io/lines.ts';

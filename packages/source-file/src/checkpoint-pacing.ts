@@ -40,8 +40,8 @@ export class CheckpointPacer implements CheckpointRoom {
     this.maxUnsaved = s.cfg.max_unsaved_events;
     // A state error is a build error (TERN_ERR_DATA_DIR), before anything is read: at start-up, and on
     // a reload while the instance this one replaces still reads (it is then kept). A full file system
-    // is logged, and the writes are retried as they are while running.
-    this.store.probe((e) => s.ctx.logger.error({ code: e.code, path: this.store.path }, e.message));
+    // that disk buffers can drain is logged, and the writes are retried as they are while running.
+    this.store.probe({ dataDir: s.ctx.dataDir, log: (e) => s.ctx.logger.error({ code: e.code, path: this.store.path }, e.message) });
     this.store.load();
   }
 

@@ -9,7 +9,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ensureDataDir, TernError } from '@tern/core';
+import { ensureDataDir, TernError, type WhenFull } from '@tern/core';
 
 export interface FileCheckpoint {
   /** Last path the file was seen at. */
@@ -44,10 +44,11 @@ export class CheckpointStore {
    * file written and synced in it): throws `TERN_ERR_DATA_DIR` naming the directory, the errno and
    * the fix. Without it a `checkpoints/` tern may not write (another user's, read-only) is found only
    * at the first checkpoint, after every file was read and sent again from its start. A full file
-   * system goes to `onFull` instead (see ensureDataDir): checkpoint writes are retried while running.
+   * system with disk buffers to drain goes to `whenFull` instead (see ensureDataDir): checkpoint
+   * writes are then retried while running.
    */
-  probe(onFull?: (e: TernError) => void): void {
-    ensureDataDir(this.dir, 'checkpoint directory', 'checkpoints cannot be saved and a restart would send again what was read since the last one', onFull);
+  probe(whenFull?: WhenFull): void {
+    ensureDataDir(this.dir, 'checkpoint directory', 'checkpoints cannot be saved and a restart would send again what was read since the last one', whenFull);
   }
 
   /**

@@ -29,7 +29,7 @@
  */
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ensureDataDir } from '../topology/data-dir.ts';
 import type { LogEvent } from '../event/event.ts';
@@ -100,6 +100,8 @@ export interface DiskBufferOptions {
   readonly logger: Logger;
   readonly telemetry: ComponentTelemetry;
   readonly clock: Clock;
+  /** The data_dir holding the buffer (default: two levels up, `<data_dir>/buffers/<sink id>`). */
+  readonly dataDir?: string;
   /** Segment size at which the writer starts a new one (default: max_bytes / 8, between 1 and 32 MiB). */
   readonly segmentBytes?: number;
 }
@@ -219,9 +221,9 @@ export class DiskBuffer implements SinkBuffer {
   private async doOpen(): Promise<void> {
     const dir = this.o.dir;
     // At start-up (the sink's start): a directory tern cannot write is TERN_ERR_DATA_DIR before anything is
-    // read. A full one is not: the buffer sends what it holds (deleting sent segments frees space) and
-    // writes new events once there is room, as it does when the disk fills while running.
-    ensureDataDir(dir, 'disk buffer directory', 'new events cannot be written to the disk buffer, so its sources wait', (e) => this.o.logger.error({ code: e.code, dir }, e.message));
+    // read. A full one holding buffered events is not: the buffer sends what it holds (deleting sent
+    // segments frees space) and writes new events once there is room, as when the disk fills while running.
+    ensureDataDir(dir, 'disk buffer directory', 'new events cannot be written to the disk buffer, so its sources wait', { dataDir: this.o.dataDir ?? dirname(dirname(dir)), log: (e) => this.o.logger.error({ code: e.code, dir }, e.message) });
     const ledger = readLedger(this.o.dir);
     // The directory may not exist: a file system too full to create it (see above).
     const seqs = (existsSync(dir) ? readdirSync(dir) : [])

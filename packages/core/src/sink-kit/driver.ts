@@ -118,6 +118,7 @@ export class DeliverySink<R extends EncodedRequest = EncodedRequest> implements 
       if (ctx.dataDir === undefined) throw new Error('buffer.type disk needs a data directory');
       this.buffer = new DiskBuffer({
         dir: join(ctx.dataDir, 'buffers', ctx.id),
+        dataDir: ctx.dataDir,
         maxBytes: b.max_bytes,
         // Memory for open batches and writes in progress: two full requests, at least 4 MiB.
         stagingBytes: Math.max(2 * this.options.batch.max_bytes, 4 * 1024 * 1024),

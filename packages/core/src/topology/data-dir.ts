@@ -3,12 +3,13 @@
  * means the next start re-sends everything, so tern refuses to start instead (exit 1, naming the
  * path, the errno and the fix). It is created owner-and-group only (0750), whatever the umask.
  *
- * A full file system (ENOSPC, EDQUOT) is the exception where the caller says so: it passes with time,
- * and refusing to start would make it last for good when tern's own disk buffer is what filled it
- * (the buffer frees space only by sending what it holds). Those callers log the error and start; the
- * writes that fail then are retried and reported as they are while running.
+ * A full file system (ENOSPC, EDQUOT) is the exception, when a disk buffer under `data_dir` holds
+ * events: refusing to start would then keep the volume full for good, as tern's disk buffer frees
+ * space only by sending what it holds (a crash loop in Kubernetes). tern logs the error and starts
+ * to drain it; the writes that fail meanwhile are retried and reported as they are while running.
+ * With nothing to drain, a full volume refuses the start like any other unwritable one.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TernError } from '../errors.ts';
 
@@ -31,6 +32,40 @@ function fix(code: string | undefined, dir: string): string {
   }
 }
 
+/** How a caller that can start on a full file system says so: the `data_dir` whose disk buffers may drain it, and where the error goes. */
+export interface WhenFull {
+  readonly dataDir: string;
+  readonly log: (err: TernError) => void;
+}
+
+/** Whether a disk buffer under `dataDir` (`buffers/<sink id>/*.seg`) holds data, which sending frees. */
+export function diskBuffersHoldData(dataDir: string): boolean {
+  const root = join(dataDir, 'buffers');
+  let sinks: string[];
+  try {
+    sinks = readdirSync(root);
+  } catch {
+    return false;
+  }
+  for (const sink of sinks) {
+    let names: string[];
+    try {
+      names = readdirSync(join(root, sink));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (!n.endsWith('.seg')) continue;
+      try {
+        if (statSync(join(root, sink, n)).size > 0) return true;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return false;
+}
+
 /**
  * Creates `dir` (0750) and proves a file can be written and synced in it; throws `TERN_ERR_DATA_DIR`
  * otherwise. `what` names the directory in the message and `why` says what its failure would cost.
@@ -39,12 +74,12 @@ function fix(code: string | undefined, dir: string): string {
  * buffer): one that tern cannot write, left by another user or an old deployment, stops the start
  * as the data_dir would, instead of failing at the first checkpoint after everything was re-sent.
  */
-export function ensureDataDir(dir: string, what = 'data_dir', why = 'checkpoints could not be saved and every restart would send everything again', onFull?: (err: TernError) => void): void {
-  /** A full file system, when the caller starts anyway: the error it logs instead of a refusal. */
+export function ensureDataDir(dir: string, what = 'data_dir', why = 'checkpoints could not be saved and every restart would send everything again', whenFull?: WhenFull): void {
+  /** A full file system with disk buffers to drain: the error is logged instead of refusing the start. */
   const full = (e: unknown): boolean => {
     const code = (e as NodeJS.ErrnoException).code;
-    if (onFull === undefined || (code !== 'ENOSPC' && code !== 'EDQUOT')) return false;
-    onFull(new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} is full (${code}): ${why} while it stays full; starting anyway (a refusal would keep it full for good when a disk buffer filled it, as a buffer frees space only by sending what it holds); ${fix(code, dir)}`, { cause: e }));
+    if (whenFull === undefined || (code !== 'ENOSPC' && code !== 'EDQUOT') || !diskBuffersHoldData(whenFull.dataDir)) return false;
+    whenFull.log(new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} is full (${code}): ${why} while it stays full; starting anyway, because the disk buffers under ${whenFull.dataDir} hold events and sending them frees space (a refusal would keep it full for good); ${fix(code, dir)}`, { cause: e }));
     return true;
   };
   try {
