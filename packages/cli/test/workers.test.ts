@@ -181,6 +181,8 @@ sinks:
       assert.ok(Date.now() - t0 < 4000, `the reload waited ${Date.now() - t0} ms for a pool that cannot start`);
       // Before the fix the old pool's close() never settled the batch: 400 events in flight forever, none written.
       await until(() => out() === 400 && pipeline.budget.events === 0, 5000, 'the old pool\'s batch through the new transform');
+      // The 400 entered the transform once: running them again through its replacement does not count them again.
+      assert.equal(pipeline.telemetry.snapshot().t?.events_in, 400, JSON.stringify(pipeline.telemetry.snapshot().t));
     } finally {
       pipeline.stop('signal');
     }

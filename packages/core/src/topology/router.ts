@@ -143,9 +143,12 @@ export class Router {
     return out;
   }
 
-  private runTransform(node: TransformNode, events: LogEvent[], group: AckGroup): void {
-    node.c.in.inc(events.length);
-    node.c.inBytes.inc(eventBytes(events));
+  /** `again`: events a closed instance of this transform handed back, already counted in when they first came. */
+  private runTransform(node: TransformNode, events: LogEvent[], group: AckGroup, again = false): void {
+    if (!again) {
+      node.c.in.inc(events.length);
+      node.c.inBytes.inc(eventBytes(events));
+    }
     const emitted: Emitted = [];
     const emit: Emit = (out, output) => {
       if (out.length > 0) emitted.push([out, output]);
@@ -220,7 +223,7 @@ export class Router {
       'transform closed before it finished these events; running them through the transform that replaced it',
     );
     const evs = next.clone ? this.copiesFor(next, events, group) : events;
-    if (evs.length > 0) this.runTransform(next.transform, evs, group);
+    if (evs.length > 0) this.runTransform(next.transform, evs, group, true);
     return true;
   }
 
