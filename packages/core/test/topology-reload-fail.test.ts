@@ -99,6 +99,28 @@ it('a refused reload leaves the metrics of the running source its own, not those
   assert.equal((await run).ok, true);
 });
 
+it('a changed source that fails when it runs goes back to its previous options, and the pipeline takes those as its configuration: asked for again, the failed options are tried again', async () => {
+  const dir = tmp();
+  const a = config(dir, 'p.yaml', 'sources:\n  s: { type: ticker }\nsinks:\n  out: { type: memory, inputs: [s] }\n');
+  const b = config(dir, 'q.yaml', 'sources:\n  s: { type: ticker, every_ms: 3, crash: true }\nsinks:\n  out: { type: memory, inputs: [s] }\n');
+  const { logger, records } = captureLogger('info');
+  const p = new Pipeline(a, { logger });
+  const run = p.run();
+  after(() => p.stop());
+  const undone = (): number => records.filter((x) => x.msg.startsWith('the source the reload changed failed when it ran')).length;
+  await waitFor(() => count('out') > 10, 5000, 'events before the reload');
+  assert.deepEqual((await p.reload(b))?.started, ['s']);
+  await waitFor(() => undone() === 1, 5000, 'back on its previous options');
+  const n = count('out');
+  await waitFor(() => count('out') > n + 10, 5000, 'events from the previous options');
+  // Before, the pipeline kept the failed options as its configuration: this reload found "nothing changed".
+  assert.deepEqual((await p.reload(b))?.started, ['s'], 'the failed options are tried again');
+  await waitFor(() => undone() === 2, 5000, 'the second try undone too');
+  assert.deepEqual((await p.reload(a))?.started, [], 'the previous options are what runs: going back to them changes nothing');
+  p.stop();
+  assert.equal((await run).ok, true);
+});
+
 it('a changed source that fails when it runs and whose previous options cannot be built either stops the run with that error', async () => {
   const dir = tmp();
   const a = config(dir, 'p.yaml', 'sources:\n  s: { type: ticker }\nsinks:\n  out: { type: memory, inputs: [s] }\n  gone: { type: memory, inputs: [s] }\n');

@@ -246,6 +246,11 @@ export class Pipeline {
       return true;
     }
     this.nodes.set(failed.c.id, n);
+    // What runs is the configuration from now on: the next reload compares with it, so one that asks
+    // for the failed options again tries them again instead of finding nothing changed.
+    const back = (cfg: PipelineConfig): PipelineConfig => Object.freeze({ ...cfg, components: Object.freeze(cfg.components.map((c) => (c.id === previous.id ? previous : c))) });
+    if (this.applied !== undefined) this.applied = back(this.applied);
+    this.config = back(this.config);
     this.runSource(n);
     return true;
   }
