@@ -58,7 +58,7 @@ export const METRIC_CATALOG = {
   tern_in_flight_bytes: { type: 'gauge', help: 'Raw input bytes of the events in flight.' },
   tern_in_flight_max_events: { type: 'gauge', help: 'The in-flight budget in events (in_flight.max_events).' },
   tern_in_flight_max_bytes: { type: 'gauge', help: 'The in-flight budget in bytes (in_flight.max_bytes).' },
-  tern_config_reloads_total: { type: 'counter', help: 'Configuration reloads, by result (applied, rejected: the file failed validation or a component failed to build).', labels: ['result'] },
+  tern_config_reloads_total: { type: 'counter', help: 'Configuration reloads, by result (applied, rejected: the file failed validation, a component failed to build, or a changed source failed when it ran and went back to its previous options, after counting as applied).', labels: ['result'] },
   tern_config_last_reload_success_timestamp_seconds: { type: 'gauge', help: 'When the running configuration was applied (start-up or the last successful reload), in seconds since the epoch.' },
   tern_ready: { type: 'gauge', help: '1 when /readyz answers ready: the configuration is running and every sink passed its healthcheck or is buffering.' },
   tern_build_info: { type: 'gauge', help: 'Always 1; the version label says which tern this is.', labels: ['version'] },
