@@ -227,6 +227,27 @@ describe('disk buffer', () => {
     assert.ok(!r.records.some((x) => x.code === 'TERN_ERR_BUFFER'), 'no torn or corrupt record');
     await r.b.close(AbortSignal.timeout(1000));
   });
+  it('a stray file with the next segment\'s name: left alone, the next name is used, nothing waits', async () => {
+    const dir = tmp();
+    const { b, records } = buffer(dir, { segmentBytes: 1024 });
+    await b.open();
+    const first = push(b, 0, 10);
+    await waitFor(() => first.settled === 10, 5000, 'the first record written');
+    // Something else put a file where the next segment goes (a restored backup, an operator's copy).
+    const next = join(dir, '000000000002.seg');
+    writeFileSync(next, 'not a segment');
+    const later = [push(b, 10, 10), push(b, 20, 10)];
+    // Before, the buffer retried the same name with backoff until the file was removed: never here.
+    await waitFor(() => later.every((w) => w.settled === 10), 5000, 'the next batches written under other names');
+    assert.equal(readFileSync(next, 'utf8'), 'not a segment', 'the stray file is left as it was');
+    const warned = records.filter((r) => /exists but is not one of its segments/.test(String(r.msg)));
+    assert.equal(warned.length, 1, 'said once');
+    const jobs = await takeAll(b);
+    assert.deepEqual(seqs(jobs), Array.from({ length: 30 }, (_, i) => i), 'every event read back, in order');
+    ack(jobs);
+    await b.close(AbortSignal.timeout(1000));
+  });
+
   it('a segment that cannot be created (no inodes left): the batches wait, no spin, one error per interval, then all arrive in order', async (t) => {
     const dir = tmp();
     // File creation fails with ENOSPC (a file system out of inodes) while `full`: the buffer's `open`

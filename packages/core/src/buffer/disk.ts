@@ -299,17 +299,28 @@ export class DiskBuffer implements SinkBuffer {
   /**
    * Closes the active file and creates the next segment. When the creation fails (no inodes left,
    * EMFILE), no segment is added and there is no active file: the writer starts one before its next write.
+   * A file that already has the next name (put there by something else) is left alone and the name
+   * after it is taken: retrying the same name would hold the buffer until someone removed the file.
    */
   private async startSegment(): Promise<void> {
     const last = this.segments[this.segments.length - 1];
-    const seq = (last?.seq ?? 0) + 1;
-    const path = join(this.o.dir, segName(seq));
+    let seq = (last?.seq ?? 0) + 1;
     const old = this.activeFh;
     this.activeFh = undefined;
     await old?.close().catch(() => undefined);
     // Made again if need be: at start-up, a full file system may not have let it be created.
     await mkdir(this.o.dir, { recursive: true, mode: 0o750 });
-    this.activeFh = await open(path, 'wx', 0o640);
+    let path = join(this.o.dir, segName(seq));
+    for (let tries = 1; ; tries++) {
+      try {
+        this.activeFh = await open(path, 'wx', 0o640);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 64) throw err;
+        this.limiter.log('warn', 'stray', { file: path }, `disk buffer: ${path} exists but is not one of its segments; left alone, the next name is used (it is read as a segment, and reported if damaged, after a restart)`);
+        path = join(this.o.dir, segName(++seq));
+      }
+    }
     const seg: Segment = { seq, path, size: 0, diskBytes: 0, unacked: 0, read: 0, acked: 0, done: false };
     this.segments.push(seg);
     this.active = seg;
