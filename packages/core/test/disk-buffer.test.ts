@@ -248,6 +248,37 @@ describe('disk buffer', () => {
     await b.close(AbortSignal.timeout(1000));
   });
 
+  it('closed while a segment is being created (the deadline passed): the new file is closed too, no handle leaks, the batch stays unacknowledged', async (t) => {
+    const dir = tmp();
+    // Creating a segment takes 200 ms (a slow disk); every handle the buffer opens is tracked.
+    const open = new Set<FileHandle>();
+    const real = fsp.open;
+    t.mock.method(fsp, 'open', async (path: string, flags: string, mode?: number) => {
+      if (flags === 'wx') await new Promise((r) => setTimeout(r, 200));
+      const fh = await real(path, flags, mode);
+      open.add(fh);
+      const close = fh.close.bind(fh);
+      fh.close = () => (open.delete(fh), close());
+      return fh;
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    const { b, records } = buffer(dir, { segmentBytes: 1024 });
+    await b.open();
+    const first = push(b, 0, 10);
+    await waitFor(() => first.settled === 10, 5000, 'the first record written');
+    const second = push(b, 10, 10); // needs a new segment: its creation is under way
+    await new Promise((r) => setTimeout(r, 50));
+    await b.close(AbortSignal.abort());
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(open.size, 0, 'every handle the buffer opened is closed');
+    assert.equal(second.settled, 0, 'not acknowledged: it is read again after a restart');
+    assert.deepEqual(records.filter((r) => r.level >= 50), [], 'no error logged for a close');
+  });
+
   it('a segment that cannot be created (no inodes left): the batches wait, no spin, one error per interval, then all arrive in order', async (t) => {
     const dir = tmp();
     // File creation fails with ENOSPC (a file system out of inodes) while `full`: the buffer's `open`

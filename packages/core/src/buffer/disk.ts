@@ -91,6 +91,14 @@ function unref(h: unknown): unknown {
 const SEGMENT_NAME = /^(\d{12})\.seg$/;
 const segName = (seq: number): string => `${String(seq).padStart(12, '0')}.seg`;
 
+/** A file opened after `close()`: closed at once, and the operation that wanted it ends quietly. */
+class BufferClosedError extends Error {
+  constructor() {
+    super('the disk buffer is closed');
+    this.name = 'BufferClosedError';
+  }
+}
+
 export interface DiskBufferOptions {
   readonly dir: string;
   readonly maxBytes: number;
@@ -313,7 +321,13 @@ export class DiskBuffer implements SinkBuffer {
     let path = join(this.o.dir, segName(seq));
     for (let tries = 1; ; tries++) {
       try {
-        this.activeFh = await open(path, 'wx', 0o640);
+        const fh = await open(path, 'wx', 0o640);
+        if (this.closed) {
+          // close() ran while this file was being created (its deadline passed): do not leak it.
+          await fh.close().catch(() => undefined);
+          throw new BufferClosedError();
+        }
+        this.activeFh = fh;
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 64) throw err;
@@ -395,6 +409,8 @@ export class DiskBuffer implements SinkBuffer {
             await fh.truncate(before).catch(() => undefined);
             this.rotateNext = seg.size > 0;
           }
+          // Closed meanwhile: the batches stay unacknowledged, and are read again after a restart.
+          if (err instanceof BufferClosedError) break;
           await this.backoff(err, fh === undefined ? 'create' : 'write', (err as NodeJS.ErrnoException).path ?? seg?.path ?? this.o.dir);
           continue;
         }
@@ -462,9 +478,15 @@ export class DiskBuffer implements SinkBuffer {
     if (mem !== undefined) return mem;
     if (this.takeBusy || !this.unread()) return undefined;
     this.takeBusy = true;
-    return this.readNext().finally(() => {
-      this.takeBusy = false;
-    });
+    return this.readNext()
+      .catch((e: unknown) => {
+        // Closed while reading: nothing more to hand out (what was not acknowledged stays on disk).
+        if (e instanceof BufferClosedError) return undefined;
+        throw e;
+      })
+      .finally(() => {
+        this.takeBusy = false;
+      });
   }
 
   private async readNext(): Promise<Job | undefined> {
@@ -523,7 +545,12 @@ export class DiskBuffer implements SinkBuffer {
   private async readerFor(seg: Segment): Promise<FileHandle> {
     if (this.readFh !== undefined && this.readFhSeq === seg.seq) return this.readFh;
     await this.readFh?.close().catch(() => undefined);
-    this.readFh = await open(seg.path, 'r');
+    const fh = await open(seg.path, 'r');
+    if (this.closed) {
+      await fh.close().catch(() => undefined);
+      throw new BufferClosedError();
+    }
+    this.readFh = fh;
     this.readFhSeq = seg.seq;
     return this.readFh;
   }
