@@ -11,6 +11,7 @@ export * from './buffer/memory.ts';
 export * from './buffer/disk.ts';
 export * from './plugin/registry.ts';
 export * from './plugin/types.ts';
+export * from './plugin/options-schema.ts';
 export * from './telemetry/telemetry.ts';
 export * from './telemetry/logger.ts';
 export * from './config/load.ts';

@@ -21,6 +21,7 @@ import {
   type JsonSchema,
   type RequestDefaults,
   type TlsOptions,
+  optionsSchema,
 } from '@tern/core';
 import { DEFAULT_FLATTENED, type IndexTemplateOptions } from './index-template.ts';
 import { effectiveMode, TARGET_TEMPLATE, type EsIdStrategy, type EsMode } from './target.ts';
@@ -43,7 +44,7 @@ export interface ElasticsearchConfig extends DefaultedDelivery {
   readonly index_template: IndexTemplateOptions;
 }
 
-export const schema: JsonSchema = {
+export const schema = optionsSchema<ElasticsearchConfig, 'buffer'>()({
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -141,7 +142,7 @@ export const schema: JsonSchema = {
     batch: batchSchema(ES_BATCH_DEFAULTS),
     request: requestSchema(ES_REQUEST_DEFAULTS),
   },
-};
+});
 
 /** Cross-field checks; pure. */
 export function validate(c: ElasticsearchConfig): string[] {

@@ -6,7 +6,7 @@
  */
 import { fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { batchSchema, createDeliverySink, LogLimiter, type BatchOptions, type BufferOptions, type ComponentContext, type DeliveryOptions, type Sink, type SinkDefinition } from '@tern/core';
+import { batchSchema, createDeliverySink, LogLimiter, optionsSchema, type BatchOptions, type BufferOptions, type ComponentContext, type DeliveryOptions, type Sink, type SinkDefinition } from '@tern/core';
 import { FdProtocol, truncateTornTail, type Encoding } from './writer.ts';
 
 /** Options of `console` as the schema completes them (YAML keys). */
@@ -51,7 +51,7 @@ export const consoleSink: SinkDefinition<ConsoleSinkConfig> = {
   kind: 'sink',
   type: 'console',
   description: 'Writes events to standard output (or error), one per line.',
-  schema: {
+  schema: optionsSchema<ConsoleSinkConfig, 'buffer'>()({
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -59,7 +59,7 @@ export const consoleSink: SinkDefinition<ConsoleSinkConfig> = {
       target: { enum: ['stdout', 'stderr'], default: 'stdout', description: 'Stream to write to.', examples: ['stdout'] },
       batch: batchSchema(LOCAL_BATCH_DEFAULTS),
     },
-  },
+  }),
   build(cfg, ctx): Sink {
     const protocol = new FdProtocol({
       fd: cfg.target === 'stderr' ? 2 : 1,
@@ -78,7 +78,7 @@ export const fileSink: SinkDefinition<FileSinkConfig> = {
   kind: 'sink',
   type: 'file',
   description: 'Appends events to a file as NDJSON (one JSON object per line).',
-  schema: {
+  schema: optionsSchema<FileSinkConfig, 'buffer'>()({
     type: 'object',
     additionalProperties: false,
     required: ['path'],
@@ -88,7 +88,7 @@ export const fileSink: SinkDefinition<FileSinkConfig> = {
       fsync: { type: 'boolean', default: false, description: 'fsync after every write before acknowledging (survives a power loss, costs throughput).', examples: [true] },
       batch: batchSchema(LOCAL_BATCH_DEFAULTS),
     },
-  },
+  }),
   build(cfg, ctx: ComponentContext): Sink {
     const path = resolve(ctx.configDir, cfg.path);
     mkdirSync(dirname(path), { recursive: true, mode: 0o750 });

@@ -20,6 +20,8 @@ import {
   type DefaultedDelivery,
   type JsonSchema,
   type TlsOptions,
+  optionsSchema,
+  type DefaultedSchema,
 } from '@tern/core';
 
 export const LOGSCALE_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 1_000_000, timeout_ms: 1000 };
@@ -47,7 +49,7 @@ export interface LogScaleConfig extends DefaultedDelivery {
 }
 
 /** The kit's batch block with LogScale's defaults, and its bounds tightened to the documented request limits. */
-function logscaleBatchSchema(): JsonSchema {
+function logscaleBatchSchema(): DefaultedSchema {
   const b = batchSchema(LOGSCALE_BATCH_DEFAULTS);
   const p = b.properties as Record<string, JsonSchema>;
   return {
@@ -60,7 +62,7 @@ function logscaleBatchSchema(): JsonSchema {
   };
 }
 
-export const schema: JsonSchema = {
+export const schema = optionsSchema<LogScaleConfig, 'buffer'>()({
   type: 'object',
   additionalProperties: false,
   required: ['endpoint'],
@@ -119,7 +121,7 @@ export const schema: JsonSchema = {
     batch: logscaleBatchSchema(),
     request: requestSchema(),
   },
-};
+});
 
 /** Cross-field checks; pure. */
 export function validate(c: LogScaleConfig): string[] {

@@ -317,7 +317,7 @@ describe('options', () => {
   });
 
   it('schema: batch defaults 1,000 events / 1 MB / 1 s, bounded by 5,000 events / 5 MB', () => {
-    const batch = (schema.properties as Record<string, { properties: Record<string, { default: number; maximum: number }> }>).batch?.properties;
+    const batch = (schema.properties as unknown as Record<string, { properties: Record<string, { default: number; maximum: number }> }>).batch?.properties;
     assert.equal(batch?.max_events?.default, 1000);
     assert.equal(batch?.max_bytes?.default, 1_000_000);
     assert.equal(batch?.timeout_ms?.default, 1000);

@@ -20,6 +20,8 @@ import {
   type DefaultedDelivery,
   type JsonSchema,
   type TlsOptions,
+  optionsSchema,
+  type DefaultedSchema,
 } from '@tern/core';
 
 export const PARSEABLE_BATCH_DEFAULTS: BatchDefaults = { max_events: 1000, max_bytes: 4 * 1024 * 1024, timeout_ms: 1000 };
@@ -49,13 +51,13 @@ export interface ParseableConfig extends DefaultedDelivery {
 }
 
 /** The kit's batch block with Parseable's defaults, max_bytes bounded by the server's payload limit. */
-function parseableBatchSchema(): JsonSchema {
+function parseableBatchSchema(): DefaultedSchema {
   const b = batchSchema(PARSEABLE_BATCH_DEFAULTS);
   const p = b.properties as Record<string, JsonSchema>;
   return { ...b, properties: { ...p, max_bytes: { ...p.max_bytes, maximum: PARSEABLE_MAX_BYTES } } };
 }
 
-export const schema: JsonSchema = {
+export const schema = optionsSchema<ParseableConfig, 'buffer'>()({
   type: 'object',
   additionalProperties: false,
   required: ['endpoint', 'stream', 'username'],
@@ -109,7 +111,7 @@ export const schema: JsonSchema = {
     batch: parseableBatchSchema(),
     request: requestSchema(),
   },
-};
+});
 
 /** Parseable's stream-name rule (§3.1), or undefined when `name` is valid. */
 export function streamNameError(name: string): string | undefined {

@@ -265,7 +265,7 @@ describe('options', () => {
   });
 
   it('schema: batch defaults 1,000 events / 4 MiB / 1 s; max_bytes bounded by the 10 MiB payload limit', () => {
-    const batch = (schema.properties as Record<string, { properties: Record<string, { default: number; maximum: number }> }>).batch?.properties;
+    const batch = (schema.properties as unknown as Record<string, { properties: Record<string, { default: number; maximum: number }> }>).batch?.properties;
     assert.equal(batch?.max_events?.default, 1000);
     assert.equal(batch?.max_bytes?.default, 4 * 1024 * 1024);
     assert.equal(batch?.max_bytes?.maximum, PARSEABLE_MAX_BYTES);

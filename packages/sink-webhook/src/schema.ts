@@ -29,6 +29,7 @@ import {
   type RequestDefaults,
   type TemplateOptions,
   type TlsOptions,
+  optionsSchema,
 } from '@tern/core';
 import { PRIORITIES, type Priority } from './describe.ts';
 
@@ -89,7 +90,7 @@ export interface WebhookConfig extends DefaultedDelivery {
   readonly proxy: string;
 }
 
-export const schema: JsonSchema = {
+export const schema = optionsSchema<WebhookConfig, 'buffer'>()({
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -256,7 +257,7 @@ export const schema: JsonSchema = {
     },
     proxy: PROXY_SCHEMA,
   },
-};
+});
 
 /** What is wrong with a receiver URL (also checked at build time for one read from `url_file`). */
 export function urlErrors(value: string, option: string): string[] {

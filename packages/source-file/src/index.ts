@@ -1,7 +1,7 @@
 /**
  * Sources that read lines: `file` (tail with globs, rotation and checkpoints) and `stdin`.
  */
-import { decodingSchema, multilineSchema, validateMultiline, type SourceDefinition } from '@tern/core';
+import { decodingSchema, multilineSchema, optionsSchema, validateMultiline, type SourceDefinition } from '@tern/core';
 import { FileSource, type FileSourceConfig } from './file-source.ts';
 import { StdinSource, type StdinSourceConfig } from './stdin-source.ts';
 import { compilePathTemplate } from './path-fields.ts';
@@ -18,7 +18,7 @@ export const fileSource: SourceDefinition<FileSourceConfig> = {
   kind: 'source',
   type: 'file',
   description: 'Tails files matched by globs, one event per line, with checkpoints advanced by acknowledgements.',
-  schema: {
+  schema: optionsSchema<FileSourceConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['include'],
@@ -47,7 +47,7 @@ export const fileSource: SourceDefinition<FileSourceConfig> = {
       multiline: multilineSchema,
       add_metadata: { enum: ['none', 'ecs'], default: 'none', description: '`ecs`: write the origin into each event as Filebeat does: `log.file.path`, `log.offset` (byte offset of the line), `host.name` (`NODE_NAME`, unless the event has one) and the `path_fields`. This changes every event, so sinks serialise it again instead of forwarding the original line, and lazily decoded (`json`) events get parsed: measure before turning it on at high rates. `none`: events stay as read; path, offset and host are still known to tern (for ids and transforms).', examples: ['ecs'] },
     },
-  },
+  }),
   validate(cfg) {
     const out: string[] = validateMultiline(cfg.multiline);
     const tpl = cfg.path_fields === undefined ? [] : typeof cfg.path_fields === 'string' ? [cfg.path_fields] : cfg.path_fields;
@@ -67,11 +67,11 @@ export const stdinSource: SourceDefinition<StdinSourceConfig> = {
   kind: 'source',
   type: 'stdin',
   description: 'Reads lines from standard input until end of file, then lets the pipeline flush and exit.',
-  schema: {
+  schema: optionsSchema<StdinSourceConfig>()({
     type: 'object',
     additionalProperties: false,
     properties: { decoding: decodingSchema, max_line_bytes: maxLineBytes, multiline: multilineSchema },
-  },
+  }),
   validate: (cfg) => validateMultiline(cfg.multiline),
   build: (cfg, ctx) => new StdinSource(cfg, ctx),
 };

@@ -11,7 +11,7 @@
  * every other default and the source reads its options as they come (the descriptions give each
  * preset's value).
  */
-import { AUTH_SCHEMA, validateAuth, type AuthOptions, type JsonSchema } from '@tern/core';
+import { AUTH_SCHEMA, validateAuth, type AuthOptions, type JsonSchema, optionsSchema } from '@tern/core';
 
 export type Sender = 'falco' | 'k8s_audit' | 'generic';
 export type BodyDecoding = 'auto' | 'json' | 'text' | 'k8s_audit';
@@ -75,7 +75,8 @@ const SERVER_AUTH: JsonSchema = {
   },
 };
 
-export const schema: JsonSchema = {
+// decoding, when_full and request_timeout_ms get their defaults from the sender's branch (allOf, below).
+export const schema = optionsSchema<HttpServerConfig, 'decoding' | 'when_full' | 'request_timeout_ms'>()({
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -184,7 +185,7 @@ export const schema: JsonSchema = {
   if: senderIs('falco'),
   then: presetDefaults('falco'),
   else: { if: senderIs('k8s_audit'), then: presetDefaults('k8s_audit'), else: presetDefaults('generic') },
-};
+});
 
 /** `host:port` → its parts (IPv6 in brackets). */
 export function parseAddress(address: string): { host: string; port: number } | undefined {

@@ -16,7 +16,7 @@
  * Counters: `events_dropped`, `decode_errors`.
  */
 import { hash } from 'node:crypto';
-import { getPath, LruMap, parsePath, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
+import { getPath, LruMap, parsePath, type FieldPath, type LogEvent, optionsSchema, type TransformDefinition } from '@tern/core';
 import { emitKept, keyString, pathListErrors, readData } from './shared.ts';
 
 /** Options as the schema completes them. */
@@ -37,7 +37,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
   type: 'dedupe',
   description: 'Drops events whose identity (the raw line, or chosen fields) was seen among the last `cache_size` identities.',
   mutates: false,
-  schema: {
+  schema: optionsSchema<DedupeConfig>()({
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -56,7 +56,7 @@ export const dedupeTransform: TransformDefinition<DedupeConfig> = {
         examples: [5000, 100000],
       },
     },
-  },
+  }),
   validate(cfg) {
     const errors = pathListErrors('fields', cfg.fields);
     return errors.length ? errors : undefined;

@@ -10,7 +10,7 @@
  * lower-cased without a trailing dot. The `ecs` transform's Zeek dns profile calls `splitDomain`
  * where Elastic's Zeek pipeline runs the processor.
  */
-import { getPath, parsePath, pathError, setPath, type FieldPath, type TransformDefinition } from '@tern/core';
+import { getPath, parsePath, pathError, setPath, type FieldPath, optionsSchema, type TransformDefinition } from '@tern/core';
 import { parse } from 'tldts';
 import { pathSchema } from './shared.ts';
 
@@ -45,7 +45,7 @@ export const domainTransform: TransformDefinition<DomainConfig> = {
   type: 'domain',
   description: 'Splits a host name on the public suffix list into registered_domain, top_level_domain and subdomain, as Elasticsearch\'s registered_domain processor does.',
   mutates: true,
-  schema: {
+  schema: optionsSchema<DomainConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['field'],
@@ -53,7 +53,7 @@ export const domainTransform: TransformDefinition<DomainConfig> = {
       field: pathSchema('Field holding the host name; events without it, or whose name has no listed public suffix, pass unchanged.', ['url.domain', 'dns.question.name', 'destination.domain']),
       target: pathSchema('Object to write registered_domain, top_level_domain and subdomain into. Default: the object holding `field` (`url.domain` → `url`), where ECS puts them.', ['url', 'dns.question']),
     },
-  },
+  }),
   validate(cfg) {
     const errors: string[] = [];
     const f = pathError(cfg.field);

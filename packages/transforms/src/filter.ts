@@ -11,7 +11,7 @@
  *
  * Counters: `events_dropped` (every event not emitted), `condition_errors`, `decode_errors`.
  */
-import type { LogEvent, TransformDefinition } from '@tern/core';
+import { optionsSchema, type LogEvent, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError } from './cel.ts';
 import { emitKept, readData } from './shared.ts';
 
@@ -25,7 +25,7 @@ export const filterTransform: TransformDefinition<FilterConfig> = {
   type: 'filter',
   description: 'Keeps events for which a CEL condition is true (the event is the variable `event`); drops and counts the rest.',
   mutates: false,
-  schema: {
+  schema: optionsSchema<FilterConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['condition'],
@@ -43,7 +43,7 @@ export const filterTransform: TransformDefinition<FilterConfig> = {
         ],
       },
     },
-  },
+  }),
   validate(cfg) {
     const err = conditionError(cfg.condition);
     return err === undefined ? undefined : [`condition: ${err}`];

@@ -14,7 +14,7 @@
  * `first_only` does. Addresses not in a database (private ranges) leave the event unchanged.
  */
 import { resolve } from 'node:path';
-import { getPath, parsePath, setPath, TernError, type FieldPath, type TransformDefinition } from '@tern/core';
+import { getPath, parsePath, setPath, TernError, type FieldPath, optionsSchema, type TransformDefinition } from '@tern/core';
 import { open, type Reader, type Response } from 'maxmind';
 import { pathListErrors } from './shared.ts';
 
@@ -74,7 +74,7 @@ export const geoipTransform: TransformDefinition<GeoipConfig> = {
   type: 'geoip',
   description: 'Looks IP addresses up in MaxMind-format databases (GeoLite2/GeoIP2 City, Country, ASN; DB-IP lite) and writes ECS <x>.geo.* and <x>.as.* next to each <x>.ip.',
   mutates: true,
-  schema: {
+  schema: optionsSchema<GeoipConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['database'],
@@ -97,7 +97,7 @@ export const geoipTransform: TransformDefinition<GeoipConfig> = {
       },
       cache_size: { type: 'integer', minimum: 1, default: 10000, description: 'Lookups kept in an LRU cache per database.', examples: [100000] },
     },
-  },
+  }),
   validate(cfg) {
     const errors = pathListErrors('fields', cfg.fields);
     return errors.length ? errors : undefined;

@@ -20,7 +20,7 @@
  * Rooms: remap/schema.ts (operation types and schemas), remap/values.ts (value helpers and the
  * key=value parser); this file compiles operations and defines the transform.
  */
-import { compileTemplate, deletePath, getOrigin, getPath, isOriginPath, parsePath, pathError, setPath, templateError, type EventData, type FieldPath, type LogEvent, type TransformDefinition } from '@tern/core';
+import { compileTemplate, deletePath, getOrigin, getPath, isOriginPath, parsePath, pathError, setPath, templateError, type EventData, type FieldPath, type LogEvent, optionsSchema, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError, type CompiledCondition } from './cel.ts';
 import { compileRe2 } from './tetragon-filter/parse.ts';
 import { addTag, malformedView } from './shared.ts';
@@ -236,7 +236,7 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
   description:
     'Edits fields declaratively, in order: set and append (with {{field}} templates), copy, rename, rename_keys, remove, keep_only, dedot, parse_json, parse_regex, parse_key_value, drop_empty; each may carry a CEL if:.',
   mutates: true,
-  schema: {
+  schema: optionsSchema<RemapConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['operations'],
@@ -263,7 +263,7 @@ export const remapTransform: TransformDefinition<RemapConfig> = {
         ],
       },
     },
-  },
+  }),
   validate(cfg) {
     const errors: string[] = [];
     cfg.operations.forEach((op, i) => {

@@ -11,7 +11,7 @@
  *
  * Counters: `condition_errors`, `decode_errors`, `events_unmatched`.
  */
-import type { LogEvent, TransformDefinition } from '@tern/core';
+import { optionsSchema, type LogEvent, type TransformDefinition } from '@tern/core';
 import { compileCondition, conditionError } from './cel.ts';
 import { readData } from './shared.ts';
 
@@ -28,7 +28,7 @@ export const routeTransform: TransformDefinition<RouteConfig> = {
   type: 'route',
   description: 'Sends each event to every named output whose CEL condition it matches, or to `_unmatched`.',
   mutates: false,
-  schema: {
+  schema: optionsSchema<RouteConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['routes'],
@@ -49,7 +49,7 @@ export const routeTransform: TransformDefinition<RouteConfig> = {
         ],
       },
     },
-  },
+  }),
   outputs(cfg) {
     return [...Object.keys(cfg.routes), UNMATCHED_OUTPUT];
   },

@@ -13,7 +13,7 @@
  *
  * Counters: `events_dropped`, `condition_errors`, `decode_errors`.
  */
-import { getPath, parsePath, type LogEvent, type TransformDefinition } from '@tern/core';
+import { getPath, parsePath, type LogEvent, optionsSchema, type TransformDefinition } from '@tern/core';
 import { compileCondition } from './cel.ts';
 import { emitKept, fnv1a, keyAndExcludeErrors, keyString, readData } from './shared.ts';
 
@@ -46,7 +46,7 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
   type: 'sample',
   description: 'Keeps 1 event in `rate` (consistently per key with `key_field`); events matching `exclude` are always kept.',
   mutates: false,
-  schema: {
+  schema: optionsSchema<SampleConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['rate'],
@@ -71,7 +71,7 @@ export const sampleTransform: TransformDefinition<SampleConfig> = {
         examples: ['has(event.process_exec)', 'event.priority in ["Critical", "Error"]'],
       },
     },
-  },
+  }),
   validate: keyAndExcludeErrors,
   build(cfg, ctx) {
     const rate = Math.max(1, Math.floor(cfg.rate));

@@ -40,7 +40,7 @@
  * Parsing and checking the filters: tetragon-filter/parse.ts; compiling them into predicates:
  * tetragon-filter/compile.ts; this file is the transform's definition.
  */
-import type { LogEvent, TransformDefinition } from '@tern/core';
+import { optionsSchema, type LogEvent, type TransformDefinition } from '@tern/core';
 import { emitKept, readData } from './shared.ts';
 import { compileList, compileTetragonFilter, EVENT_TYPES, TYPE_NAMES } from './tetragon-filter/compile.ts';
 import { compileRe2, parseFilterList, type TetragonFilterConfig } from './tetragon-filter/parse.ts';
@@ -106,7 +106,7 @@ export const tetragonFilterTransform: TransformDefinition<TetragonFilterConfig> 
   type: 'tetragon_filter',
   description: "Tetragon's export allow/deny lists: passes events matching the allow list (or all, if empty) and no deny filter.",
   mutates: false,
-  schema: {
+  schema: optionsSchema<TetragonFilterConfig>()({
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -121,7 +121,7 @@ export const tetragonFilterTransform: TransformDefinition<TetragonFilterConfig> 
         examples: ['{"health_check":true}\n{"namespace":["", "cilium", "kube-system"]}', [{ binary_regex: ['^/usr/bin/containerd'] }]],
       },
     },
-  },
+  }),
   validate(cfg) {
     const errors: string[] = [];
     for (const name of ['allow', 'deny'] as const) {

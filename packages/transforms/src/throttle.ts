@@ -14,7 +14,7 @@
  * Events matching `exclude` (CEL) are never throttled and do not use up the budget. An event
  * without the key field (e.g. a line that was not valid JSON) counts against the key `""`.
  */
-import { getPath, LruMap, parsePath, type ComponentContext, type LogEvent, type Transform, type TransformDefinition } from '@tern/core';
+import { getPath, LruMap, parsePath, type ComponentContext, type LogEvent, type Transform, optionsSchema, type TransformDefinition } from '@tern/core';
 import { compileCondition } from './cel.ts';
 import { keyAndExcludeErrors, keyString, readData } from './shared.ts';
 
@@ -127,7 +127,7 @@ export const throttleTransform: TransformDefinition<ThrottleConfig> = {
   type: 'throttle',
   description: 'Lets at most `threshold` events per `window_ms` through per `key_field` value; drops and counts the excess.',
   mutates: false,
-  schema: {
+  schema: optionsSchema<ThrottleConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['threshold'],
@@ -165,7 +165,7 @@ export const throttleTransform: TransformDefinition<ThrottleConfig> = {
         examples: ['event.priority == "Critical"'],
       },
     },
-  },
+  }),
   validate: keyAndExcludeErrors,
   build(cfg, ctx) {
     return createThrottle(cfg, ctx);

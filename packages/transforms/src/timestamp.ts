@@ -17,7 +17,7 @@
  * `getPathDotted`, so a path also finds a literal dotted key (Falco writes `output_fields` as
  * `{"evt.time": ...}`, so `output_fields.evt.time` must find it).
  */
-import { formatIsoMs, formatIsoNanos, getPathDotted, parsePath, parseTime, setPath, TIMESTAMP_FORMATS, type EventData, type FieldPath, type TimestampFormat, type TransformDefinition } from '@tern/core';
+import { formatIsoMs, formatIsoNanos, getPathDotted, parsePath, parseTime, setPath, TIMESTAMP_FORMATS, type EventData, type FieldPath, type TimestampFormat, optionsSchema, type TransformDefinition } from '@tern/core';
 import { addTag, pathListErrors } from './shared.ts';
 
 /** Options as the schema completes them (every one has a default). */
@@ -38,7 +38,7 @@ export const timestampTransform: TransformDefinition<TimestampConfig> = {
   type: 'timestamp',
   description: "Parses the event's own time into @timestamp (RFC 3339 UTC, ms), keeping nanoseconds aside; tags events it cannot parse.",
   mutates: true,
-  schema: {
+  schema: optionsSchema<TimestampConfig>()({
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -82,7 +82,7 @@ export const timestampTransform: TransformDefinition<TimestampConfig> = {
         examples: [DEFAULT_TIMESTAMP_ERROR_TAG],
       },
     },
-  },
+  }),
   validate(cfg) {
     const errors = [...pathListErrors('field', cfg.field), ...pathListErrors('target', cfg.target)];
     if (cfg.nanos_field !== null) errors.push(...pathListErrors('nanos_field', cfg.nanos_field));

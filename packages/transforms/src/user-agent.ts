@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { getPath, LruMap, parsePath, pathError, setPath, type TransformDefinition } from '@tern/core';
+import { getPath, LruMap, parsePath, pathError, setPath, optionsSchema, type TransformDefinition } from '@tern/core';
 import { parse as parseYaml } from 'yaml';
 import { pathSchema } from './shared.ts';
 
@@ -152,7 +152,7 @@ export const userAgentTransform: TransformDefinition<UserAgentConfig> = {
   type: 'user_agent',
   description: "Parses a user agent string into ECS user_agent.* (name, version, os, device) with uap-core's regexes, as Elasticsearch's user_agent processor does.",
   mutates: true,
-  schema: {
+  schema: optionsSchema<UserAgentConfig>()({
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -160,7 +160,7 @@ export const userAgentTransform: TransformDefinition<UserAgentConfig> = {
       target: { ...pathSchema('Object to write name, version, os.{name,version,full}, device.name and original into (replaced whole, as Elastic does).', ['user_agent']), default: 'user_agent' },
       cache_size: { type: 'integer', minimum: 1, default: 1000, description: 'Parsed user agents kept in an LRU cache (a miss scans about 1,200 regexes).', examples: [10000] },
     },
-  },
+  }),
   validate(cfg) {
     const errors: string[] = [];
     for (const k of ['field', 'target'] as const) {

@@ -8,7 +8,7 @@ import { badEv, build, counters, ev, run, TETRAGON, tetragon, throwingEv, varian
 
 const DATA = TETRAGON.map((l) => JSON.parse(l) as Record<string, unknown>);
 /** 1-based sample line numbers that pass. */
-function passing(cfg: TetragonFilterConfig, data: Record<string, unknown>[] = DATA): number[] {
+function passing(cfg: Partial<TetragonFilterConfig>, data: Record<string, unknown>[] = DATA): number[] {
   const pass = compileTetragonFilter(cfg);
   return data.flatMap((d, i) => (pass(d) ? [i + 1] : []));
 }
@@ -166,7 +166,7 @@ test('the string form: JSON objects back to back, proto and camelCase names', ()
 {"cel_expression": ["process_exec.process.bad_field_name == 'curl'"]}`);
   assert.equal(list.length, 9);
   assert.deepEqual(list[3], { binary_regex: ['/usr/sbin/.*'], namespace: ['default'] });
-  assert.equal(tetragonFilterTransform.validate?.({ allow: TETRAGON_LINES(list) }), undefined);
+  assert.equal(tetragonFilterTransform.validate?.({ allow: TETRAGON_LINES(list), deny: [] }), undefined);
   assert.deepEqual(passing({ allow: '{"eventSet":["PROCESS_EXEC"],"binaryRegex":["curl$"]} {"podRegex":["^postgres"]}' }), [3, 25]);
 });
 
@@ -193,7 +193,7 @@ test('validate: positioned messages for bad JSON, unknown fields, regexes, selec
   assert.equal(msgs?.length, 2, 'the first error of each list');
   assert.match(msgs?.[0] ?? '', /^allow: filter 2\.binary_regex\.0: invalid regular expression "\(unclosed"/);
   assert.match(msgs?.[1] ?? '', /^deny\.0\.labels\.0: (label selector|invalid label key)/);
-  const one = (cfg: TetragonFilterConfig) => tetragonFilterTransform.validate?.(cfg)?.[0] ?? '';
+  const one = (cfg: Partial<TetragonFilterConfig>) => tetragonFilterTransform.validate?.({ allow: [], deny: [], ...cfg })?.[0] ?? '';
   assert.match(one({ deny: [{ event_set: ['PROCESS_EXECC'] }] }), /^deny\.0\.event_set: unknown event type "PROCESS_EXECC"/);
   assert.match(one({ deny: [{ capabilities: { effective: { any: ['CAP_BPF'], all: ['CAP_SYS_ADMIN'] } } }] }), /exactly one of any, all, exactly, none \(got any, all\)/);
   assert.match(one({ deny: [{ capabilities: { effective: { any: ['CAP_NOPE'] } } }] }), /unknown capability "CAP_NOPE"/);

@@ -24,7 +24,7 @@ export const DEFAULT_BUFFER = Object.freeze({
   sync: 'batch',
 } as const);
 
-export const BUFFER_SCHEMA: JsonSchema = {
+export const BUFFER_SCHEMA: JsonSchema & { readonly default: unknown } = {
   type: 'object',
   additionalProperties: false,
   default: {},

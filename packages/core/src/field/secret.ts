@@ -33,8 +33,8 @@ export function readSecret(value: string | undefined, file: string | undefined, 
 }
 
 /** JSON Schema properties of a secret option and its `_file` twin (`what`: "Password (strategy basic)"). */
-export function secretProperties(name: string, what: string, example: string): Record<string, JsonSchema> {
-  return {
+export function secretProperties<N extends string>(name: N, what: string, example: string): Record<N | `${N}_file`, JsonSchema> {
+  const props: Record<string, JsonSchema> = {
     [name]: { type: 'string', minLength: 1, description: `${what}. Prefer ${name}_file or \${ENV} interpolation over a literal.`, examples: [example] },
     [`${name}_file`]: {
       type: 'string',
@@ -43,4 +43,5 @@ export function secretProperties(name: string, what: string, example: string): R
       examples: [`/var/run/secrets/tern/${name}`],
     },
   };
+  return props as Record<N | `${N}_file`, JsonSchema>;
 }

@@ -41,8 +41,11 @@ export const DEFAULT_REQUEST: RequestDefaults = Object.freeze({
   retry_max_duration_ms: 0,
 });
 
+/** A shared block's schema that fills itself in (`default`): a component's options type has it always set (see optionsSchema). */
+export type DefaultedSchema = JsonSchema & { readonly default: unknown };
+
 /** The `batch` block, with the given defaults. */
-export function batchSchema(defaults: Partial<BatchDefaults> = {}): JsonSchema {
+export function batchSchema(defaults: Partial<BatchDefaults> = {}): DefaultedSchema {
   const d = { ...DEFAULT_BATCH, ...defaults };
   return {
     type: 'object',
@@ -80,7 +83,7 @@ export function batchSchema(defaults: Partial<BatchDefaults> = {}): JsonSchema {
 }
 
 /** The `request` block, with the given defaults. */
-export function requestSchema(defaults: Partial<RequestDefaults> = {}): JsonSchema {
+export function requestSchema(defaults: Partial<RequestDefaults> = {}): DefaultedSchema {
   const d = { ...DEFAULT_REQUEST, ...defaults };
   return {
     type: 'object',
@@ -212,7 +215,7 @@ export const AUTH_SCHEMA: JsonSchema = {
   },
 };
 
-export const COMPRESSION_SCHEMA: JsonSchema = {
+export const COMPRESSION_SCHEMA: DefaultedSchema = {
   type: 'string',
   enum: ['gzip', 'none'],
   default: 'gzip',
@@ -220,14 +223,14 @@ export const COMPRESSION_SCHEMA: JsonSchema = {
   examples: ['gzip', 'none'],
 };
 
-export const HEALTHCHECK_SCHEMA: JsonSchema = {
+export const HEALTHCHECK_SCHEMA: DefaultedSchema = {
   type: 'boolean',
   default: true,
   description: 'Check the destination at start; events are buffered (not sent) until it answers as expected. The check never blocks start-up.',
   examples: [true, false],
 };
 
-export const PROXY_SCHEMA: JsonSchema = {
+export const PROXY_SCHEMA: DefaultedSchema = {
   type: 'string',
   default: '',
   description: 'HTTP(S) proxy URL for all requests of this sink (CONNECT for https endpoints).',

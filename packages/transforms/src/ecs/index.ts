@@ -12,7 +12,7 @@
  * taken out before the profile maps the event and merged back into its document afterwards (the
  * profile's own values win where both set a field), so they never land in the vendor namespace.
  */
-import { stringifyEvent, type EventOrigin, type LogEvent, type TransformDefinition } from '@tern/core';
+import { stringifyEvent, type EventOrigin, type LogEvent, optionsSchema, type TransformDefinition } from '@tern/core';
 import { addTag } from '../shared.ts';
 import { EcsShapeError, isObj } from './common.ts';
 import type { Doc, EcsMapContext, VendorFields, ZeekLog } from './common.ts';
@@ -140,7 +140,7 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
   mutates: true,
   // Lets `workers: N` run the mapping in worker threads (they import this module).
   module: import.meta.url,
-  schema: {
+  schema: optionsSchema<EcsConfig>()({
     type: 'object',
     additionalProperties: false,
     required: ['profile'],
@@ -181,7 +181,7 @@ export const ecsTransform: TransformDefinition<EcsConfig> = {
         examples: ['nested'],
       },
     },
-  },
+  }),
   validate(cfg) {
     if (cfg.zeek_log != null && cfg.profile !== 'zeek') return [`zeek_log: only applies to profile "zeek" (profile is "${cfg.profile}")`];
     return undefined;

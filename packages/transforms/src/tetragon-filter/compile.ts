@@ -312,8 +312,8 @@ export function compileList(list: TetragonFilterSpec[] | string | undefined, nam
   return list.map((f, i) => compileFilter(f, `${name}.${i}`));
 }
 
-/** Compiles both lists into one decision function over event data; throws with a located message. */
-export function compileTetragonFilter(cfg: TetragonFilterConfig): (data: EventData) => boolean {
+/** Compiles both lists into one decision function over event data; throws with a located message. A list left out is none. */
+export function compileTetragonFilter(cfg: Partial<TetragonFilterConfig>): (data: EventData) => boolean {
   const allow = compileList(cfg.allow, 'allow');
   const deny = compileList(cfg.deny, 'deny');
   return (data) => {

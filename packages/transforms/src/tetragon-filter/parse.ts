@@ -42,10 +42,10 @@ export interface CapFilter {
   inheritable?: CapFilterSet;
 }
 
-/** The transform's options (neither list has a default: absent means no such list). */
+/** The transform's options as the schema completes them: an empty list (the default) is no list. */
 export interface TetragonFilterConfig {
-  allow?: TetragonFilterSpec[] | string;
-  deny?: TetragonFilterSpec[] | string;
+  readonly allow: TetragonFilterSpec[] | string;
+  readonly deny: TetragonFilterSpec[] | string;
 }
 
 /** RE2's POSIX classes, in JavaScript. */
