@@ -90,6 +90,13 @@ export class CheckpointPacer implements CheckpointRoom {
     this.dirty = true;
   }
 
+  /** A file with nothing left to resume: its entry goes with the next write. */
+  forget(id: string): void {
+    if (this.checkpoint.files[id] === undefined) return;
+    delete this.checkpoint.files[id];
+    this.dirty = true;
+  }
+
   maybeSave(): void {
     if (this.saving || !this.dirty) return;
     if (Date.now() - this.lastWrite < this.s.cfg.checkpoint_interval_ms) return;

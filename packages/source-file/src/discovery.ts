@@ -117,7 +117,7 @@ export class Discovery implements DiscoveryRoom {
         if (r.gone === 'deleted' && this.s.cfg.close_removed) {
           const size = r.lastSize;
           this.s.ctx.logger.warn({ path: r.path, file_id: r.id, offset: r.pos, unread_bytes: Math.max(0, size - r.pos) }, 'file deleted; closed at once (close_removed)');
-          await this.s.handles.finish(r);
+          await this.s.handles.finish(r, true);
         }
         continue;
       }

@@ -171,6 +171,12 @@ export class FileSource implements Source, Tail {
     this.intake.flush();
     await this.checkpoints.saving;
     for (const r of this.readers.values()) {
+      // A deleted file read to its end and acknowledged (waiting out rotate_wait_ms) has nothing to
+      // resume, and by the next start its inode may hold another file: no entry, as if it had finished.
+      if (r.gone === 'deleted' && r.tracker.inFlight === 0 && r.pos >= r.lastSize && !r.stream.held) {
+        this.checkpoints.forget(r.id);
+        continue;
+      }
       this.checkpoints.update(r);
       const cp = this.checkpoints.checkpoint.files[r.id];
       // A .gz whose every line was acknowledged during the drain is done.

@@ -204,9 +204,15 @@ export class Handles implements HandleRoom {
     await fh.close().catch(() => undefined);
   }
 
-  /** Done with a file for good (read to its end after rotation or deletion, or closed by `close_removed`). */
-  async finish(r: Reader): Promise<void> {
-    this.s.checkpoints.update(r);
+  /**
+   * Done with a file for good (read to its end after rotation or deletion, or closed by
+   * `close_removed`). `forget`: its checkpoint goes at once (a file rotated away or deleted has
+   * nothing left to resume, and a deleted file's inode may hold another file by the next start);
+   * otherwise it records where reading stopped (a read error, a `.gz` done).
+   */
+  async finish(r: Reader, forget = false): Promise<void> {
+    if (forget) this.s.checkpoints.forget(r.id);
+    else this.s.checkpoints.update(r);
     await this.release(r);
     this.drop(r);
   }

@@ -186,7 +186,7 @@ export class FileReading implements ReadingRoom {
     if (r.gone !== '') {
       if (final && r.tracker.inFlight === 0) {
         this.s.ctx.logger.info({ path: r.path, file_id: r.id }, r.gone === 'deleted' ? 'file deleted and read to its end; closed' : 'file rotated away and read to its end; closed');
-        await this.s.handles.finish(r);
+        await this.s.handles.finish(r, true);
       }
       return changed ? 'changed' : 'idle';
     }

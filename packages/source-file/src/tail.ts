@@ -133,6 +133,7 @@ export interface CheckpointRoom {
   readonly saving: Promise<void> | undefined;
   readonly maxUnsaved: number;
   update(r: Reader): void;
+  forget(id: string): void;
   maybeSave(): void;
   saveSoon(): void;
   saveNow(): void;
@@ -158,7 +159,7 @@ export interface HandleRoom {
   schedule(): Promise<void>;
   park(r: Reader): Promise<void>;
   release(r: Reader): Promise<void>;
-  finish(r: Reader): Promise<void>;
+  finish(r: Reader, forget?: boolean): Promise<void>;
   drop(r: Reader): void;
   forget(r: Reader): void;
   lostWhileClosed(r: Reader): void;

@@ -139,6 +139,24 @@ describe('identity and checkpoints', () => {
     assert.deepEqual(sorted(s2.events.map(seqOf)), [...range(100, 30), ...range(500, 3)]);
   });
 
+  it('a deleted file read to its end leaves no checkpoint at a stop, even while it waits out rotate_wait_ms: a file that takes its inode later is read from its start', async () => {
+    // Found by the model test: a deleted app.log that had been truncated (its checkpoint head 0
+    // bytes, which any file matches) was saved at the stop; logrotate's copy of the next app.log took
+    // its inode, and the next start resumed the "rotated" file at offset 0: the copy sent again.
+    const dir = tmp();
+    writeFileSync(join(dir, 'a.log'), lines(0, 5));
+    writeFileSync(join(dir, 'b.log'), lines(5, 5));
+    const s = start({ include: ['*.log'], rotate_wait_ms: 60_000 }, dir);
+    await until(() => s.events.length === 10, 5000, 'lines');
+    const st = statSync(join(dir, 'a.log'));
+    unlinkSync(join(dir, 'a.log'));
+    await until(() => [...s.source.readers.values()].some((r) => r.gone === 'deleted'), 5000, 'the deletion noticed');
+    await s.stop();
+    const files = new CheckpointStore(join(dir, 'state'), 'src').load().files;
+    assert.equal(files[`${st.dev}:${st.ino}`], undefined, 'no entry for the deleted file');
+    assert.deepEqual(Object.values(files).map((f) => f.path), [join(dir, 'b.log')]);
+  });
+
   it('prunes checkpoints of files that are gone', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'a.log'), lines(0, 5));
