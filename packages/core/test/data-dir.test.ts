@@ -64,6 +64,22 @@ describe('ensureDataDir', () => {
     assert.throws(() => probeFails('ENOSPC', () => ensureDataDir(join(held, 'x'))), (e: TernError) => e.code === 'TERN_ERR_DATA_DIR');
   });
 
+  it('what counts as held: records past the ledger (the first not acknowledged), and only in the sinks named', () => {
+    const d = dataDir(100);
+    const ledger = (seq: number, offset: number): void => fs.writeFileSync(join(d, 'buffers/es/ledger.json'), JSON.stringify({ seq, offset }));
+    assert.equal(diskBuffersHoldData(d), true, 'no ledger: any bytes');
+    ledger(1, 100);
+    assert.equal(diskBuffersHoldData(d), false, 'every record of the segment acknowledged (a delivered last segment stays on disk)');
+    ledger(1, 40);
+    assert.equal(diskBuffersHoldData(d), true, 'bytes past the ledger');
+    ledger(1, 100);
+    fs.writeFileSync(join(d, 'buffers/es/000000000002.seg'), Buffer.alloc(10));
+    assert.equal(diskBuffersHoldData(d), true, 'a later segment with bytes');
+    assert.equal(diskBuffersHoldData(d, ['es']), true);
+    assert.equal(diskBuffersHoldData(d, ['other']), false, 'a removed sink\'s buffer is nobody\'s to drain');
+    assert.equal(diskBuffersHoldData(d, []), false);
+  });
+
   it('a directory tern may not write refuses the start even with disk buffers to drain', () => {
     for (const code of ['EACCES', 'EROFS', 'EFBIG']) {
       const d = dataDir(100);

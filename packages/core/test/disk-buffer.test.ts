@@ -227,7 +227,44 @@ describe('disk buffer', () => {
     assert.ok(!r.records.some((x) => x.code === 'TERN_ERR_BUFFER'), 'no torn or corrupt record');
     await r.b.close(AbortSignal.timeout(1000));
   });
-  it('a stray file with the next segment\'s name: left alone, the next name is used, nothing waits', async () => {
+  it('a disk full at start with all its data in one segment: replaying it and its acknowledgement delete the segment, which makes room for new events', async (t) => {
+    const dir = tmp();
+    // Segments may use `capacity` bytes, as on a small volume something else filled.
+    let capacity = Infinity;
+    const used = () => segments(dir).reduce((a, n) => a + statSync(join(dir, n)).size, 0);
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const real = proto.writev;
+    t.mock.method(proto, 'writev', async function (this: FileHandle, bufs: Buffer[], pos: number) {
+      if (Buffer.concat(bufs).length <= capacity - used()) return real.call(this, bufs, pos);
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    });
+    const first = buffer(dir);
+    await first.b.open();
+    const held = push(first.b, 0, 10);
+    await waitFor(() => held.settled === 10, 5000, 'written');
+    await first.b.close(AbortSignal.timeout(1000)); // the destination was down: nothing delivered
+    capacity = used() + 200; // and the volume is full now: less room than a record
+
+    const { b } = buffer(dir);
+    await b.open();
+    const fresh = push(b, 10, 10);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(fresh.settled, 0, 'no room for new events yet');
+    const jobs = await takeAll(b);
+    assert.deepEqual(seqs(jobs), Array.from({ length: 10 }, (_, i) => i), 'the held events replayed');
+    ack(jobs);
+    // Before, the segment they were in stayed on disk (the reader passed a segment only on its way to
+    // a next record, which could not be written): the new events waited for good.
+    await waitFor(() => fresh.settled === 10, 10_000, 'the new events written in the room the delivered segment left').catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: segments ${segments(dir).join(',')}, used ${used()} of ${capacity}`);
+    });
+    assert.deepEqual(seqs(await takeAll(b)), Array.from({ length: 10 }, (_, i) => 10 + i));
+    await b.close(AbortSignal.timeout(1000));
+  });
+
+  it('a stray file with the next segment\'s name: moved aside (never read, never deleted), nothing waits', async () => {
     const dir = tmp();
     const { b, records } = buffer(dir, { segmentBytes: 1024 });
     await b.open();
@@ -239,13 +276,21 @@ describe('disk buffer', () => {
     const later = [push(b, 10, 10), push(b, 20, 10)];
     // Before, the buffer retried the same name with backoff until the file was removed: never here.
     await waitFor(() => later.every((w) => w.settled === 10), 5000, 'the next batches written under other names');
-    assert.equal(readFileSync(next, 'utf8'), 'not a segment', 'the stray file is left as it was');
-    const warned = records.filter((r) => /exists but is not one of its segments/.test(String(r.msg)));
+    const aside = readdirSync(dir).filter((n) => /^000000000002\.seg\.\d+\.stray$/.test(n));
+    assert.equal(aside.length, 1, `moved aside: ${readdirSync(dir).join(', ')}`);
+    assert.equal(readFileSync(join(dir, aside[0] as string), 'utf8'), 'not a segment', 'its content kept');
+    const warned = records.filter((r) => /exists but is not one of its segments; moved aside/.test(String(r.msg)));
     assert.equal(warned.length, 1, 'said once');
     const jobs = await takeAll(b);
     assert.deepEqual(seqs(jobs), Array.from({ length: 30 }, (_, i) => i), 'every event read back, in order');
     ack(jobs);
     await b.close(AbortSignal.timeout(1000));
+    // A restart neither reads it nor deletes it.
+    const r = buffer(dir, { segmentBytes: 1024 });
+    await r.b.open();
+    assert.deepEqual(seqs(await takeAll(r.b)), [], 'nothing replayed');
+    assert.ok(readdirSync(dir).includes(aside[0] as string), 'still there');
+    await r.b.close(AbortSignal.timeout(1000));
   });
 
   it('closed while a segment is being created (the deadline passed): the new file is closed too, no handle leaks, the batch stays unacknowledged', async (t) => {
@@ -277,6 +322,39 @@ describe('disk buffer', () => {
     assert.equal(open.size, 0, 'every handle the buffer opened is closed');
     assert.equal(second.settled, 0, 'not acknowledged: it is read again after a restart');
     assert.deepEqual(records.filter((r) => r.level >= 50), [], 'no error logged for a close');
+  });
+
+  it('closed while a segment is being opened for reading: that handle is closed too, and the take ends with nothing', async (t) => {
+    const dir = tmp();
+    const first = buffer(dir);
+    await first.b.open();
+    const held = push(first.b, 0, 10);
+    await waitFor(() => held.settled === 10, 5000, 'written');
+    await first.b.close(AbortSignal.timeout(1000));
+    // Opening a segment for reading takes 200 ms (a slow disk); every handle opened is tracked.
+    const open = new Set<FileHandle>();
+    const real = fsp.open;
+    t.mock.method(fsp, 'open', async (path: string, flags: string, mode?: number) => {
+      if (flags === 'r') await new Promise((r) => setTimeout(r, 200));
+      const fh = await real(path, flags, mode);
+      open.add(fh);
+      const close = fh.close.bind(fh);
+      fh.close = () => (open.delete(fh), close());
+      return fh;
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    const { b } = buffer(dir);
+    await b.open();
+    const taking = b.take();
+    await new Promise((r) => setTimeout(r, 50));
+    await b.close(AbortSignal.abort());
+    assert.equal(await taking, undefined, 'nothing handed out after close');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(open.size, 0, 'every handle the buffer opened is closed');
   });
 
   it('a segment that cannot be created (no inodes left): the batches wait, no spin, one error per interval, then all arrive in order', async (t) => {

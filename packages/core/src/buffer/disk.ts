@@ -28,7 +28,7 @@
  * files without that state is in segment-file.ts, the record format in record.ts.)
  */
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ensureDataDir } from '../topology/data-dir.ts';
@@ -307,8 +307,9 @@ export class DiskBuffer implements SinkBuffer {
   /**
    * Closes the active file and creates the next segment. When the creation fails (no inodes left,
    * EMFILE), no segment is added and there is no active file: the writer starts one before its next write.
-   * A file that already has the next name (put there by something else) is left alone and the name
-   * after it is taken: retrying the same name would hold the buffer until someone removed the file.
+   * A file that already has the next name (put there by something else) is moved aside to
+   * `<name>.<ms>.stray`, where no start reads or deletes it, and the name is used: retrying it would hold
+   * the buffer until someone removed the file. If it cannot be moved, the name after it is taken.
    */
   private async startSegment(): Promise<void> {
     const last = this.segments[this.segments.length - 1];
@@ -331,8 +332,14 @@ export class DiskBuffer implements SinkBuffer {
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 64) throw err;
-        this.limiter.log('warn', 'stray', { file: path }, `disk buffer: ${path} exists but is not one of its segments; left alone, the next name is used (it is read as a segment, and reported if damaged, after a restart)`);
-        path = join(this.o.dir, segName(++seq));
+        const aside = `${path}.${Date.now()}.stray`;
+        try {
+          await rename(path, aside);
+          this.limiter.log('warn', 'stray', { file: path, moved_to: aside }, `disk buffer: ${path} exists but is not one of its segments; moved aside to ${aside} (never read or deleted by tern)`);
+        } catch {
+          this.limiter.log('warn', 'stray', { file: path }, `disk buffer: ${path} exists but is not one of its segments and cannot be moved aside; the next name is used (a restart reads it as a segment, and reports it if damaged)`);
+          path = join(this.o.dir, segName(++seq));
+        }
       }
     }
     const seg: Segment = { seq, path, size: 0, diskBytes: 0, unacked: 0, read: 0, acked: 0, done: false };
@@ -476,6 +483,7 @@ export class DiskBuffer implements SinkBuffer {
   take(): Job | undefined | Promise<Job | undefined> {
     const mem = this.memJobs.shift();
     if (mem !== undefined) return mem;
+    if (!this.takeBusy) this.passRead();
     if (this.takeBusy || !this.unread()) return undefined;
     this.takeBusy = true;
     return this.readNext()
@@ -486,7 +494,28 @@ export class DiskBuffer implements SinkBuffer {
       })
       .finally(() => {
         this.takeBusy = false;
+        this.passRead();
       });
+  }
+
+  /**
+   * Moves the reader past segments it read to their end that the writer is done with, so each is
+   * deleted once its records are acknowledged, even when nothing after them is unread yet. On a
+   * full disk that is what makes room: the writer's next segment cannot be written until the last
+   * one holding data is deleted (before, the reader passed a segment only on its way to the next
+   * record, so a buffer whose data sat in one segment kept it on disk for good).
+   */
+  private passRead(): void {
+    if (this.takeBusy) return;
+    for (;;) {
+      const seg = this.segments[this.readSeg];
+      if (seg === undefined || seg === this.active || this.readOff < seg.size) return;
+      seg.done = true;
+      this.readSeg++;
+      this.readOff = 0;
+      this.ledgerDirty = true;
+      this.maybeDelete(seg);
+    }
   }
 
   private async readNext(): Promise<Job | undefined> {
@@ -564,6 +593,7 @@ export class DiskBuffer implements SinkBuffer {
     // The ledger position is the first record not yet acknowledged.
     while (this.outstanding.length > 0 && (this.outstanding[0] as RecordRef).remaining === 0) this.outstanding.shift();
     this.ledgerDirty = true;
+    this.passRead();
     this.maybeDelete(ref.seg);
     this.onRoom();
   }

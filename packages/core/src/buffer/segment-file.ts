@@ -4,7 +4,7 @@
  * offsets, finding the next valid record after damage (marker, sane length, matching CRC), and reading
  * the ledger (the position of the first record not yet acknowledged).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HEADER_BYTES, MAX_PAYLOAD, readHeader, recordCrc } from './record.ts';
@@ -89,4 +89,32 @@ export function readLedger(dir: string): { seq: number; offset: number } | undef
     // no ledger
   }
   return undefined;
+}
+
+/**
+ * Whether the disk buffer in `dir` holds records not yet acknowledged, by its ledger (the first
+ * record not acknowledged, written every second, so it can only overstate): a segment after the
+ * ledger's with bytes, or the ledger's own with bytes past its offset. No ledger: any bytes.
+ */
+export function bufferHoldsEvents(dir: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return false;
+  }
+  const ledger = readLedger(dir);
+  for (const n of names) {
+    const m = /^(\d{12})\.seg$/.exec(n);
+    if (m === null) continue;
+    let size: number;
+    try {
+      size = statSync(join(dir, n)).size;
+    } catch {
+      continue; // removed meanwhile
+    }
+    const seq = Number(m[1]);
+    if (ledger === undefined ? size > 0 : seq > ledger.seq ? size > 0 : seq === ledger.seq && size > ledger.offset) return true;
+  }
+  return false;
 }

@@ -9,7 +9,8 @@
  * to drain it; the writes that fail meanwhile are retried and reported as they are while running.
  * With nothing to drain, a full volume refuses the start like any other unwritable one.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { bufferHoldsEvents } from '../buffer/segment-file.ts';
 import { join } from 'node:path';
 import { TernError } from '../errors.ts';
 
@@ -32,38 +33,26 @@ function fix(code: string | undefined, dir: string): string {
   }
 }
 
-/** How a caller that can start on a full file system says so: the `data_dir` whose disk buffers may drain it, and where the error goes. */
+/** How a caller that can start on a full file system says so: the `data_dir` whose disk buffers may drain it (`sinks`: only theirs), and where the error goes. */
 export interface WhenFull {
   readonly dataDir: string;
+  readonly sinks?: readonly string[];
   readonly log: (err: TernError) => void;
 }
 
-/** Whether a disk buffer under `dataDir` (`buffers/<sink id>/*.seg`) holds data, which sending frees. */
-export function diskBuffersHoldData(dataDir: string): boolean {
+/**
+ * Whether a disk buffer under `dataDir` (`buffers/<sink id>/`) holds events not yet acknowledged,
+ * which sending frees; `sinks`: only those sinks' buffers (the ones the configuration will drain).
+ */
+export function diskBuffersHoldData(dataDir: string, sinks?: readonly string[]): boolean {
   const root = join(dataDir, 'buffers');
-  let sinks: string[];
+  let ids: readonly string[];
   try {
-    sinks = readdirSync(root);
+    ids = sinks ?? readdirSync(root);
   } catch {
     return false;
   }
-  for (const sink of sinks) {
-    let names: string[];
-    try {
-      names = readdirSync(join(root, sink));
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      if (!n.endsWith('.seg')) continue;
-      try {
-        if (statSync(join(root, sink, n)).size > 0) return true;
-      } catch {
-        // removed meanwhile
-      }
-    }
-  }
-  return false;
+  return ids.some((id) => bufferHoldsEvents(join(root, id)));
 }
 
 /**
@@ -78,7 +67,7 @@ export function ensureDataDir(dir: string, what = 'data_dir', why = 'checkpoints
   /** A full file system with disk buffers to drain: the error is logged instead of refusing the start. */
   const full = (e: unknown): boolean => {
     const code = (e as NodeJS.ErrnoException).code;
-    if (whenFull === undefined || (code !== 'ENOSPC' && code !== 'EDQUOT') || !diskBuffersHoldData(whenFull.dataDir)) return false;
+    if (whenFull === undefined || (code !== 'ENOSPC' && code !== 'EDQUOT') || !diskBuffersHoldData(whenFull.dataDir, whenFull.sinks)) return false;
     whenFull.log(new TernError('TERN_ERR_DATA_DIR', `${what} ${dir} is full (${code}): ${why} while it stays full; starting anyway, because the disk buffers under ${whenFull.dataDir} hold events and sending them frees space (a refusal would keep it full for good); ${fix(code, dir)}`, { cause: e }));
     return true;
   };

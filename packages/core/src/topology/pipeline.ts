@@ -325,7 +325,11 @@ export class Pipeline {
     const leaving = new Set([...diff.change, ...diff.remove]);
     if (prev !== undefined && diff.same) return { diff, kept: diff.keep, started: [], stopped: [] };
 
-    if (prev === undefined || prev.data_dir !== next.data_dir) ensureDataDir(next.data_dir, undefined, undefined, { dataDir: next.data_dir, log: (e) => this.logger.error({ code: e.code, path: next.data_dir }, e.message) });
+    if (prev === undefined || prev.data_dir !== next.data_dir) {
+      // A full data_dir is only said when the configuration's disk buffers hold events to drain.
+      const sinks = next.components.filter((c) => c.kind === 'sink' && (c.options.buffer as { type?: string } | undefined)?.type === 'disk').map((c) => c.id);
+      ensureDataDir(next.data_dir, undefined, undefined, { dataDir: next.data_dir, sinks, log: (e) => this.logger.error({ code: e.code, path: next.data_dir }, e.message) });
+    }
     const previousConfig = this.config;
     this.config = next;
 
