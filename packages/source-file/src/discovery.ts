@@ -137,8 +137,11 @@ export class Discovery implements DiscoveryRoom {
         const found = await this.findById(dirname(cp.path), id);
         // Only the file the checkpoint describes: its inode may hold another file now (the file was
         // deleted, and a copy or a new file took the inode). No glob leads to that one: it is not
-        // read, and the entry goes.
-        if (found && (await sameHead(found, cp))) {
+        // read, and the entry goes. A head that changed because the file was truncated in place
+        // (copytruncate, then a rename rotation, while stopped) is told apart by the copy of its old
+        // content next to it: then the file is followed, the copy finishing the old content
+        // (Handles.initialise) and the file read from its start.
+        if (found && ((await sameHead(found, cp)) || (await this.copyOf(id, cp)))) {
           const r = this.s.newReader(id, found, false, 0);
           r.gone = 'renamed';
           this.s.ctx.logger.info({ path: found, old_path: cp.path, file_id: id }, 'file rotated while stopped; finishing it');
@@ -155,6 +158,15 @@ export class Discovery implements DiscoveryRoom {
       delete this.s.checkpoints.checkpoint.files[id];
       this.s.checkpoints.dirty = true;
     }
+  }
+
+  /** Whether a copy of the content a checkpoint describes (its head, at least its offset long) is next to its file. */
+  private async copyOf(id: string, cp: FileCheckpoint): Promise<boolean> {
+    if (cp.head_len === 0) return false;
+    const copy = await this.s.recovery.findCopy(dirname(cp.path), id, cp.head_len, cp.head_hash, cp.offset);
+    if (copy === undefined) return false;
+    await copy[2].close().catch(() => undefined);
+    return true;
   }
 
   /** Path of the regular file with this `dev:ino` in `dir`, if any. */

@@ -4,7 +4,7 @@
  * ignore_older, close_inactive, max_open_files fairness and the crash bound (max_unsaved_events).
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
@@ -137,6 +137,29 @@ describe('identity and checkpoints', () => {
     await until(() => s2.events.length === 33, 5000, 'rest of the rotated file and the new one');
     await s2.stop();
     assert.deepEqual(sorted(s2.events.map(seqOf)), [...range(100, 30), ...range(500, 3)]);
+  });
+
+  it('copytruncate, lines written, then a rename rotation, all while tern was stopped: the rest of the old content from the copy and the lines written after the truncation are read', async () => {
+    // Found in review: following a checkpoint by inode only when the head is unchanged dropped this
+    // file (its head changed with the truncation) and lost the lines written after it.
+    const dir = tmp();
+    const log = join(dir, 'app.log');
+    writeFileSync(log, lines(0, 100));
+    const s1 = start({ include: ['app.log'] }, dir);
+    await until(() => s1.events.length === 100, 5000, 'first run');
+    await s1.stop();
+    appendFileSync(log, lines(100, 20));
+    copyFileSync(log, join(dir, 'app.log.1'));
+    truncateSync(log, 0);
+    appendFileSync(log, lines(200, 10));
+    renameSync(join(dir, 'app.log.1'), join(dir, 'app.log.2'));
+    renameSync(log, join(dir, 'app.log.1'));
+    writeFileSync(log, lines(300, 5));
+    const s2 = start({ include: ['app.log'] }, dir);
+    await until(() => s2.events.length >= 35, 5000, 'the old content\'s rest, the truncated file and the new app.log');
+    await new Promise((r) => setTimeout(r, 200));
+    await s2.stop();
+    assert.deepEqual(sorted(s2.events.map(seqOf)), [...range(100, 20), ...range(200, 10), ...range(300, 5)]);
   });
 
   it('a deleted file read to its end leaves no checkpoint at a stop, even while it waits out rotate_wait_ms: a file that takes its inode later is read from its start', async () => {
