@@ -14,12 +14,12 @@ import { memorySink, received, silent, tmp, writeYaml } from './helpers.ts';
 const unbuildable = new Set<number>();
 const closes: string[] = [];
 
-/** Source `ticker`: `{n}` every `every_ms` until aborted; `crash: true` fails once it runs. */
-const ticker: SourceDefinition<{ every_ms: number; crash: boolean }> = {
+/** Source `ticker`: `{n}` every `every_ms` until aborted; `crash: true` fails once it runs; `close_ms`: how long closing takes. */
+const ticker: SourceDefinition<{ every_ms: number; crash: boolean; close_ms: number }> = {
   kind: 'source',
   type: 'ticker',
   description: 'test source',
-  schema: { type: 'object', additionalProperties: false, properties: { every_ms: { type: 'integer', default: 2 }, crash: { type: 'boolean', default: false } } },
+  schema: { type: 'object', additionalProperties: false, properties: { every_ms: { type: 'integer', default: 2 }, crash: { type: 'boolean', default: false }, close_ms: { type: 'integer', default: 0 } } },
   build(cfg, ctx) {
     if (unbuildable.has(cfg.every_ms)) throw new TernError('TERN_ERR_DATA_DIR', `cannot read checkpoint ${ctx.dataDir}/checkpoints/${ctx.id}.json (EACCES) (simulated)`);
     ctx.telemetry.gauge('every_ms', () => cfg.every_ms);
@@ -34,6 +34,7 @@ const ticker: SourceDefinition<{ every_ms: number; crash: boolean }> = {
         }
       },
       async close() {
+        await new Promise((r) => setTimeout(r, cfg.close_ms));
         closes.push(`${ctx.id}@${cfg.every_ms}`);
       },
     };
@@ -116,7 +117,56 @@ it('a changed source that fails when it runs goes back to its previous options, 
   // Before, the pipeline kept the failed options as its configuration: this reload found "nothing changed".
   assert.deepEqual((await p.reload(b))?.started, ['s'], 'the failed options are tried again');
   await waitFor(() => undone() === 2, 5000, 'the second try undone too');
-  assert.deepEqual((await p.reload(a))?.started, [], 'the previous options are what runs: going back to them changes nothing');
+  const m = count('out');
+  await waitFor(() => count('out') > m + 10, 5000, 'events from the previous options again');
+  const back = await p.reload(a);
+  assert.deepEqual(back?.started, [], `the previous options are what runs: going back to them changes nothing (${JSON.stringify(back)})`);
+  p.stop();
+  assert.equal((await run).ok, true);
+});
+
+// The next two: a reload that runs while a failed source goes back to its previous options (found in
+// review). s's failing instance takes 200 ms to close; t's old instance 600 ms, which holds the reload.
+const RACE_A = 'sources:\n  s: { type: ticker }\n  t: { type: ticker, close_ms: 600 }\nsinks:\n  out: { type: memory, inputs: [s, t] }\n';
+const RACE_B = 'sources:\n  s: { type: ticker, every_ms: 3, crash: true, close_ms: 200 }\n  t: { type: ticker, close_ms: 600 }\nsinks:\n  out: { type: memory, inputs: [s, t] }\n';
+const failedRuns = (records: Array<{ msg: string }>): number => records.filter((x) => x.msg.startsWith('the source the reload changed failed when it ran')).length;
+
+it('a reload that keeps a source while it goes back to its previous options: the pipeline still takes those as what runs', async () => {
+  const dir = tmp();
+  const c = config(dir, 'c.yaml', RACE_B.replace('t: { type: ticker, close_ms: 600 }', 't: { type: ticker, every_ms: 5 }'));
+  const { logger, records } = captureLogger('info');
+  const p = new Pipeline(config(dir, 'a.yaml', RACE_A), { logger });
+  const run = p.run();
+  after(() => p.stop());
+  await waitFor(() => count('out') > 10, 5000, 'events');
+  assert.deepEqual((await p.reload(config(dir, 'b.yaml', RACE_B)))?.started, ['s']);
+  await waitFor(() => failedRuns(records) === 1, 5000, 's failed');
+  assert.deepEqual((await p.reload(c))?.started, ['t'], 'only t changed'); // while s goes back
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual((await p.reload(c))?.started, ['s'], 's runs its previous options: asking for the failed ones again tries them again');
+  p.stop();
+  assert.equal((await run).ok, true);
+});
+
+it('a reload that changes a source again while it goes back to its previous options: if the new options fail too, it goes back to those that ran, and tern goes on', async () => {
+  const dir = tmp();
+  const d = config(dir, 'd.yaml', 'sources:\n  s: { type: ticker, every_ms: 4, crash: true }\n  t: { type: ticker, every_ms: 5 }\nsinks:\n  out: { type: memory, inputs: [s, t] }\n');
+  const { logger, records } = captureLogger('info');
+  const p = new Pipeline(config(dir, 'a.yaml', RACE_A), { logger });
+  let ended = false;
+  const run = p.run().finally(() => (ended = true));
+  after(() => p.stop());
+  await waitFor(() => count('out') > 10, 5000, 'events');
+  await p.reload(config(dir, 'b.yaml', RACE_B));
+  await waitFor(() => failedRuns(records) === 1, 5000, 's failed');
+  await p.reload(d); // while s goes back
+  await waitFor(() => failedRuns(records) === 2, 5000, 'd\'s options failed too');
+  const n = count('out');
+  await waitFor(() => count('out') > n + 20, 5000, 'events flowing after d failed');
+  // Before, d's fallback was b's options (read from the configuration the first restore had not yet
+  // corrected): they failed again and the run stopped with TERN_ERR_SOURCE.
+  assert.equal(ended, false, 'tern goes on');
+  assert.equal(p.components().length, 3);
   p.stop();
   assert.equal((await run).ok, true);
 });

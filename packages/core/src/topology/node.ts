@@ -20,6 +20,10 @@ export interface Node {
    * it runs (an address it cannot listen on). Cleared after the first failure.
    */
   fallback?: ComponentConfig;
+  /** This source failed under a reload's options and its previous ones (`fallback`) are being started in its place. */
+  restoringTo?: ComponentConfig;
+  /** This source runs its previous options after a reload's failed: `c` is what runs, not what the configuration applied said. */
+  restored?: boolean;
   /** Events a source dispatched whose batches are not yet acknowledged, and who waits for zero. */
   inflight: number;
   idleWaiters: Array<() => void>;

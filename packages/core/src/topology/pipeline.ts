@@ -210,7 +210,10 @@ export class Pipeline {
         n.fallback = undefined;
         // A reload changed it and the new options fail when they run: undo the change for this source.
         // Its `running` settles once the previous configuration runs in its place, so the inputs do not look finished.
-        if (fallback !== undefined && !this.stopController.signal.aborted && this.nodes.get(n.c.id) === n && (await this.restoreSource(n, fallback, e))) return;
+        if (fallback !== undefined && !this.stopController.signal.aborted && this.nodes.get(n.c.id) === n) {
+          n.restoringTo = fallback;
+          if (await this.restoreSource(n, fallback, e)) return;
+        }
         this.logger.error({ component: n.c.id, err: e, code: 'TERN_ERR_SOURCE' }, 'source stopped with an error');
         // The run does not report success: a source that cannot run is not a run that did its work.
         this.fatalError ??= isTernError(e) ? e : new TernError('TERN_ERR_SOURCE', `source ${n.c.id} stopped with an error: ${(e as Error)?.message ?? String(e)}`, { cause: e });
@@ -241,10 +244,13 @@ export class Pipeline {
       this.fatalError ??= e as Error;
       return false;
     }
-    if (this.stopController.signal.aborted || this.nodes.get(failed.c.id) !== failed) {
+    // Stopping, or a reload retired the failed instance meanwhile: that reload decides what runs now
+    // (it takes these options as the fallback of what it starts), so this instance must not run beside it.
+    if (this.stopController.signal.aborted || failed.ctl.signal.aborted || this.nodes.get(failed.c.id) !== failed) {
       await this.closeSource(n, AbortSignal.timeout(Math.min(5000, this.config.shutdown_timeout_ms)));
       return true;
     }
+    n.restored = true;
     this.nodes.set(failed.c.id, n);
     // What runs is the configuration from now on: the next reload compares with it, so one that asks
     // for the failed options again tries them again instead of finding nothing changed.
@@ -386,13 +392,23 @@ export class Pipeline {
     this.nodes = nodes;
     this.budget.resize(next.in_flight.max_events, next.in_flight.max_bytes);
     this.router.rewire(wiringFor(next, nodes));
-    this.applied = next;
+    // A kept source that went back to its previous options while this reload ran runs those, whatever
+    // `next` (read from the stale `prev`) says; one restored later updates `applied` itself.
+    const running = (cfg: PipelineConfig): PipelineConfig =>
+      next.components.some((c) => c.kind === 'source' && nodes.get(c.id)?.restored === true && nodes.get(c.id)?.c !== c)
+        ? Object.freeze({ ...cfg, components: Object.freeze(cfg.components.map((c) => (c.kind === 'source' && nodes.get(c.id)?.restored === true ? (nodes.get(c.id) as Node).c : c))) })
+        : cfg;
+    this.applied = running(next);
+    this.config = running(this.config);
 
     // 4. New and changed sources run (built in step 1, they read their state now, after step 2 wrote it).
     const started: string[] = [...built.keys()];
     for (const [id, n] of sources) {
-      // A changed source that fails once it runs goes back to its previous options (restoreSource).
-      const before = prev?.components.find((x) => x.id === id);
+      // A changed source that fails once it runs goes back to the options that ran before: those of
+      // the instance it replaces (whose own restore may be under way), not `prev`, which a restore
+      // during this reload left stale.
+      const was = old.get(id);
+      const before = was?.restoringTo ?? was?.c ?? prev?.components.find((x) => x.id === id);
       if (before !== undefined) n.fallback = before;
       // Built before a stop request that came during this reload: it must not read on.
       if (this.stopController.signal.aborted) n.ctl.abort();
