@@ -5,7 +5,7 @@
 // without tearing a record, then takes what fits as space comes back; a segment that cannot be
 // created (no inodes left) holds the batches back the same way, none lost, none acknowledged early.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import fsp, { open, type FileHandle } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -260,6 +260,83 @@ describe('disk buffer', () => {
     await waitFor(() => fresh.settled === 10, 10_000, 'the new events written in the room the delivered segment left').catch((e: unknown) => {
       throw new Error(`${(e as Error).message}: segments ${segments(dir).join(',')}, used ${used()} of ${capacity}`);
     });
+    assert.deepEqual(seqs(await takeAll(b)), Array.from({ length: 10 }, (_, i) => 10 + i));
+    await b.close(AbortSignal.timeout(1000));
+  });
+
+  it('segment numbers only go up: after every segment was delivered and deleted while none could be created, new ones are not taken for delivered ones at the next start', async (t) => {
+    // Found in review: numbering restarted at 1 below the ledger's segment, and the next start
+    // deleted the new segment "as delivered" (its events already acknowledged to their sources).
+    const dir = tmp();
+    const one = buffer(dir, { segmentBytes: 1024 }).b;
+    await one.open();
+    const a = push(one, 0, 10);
+    await waitFor(() => a.settled === 10, 5000, 'a');
+    const b = push(one, 10, 10);
+    await waitFor(() => b.settled === 10, 5000, 'b');
+    ack((await takeAll(one)).slice(0, 1));
+    await one.close(AbortSignal.timeout(1000)); // ledger: segment 2, offset 0
+    // Next run: no file can be created while segment 2 exists (no inodes left).
+    const real = fsp.open;
+    t.mock.method(fsp, 'open', (path: string, flags: string, mode?: number) => {
+      if (flags === 'wx' && String(path).startsWith(dir) && existsSync(join(dir, '000000000002.seg'))) return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC', path }));
+      return real(path, flags, mode);
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    const two = buffer(dir, { segmentBytes: 1024 }).b;
+    await two.open();
+    const fresh = push(two, 100, 10);
+    ack(await takeAll(two)); // segment 2 delivered and deleted: now a segment can be created
+    await waitFor(() => fresh.settled === 10, 5000, 'the new events written (their sources acknowledged)');
+    const crash = mkdtempSync(join(tmpdir(), 'tern-disk-crash-'));
+    cpSync(dir, crash, { recursive: true }); // SIGKILL now
+    await two.close(AbortSignal.timeout(1000));
+    for (const d of [crash, dir]) {
+      const three = buffer(d, { segmentBytes: 1024 }).b;
+      await three.open();
+      assert.deepEqual(seqs(await takeAll(three)), Array.from({ length: 10 }, (_, i) => 100 + i), `the new events replayed from ${d === crash ? 'a crash' : 'a stop'}`);
+      await three.close(AbortSignal.timeout(1000));
+    }
+  });
+
+  it('running, all its data in the segment being written, and no new file can be created: that segment is still delivered and deleted, which makes room', async (t) => {
+    const dir = tmp();
+    const seg1 = join(dir, '000000000001.seg');
+    const probe = await open(join(dir, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const realWritev = proto.writev;
+    const realOpen = fsp.open;
+    let full = false;
+    const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC', errno: -28 });
+    t.mock.method(proto, 'writev', function (this: FileHandle, bufs: Buffer[], pos: number) {
+      if (full && existsSync(seg1)) return Promise.reject(enospc());
+      return realWritev.call(this, bufs, pos);
+    });
+    t.mock.method(fsp, 'open', (path: string, flags: string, mode?: number) => {
+      if (full && flags === 'wx' && existsSync(seg1)) return Promise.reject(enospc());
+      return realOpen(path, flags, mode);
+    });
+    syncBuiltinESMExports();
+    t.after(() => {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    });
+    const { b } = buffer(dir);
+    await b.open();
+    const first = push(b, 0, 10);
+    await waitFor(() => first.settled === 10, 5000, 'the first record written');
+    full = true; // the disk fills up: segment 1 is what holds it
+    const fresh = push(b, 10, 10);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(fresh.settled, 0, 'no room yet');
+    ack(await takeAll(b));
+    await waitFor(() => !existsSync(seg1), 5000, 'the delivered segment deleted');
+    await waitFor(() => fresh.settled === 10, 10_000, 'the new events written in the room it left');
     assert.deepEqual(seqs(await takeAll(b)), Array.from({ length: 10 }, (_, i) => 10 + i));
     await b.close(AbortSignal.timeout(1000));
   });

@@ -206,9 +206,9 @@ export class Handles implements HandleRoom {
 
   /**
    * Done with a file for good (read to its end after rotation or deletion, or closed by
-   * `close_removed`). `forget`: its checkpoint goes at once (a file rotated away or deleted has
-   * nothing left to resume, and a deleted file's inode may hold another file by the next start);
-   * otherwise it records where reading stopped (a read error, a `.gz` done).
+   * `close_removed`). `forget` (a deleted file): its checkpoint goes at once, as there is nothing
+   * left to resume and its inode may hold another file by the next start; otherwise it records where
+   * reading stopped (a renamed file, a read error, a `.gz` done).
    */
   async finish(r: Reader, forget = false): Promise<void> {
     if (forget) this.s.checkpoints.forget(r.id);

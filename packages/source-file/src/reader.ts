@@ -186,7 +186,10 @@ export class FileReading implements ReadingRoom {
     if (r.gone !== '') {
       if (final && r.tracker.inFlight === 0) {
         this.s.ctx.logger.info({ path: r.path, file_id: r.id }, r.gone === 'deleted' ? 'file deleted and read to its end; closed' : 'file rotated away and read to its end; closed');
-        await this.s.handles.finish(r, true);
+        // A deleted file's checkpoint goes at once (its inode may hold another file by the next
+        // start); a renamed one's stays until a scan finds no glob leading to it (a glob may match
+        // its new name, and without the checkpoint it would be read again from its start).
+        await this.s.handles.finish(r, r.gone === 'deleted');
       }
       return changed ? 'changed' : 'idle';
     }

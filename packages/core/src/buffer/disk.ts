@@ -128,6 +128,12 @@ export class DiskBuffer implements SinkBuffer {
   private readonly segments: Segment[] = [];
   private active: Segment | undefined;
   private activeFh: FileHandle | undefined;
+  /**
+   * The highest segment number used or named by the ledger: numbers only go up. Restarting them
+   * (every segment deleted, none could be created) would name new segments below the ledger's,
+   * and the next start deletes those as delivered.
+   */
+  private lastSeq = 0;
   private diskTotal = 0;
   private staged = 0;
   private stagedBytes = 0;
@@ -239,6 +245,7 @@ export class DiskBuffer implements SinkBuffer {
       .filter((s): s is string => s !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
+    this.lastSeq = Math.max(ledger?.seq ?? 0, seqs[seqs.length - 1] ?? 0);
     let replay = 0;
     for (const seq of seqs) {
       const path = join(dir, segName(seq));
@@ -284,7 +291,7 @@ export class DiskBuffer implements SinkBuffer {
   private writeLedger(): void {
     if (!this.ledgerDirty) return;
     const head = this.outstanding[0];
-    const pos = head !== undefined ? { seq: head.seg.seq, offset: head.offset } : { seq: this.segments[this.readSeg]?.seq ?? (this.active?.seq ?? 0), offset: this.readOff };
+    const pos = head !== undefined ? { seq: head.seg.seq, offset: head.offset } : { seq: this.segments[this.readSeg]?.seq ?? this.active?.seq ?? this.lastSeq + 1, offset: this.readOff };
     const path = join(this.o.dir, 'ledger.json');
     try {
       writeFileSync(`${path}.tmp`, JSON.stringify(pos), { mode: 0o640 }); // as the segments, whatever the umask
@@ -312,10 +319,12 @@ export class DiskBuffer implements SinkBuffer {
    * the buffer until someone removed the file. If it cannot be moved, the name after it is taken.
    */
   private async startSegment(): Promise<void> {
-    const last = this.segments[this.segments.length - 1];
-    let seq = (last?.seq ?? 0) + 1;
+    let seq = this.lastSeq + 1;
     const old = this.activeFh;
     this.activeFh = undefined;
+    // The writer is done with the old segment whether or not a new one can be created: the reader
+    // may pass it (and its acknowledgement delete it), which is what frees room on a full disk.
+    this.active = undefined;
     await old?.close().catch(() => undefined);
     // Made again if need be: at start-up, a full file system may not have let it be created.
     await mkdir(this.o.dir, { recursive: true, mode: 0o750 });
@@ -329,6 +338,7 @@ export class DiskBuffer implements SinkBuffer {
           throw new BufferClosedError();
         }
         this.activeFh = fh;
+        this.lastSeq = seq;
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 64) throw err;
