@@ -40,7 +40,7 @@ export interface ElasticsearchConfig extends DefaultedDelivery {
   readonly pipeline?: string;
   readonly timestamp_field: string;
   readonly auth?: AuthOptions;
-  readonly tls?: TlsOptions;
+  readonly tls: TlsOptions;
   readonly index_template: IndexTemplateOptions;
 }
 

@@ -44,7 +44,7 @@ export interface LogScaleConfig extends DefaultedDelivery {
   readonly timestamp_fields: readonly string[];
   readonly rawstring: boolean;
   readonly event_id: boolean;
-  readonly tls?: TlsOptions;
+  readonly tls: TlsOptions;
   readonly proxy: string;
 }
 

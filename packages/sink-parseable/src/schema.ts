@@ -46,7 +46,7 @@ export interface ParseableConfig extends DefaultedDelivery {
   readonly explode_arrays: boolean;
   readonly create_stream: boolean;
   readonly custom_fields: Readonly<Record<string, string>>;
-  readonly tls?: TlsOptions;
+  readonly tls: TlsOptions;
   readonly proxy: string;
 }
 

@@ -86,7 +86,7 @@ export interface WebhookConfig extends DefaultedDelivery {
   readonly idempotency_key: boolean;
   readonly rate_limit?: RateLimitOptions;
   readonly signature?: SignatureOptions;
-  readonly tls?: TlsOptions;
+  readonly tls: TlsOptions;
   readonly proxy: string;
 }
 

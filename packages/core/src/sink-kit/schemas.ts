@@ -145,7 +145,7 @@ export function requestSchema(defaults: Partial<RequestDefaults> = {}): Defaulte
 export const BATCH_SCHEMA: JsonSchema = batchSchema();
 export const REQUEST_SCHEMA: JsonSchema = requestSchema();
 
-export const TLS_SCHEMA: JsonSchema = {
+export const TLS_SCHEMA: DefaultedSchema = {
   type: 'object',
   description: 'TLS settings for https endpoints.',
   additionalProperties: false,
