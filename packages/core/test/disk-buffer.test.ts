@@ -341,6 +341,40 @@ describe('disk buffer', () => {
     await b.close(AbortSignal.timeout(1000));
   });
 
+  it('nothing is read while it recovers at open: a take then would read records the ledger says were acknowledged, and send them twice', async () => {
+    // Found by a flaky fault row (EFBIG on the disk buffer): 200 events sent twice after a restart,
+    // settled twice, a negative backlog, and `--once` stalled until its deadline.
+    const dir = tmp();
+    const one = buffer(dir).b;
+    await one.open();
+    const pushed = [0, 10, 20, 30].map((start) => push(one, start, 10));
+    await waitFor(() => pushed.every((p) => p.settled === 10), 5000, 'written');
+    const jobs = await takeAll(one);
+    ack(jobs.slice(0, 3)); // the first three records delivered: the ledger points at the fourth
+    await new Promise((r) => setTimeout(r, 1100)); // the ledger is written every second
+    await one.close(AbortSignal.timeout(1000));
+    // A second run writes a record into a segment of its own, so recovery has more than one to scan.
+    const mid = buffer(dir).b;
+    await mid.open();
+    const more = push(mid, 40, 10);
+    await waitFor(() => more.settled === 10, 5000, 'written');
+    await mid.close(AbortSignal.timeout(1000));
+    const two = buffer(dir).b;
+    const early: number[] = [];
+    let opened = false;
+    const opening = two.open().then(() => (opened = true));
+    // The dispatcher asks as soon as it is told there is something, possibly during recovery.
+    while (!opened) {
+      const j = await two.take();
+      if (j !== undefined) early.push(...seqs([j]));
+      await new Promise((r) => setImmediate(r));
+    }
+    await opening;
+    const all = [...early, ...seqs(await takeAll(two))];
+    assert.deepEqual(all, Array.from({ length: 20 }, (_, i) => 30 + i), 'only the records not acknowledged, once each');
+    await two.close(AbortSignal.timeout(1000));
+  });
+
   it('a stray file with the next segment\'s name: moved aside (never read, never deleted), nothing waits', async () => {
     const dir = tmp();
     const { b, records } = buffer(dir, { segmentBytes: 1024 });

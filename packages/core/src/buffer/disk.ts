@@ -134,6 +134,13 @@ export class DiskBuffer implements SinkBuffer {
    * and the next start deletes those as delivered.
    */
   private lastSeq = 0;
+  /**
+   * Recovery at open is done: the segments found are all listed and the read position is the
+   * ledger's. Until then nothing is read: a take during recovery read a record that the ledger
+   * position then pointed back to, and it was sent twice (and settled twice: a negative backlog,
+   * and `--once` waiting on it until its deadline).
+   */
+  private recovered = false;
   private diskTotal = 0;
   private staged = 0;
   private stagedBytes = 0;
@@ -269,6 +276,7 @@ export class DiskBuffer implements SinkBuffer {
       this.durable -= skipped;
       replay -= skipped;
     }
+    this.recovered = true;
     if (replay > 0) {
       this.c.replayed.inc(replay);
       this.o.logger.info({ dir, events: replay, segments: this.segments.length }, 'disk buffer holds events from before the restart; sending them first');
@@ -479,7 +487,7 @@ export class DiskBuffer implements SinkBuffer {
   // ---------------------------------------------------------------- reading
 
   get queued(): number {
-    return this.memJobs.length + (this.takeBusy ? 0 : this.unread() ? 1 : 0);
+    return this.memJobs.length + (this.takeBusy || !this.recovered ? 0 : this.unread() ? 1 : 0);
   }
 
   private unread(): boolean {
@@ -493,6 +501,7 @@ export class DiskBuffer implements SinkBuffer {
   take(): Job | undefined | Promise<Job | undefined> {
     const mem = this.memJobs.shift();
     if (mem !== undefined) return mem;
+    if (!this.recovered) return undefined;
     if (!this.takeBusy) this.passRead();
     if (this.takeBusy || !this.unread()) return undefined;
     this.takeBusy = true;
@@ -516,7 +525,7 @@ export class DiskBuffer implements SinkBuffer {
    * record, so a buffer whose data sat in one segment kept it on disk for good).
    */
   private passRead(): void {
-    if (this.takeBusy) return;
+    if (this.takeBusy || !this.recovered) return;
     for (;;) {
       const seg = this.segments[this.readSeg];
       if (seg === undefined || seg === this.active || this.readOff < seg.size) return;
