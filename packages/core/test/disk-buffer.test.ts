@@ -10,7 +10,7 @@ import fsp, { open, type FileHandle } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { DiskBuffer } from '../src/buffer/disk.ts';
 import { AckGroup } from '../src/event/ack.ts';
 import { Ticket, type Job, type Span } from '../src/sink-kit/job.ts';
@@ -60,6 +60,27 @@ function ack(jobs: Job[]): void {
 }
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'tern-disk-'));
+
+/** Opens with `flags` take 200 ms (a slow disk); returns the handles opened and not yet closed. */
+function slowOpens(t: TestContext, flags: string): Set<FileHandle> {
+  const open = new Set<FileHandle>();
+  const real = fsp.open;
+  t.mock.method(fsp, 'open', async (path: string, f: string, mode?: number) => {
+    if (f === flags) await new Promise((r) => setTimeout(r, 200));
+    const fh = await real(path, f, mode);
+    open.add(fh);
+    const close = fh.close.bind(fh);
+    fh.close = () => (open.delete(fh), close());
+    return fh;
+  });
+  syncBuiltinESMExports();
+  t.after(() => {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+  });
+  return open;
+}
+
 const segments = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.seg')).sort();
 
 describe('disk buffer', () => {
@@ -407,21 +428,7 @@ describe('disk buffer', () => {
   it('closed while a segment is being created (the deadline passed): the new file is closed too, no handle leaks, the batch stays unacknowledged', async (t) => {
     const dir = tmp();
     // Creating a segment takes 200 ms (a slow disk); every handle the buffer opens is tracked.
-    const open = new Set<FileHandle>();
-    const real = fsp.open;
-    t.mock.method(fsp, 'open', async (path: string, flags: string, mode?: number) => {
-      if (flags === 'wx') await new Promise((r) => setTimeout(r, 200));
-      const fh = await real(path, flags, mode);
-      open.add(fh);
-      const close = fh.close.bind(fh);
-      fh.close = () => (open.delete(fh), close());
-      return fh;
-    });
-    syncBuiltinESMExports();
-    t.after(() => {
-      t.mock.restoreAll();
-      syncBuiltinESMExports();
-    });
+    const open = slowOpens(t, 'wx');
     const { b, records } = buffer(dir, { segmentBytes: 1024 });
     await b.open();
     const first = push(b, 0, 10);
@@ -443,21 +450,7 @@ describe('disk buffer', () => {
     await waitFor(() => held.settled === 10, 5000, 'written');
     await first.b.close(AbortSignal.timeout(1000));
     // Opening a segment for reading takes 200 ms (a slow disk); every handle opened is tracked.
-    const open = new Set<FileHandle>();
-    const real = fsp.open;
-    t.mock.method(fsp, 'open', async (path: string, flags: string, mode?: number) => {
-      if (flags === 'r') await new Promise((r) => setTimeout(r, 200));
-      const fh = await real(path, flags, mode);
-      open.add(fh);
-      const close = fh.close.bind(fh);
-      fh.close = () => (open.delete(fh), close());
-      return fh;
-    });
-    syncBuiltinESMExports();
-    t.after(() => {
-      t.mock.restoreAll();
-      syncBuiltinESMExports();
-    });
+    const open = slowOpens(t, 'r');
     const { b } = buffer(dir);
     await b.open();
     const taking = b.take();

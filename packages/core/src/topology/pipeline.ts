@@ -254,9 +254,9 @@ export class Pipeline {
     this.nodes.set(failed.c.id, n);
     // What runs is the configuration from now on: the next reload compares with it, so one that asks
     // for the failed options again tries them again instead of finding nothing changed.
-    const back = (cfg: PipelineConfig): PipelineConfig => Object.freeze({ ...cfg, components: Object.freeze(cfg.components.map((c) => (c.id === previous.id ? previous : c))) });
-    if (this.applied !== undefined) this.applied = back(this.applied);
-    this.config = back(this.config);
+    const back = (c: ComponentConfig): ComponentConfig => (c.id === previous.id ? previous : c);
+    if (this.applied !== undefined) this.applied = withComponents(this.applied, back);
+    this.config = withComponents(this.config, back);
     this.runSource(n);
     return true;
   }
@@ -394,12 +394,9 @@ export class Pipeline {
     this.router.rewire(wiringFor(next, nodes));
     // A kept source that went back to its previous options while this reload ran runs those, whatever
     // `next` (read from the stale `prev`) says; one restored later updates `applied` itself.
-    const running = (cfg: PipelineConfig): PipelineConfig =>
-      next.components.some((c) => c.kind === 'source' && nodes.get(c.id)?.restored === true && nodes.get(c.id)?.c !== c)
-        ? Object.freeze({ ...cfg, components: Object.freeze(cfg.components.map((c) => (c.kind === 'source' && nodes.get(c.id)?.restored === true ? (nodes.get(c.id) as Node).c : c))) })
-        : cfg;
-    this.applied = running(next);
-    this.config = running(this.config);
+    const running = (c: ComponentConfig): ComponentConfig => (c.kind === 'source' && nodes.get(c.id)?.restored === true ? (nodes.get(c.id) as Node).c : c);
+    this.applied = withComponents(next, running);
+    this.config = withComponents(this.config, running);
 
     // 4. New and changed sources run (built in step 1, they read their state now, after step 2 wrote it).
     const started: string[] = [...built.keys()];
@@ -603,4 +600,10 @@ export class Pipeline {
     const drained = this.budget.events === 0 && summary.undelivered === 0;
     return { drained, ok: summary.ok, reason, summary, telemetry, ...(this.fatalError !== undefined ? { error: this.fatalError } : {}) };
   }
+}
+
+/** `cfg` with each component passed through `swap` (frozen as loaded configs are); `cfg` itself when none changed. */
+function withComponents(cfg: PipelineConfig, swap: (c: ComponentConfig) => ComponentConfig): PipelineConfig {
+  const components = cfg.components.map(swap);
+  return components.every((c, i) => c === cfg.components[i]) ? cfg : Object.freeze({ ...cfg, components: Object.freeze(components) });
 }
